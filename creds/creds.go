@@ -1,0 +1,120 @@
+// Package creds is rolecall's domain: profiles, role credentials, the slots
+// that hold them and the Manager that keeps them fresh.
+//
+// It uses the standard library only and knows nothing of HTTP, AWS clients or
+// the tray: credentials come in through the Fetcher port, and state changes go
+// out to subscribers as events.
+package creds
+
+import (
+	"context"
+	"errors"
+	"time"
+)
+
+// Profile names a role that a slot can hold: an AWS config profile, or a role
+// discovered in IAM Identity Center (then AccountID and RoleName are set and
+// Name reads "<account name>/<role name>").
+type Profile struct {
+	Name      string `json:"name"`
+	AccountID string `json:"account_id,omitempty"`
+	RoleName  string `json:"role_name,omitempty"`
+}
+
+// Credentials are temporary AWS credentials for one role.
+type Credentials struct {
+	AccessKeyID     string
+	SecretAccessKey string
+	SessionToken    string
+	Expiration      time.Time
+	RoleARN         string
+	AccountID       string
+	// Issued is when the credentials were received; with Expiration it gives
+	// their lifetime. The Manager sets it when the Fetcher leaves it zero.
+	Issued time.Time
+}
+
+// ValidAt reports whether the credentials can still be used at t.
+func (c Credentials) ValidAt(t time.Time) bool {
+	return c.AccessKeyID != "" && t.Before(c.Expiration)
+}
+
+// MaskedKeyID is the access key id as it may appear in logs and menus:
+// the first and last four characters only ("ASIA…WXYZ").
+func (c Credentials) MaskedKeyID() string { return MaskKeyID(c.AccessKeyID) }
+
+// MaskKeyID shows the first and last four characters of an access key id.
+func MaskKeyID(id string) string {
+	if len(id) < 12 {
+		return "…"
+	}
+	return id[:4] + "…" + id[len(id)-4:]
+}
+
+// Fetcher obtains credentials for a profile from upstream (IAM Identity
+// Center, STS). It returns an error wrapping ErrLoginRequired when only an
+// interactive login can help.
+type Fetcher interface {
+	Fetch(ctx context.Context, p Profile) (Credentials, error)
+}
+
+// FetcherFunc adapts a function to the Fetcher interface.
+type FetcherFunc func(ctx context.Context, p Profile) (Credentials, error)
+
+// Fetch calls f.
+func (f FetcherFunc) Fetch(ctx context.Context, p Profile) (Credentials, error) { return f(ctx, p) }
+
+// Errors returned by the Manager; check them with errors.Is.
+var (
+	// ErrNoSuchSlot: no named slot of that name is loaded.
+	ErrNoSuchSlot = errors.New("no such slot")
+	// ErrNothingLoaded: the default slot holds no role.
+	ErrNothingLoaded = errors.New("no role loaded")
+	// ErrLoginRequired: the SSO session behind the profile needs an
+	// interactive login before credentials can be had.
+	ErrLoginRequired = errors.New("login required")
+	// ErrUnavailable: no valid credentials are held and upstream failed (or
+	// did not answer in time); it is wrapped with the reason.
+	ErrUnavailable = errors.New("credentials unavailable")
+	// ErrClosed: the Manager has been closed.
+	ErrClosed = errors.New("credential manager closed")
+)
+
+// SlotState is the state of one slot.
+type SlotState string
+
+// The slot states of SPEC §4.
+const (
+	StateOK            SlotState = "ok"
+	StateRefreshing    SlotState = "refreshing"
+	StateLoginRequired SlotState = "login-required"
+	StateError         SlotState = "error"
+)
+
+// DefaultSlot is the name of the slot served at "/".
+const DefaultSlot = ""
+
+// Slot is a snapshot of one slot. It is a value: changing it changes nothing.
+type Slot struct {
+	// Name is the slot's name: DefaultSlot, or the profile name of a named slot.
+	Name    string
+	Profile Profile
+	Creds   Credentials
+	State   SlotState
+	// Err is the reason of the last failure, empty when the last fetch worked.
+	Err    string
+	Pinned bool
+	// NextRefresh is when the scheduler will next fetch (zero: not scheduled).
+	NextRefresh time.Time
+}
+
+// IsDefault reports whether s is the default slot.
+func (s Slot) IsDefault() bool { return s.Name == DefaultSlot }
+
+// State is a snapshot of every slot, for menus, listings and tests.
+type State struct {
+	// Default is the default slot, nil when nothing is loaded there.
+	Default *Slot
+	// Named are the named slots sorted by name.
+	Named []Slot
+}

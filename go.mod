@@ -1,0 +1,3 @@
+module github.com/rolecall/rolecall
+
+go 1.26.8

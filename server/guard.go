@@ -1,0 +1,93 @@
+package server
+
+import (
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+)
+
+// ValidToken checks that tok can be used as a bearer token: every SDK sends
+// it verbatim in a header, so no white space or control characters (a
+// trailing newline from a token file is the usual culprit).
+func ValidToken(tok string) error {
+	if len(tok) < 16 {
+		return errors.New("bearer token is missing or shorter than 16 characters")
+	}
+	for _, r := range tok {
+		if r <= ' ' || r == 0x7f || r > 0x7e {
+			return fmt.Errorf("bearer token contains %q: only printable ASCII without spaces is allowed", r)
+		}
+	}
+	return nil
+}
+
+// NewTokenString encodes 32 random bytes as an unpadded base64url token.
+func NewTokenString(random [32]byte) string {
+	return base64.RawURLEncoding.EncodeToString(random[:])
+}
+
+// refusal is why a request is refused before it reaches a route.
+type refusal struct {
+	status int
+	msg    string
+}
+
+// guard applies the checks every request passes: peer user, Host header,
+// browser headers. The bearer token is checked per route (healthz and IMDS
+// have none).
+func (s *Server) guard(r *http.Request) *refusal {
+	if ci := connFrom(r.Context()); ci != nil && ci.refused != "" {
+		return &refusal{http.StatusForbidden, ci.refused}
+	}
+	if !s.allowedHost(r.Host) {
+		return &refusal{http.StatusForbidden, fmt.Sprintf("Host %q is not allowed: use 127.0.0.1 (requests naming other hosts are refused to stop DNS rebinding)", r.Host)}
+	}
+	if h := browserHeader(r.Header); h != "" {
+		return &refusal{http.StatusForbidden, "request carries the browser header " + h + ": web pages may not read credentials"}
+	}
+	return nil
+}
+
+func (s *Server) allowedHost(hostport string) bool {
+	host := hostport
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		host = h
+	}
+	host = strings.ToLower(strings.Trim(host, "[]"))
+	return s.hosts[host]
+}
+
+func browserHeader(h http.Header) string {
+	for _, k := range []string{"Origin", "Referer"} {
+		if _, ok := h[k]; ok {
+			return k
+		}
+	}
+	for k := range h {
+		if strings.HasPrefix(k, "Sec-Fetch-") {
+			return k
+		}
+	}
+	return ""
+}
+
+// authorized checks the Authorization header: the raw token or
+// "Bearer <token>", compared in constant time.
+func (s *Server) authorized(r *http.Request) *refusal {
+	got := r.Header.Get("Authorization")
+	if got == "" {
+		return &refusal{http.StatusUnauthorized, "missing Authorization header: set AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE (or _TOKEN); `rolecall env` prints both"}
+	}
+	if len(got) > 7 && strings.EqualFold(got[:7], "bearer ") {
+		got = got[7:]
+	}
+	want := *s.token.Load()
+	if subtle.ConstantTimeCompare([]byte(got), want) != 1 {
+		return &refusal{http.StatusForbidden, "wrong authorization token: it may have been rotated; read it again from the token file or `rolecall token`"}
+	}
+	return nil
+}

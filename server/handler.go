@@ -1,0 +1,161 @@
+package server
+
+import (
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/rolecall/rolecall/creds"
+)
+
+// ExpirationFormat is how credential expiry is written: UTC, seconds.
+const ExpirationFormat = "2006-01-02T15:04:05Z"
+
+// Handler returns the listener's routes with every guard in front of them.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", s.healthz)
+	mux.HandleFunc("GET /{$}", s.credentials)
+	mux.HandleFunc("GET /slot/{name...}", s.credentials)
+	if s.opts.IMDS {
+		s.imdsRoutes(mux)
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if f := s.guard(r); f != nil {
+			writeError(w, f.status, f.msg)
+			return
+		}
+		h, pattern := mux.Handler(r)
+		if pattern == "" {
+			writeError(w, http.StatusNotFound, "no route "+r.Method+" "+r.URL.Path+": credentials are at GET / (default slot) and GET /slot/<profile>")
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Write([]byte(`{"status":"ok"}`))
+}
+
+// credentials serves GET / and GET /slot/{name}.
+func (s *Server) credentials(w http.ResponseWriter, r *http.Request) {
+	if f := s.authorized(r); f != nil {
+		writeError(w, f.status, f.msg)
+		return
+	}
+	name := creds.DefaultSlot
+	if r.URL.Path != "/" {
+		// The pattern's wildcard is already unescaped once; a profile
+		// name may itself hold "/" (discovered roles) written as %2F.
+		name = r.PathValue("name")
+		if raw := r.URL.EscapedPath(); strings.HasPrefix(raw, "/slot/") {
+			if n, err := url.PathUnescape(strings.TrimPrefix(raw, "/slot/")); err == nil {
+				name = n
+			}
+		}
+		if name == "" {
+			writeError(w, http.StatusNotFound, "empty slot name: use GET /slot/<profile>")
+			return
+		}
+	}
+	c, slot, err := s.opts.Source.Get(r.Context(), name)
+	if err != nil {
+		s.writeSourceError(w, name, err)
+		return
+	}
+	body := s.body(name, c)
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.Header().Set("Cache-Control", "no-store")
+	w.Write(body)
+	s.opts.Audit.record(r, slot, c)
+}
+
+// cachedBody is the encoded answer for one set of credentials: encoding
+// happens once per refresh, not once per request.
+type cachedBody struct {
+	keyID string
+	exp   time.Time
+	body  []byte
+}
+
+func (s *Server) body(slot string, c creds.Credentials) []byte {
+	if v, ok := s.bodies.Load(slot); ok {
+		cb := v.(*cachedBody)
+		if cb.keyID == c.AccessKeyID && cb.exp.Equal(c.Expiration) {
+			return cb.body
+		}
+	}
+	b, _ := json.Marshal(credentialsBody{
+		AccessKeyID:     c.AccessKeyID,
+		SecretAccessKey: c.SecretAccessKey,
+		Token:           c.SessionToken,
+		Expiration:      c.Expiration.UTC().Format(ExpirationFormat),
+		RoleArn:         c.RoleARN,
+		AccountID:       c.AccountID,
+	})
+	s.bodies.Store(slot, &cachedBody{keyID: c.AccessKeyID, exp: c.Expiration, body: b})
+	return b
+}
+
+// credentialsBody is the container-credentials answer (SPEC §3).
+type credentialsBody struct {
+	AccessKeyID     string `json:"AccessKeyId"`
+	SecretAccessKey string `json:"SecretAccessKey"`
+	Token           string `json:"Token"`
+	Expiration      string `json:"Expiration"`
+	RoleArn         string `json:"RoleArn"`
+	AccountID       string `json:"AccountId"`
+}
+
+// writeSourceError maps the manager's errors to status and advice.
+func (s *Server) writeSourceError(w http.ResponseWriter, slot string, err error) {
+	status, msg := SourceErrorMessage(slot, err)
+	if status >= 500 {
+		s.log.Warn("credentials unavailable", "slot", slotLabel(slot), "err", err)
+	}
+	writeError(w, status, msg)
+}
+
+// SourceErrorMessage is the status and the one-line message a person reads
+// for an error from the credential manager.
+func SourceErrorMessage(slot string, err error) (int, string) {
+	switch {
+	case errors.Is(err, creds.ErrNothingLoaded):
+		return http.StatusNotFound, "no role loaded in the default slot: pick one in the rolecall tray or run `rolecall load --profile NAME`"
+	case errors.Is(err, creds.ErrNoSuchSlot):
+		return http.StatusNotFound, "no slot named " + strconv.Quote(slot) + ": run `rolecall load --profile " + slot + " --slot`"
+	case errors.Is(err, creds.ErrLoginRequired):
+		return http.StatusForbidden, "the SSO session has ended: run `rolecall login` (or use Log in in the tray), then retry"
+	default:
+		return http.StatusServiceUnavailable, "credentials for " + slotLabel(slot) + " are expired and could not be refreshed: " + err.Error()
+	}
+}
+
+func slotLabel(name string) string {
+	if name == creds.DefaultSlot {
+		return "the default slot"
+	}
+	return "slot " + strconv.Quote(name)
+}
+
+// errorBody is every error answer: code is the status as a string, which the
+// Go SDK decodes as a string.
+type errorBody struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+func writeError(w http.ResponseWriter, status int, msg string) {
+	b, _ := json.Marshal(errorBody{Code: strconv.Itoa(status), Message: msg})
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	w.Write(b)
+}

@@ -1,0 +1,206 @@
+// Package server is rolecall's HTTP surface: the credential listener that
+// AWS SDKs call (the ECS container-credentials protocol, and optionally
+// IMDS) and the control socket through which the CLI and the tray act on the
+// running process.
+//
+// It knows creds through the narrow interfaces below and never builds AWS
+// clients.
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rolecall/rolecall/creds"
+)
+
+// Source is what the credential listener needs from the credential manager.
+type Source interface {
+	Get(ctx context.Context, slot string) (creds.Credentials, creds.Slot, error)
+	Lookup(slot string) (creds.Slot, bool)
+}
+
+// Options configure a credential listener.
+type Options struct {
+	Source Source
+	// Addr is host:port to listen on; "127.0.0.1:4144" when empty.
+	Addr string
+	// Token is the bearer token clients must send. Required.
+	Token string
+	// Certificate, when set, makes the listener serve HTTPS. A non-loopback
+	// Addr is refused without it.
+	Certificate *tls.Certificate
+	// IMDS serves the EC2 instance metadata routes; IMDSv1 also accepts
+	// requests without a session token.
+	IMDS, IMDSv1 bool
+	// Region is reported by the IMDS identity document; empty: 404.
+	Region string
+	// Audit receives every hand-out; nil: none recorded.
+	Audit *Audit
+	// SameUserOnly refuses connections from sockets of other users (Linux).
+	SameUserOnly bool
+	Logger       *slog.Logger
+	// Now is the clock for IMDS tokens; time.Now when nil.
+	Now func() time.Time
+}
+
+// DefaultAddr is where the credential listener listens unless told otherwise.
+const DefaultAddr = "127.0.0.1:4144"
+
+// Server is the credential listener.
+type Server struct {
+	opts     Options
+	log      *slog.Logger
+	token    atomic.Pointer[[]byte]
+	cert     atomic.Pointer[tls.Certificate]
+	hosts    map[string]bool
+	imds     *imdsTokens
+	bodies   sync.Map // slot name -> *cachedBody
+	http     *http.Server
+	listener net.Listener
+	done     chan struct{}
+}
+
+// New checks opts and returns a Server that is not yet listening.
+func New(opts Options) (*Server, error) {
+	if opts.Source == nil {
+		return nil, errors.New("server: no credential source")
+	}
+	if opts.Addr == "" {
+		opts.Addr = DefaultAddr
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if err := ValidToken(opts.Token); err != nil {
+		return nil, err
+	}
+	host, _, err := net.SplitHostPort(opts.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("listen address %q: %w", opts.Addr, err)
+	}
+	if !IsLoopback(host) && opts.Certificate == nil {
+		return nil, fmt.Errorf("bind address %s is not loopback: serving credentials beyond this machine needs TLS (--tls-cert and --tls-key, or `rolecall tls save`)", host)
+	}
+	s := &Server{
+		opts:  opts,
+		log:   opts.Logger,
+		hosts: map[string]bool{"127.0.0.1": true, "localhost": true, "::1": true},
+		imds:  newIMDSTokens(opts.Now),
+		done:  make(chan struct{}),
+	}
+	s.hosts[strings.ToLower(strings.Trim(host, "[]"))] = true
+	s.SetToken(opts.Token)
+	if opts.Certificate != nil {
+		s.cert.Store(opts.Certificate)
+	}
+	s.http = &http.Server{
+		Handler:           s.Handler(),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       10 * time.Second,
+		WriteTimeout:      10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    16 << 10,
+		ConnContext:       s.connContext,
+		ErrorLog:          slog.NewLogLogger(opts.Logger.Handler(), slog.LevelDebug),
+	}
+	return s, nil
+}
+
+// IsLoopback reports whether host (a name or an IP literal) is a loopback
+// address.
+func IsLoopback(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(strings.Trim(host, "[]"))
+	return ip != nil && ip.IsLoopback()
+}
+
+// Open starts listening and serving in the background.
+func (s *Server) Open() error {
+	l, err := net.Listen("tcp", s.opts.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", s.opts.Addr, err)
+	}
+	return s.Serve(l)
+}
+
+// Serve serves on l in the background.
+func (s *Server) Serve(l net.Listener) error {
+	if s.opts.Certificate != nil {
+		l = tls.NewListener(l, &tls.Config{
+			MinVersion: tls.VersionTLS12,
+			GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+				return s.cert.Load(), nil
+			},
+		})
+	}
+	s.listener = l
+	go func() {
+		defer close(s.done)
+		if err := s.http.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			s.log.Error("credential listener stopped", "err", err)
+		}
+	}()
+	return nil
+}
+
+// Addr is the address the listener is bound to, with the real port.
+func (s *Server) Addr() net.Addr { return s.listener.Addr() }
+
+// URL is the FULL_URI base of the listener ("http://127.0.0.1:4144/").
+func (s *Server) URL() string {
+	scheme := "http"
+	if s.TLS() {
+		scheme = "https"
+	}
+	host, port, _ := net.SplitHostPort(s.Addr().String())
+	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() && ip.To4() == nil {
+		// The JavaScript SDK accepts 127.0.0.1 but not [::1].
+		host = "127.0.0.1"
+	}
+	return scheme + "://" + net.JoinHostPort(host, port) + "/"
+}
+
+// TLS reports whether the listener serves HTTPS.
+func (s *Server) TLS() bool { return s.opts.Certificate != nil }
+
+// SetToken replaces the bearer token; requests with the old one are refused
+// from now on.
+func (s *Server) SetToken(tok string) {
+	b := []byte(tok)
+	s.token.Store(&b)
+}
+
+// SetCertificate replaces the TLS certificate of a listener serving HTTPS.
+func (s *Server) SetCertificate(c *tls.Certificate) error {
+	if !s.TLS() {
+		return errors.New("the listener serves plain HTTP; restart rolecall to serve HTTPS")
+	}
+	s.cert.Store(c)
+	return nil
+}
+
+// Close stops accepting, lets requests in flight finish (bounded by ctx),
+// and stops.
+func (s *Server) Close(ctx context.Context) error {
+	if s.listener == nil {
+		return nil
+	}
+	err := s.http.Shutdown(ctx)
+	<-s.done
+	return err
+}

@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -282,4 +283,26 @@ func durationValue(v *unstable.Node) (time.Duration, error) {
 		return 0, fmt.Errorf("%q is not a duration such as \"20m\" or \"1h30m\"", str)
 	}
 	return d, nil
+}
+
+// StateDir is where rolecall keeps the token file and the audit log:
+// $XDG_STATE_HOME/rolecall (default ~/.local/state/rolecall) on Linux and
+// other Unix systems, the user config dir elsewhere (Application Support on
+// macOS, %AppData% on Windows).
+func StateDir() (string, error) {
+	if runtime.GOOS == "darwin" || runtime.GOOS == "windows" {
+		dir, err := os.UserConfigDir()
+		if err != nil {
+			return "", fmt.Errorf("state dir: %w", err)
+		}
+		return filepath.Join(dir, "rolecall"), nil
+	}
+	if dir := os.Getenv("XDG_STATE_HOME"); filepath.IsAbs(dir) {
+		return filepath.Join(dir, "rolecall"), nil
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "", fmt.Errorf("state dir: %w", err)
+	}
+	return filepath.Join(home, ".local", "state", "rolecall"), nil
 }

@@ -1,0 +1,469 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/rolecall/rolecall/server"
+	"github.com/rolecall/rolecall/settings"
+	"github.com/rolecall/rolecall/sso"
+)
+
+const usage = `rolecall serves AWS credentials for the role you pick to every program on this machine.
+
+Usage:
+  rolecall                    start (headless in this build: same as rolecall serve)
+  rolecall serve [flags]      run in the foreground, log to stderr
+  rolecall load --profile P [--slot]
+  rolecall load --account ID --role NAME [--slot]
+  rolecall unload [--profile P]
+  rolecall list [--json]      loaded slots
+  rolecall current            the profile in the default slot
+  rolecall env [--profile P] [--shell sh|fish|powershell]
+  rolecall token [--rotate]   print (or rotate) the bearer token
+  rolecall tls save --cert FILE --key FILE | print | delete
+  rolecall version
+
+Run "rolecall COMMAND -h" for a command's flags and an example.
+`
+
+// exit statuses
+const (
+	exitOK    = 0
+	exitFail  = 1
+	exitUsage = 2
+)
+
+// cli carries what every command needs.
+type cli struct {
+	ctx    context.Context
+	stdout io.Writer
+	stderr io.Writer
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	c := &cli{ctx: ctx, stdout: stdout, stderr: stderr}
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, "rolecall: this build has no tray; running headless as `rolecall serve`")
+		return c.serve(nil)
+	}
+	cmds := map[string]func([]string) int{
+		"serve":   c.serve,
+		"load":    c.load,
+		"unload":  c.unload,
+		"list":    c.list,
+		"current": c.current,
+		"env":     c.env,
+		"token":   c.token,
+		"tls":     c.tls,
+		"version": c.version,
+	}
+	switch args[0] {
+	case "-h", "-help", "--help", "help":
+		fmt.Fprint(stdout, usage)
+		return exitOK
+	case "--version":
+		return c.version(nil)
+	}
+	cmd, ok := cmds[args[0]]
+	if !ok {
+		fmt.Fprintf(stderr, "rolecall: unknown command %q\n\n%s", args[0], usage)
+		return exitUsage
+	}
+	return cmd(args[1:])
+}
+
+// flags returns a FlagSet for a command with its help text.
+func (c *cli) flags(name, synopsis, example string) *flag.FlagSet {
+	fs := flag.NewFlagSet("rolecall "+name, flag.ContinueOnError)
+	fs.SetOutput(c.stderr)
+	fs.Usage = func() {
+		fmt.Fprintf(c.stderr, "Usage: rolecall %s\n\n", synopsis)
+		fs.PrintDefaults()
+		if example != "" {
+			fmt.Fprintf(c.stderr, "\nExample:\n  %s\n", example)
+		}
+	}
+	return fs
+}
+
+// parse parses flags; it returns -1 to go on, or the exit status.
+func (c *cli) parse(fs *flag.FlagSet, args []string) int {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitOK
+		}
+		return exitUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(c.stderr, "%s: unexpected argument %q\n", fs.Name(), fs.Arg(0))
+		fs.Usage()
+		return exitUsage
+	}
+	return -1
+}
+
+func (c *cli) fail(err error) int {
+	fmt.Fprintln(c.stderr, "rolecall:", err)
+	return exitFail
+}
+
+func (c *cli) usageError(fs *flag.FlagSet, msg string) int {
+	fmt.Fprintf(c.stderr, "%s: %s\n", fs.Name(), msg)
+	fs.Usage()
+	return exitUsage
+}
+
+// client connects to the running process; a missing one is reported in
+// one line with how to start it.
+func (c *cli) client() (*server.Client, error) {
+	path, err := server.SocketPath()
+	if err != nil {
+		return nil, err
+	}
+	return server.NewClient(path), nil
+}
+
+// call runs f against the running process and maps its errors to one line.
+func (c *cli) call(f func(*server.Client) error) int {
+	cl, err := c.client()
+	if err != nil {
+		return c.fail(err)
+	}
+	if err := f(cl); err != nil {
+		if errors.Is(err, server.ErrNotRunning) {
+			fmt.Fprintln(c.stderr, "rolecall: rolecall is not running: start it with `rolecall` (tray) or `rolecall serve`")
+			return exitFail
+		}
+		return c.fail(err)
+	}
+	return exitOK
+}
+
+func (c *cli) serve(args []string) int {
+	fs := c.flags("serve", "serve [--bind ADDR] [--port N] [--tls-cert FILE --tls-key FILE] [--imds]",
+		"rolecall serve --port 4144")
+	bind := fs.String("bind", "", "address to listen on (default from settings, else 127.0.0.1); a non-loopback address needs TLS")
+	port := fs.Int("port", 0, "port to listen on (default from settings, else 4144; 0 here means that default)")
+	cert := fs.String("tls-cert", "", "PEM certificate file: serve HTTPS")
+	key := fs.String("tls-key", "", "PEM private key file for --tls-cert")
+	imds := fs.Bool("imds", false, "also serve the EC2 instance metadata (IMDSv2) routes")
+	debug := fs.Bool("debug", false, "log debug messages")
+	if rc := c.parse(fs, args); rc >= 0 {
+		return rc
+	}
+	if *port < 0 || *port > 65535 {
+		return c.usageError(fs, fmt.Sprintf("--port %d is not a port number (1-65535)", *port))
+	}
+	log := newLogger(c.stderr, *debug)
+	cfgPath, err := settings.Path()
+	if err != nil {
+		return c.fail(err)
+	}
+	st, err := settings.Load(cfgPath)
+	if err != nil {
+		return c.fail(err)
+	}
+	if *bind != "" {
+		st.Bind = *bind
+	}
+	if *port != 0 {
+		st.Port = *port
+	}
+	if *imds {
+		st.IMDS = true
+	}
+	stateDir, err := settings.StateDir()
+	if err != nil {
+		return c.fail(err)
+	}
+	sock, err := server.SocketPath()
+	if err != nil {
+		return c.fail(err)
+	}
+	kr := sso.NewKeyring("rolecall", log)
+	if err := kr.Probe(); err != nil {
+		log.Debug("keyring probe", "err", err)
+	}
+	e, err := startEngine(engineConfig{
+		settings: st, tlsCert: *cert, tlsKey: *key, socketPath: sock, stateDir: stateDir,
+		fetcher: noSource, resolve: resolveByName, keyring: kr, log: log,
+	})
+	if err != nil {
+		return c.fail(err)
+	}
+	log.Info("rolecall serving", "version", version, "url", e.listener.URL(), "token_file", e.secrets.TokenFile,
+		"control", sock, "imds", st.IMDS, "audit", st.AuditLog)
+	<-c.ctx.Done()
+	log.Info("shutting down")
+	e.Close()
+	return exitOK
+}
+
+func (c *cli) load(args []string) int {
+	fs := c.flags("load", "load --profile P [--slot] | --account ID --role NAME [--slot]",
+		"rolecall load --profile dev            # default slot, served at /\n  rolecall load --profile prod --slot     # its own slot, served at /slot/prod")
+	var req server.LoadRequest
+	fs.StringVar(&req.Profile, "profile", "", "AWS config profile, or a discovered role as \"<account name>/<role name>\"")
+	fs.StringVar(&req.AccountID, "account", "", "AWS account id (with --role)")
+	fs.StringVar(&req.RoleName, "role", "", "role name (with --account)")
+	fs.BoolVar(&req.Slot, "slot", false, "load into a named slot of its own instead of the default slot")
+	if rc := c.parse(fs, args); rc >= 0 {
+		return rc
+	}
+	switch {
+	case req.Profile == "" && req.AccountID == "" && req.RoleName == "":
+		return c.usageError(fs, "name a profile (--profile) or an account and role (--account, --role)")
+	case req.Profile != "" && (req.AccountID != "" || req.RoleName != ""):
+		return c.usageError(fs, "--profile and --account/--role exclude each other")
+	case req.Profile == "" && (req.AccountID == "" || req.RoleName == ""):
+		return c.usageError(fs, "--account and --role go together")
+	}
+	return c.call(func(cl *server.Client) error {
+		s, err := cl.Load(c.ctx, req)
+		if err != nil {
+			return err
+		}
+		where := "the default slot"
+		if s.Slot != "default" {
+			where = "slot " + s.Slot
+		}
+		fmt.Fprintf(c.stdout, "loaded %s into %s: %s, expires %s\n", s.Profile, where, s.RoleARN, expiresIn(s.Expiration))
+		return nil
+	})
+}
+
+func (c *cli) unload(args []string) int {
+	fs := c.flags("unload", "unload [--profile P]", "rolecall unload --profile prod")
+	profile := fs.String("profile", "", "the named slot to empty (default: the default slot)")
+	if rc := c.parse(fs, args); rc >= 0 {
+		return rc
+	}
+	return c.call(func(cl *server.Client) error { return cl.Unload(c.ctx, *profile) })
+}
+
+func (c *cli) list(args []string) int {
+	fs := c.flags("list", "list [--json]", "rolecall list --json | jq -r '.[].profile'")
+	asJSON := fs.Bool("json", false, "print a JSON array (see README for its fields)")
+	if rc := c.parse(fs, args); rc >= 0 {
+		return rc
+	}
+	return c.call(func(cl *server.Client) error {
+		slots, err := cl.Slots(c.ctx)
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			enc := json.NewEncoder(c.stdout)
+			enc.SetIndent("", "  ")
+			return enc.Encode(slots)
+		}
+		if len(slots) == 0 {
+			fmt.Fprintln(c.stdout, "no slots loaded: rolecall load --profile NAME")
+			return nil
+		}
+		tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "SLOT\tPROFILE\tROLE\tEXPIRES\tSTATE")
+		for _, s := range slots {
+			state := s.State
+			if s.Error != "" {
+				state += ": " + s.Error
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.Slot, s.Profile, s.RoleARN, expiresIn(s.Expiration), state)
+		}
+		return tw.Flush()
+	})
+}
+
+func (c *cli) current(args []string) int {
+	fs := c.flags("current", "current", "aws --profile \"$(rolecall current)\" ...")
+	if rc := c.parse(fs, args); rc >= 0 {
+		return rc
+	}
+	return c.call(func(cl *server.Client) error {
+		slots, err := cl.Slots(c.ctx)
+		if err != nil {
+			return err
+		}
+		for _, s := range slots {
+			if s.Slot == "default" {
+				fmt.Fprintln(c.stdout, s.Profile)
+				return nil
+			}
+		}
+		return errors.New("no role loaded in the default slot: rolecall load --profile NAME")
+	})
+}
+
+func (c *cli) env(args []string) int {
+	fs := c.flags("env", "env [--profile P] [--shell sh|fish|powershell]", `eval "$(rolecall env)"`)
+	profile := fs.String("profile", "", "a named slot (default: the default slot)")
+	shell := fs.String("shell", defaultShell(), "output syntax: sh, fish or powershell")
+	if rc := c.parse(fs, args); rc >= 0 {
+		return rc
+	}
+	if *shell != "sh" && *shell != "fish" && *shell != "powershell" {
+		return c.usageError(fs, fmt.Sprintf("--shell %q: choose sh, fish or powershell", *shell))
+	}
+	return c.call(func(cl *server.Client) error {
+		e, err := cl.Env(c.ctx, *profile)
+		if err != nil {
+			return err
+		}
+		fmt.Fprint(c.stdout, exports(*shell, e))
+		return nil
+	})
+}
+
+// shadowing are variables that win over the container endpoint in the SDK
+// credential chains; `rolecall env` clears them.
+var shadowing = []string{
+	"AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+	"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+}
+
+// exports writes the environment for a shell.
+func exports(shell string, e server.Env) string {
+	var b strings.Builder
+	switch shell {
+	case "fish":
+		for _, v := range shadowing {
+			fmt.Fprintf(&b, "set -e %s;\n", v)
+		}
+		fmt.Fprintf(&b, "set -gx AWS_CONTAINER_CREDENTIALS_FULL_URI %s;\n", fishQuote(e.FullURI))
+		fmt.Fprintf(&b, "set -gx AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE %s;\n", fishQuote(e.TokenFile))
+	case "powershell":
+		for _, v := range shadowing {
+			fmt.Fprintf(&b, "Remove-Item Env:%s -ErrorAction SilentlyContinue\n", v)
+		}
+		fmt.Fprintf(&b, "$Env:AWS_CONTAINER_CREDENTIALS_FULL_URI = %s\n", psQuote(e.FullURI))
+		fmt.Fprintf(&b, "$Env:AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE = %s\n", psQuote(e.TokenFile))
+	default:
+		fmt.Fprintf(&b, "unset %s\n", strings.Join(shadowing, " "))
+		fmt.Fprintf(&b, "export AWS_CONTAINER_CREDENTIALS_FULL_URI=%s\n", shQuote(e.FullURI))
+		fmt.Fprintf(&b, "export AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE=%s\n", shQuote(e.TokenFile))
+	}
+	return b.String()
+}
+
+func shQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+func fishQuote(s string) string {
+	return "'" + strings.NewReplacer(`\`, `\\`, "'", `\'`).Replace(s) + "'"
+}
+func psQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+func defaultShell() string {
+	if runtime.GOOS == "windows" {
+		return "powershell"
+	}
+	if filepath.Base(os.Getenv("SHELL")) == "fish" {
+		return "fish"
+	}
+	return "sh"
+}
+
+func (c *cli) token(args []string) int {
+	fs := c.flags("token", "token [--rotate]",
+		"export AWS_CONTAINER_AUTHORIZATION_TOKEN=\"$(rolecall token)\"   # for SDKs without _TOKEN_FILE support")
+	rotate := fs.Bool("rotate", false, "replace the token (clients using the token file pick up the new one)")
+	if rc := c.parse(fs, args); rc >= 0 {
+		return rc
+	}
+	return c.call(func(cl *server.Client) error {
+		tok, err := cl.Token(c.ctx, *rotate)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(c.stdout, tok)
+		return nil
+	})
+}
+
+func (c *cli) tls(args []string) int {
+	const syn = "tls save --cert FILE --key FILE | tls print | tls delete"
+	if len(args) == 0 {
+		fmt.Fprintf(c.stderr, "Usage: rolecall %s\n", syn)
+		return exitUsage
+	}
+	switch args[0] {
+	case "save":
+		fs := c.flags("tls save", "tls save --cert FILE --key FILE", "rolecall tls save --cert rolecall.crt --key rolecall.key")
+		certFile := fs.String("cert", "", "PEM certificate (chain) file")
+		keyFile := fs.String("key", "", "PEM private key file")
+		if rc := c.parse(fs, args[1:]); rc >= 0 {
+			return rc
+		}
+		if *certFile == "" || *keyFile == "" {
+			return c.usageError(fs, "both --cert and --key are needed")
+		}
+		cert, err := os.ReadFile(*certFile)
+		if err != nil {
+			return c.fail(err)
+		}
+		key, err := os.ReadFile(*keyFile)
+		if err != nil {
+			return c.fail(err)
+		}
+		return c.call(func(cl *server.Client) error {
+			p, err := cl.SaveTLS(c.ctx, cert, key)
+			if err == nil {
+				fmt.Fprintln(c.stdout, "TLS pair", p.Note)
+			}
+			return err
+		})
+	case "print":
+		fs := c.flags("tls print", "tls print", "rolecall tls print > rolecall-ca.pem")
+		if rc := c.parse(fs, args[1:]); rc >= 0 {
+			return rc
+		}
+		return c.call(func(cl *server.Client) error {
+			p, err := cl.TLS(c.ctx)
+			if err == nil {
+				fmt.Fprint(c.stdout, p.Cert)
+			}
+			return err
+		})
+	case "delete":
+		fs := c.flags("tls delete", "tls delete", "rolecall tls delete")
+		if rc := c.parse(fs, args[1:]); rc >= 0 {
+			return rc
+		}
+		return c.call(func(cl *server.Client) error {
+			p, err := cl.DeleteTLS(c.ctx)
+			if err == nil {
+				fmt.Fprintln(c.stdout, "TLS pair", p.Note)
+			}
+			return err
+		})
+	}
+	fmt.Fprintf(c.stderr, "rolecall tls: unknown action %q\nUsage: rolecall %s\n", args[0], syn)
+	return exitUsage
+}
+
+func (c *cli) version(args []string) int {
+	fmt.Fprintf(c.stdout, "rolecall %s %s/%s %s\n", version, runtime.GOOS, runtime.GOARCH, runtime.Version())
+	return exitOK
+}
+
+// expiresIn shows an expiration as local time and time left.
+func expiresIn(exp string) string {
+	t, err := time.Parse(server.ExpirationFormat, exp)
+	if err != nil {
+		return "-"
+	}
+	left := time.Until(t).Round(time.Minute)
+	if left <= 0 {
+		return t.Local().Format("15:04") + " (expired)"
+	}
+	return fmt.Sprintf("%s (in %s)", t.Local().Format("15:04"), strings.TrimSuffix(left.String(), "0s"))
+}

@@ -1,0 +1,196 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/rolecall/rolecall/creds"
+	"github.com/rolecall/rolecall/server"
+	"github.com/rolecall/rolecall/settings"
+	"github.com/rolecall/rolecall/sso"
+)
+
+// engineConfig is everything the engine is built from.
+type engineConfig struct {
+	settings   settings.Settings
+	tlsCert    string // PEM files from the command line
+	tlsKey     string
+	socketPath string
+	stateDir   string
+	fetcher    creds.Fetcher
+	resolve    func(context.Context, server.LoadRequest) (creds.Profile, error)
+	keyring    *sso.Keyring
+	log        *slog.Logger
+}
+
+// engine is a running rolecall without its tray: manager, credential
+// listener, control socket, audit log.
+type engine struct {
+	manager  *creds.Manager
+	listener *server.Server
+	control  *server.Control
+	audit    *server.Audit
+	secrets  sso.ListenerSecrets
+}
+
+// startEngine builds and starts the engine; on error nothing is left
+// running.
+func startEngine(cfg engineConfig) (_ *engine, err error) {
+	st := cfg.settings
+	e := &engine{secrets: sso.ListenerSecrets{Keyring: cfg.keyring, TokenFile: filepath.Join(cfg.stateDir, "token")}}
+	defer func() {
+		if err != nil {
+			e.Close()
+		}
+	}()
+	token, err := e.secrets.Token(server.NewToken)
+	if err != nil {
+		return nil, err
+	}
+	cert, err := loadCertificate(cfg, e.secrets)
+	if err != nil {
+		return nil, err
+	}
+	if st.AuditLog {
+		e.audit, err = server.OpenAudit(filepath.Join(cfg.stateDir, "audit.log"), server.AuditOptions{Logger: cfg.log})
+		if err != nil {
+			return nil, err
+		}
+	}
+	e.manager = creds.NewManager(creds.Config{
+		Fetcher:       cfg.fetcher,
+		Logger:        cfg.log,
+		RefreshWindow: st.RefreshWindow,
+		OnLoginRequired: func(p creds.Profile) {
+			cfg.log.Warn("login required: run `rolecall login`", "profile", p.Name)
+		},
+	})
+	e.listener, err = server.New(server.Options{
+		Source:       e.manager,
+		Addr:         net.JoinHostPort(st.Bind, strconv.Itoa(st.Port)),
+		Token:        token,
+		Certificate:  cert,
+		IMDS:         st.IMDS,
+		IMDSv1:       st.IMDSv1,
+		Region:       firstEnv("AWS_REGION", "AWS_DEFAULT_REGION"),
+		Audit:        e.audit,
+		SameUserOnly: st.SameUserOnly,
+		Logger:       cfg.log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	// The control socket first: it tells whether rolecall already runs,
+	// which explains a taken port better than the port does.
+	e.control, err = server.OpenControl(cfg.socketPath, server.ControlOptions{
+		Manager:   e.manager,
+		Listener:  e.listener,
+		Secrets:   e.secrets,
+		Resolve:   cfg.resolve,
+		TokenFile: e.secrets.TokenFile,
+		Version:   version,
+		Logger:    cfg.log,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := e.listener.Open(); err != nil {
+		return nil, fmt.Errorf("%w (is another program using port %d? choose another with --port)", err, st.Port)
+	}
+	for _, name := range st.Pinned {
+		p, err := cfg.resolve(context.Background(), server.LoadRequest{Profile: name})
+		if err != nil {
+			cfg.log.Warn("pinned slot not restored", "profile", name, "err", err)
+			continue
+		}
+		e.manager.Restore(p.Name, p, true)
+	}
+	return e, nil
+}
+
+// loadCertificate reads the TLS pair from the command line, else the one
+// saved with `rolecall tls save`; nil when there is none.
+func loadCertificate(cfg engineConfig, secrets sso.ListenerSecrets) (*tls.Certificate, error) {
+	if cfg.tlsCert != "" || cfg.tlsKey != "" {
+		if cfg.tlsCert == "" || cfg.tlsKey == "" {
+			return nil, errors.New("--tls-cert and --tls-key go together")
+		}
+		c, err := tls.LoadX509KeyPair(cfg.tlsCert, cfg.tlsKey)
+		if err != nil {
+			return nil, fmt.Errorf("TLS pair: %w", err)
+		}
+		return &c, nil
+	}
+	certPEM, keyPEM, err := secrets.LoadTLS()
+	if err != nil {
+		return nil, nil // none saved (or no keyring): plain HTTP on loopback
+	}
+	c, err := tls.X509KeyPair(certPEM, keyPEM)
+	if err != nil {
+		return nil, fmt.Errorf("TLS pair saved in the keyring is unusable (replace it with `rolecall tls save` or remove it with `rolecall tls delete`): %w", err)
+	}
+	return &c, nil
+}
+
+// Close stops everything the engine started, in reverse order.
+func (e *engine) Close() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if e.control != nil {
+		e.control.Close(ctx)
+	}
+	if e.listener != nil {
+		e.listener.Close(ctx)
+	}
+	if e.manager != nil {
+		e.manager.Close()
+	}
+	if e.audit != nil {
+		e.audit.Close()
+	}
+}
+
+func firstEnv(names ...string) string {
+	for _, n := range names {
+		if v := os.Getenv(n); v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// newLogger logs text lines to w.
+func newLogger(w io.Writer, debug bool) *slog.Logger {
+	level := slog.LevelInfo
+	if debug {
+		level = slog.LevelDebug
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
+}
+
+// errNoSource is what loads fail with until a profile source (IAM Identity
+// Center) is wired in.
+var errNoSource = errors.New("no profile source is configured: this build cannot fetch role credentials (IAM Identity Center support is not built yet)")
+
+// noSource is the Fetcher of a build without a profile source.
+var noSource = creds.FetcherFunc(func(context.Context, creds.Profile) (creds.Credentials, error) {
+	return creds.Credentials{}, errNoSource
+})
+
+// resolveByName names the profile as asked; the profile source decides
+// whether it exists when it fetches.
+func resolveByName(_ context.Context, req server.LoadRequest) (creds.Profile, error) {
+	if req.Profile != "" {
+		return creds.Profile{Name: req.Profile}, nil
+	}
+	return creds.Profile{Name: req.AccountID + "/" + req.RoleName, AccountID: req.AccountID, RoleName: req.RoleName}, nil
+}

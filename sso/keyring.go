@@ -1,0 +1,219 @@
+// Package sso is rolecall's side of AWS IAM Identity Center: the AWS config
+// file, the device-authorization login, role credentials, and the OS keyring
+// where secrets live.
+package sso
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/zalando/go-keyring"
+)
+
+// ErrNotFound: no such entry in the keyring.
+var ErrNotFound = errors.New("not found in keyring")
+
+// chunkSize keeps every keyring entry under Windows' limit of 2560 bytes
+// per secret, with room for the encoding go-keyring adds.
+const chunkSize = 1800
+
+const chunkPrefix = "rolecall-chunks:"
+
+// Keyring stores small secrets in the OS keyring (Secret Service, macOS
+// Keychain, Windows Credential Manager) under one service name. Every call
+// is bounded by a timeout, since a locked keyring can block forever behind
+// a prompt. When no keyring is reachable it says so once and keeps secrets
+// in memory only.
+type Keyring struct {
+	service string
+	timeout time.Duration
+	log     *slog.Logger
+
+	memOnly atomic.Bool
+	warn    sync.Once
+	mu      sync.Mutex
+	mem     map[string]string
+}
+
+// NewKeyring returns a keyring for service with a 5 s timeout per call.
+func NewKeyring(service string, log *slog.Logger) *Keyring {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Keyring{service: service, timeout: 5 * time.Second, log: log, mem: map[string]string{}}
+}
+
+// Available reports whether secrets reach the OS keyring (false after it
+// failed and the keyring fell back to memory).
+func (k *Keyring) Available() bool { return !k.memOnly.Load() }
+
+// Probe checks that the OS keyring answers, falling back to memory if not.
+func (k *Keyring) Probe() error {
+	_, err := k.Get("probe")
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	if !k.Available() {
+		return errors.New("no OS keyring")
+	}
+	return err
+}
+
+// Get returns the secret stored under key.
+func (k *Keyring) Get(key string) (string, error) {
+	v, err := k.get(key)
+	if err != nil || !strings.HasPrefix(v, chunkPrefix) {
+		return v, err
+	}
+	n, err := strconv.Atoi(strings.TrimPrefix(v, chunkPrefix))
+	if err != nil || n < 1 || n > 64 {
+		return "", fmt.Errorf("keyring entry %q is damaged", key)
+	}
+	var b strings.Builder
+	for i := 1; i <= n; i++ {
+		part, err := k.get(chunkKey(key, i))
+		if err != nil {
+			return "", fmt.Errorf("keyring entry %q part %d: %w", key, i, err)
+		}
+		b.WriteString(part)
+	}
+	return b.String(), nil
+}
+
+// Set stores value under key, split into parts when it is large.
+func (k *Keyring) Set(key, value string) error {
+	if len(value) <= chunkSize && !strings.HasPrefix(value, chunkPrefix) {
+		k.deleteChunks(key)
+		return k.set(key, value)
+	}
+	n := (len(value) + chunkSize - 1) / chunkSize
+	for i := 1; i <= n; i++ {
+		part := value[(i-1)*chunkSize : min(i*chunkSize, len(value))]
+		if err := k.set(chunkKey(key, i), part); err != nil {
+			return err
+		}
+	}
+	return k.set(key, chunkPrefix+strconv.Itoa(n))
+}
+
+// Delete removes key and its parts; a missing key is not an error.
+func (k *Keyring) Delete(key string) error {
+	k.deleteChunks(key)
+	err := k.del(key)
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	return err
+}
+
+func (k *Keyring) deleteChunks(key string) {
+	v, err := k.get(key)
+	if err != nil || !strings.HasPrefix(v, chunkPrefix) {
+		return
+	}
+	n, _ := strconv.Atoi(strings.TrimPrefix(v, chunkPrefix))
+	for i := 1; i <= n && i <= 64; i++ {
+		k.del(chunkKey(key, i))
+	}
+}
+
+func chunkKey(key string, i int) string { return key + "#" + strconv.Itoa(i) }
+
+func (k *Keyring) get(key string) (string, error) {
+	if !k.memOnly.Load() {
+		var v string
+		err := k.call(func() (err error) { v, err = keyring.Get(k.service, key); return err })
+		if err == nil || errors.Is(err, ErrNotFound) || !k.fallBack(err) {
+			return v, err
+		}
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	v, ok := k.mem[key]
+	if !ok {
+		return "", ErrNotFound
+	}
+	return v, nil
+}
+
+func (k *Keyring) set(key, value string) error {
+	if !k.memOnly.Load() {
+		err := k.call(func() error { return keyring.Set(k.service, key, value) })
+		if err == nil || !k.fallBack(err) {
+			return err
+		}
+	}
+	k.mu.Lock()
+	k.mem[key] = value
+	k.mu.Unlock()
+	return nil
+}
+
+func (k *Keyring) del(key string) error {
+	if !k.memOnly.Load() {
+		err := k.call(func() error { return keyring.Delete(k.service, key) })
+		if err == nil || errors.Is(err, ErrNotFound) || !k.fallBack(err) {
+			return err
+		}
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if _, ok := k.mem[key]; !ok {
+		return ErrNotFound
+	}
+	delete(k.mem, key)
+	return nil
+}
+
+// call runs f with the timeout. go-keyring takes no context, so a call
+// that hangs is abandoned (its goroutine ends whenever the keyring does).
+func (k *Keyring) call(f func() error) error {
+	done := make(chan error, 1)
+	go func() { done <- f() }()
+	select {
+	case err := <-done:
+		if errors.Is(err, keyring.ErrNotFound) {
+			return ErrNotFound
+		}
+		return err
+	case <-time.After(k.timeout):
+		return fmt.Errorf("the OS keyring did not answer within %v (locked, waiting for a password prompt?)", k.timeout)
+	}
+}
+
+// fallBack switches to memory-only storage after an error that means the
+// keyring cannot be used at all, and says so once. It reports whether it
+// did. Other errors (such as a value too large) are returned as they are.
+func (k *Keyring) fallBack(err error) bool {
+	if errors.Is(err, keyring.ErrSetDataTooBig) {
+		return false
+	}
+	k.memOnly.Store(true)
+	k.warn.Do(func() {
+		k.log.Warn("no usable OS keyring: secrets are kept in memory only and will not survive a restart",
+			"reason", KeyringErrorMessage(err))
+	})
+	return true
+}
+
+// KeyringErrorMessage turns a keyring failure into what a person can act on.
+func KeyringErrorMessage(err error) string {
+	s := err.Error()
+	switch {
+	case strings.Contains(s, "dbus-launch") || strings.Contains(s, "DBUS_SESSION_BUS_ADDRESS"):
+		return "no D-Bus session bus: start rolecall inside a desktop session (or dbus-run-session)"
+	case strings.Contains(s, "org.freedesktop.secrets"):
+		return "no Secret Service on the session bus: install and start gnome-keyring (or KeePassXC with Secret Service)"
+	case strings.Contains(s, "failed to unlock"):
+		return "the keyring is locked: unlock it (log in to the desktop, or gnome-keyring-daemon --unlock)"
+	case strings.Contains(s, "did not answer"):
+		return s
+	}
+	return s
+}

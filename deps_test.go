@@ -1,0 +1,65 @@
+package main
+
+import (
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// TestImportArrows guards the package arrows of SPEC §1: main → everything;
+// tray → creds, assets; server → creds; sso → creds; creds → nothing (and
+// standard library only). settings is a leaf read by main.
+func TestImportArrows(t *testing.T) {
+	const mod = "github.com/rolecall/rolecall"
+	allowed := map[string][]string{
+		"creds":    {},
+		"server":   {"creds"},
+		"sso":      {"creds"},
+		"tray":     {"creds", "assets"},
+		"assets":   {},
+		"settings": {},
+	}
+	for pkg, ok := range allowed {
+		out, err := exec.Command("go", "list", "-deps", "-f", "{{.ImportPath}} {{.Standard}}", "./"+pkg).CombinedOutput()
+		if err != nil {
+			if strings.Contains(string(out), "no Go files") || strings.Contains(string(out), "cannot find") || strings.Contains(string(out), "matched no packages") {
+				continue // package not built yet
+			}
+			t.Fatalf("go list %s: %v\n%s", pkg, err, out)
+		}
+		for _, line := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+			path, std, _ := strings.Cut(line, " ")
+			if path == mod+"/"+pkg {
+				continue
+			}
+			if rel, inModule := strings.CutPrefix(path, mod+"/"); inModule {
+				if !contains(ok, rel) {
+					t.Errorf("%s imports %s: not an allowed arrow", pkg, rel)
+				}
+				continue
+			}
+			if pkg == "creds" && std != "true" {
+				t.Errorf("creds imports %s: it must use the standard library only", path)
+			}
+		}
+	}
+	// Test tools (the fake IAM Identity Center) never reach the binary.
+	out, err := exec.Command("go", "list", "-deps", ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go list: %v\n%s", err, out)
+	}
+	for _, path := range strings.Fields(string(out)) {
+		if strings.Contains(path, "/internal/fake") || strings.Contains(path, "testdata") {
+			t.Errorf("the binary links the test tool %s", path)
+		}
+	}
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}

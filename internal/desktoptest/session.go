@@ -1,0 +1,137 @@
+// Package desktoptest starts a private desktop session for tests: its own
+// D-Bus session bus (with nothing to activate, so tests are hermetic) and,
+// on request, an unlocked gnome-keyring Secret Service on it. It is used by
+// tests only and never linked into rolecall.
+package desktoptest
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/godbus/dbus/v5"
+)
+
+// RequireAllEnv, when set (CI sets it), turns "package missing" skips into
+// failures, so that CI always runs the desktop tests.
+const RequireAllEnv = "ROLECALL_REQUIRE_ALL"
+
+// SkipOrFail skips the test with why, or fails it under RequireAllEnv.
+func SkipOrFail(t testing.TB, why string) {
+	t.Helper()
+	if os.Getenv(RequireAllEnv) != "" {
+		t.Fatal(why + " (" + RequireAllEnv + " is set, so this is a failure)")
+	}
+	t.Skip(why)
+}
+
+const bareBus = `<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig><type>session</type><listen>unix:tmpdir=%s</listen><auth>EXTERNAL</auth>
+<policy context="default"><allow send_destination="*" eavesdrop="true"/><allow eavesdrop="true"/><allow own="*"/></policy>
+</busconfig>`
+
+// Session is a private desktop session.
+type Session struct {
+	// Env holds the variables a process needs to live in the session:
+	// DBUS_SESSION_BUS_ADDRESS and fresh XDG dirs.
+	Env  []string
+	Addr string
+	Dir  string
+}
+
+// Start starts a bare session bus; it skips (or fails) when dbus-daemon is
+// missing.
+func Start(t testing.TB) *Session {
+	t.Helper()
+	bin, err := exec.LookPath("dbus-daemon")
+	if err != nil {
+		SkipOrFail(t, "dbus-daemon is missing: install the Debian package dbus")
+	}
+	dir, err := os.MkdirTemp("", "rolecall-desktop-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	cfg := filepath.Join(dir, "bus.conf")
+	if err := os.WriteFile(cfg, []byte(fmt.Sprintf(bareBus, dir)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "--config-file="+cfg, "--nofork", "--print-address")
+	out, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	addr, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		t.Fatalf("dbus-daemon gave no address: %v", err)
+	}
+	s := &Session{Addr: strings.TrimSpace(addr), Dir: dir}
+	for _, d := range []string{"data", "config", "state", "cache", "run"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Env = []string{
+		"DBUS_SESSION_BUS_ADDRESS=" + s.Addr,
+		"XDG_DATA_HOME=" + filepath.Join(dir, "data"),
+		"XDG_CONFIG_HOME=" + filepath.Join(dir, "config"),
+		"XDG_STATE_HOME=" + filepath.Join(dir, "state"),
+		"XDG_CACHE_HOME=" + filepath.Join(dir, "cache"),
+		"XDG_RUNTIME_DIR=" + filepath.Join(dir, "run"),
+	}
+	return s
+}
+
+// StartKeyring starts gnome-keyring's Secret Service on the session with a
+// fresh login keyring, unlocked, and waits until it owns its bus name.
+func (s *Session) StartKeyring(t testing.TB) {
+	t.Helper()
+	bin, err := exec.LookPath("gnome-keyring-daemon")
+	if err != nil {
+		SkipOrFail(t, "gnome-keyring-daemon is missing: install the Debian package gnome-keyring")
+	}
+	cmd := exec.Command(bin, "--foreground", "--unlock", "--components=secrets")
+	cmd.Env = append(os.Environ(), s.Env...)
+	cmd.Env = append(cmd.Env, "DISPLAY=", "WAYLAND_DISPLAY=")
+	cmd.Stdin = strings.NewReader("test-keyring-password")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	s.WaitName(t, "org.freedesktop.secrets", 10*time.Second)
+}
+
+// WaitName waits until name is owned on the session bus.
+func (s *Session) WaitName(t testing.TB, name string, within time.Duration) {
+	t.Helper()
+	conn, err := dbus.Connect(s.Addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	for deadline := time.Now().Add(within); ; time.Sleep(20 * time.Millisecond) {
+		var has bool
+		if err := conn.BusObject().Call("org.freedesktop.DBus.NameHasOwner", 0, name).Store(&has); err == nil && has {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s never appeared on the session bus", name)
+		}
+	}
+}
+
+// Setenv puts the session's variables into this process's environment for
+// the rest of the test.
+func (s *Session) Setenv(t *testing.T) {
+	for _, kv := range s.Env {
+		k, v, _ := strings.Cut(kv, "=")
+		t.Setenv(k, v)
+	}
+}

@@ -1,0 +1,152 @@
+package sso
+
+import (
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/zalando/go-keyring"
+
+	"github.com/rolecall/rolecall/internal/desktoptest"
+)
+
+// The logic tests use go-keyring's mock; TestSecretService runs the same
+// operations against the real gnome-keyring in a child process (the mock
+// is process-wide and cannot be undone).
+
+func TestKeyringChunksLargeValues(t *testing.T) {
+	keyring.MockInit()
+	k := NewKeyring("rolecall-test", nil)
+	big := strings.Repeat("0123456789abcdef", 400) // 6400 bytes
+	if err := k.Set("big", big); err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i <= 4; i++ {
+		part, err := keyring.Get("rolecall-test", chunkKey("big", i))
+		if err != nil || len(part) > chunkSize {
+			t.Errorf("part %d: %d bytes, %v", i, len(part), err)
+		}
+	}
+	if got, err := k.Get("big"); err != nil || got != big {
+		t.Fatalf("Get big: %d bytes, %v", len(got), err)
+	}
+	// Shrinking removes the parts.
+	if err := k.Set("big", "small"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := keyring.Get("rolecall-test", chunkKey("big", 1)); !errors.Is(err, keyring.ErrNotFound) {
+		t.Errorf("stale part left: %v", err)
+	}
+	if got, _ := k.Get("big"); got != "small" {
+		t.Errorf("Get = %q", got)
+	}
+	if err := k.Delete("big"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := k.Get("big"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("after Delete: %v", err)
+	}
+	if err := k.Delete("never-there"); err != nil {
+		t.Errorf("Delete of a missing key: %v", err)
+	}
+}
+
+func TestKeyringFallsBackToMemory(t *testing.T) {
+	keyring.MockInitWithError(errors.New("The name org.freedesktop.secrets was not provided by any .service files"))
+	defer keyring.MockInit()
+	k := NewKeyring("rolecall-test", nil)
+	if err := k.Set("a", "1"); err != nil {
+		t.Fatalf("Set without a keyring: %v", err)
+	}
+	if k.Available() {
+		t.Error("Available after the keyring failed")
+	}
+	if v, err := k.Get("a"); err != nil || v != "1" {
+		t.Errorf("Get from memory = %q, %v", v, err)
+	}
+	if msg := KeyringErrorMessage(errors.New("The name org.freedesktop.secrets was not provided by any .service files")); !strings.Contains(msg, "gnome-keyring") {
+		t.Errorf("message %q does not say what to install", msg)
+	}
+}
+
+func TestListenerTokenSurvivesWithoutKeyring(t *testing.T) {
+	keyring.MockInitWithError(errors.New("exec: \"dbus-launch\": executable file not found in $PATH"))
+	defer keyring.MockInit()
+	file := filepath.Join(t.TempDir(), "state", "token")
+	first, err := ListenerSecrets{Keyring: NewKeyring("t", nil), TokenFile: file}.Token(func() (string, error) { return "first-token-aaaaaaaaaaaaaaaa", nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A restart with no keyring reuses the private token file.
+	again, err := ListenerSecrets{Keyring: NewKeyring("t", nil), TokenFile: file}.Token(func() (string, error) { return "second-token-bbbbbbbbbbbbbbb", nil })
+	if err != nil || again != first {
+		t.Fatalf("after restart token = %q, %v; want %q", again, err, first)
+	}
+	b, _ := os.ReadFile(file)
+	if string(b) != first {
+		t.Errorf("token file = %q (no trailing newline wanted)", b)
+	}
+	if st, _ := os.Stat(file); st.Mode().Perm() != 0o600 {
+		t.Errorf("token file mode %v", st.Mode().Perm())
+	}
+	// A token file others can read is not trusted.
+	os.Chmod(file, 0o644)
+	fresh, _ := ListenerSecrets{Keyring: NewKeyring("t", nil), TokenFile: file}.Token(func() (string, error) { return "third-token-cccccccccccccccc", nil })
+	if fresh != "third-token-cccccccccccccccc" {
+		t.Errorf("token from a world-readable file reused: %q", fresh)
+	}
+}
+
+func TestSecretService(t *testing.T) {
+	if os.Getenv("ROLECALL_KEYRING_CHILD") == "1" {
+		secretServiceChecks(t)
+		return
+	}
+	s := desktoptest.Start(t)
+	s.StartKeyring(t)
+	cmd := exec.Command(os.Args[0], "-test.run=^TestSecretService$", "-test.v")
+	cmd.Env = append(append(os.Environ(), s.Env...), "ROLECALL_KEYRING_CHILD=1")
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "--- PASS: TestSecretService") {
+		t.Fatalf("against gnome-keyring: %v\n%s", err, out)
+	}
+	// The secret is really in gnome-keyring: secret-tool finds it.
+	if st, err := exec.LookPath("secret-tool"); err == nil {
+		c := exec.Command(st, "lookup", "service", "rolecall-sstest", "username", "kept")
+		c.Env = append(os.Environ(), s.Env...)
+		if got, err := c.Output(); err != nil || string(got) != "kept-value" {
+			t.Errorf("secret-tool lookup = %q, %v", got, err)
+		}
+	}
+}
+
+func secretServiceChecks(t *testing.T) {
+	k := NewKeyring("rolecall-sstest", nil)
+	if err := k.Probe(); err != nil || !k.Available() {
+		t.Fatalf("Secret Service not usable: %v", err)
+	}
+	big := strings.Repeat("x", 5000)
+	for key, v := range map[string]string{"small": "v", "big": big} {
+		if err := k.Set(key, v); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := k.Get(key); err != nil || got != v {
+			t.Fatalf("Get %s: %d bytes, %v", key, len(got), err)
+		}
+		if err := k.Delete(key); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := k.Get(key); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("after Delete %s: %v", key, err)
+		}
+	}
+	if !k.Available() {
+		t.Fatal("fell back to memory")
+	}
+	if err := k.Set("kept", "kept-value"); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -15,10 +15,11 @@ import (
 	"github.com/rolecall/rolecall/creds"
 )
 
-// Audit records credential hand-outs as JSON lines. The request path only
-// drops an event into a buffered channel; a goroutine coalesces repeated
-// hand-outs of the same credentials to the same client into one line with a
-// count, writes, and rotates the file.
+// Audit records credential hand-outs as JSON lines. Repeated hand-outs of
+// the same credentials to the same client connection only bump a counter
+// on the request path; a goroutine writes one line per client, slot and key
+// per window with the count, and rotates the file. The request path never
+// waits on the disk.
 type Audit struct {
 	path     string
 	maxBytes int64
@@ -26,35 +27,44 @@ type Audit struct {
 	every    time.Duration
 	log      *slog.Logger
 
-	events  chan auditEvent
-	dropped atomic.Int64
-	stop    chan struct{}
-	wg      sync.WaitGroup
+	handouts chan *handout
+	dropped  atomic.Int64
+	stop     chan struct{}
+	wg       sync.WaitGroup
 
 	f    *os.File
 	size int64
 }
 
-type auditEvent struct {
-	at   time.Time
-	slot string
-	role string
-	key  string
-	conn *connInfo
+// handout is one client connection being handed one set of credentials,
+// any number of times.
+type handout struct {
+	first time.Time
+	slot  string
+	role  string
+	key   string
+	conn  *connInfo
+	count atomic.Int64 // hand-outs not yet written
+
+	// Owned by the writer goroutine.
+	written bool
+	idle    int // windows in a row with nothing handed out
 }
 
-// AuditEntry is one line of the audit log.
+// AuditEntry is one line of the audit log: Count hand-outs of one set of
+// credentials to one client between Time and Until.
 type AuditEntry struct {
 	Time    time.Time `json:"time"`
-	Last    time.Time `json:"last,omitzero"`
-	Count   int       `json:"count"`
+	Until   time.Time `json:"until,omitzero"`
+	Count   int64     `json:"count"`
 	Slot    string    `json:"slot"`
 	RoleARN string    `json:"role_arn"`
 	KeyID   string    `json:"key_id"` // masked
 	Client  string    `json:"client"`
 	PID     int       `json:"pid,omitempty"`
 	Exe     string    `json:"exe,omitempty"`
-	// Dropped counts events lost because the writer fell behind.
+	// Dropped counts hand-outs that could not be recorded because the
+	// writer fell behind.
 	Dropped int64 `json:"dropped,omitempty"`
 }
 
@@ -85,8 +95,8 @@ func OpenAudit(path string, o AuditOptions) (*Audit, error) {
 	}
 	a := &Audit{
 		path: path, maxBytes: o.MaxBytes, keep: o.Keep, every: o.Every, log: o.Logger,
-		events: make(chan auditEvent, 4096),
-		stop:   make(chan struct{}),
+		handouts: make(chan *handout, 4096),
+		stop:     make(chan struct{}),
 	}
 	if err := a.open(); err != nil {
 		return nil, err
@@ -109,78 +119,107 @@ func (a *Audit) Close() error {
 	return a.f.Close()
 }
 
-// record notes one hand-out; it never blocks.
+// record notes one hand-out; it never blocks and, for the same credentials
+// on the same connection as the last time, only adds one to a counter.
 func (a *Audit) record(r *http.Request, s creds.Slot, c creds.Credentials) {
 	if a == nil {
 		return
 	}
-	ev := auditEvent{at: time.Now(), slot: s.Name, role: c.RoleARN, key: c.AccessKeyID, conn: connFrom(r.Context())}
+	ci := connFrom(r.Context())
+	if ci != nil {
+		if h := ci.handout.Load(); h != nil && h.slot == s.Name && h.key == c.AccessKeyID {
+			h.count.Add(1)
+			return
+		}
+	}
+	h := &handout{first: time.Now(), slot: s.Name, role: c.RoleARN, key: c.AccessKeyID, conn: ci}
+	h.count.Store(1)
+	if ci != nil {
+		ci.handout.Store(h)
+	}
 	select {
-	case a.events <- ev:
+	case a.handouts <- h:
 	default:
 		a.dropped.Add(1)
+		if ci != nil {
+			ci.handout.CompareAndSwap(h, nil)
+		}
 	}
-}
-
-type auditKey struct {
-	conn *connInfo
-	slot string
-	key  string
 }
 
 func (a *Audit) run() {
 	defer a.wg.Done()
-	pending := map[auditKey]*AuditEntry{}
-	var order []auditKey
+	var active []*handout
+	windowStart := time.Now()
 	t := time.NewTicker(a.every)
 	defer t.Stop()
-	flush := func() {
-		for _, k := range order {
-			a.write(pending[k])
+	flush := func(final bool) {
+		now := time.Now()
+		keep := active[:0]
+		for _, h := range active {
+			a.flushOne(h, windowStart, now)
+			current := h.conn != nil && h.conn.handout.Load() == h
+			if final || !current || h.idle >= 2 {
+				// Superseded, or quiet for two windows: forget it; a
+				// later hand-out on the connection starts a new one.
+				if h.conn != nil {
+					h.conn.handout.CompareAndSwap(h, nil)
+				}
+				a.flushOne(h, windowStart, now)
+				continue
+			}
+			keep = append(keep, h)
 		}
-		clear(pending)
-		order = order[:0]
-	}
-	add := func(ev auditEvent) {
-		k := auditKey{ev.conn, ev.slot, ev.key}
-		if e, ok := pending[k]; ok {
-			e.Count++
-			e.Last = ev.at
-			return
-		}
-		e := &AuditEntry{Time: ev.at, Count: 1, Slot: ev.slot, RoleARN: ev.role, KeyID: creds.MaskKeyID(ev.key)}
-		if e.Slot == creds.DefaultSlot {
-			e.Slot = "default"
-		}
-		if ev.conn != nil {
-			e.Client = ev.conn.remote
-			e.PID, e.Exe = ev.conn.process()
-		}
-		pending[k] = e
-		order = append(order, k)
+		clear(active[len(keep):])
+		active = keep
+		windowStart = now
 	}
 	for {
 		select {
-		case ev := <-a.events:
-			add(ev)
+		case h := <-a.handouts:
+			active = append(active, h)
 		case <-t.C:
-			flush()
+			flush(false)
 		case <-a.stop:
-			for len(a.events) > 0 {
-				add(<-a.events)
+			for len(a.handouts) > 0 {
+				active = append(active, <-a.handouts)
 			}
-			flush()
+			flush(true)
 			return
 		}
 	}
+}
+
+// flushOne writes the hand-outs of h counted since the last window.
+func (a *Audit) flushOne(h *handout, windowStart, now time.Time) {
+	n := h.count.Swap(0)
+	if n == 0 {
+		h.idle++
+		return
+	}
+	h.idle = 0
+	e := &AuditEntry{Count: n, Slot: h.slot, RoleARN: h.role, KeyID: creds.MaskKeyID(h.key)}
+	if e.Slot == creds.DefaultSlot {
+		e.Slot = "default"
+	}
+	e.Time = h.first
+	if h.written {
+		e.Time = windowStart
+	}
+	if n > 1 {
+		e.Until = now
+	}
+	h.written = true
+	if h.conn != nil {
+		e.Client = h.conn.remote
+		e.PID, e.Exe = h.conn.process()
+	}
+	a.write(e)
 }
 
 func (a *Audit) write(e *AuditEntry) {
 	if n := a.dropped.Swap(0); n > 0 {
 		e.Dropped = n
-	}
-	if e.Count == 1 {
-		e.Last = time.Time{}
 	}
 	b, _ := json.Marshal(e)
 	b = append(b, '\n')

@@ -19,8 +19,6 @@ const ExpirationFormat = "2006-01-02T15:04:05Z"
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", s.healthz)
-	mux.HandleFunc("GET /{$}", s.credentials)
-	mux.HandleFunc("GET /slot/{name...}", s.credentials)
 	if s.opts.IMDS {
 		s.imdsRoutes(mux)
 	}
@@ -28,6 +26,18 @@ func (s *Server) Handler() http.Handler {
 		if f := s.guard(r); f != nil {
 			writeError(w, f.status, f.msg)
 			return
+		}
+		// The credential routes are the hot path: matched here without
+		// the mux. HEAD is answered like GET, as the mux would.
+		if r.Method == http.MethodGet || r.Method == http.MethodHead {
+			if r.URL.Path == "/" {
+				s.credentials(w, r, creds.DefaultSlot)
+				return
+			}
+			if strings.HasPrefix(r.URL.Path, "/slot/") {
+				s.credentials(w, r, slotName(r))
+				return
+			}
 		}
 		h, pattern := mux.Handler(r)
 		if pattern == "" {
@@ -38,58 +48,70 @@ func (s *Server) Handler() http.Handler {
 	})
 }
 
+// slotName is the URL-unescaped rest of /slot/<name>. It is read from the
+// escaped path because a profile name may itself hold "/" (discovered roles
+// are "<account>/<role>"), written %2F.
+func slotName(r *http.Request) string {
+	raw := r.URL.RawPath
+	if raw == "" {
+		return strings.TrimPrefix(r.URL.Path, "/slot/")
+	}
+	n, err := url.PathUnescape(strings.TrimPrefix(raw, "/slot/"))
+	if err != nil {
+		return strings.TrimPrefix(r.URL.Path, "/slot/")
+	}
+	return n
+}
+
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Content-Type", "application/json")
+	w.Header()["Content-Type"] = jsonType
 	w.Write([]byte(`{"status":"ok"}`))
 }
 
+// Header values shared by every answer; net/http only reads them.
+var (
+	jsonType = []string{"application/json"}
+	noStore  = []string{"no-store"}
+)
+
 // credentials serves GET / and GET /slot/{name}.
-func (s *Server) credentials(w http.ResponseWriter, r *http.Request) {
+func (s *Server) credentials(w http.ResponseWriter, r *http.Request, name string) {
 	if f := s.authorized(r); f != nil {
 		writeError(w, f.status, f.msg)
 		return
 	}
-	name := creds.DefaultSlot
-	if r.URL.Path != "/" {
-		// The pattern's wildcard is already unescaped once; a profile
-		// name may itself hold "/" (discovered roles) written as %2F.
-		name = r.PathValue("name")
-		if raw := r.URL.EscapedPath(); strings.HasPrefix(raw, "/slot/") {
-			if n, err := url.PathUnescape(strings.TrimPrefix(raw, "/slot/")); err == nil {
-				name = n
-			}
-		}
-		if name == "" {
-			writeError(w, http.StatusNotFound, "empty slot name: use GET /slot/<profile>")
-			return
-		}
+	if name == "" && r.URL.Path != "/" {
+		writeError(w, http.StatusNotFound, "empty slot name: use GET /slot/<profile>")
+		return
 	}
 	c, slot, err := s.opts.Source.Get(r.Context(), name)
 	if err != nil {
 		s.writeSourceError(w, name, err)
 		return
 	}
-	body := s.body(name, c)
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
-	w.Header().Set("Cache-Control", "no-store")
-	w.Write(body)
+	cb := s.body(name, c)
+	h := w.Header()
+	h["Content-Type"] = jsonType
+	h["Content-Length"] = cb.length
+	h["Cache-Control"] = noStore
+	w.Write(cb.body)
 	s.opts.Audit.record(r, slot, c)
 }
 
 // cachedBody is the encoded answer for one set of credentials: encoding
 // happens once per refresh, not once per request.
 type cachedBody struct {
-	keyID string
-	exp   time.Time
-	body  []byte
+	keyID  string
+	exp    time.Time
+	body   []byte
+	length []string // Content-Length header value
 }
 
-func (s *Server) body(slot string, c creds.Credentials) []byte {
+func (s *Server) body(slot string, c creds.Credentials) *cachedBody {
 	if v, ok := s.bodies.Load(slot); ok {
 		cb := v.(*cachedBody)
 		if cb.keyID == c.AccessKeyID && cb.exp.Equal(c.Expiration) {
-			return cb.body
+			return cb
 		}
 	}
 	b, _ := json.Marshal(credentialsBody{
@@ -100,8 +122,9 @@ func (s *Server) body(slot string, c creds.Credentials) []byte {
 		RoleArn:         c.RoleARN,
 		AccountID:       c.AccountID,
 	})
-	s.bodies.Store(slot, &cachedBody{keyID: c.AccessKeyID, exp: c.Expiration, body: b})
-	return b
+	cb := &cachedBody{keyID: c.AccessKeyID, exp: c.Expiration, body: b, length: []string{strconv.Itoa(len(b))}}
+	s.bodies.Store(slot, cb)
+	return cb
 }
 
 // credentialsBody is the container-credentials answer (SPEC §3).
@@ -154,8 +177,9 @@ type errorBody struct {
 
 func writeError(w http.ResponseWriter, status int, msg string) {
 	b, _ := json.Marshal(errorBody{Code: strconv.Itoa(status), Message: msg})
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
+	h := w.Header()
+	h["Content-Type"] = jsonType
+	h["Cache-Control"] = noStore
 	w.WriteHeader(status)
 	w.Write(b)
 }

@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 )
 
 // connInfo is what is known of one client connection; it is looked up once
@@ -19,6 +20,10 @@ type connInfo struct {
 	procOnce sync.Once
 	pid      int
 	exe      string
+
+	// handout is the audit record of the last credentials handed out on
+	// this connection.
+	handout atomic.Pointer[handout]
 }
 
 type connKey struct{}

@@ -1,0 +1,42 @@
+# rolecall: `make run` builds and starts it, `make test` runs every test.
+VERSION  := $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS  := -s -w -X main.version=$(VERSION)
+GO       ?= go
+BIN      := bin/rolecall
+FUZZTIME ?= 10s
+
+.PHONY: build run test fuzz lint bench clean
+
+build:
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) .
+
+run: build
+	./$(BIN)
+
+# The JavaScript SDK client test needs its npm packages; without npm the
+# test says so and skips.
+test: testdata/js/node_modules/.installed
+	$(GO) test -race ./...
+
+testdata/js/node_modules/.installed: testdata/js/package.json testdata/js/package-lock.json
+	@if command -v npm >/dev/null; then \
+		cd testdata/js && npm ci --no-audit --no-fund --loglevel=error && touch node_modules/.installed; \
+	else echo "npm not found: the JavaScript SDK test will be skipped"; fi
+
+fuzz:
+	$(GO) test ./settings -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)
+	$(GO) test ./server -run '^$$' -fuzz FuzzHandler -fuzztime $(FUZZTIME)
+
+lint:
+	$(GO) vet ./...
+	GOOS=windows $(GO) vet ./creds ./server ./settings ./sso
+	$(GO) tool staticcheck ./...
+
+# Go benchmarks, then the wrk load test (apt-get install wrk).
+bench: build
+	$(GO) test -run '^$$' -bench . -benchmem ./creds ./server
+	$(GO) build -o bin/loadtest ./internal/loadtest
+	./bin/loadtest -bin $(BIN)
+
+clean:
+	rm -rf bin dist testdata/js/node_modules

@@ -10,6 +10,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
+	"fmt"
 	"math/big"
 	"net"
 	"net/http"
@@ -17,10 +18,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/rolecall/rolecall/internal/desktoptest"
 	"github.com/rolecall/rolecall/server"
 )
 
@@ -171,70 +174,156 @@ func TestUsageErrors(t *testing.T) {
 	}
 }
 
-// TestServeProcess runs the built binary: serve, answer /healthz, serve the
-// verbs, refuse a second instance, and shut down cleanly on SIGTERM.
-func TestServeProcess(t *testing.T) {
-	bin := filepath.Join(t.TempDir(), "rolecall")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
+// buildBinary builds rolecall once per test binary.
+var buildBinary = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "rolecall-bin-")
+	if err != nil {
+		return "", err
 	}
-	dir := t.TempDir()
-	port := freePort(t)
+	bin := filepath.Join(dir, "rolecall")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		return "", fmt.Errorf("build: %v\n%s", err, out)
+	}
+	return bin, nil
+})
+
+// syncBuffer is a bytes.Buffer that a process may write while the test
+// reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}
+
+// serveProc is `rolecall serve` running as a process.
+type serveProc struct {
+	cmd  *exec.Cmd
+	logs *syncBuffer
+	url  string
+	env  []string
+	bin  string
+}
+
+// startServe starts the built binary with env and waits for /healthz.
+func startServe(t *testing.T, env []string, port string) *serveProc {
+	t.Helper()
+	bin, err := buildBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &serveProc{logs: &syncBuffer{}, url: "http://127.0.0.1:" + port, env: env, bin: bin}
+	p.cmd = exec.Command(bin, "serve", "--port", port)
+	p.cmd.Env, p.cmd.Stderr = env, p.logs
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.cmd.Process.Kill(); p.cmd.Wait() })
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if resp, err := http.Get(p.url + "/healthz"); err == nil {
+			resp.Body.Close()
+			return p
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no /healthz answer:\n%s", p.logs.String())
+		}
+	}
+}
+
+// verb runs a CLI verb of the built binary in the process's environment.
+func (p *serveProc) verb(args ...string) (string, error) {
+	c := exec.Command(p.bin, args...)
+	c.Env = p.env
+	out, err := c.CombinedOutput()
+	return string(out), err
+}
+
+// serveEnv is a private home for a serve process: XDG dirs in dir.
+func serveEnv(dir string, extra ...string) []string {
 	env := append(os.Environ(),
 		"XDG_STATE_HOME="+filepath.Join(dir, "state"),
 		"XDG_CONFIG_HOME="+filepath.Join(dir, "config"),
 		"XDG_RUNTIME_DIR="+filepath.Join(dir, "run"),
 		"ROLECALL_SOCKET=",
-		"DBUS_SESSION_BUS_ADDRESS=unix:path="+filepath.Join(dir, "no-bus"),
 	)
-	os.MkdirAll(filepath.Join(dir, "config", "rolecall"), 0o700)
-	os.WriteFile(filepath.Join(dir, "config", "rolecall", "config.toml"), []byte("port = "+port+"\naudit_log = false\n"), 0o600)
+	return append(env, extra...)
+}
 
-	var logs bytes.Buffer
-	cmd := exec.Command(bin, "serve")
-	cmd.Env, cmd.Stderr = env, &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	url := "http://127.0.0.1:" + port
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		if resp, err := http.Get(url + "/healthz"); err == nil {
-			resp.Body.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("no /healthz answer:\n%s", logs.String())
-		}
-	}
-	verb := func(args ...string) (string, error) {
-		c := exec.Command(bin, args...)
-		c.Env = env
-		out, err := c.CombinedOutput()
-		return string(out), err
-	}
-	if out, err := verb("list", "--json"); err != nil || strings.TrimSpace(out) != "[]" {
+// TestServeProcess runs the built binary: serve, answer /healthz, serve the
+// verbs, refuse a second instance, and shut down cleanly on SIGTERM.
+func TestServeProcess(t *testing.T) {
+	dir := t.TempDir()
+	port := freePort(t)
+	os.MkdirAll(filepath.Join(dir, "config", "rolecall"), 0o700)
+	os.WriteFile(filepath.Join(dir, "config", "rolecall", "config.toml"), []byte("audit_log = false\n"), 0o600)
+	p := startServe(t, serveEnv(dir, "DBUS_SESSION_BUS_ADDRESS=unix:path="+filepath.Join(dir, "no-bus")), port)
+
+	if out, err := p.verb("list", "--json"); err != nil || strings.TrimSpace(out) != "[]" {
 		t.Errorf("list --json: %v %q", err, out)
 	}
-	out, err := verb("load", "--profile", "dev")
+	out, err := p.verb("load", "--profile", "dev")
 	if err == nil || !strings.Contains(out, "no profile source is configured") {
 		t.Errorf("load without a profile source: %v %q", err, out)
 	}
-	if out, err := verb("serve", "--port", freePort(t)); err == nil || !strings.Contains(out, "already running") {
+	if out, err := p.verb("serve", "--port", freePort(t)); err == nil || !strings.Contains(out, "already running") {
 		t.Errorf("second serve: %v %q", err, out)
 	}
-	cmd.Process.Signal(syscall.SIGTERM)
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("exit after SIGTERM: %v\n%s", err, logs.String())
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	if err := p.cmd.Wait(); err != nil {
+		t.Fatalf("exit after SIGTERM: %v\n%s", err, p.logs.String())
 	}
 	if _, err := os.Stat(filepath.Join(dir, "run", "rolecall", "control.sock")); !os.IsNotExist(err) {
 		t.Errorf("control socket left behind: %v", err)
 	}
-	if out, err := verb("list"); err == nil || !strings.Contains(out, "not running") {
+	if out, err := p.verb("list"); err == nil || !strings.Contains(out, "not running") {
 		t.Errorf("list after shutdown: %v %q", err, out)
 	}
-	if strings.Contains(logs.String(), "level=ERROR") {
-		t.Errorf("errors logged:\n%s", logs.String())
+	if strings.Contains(p.logs.String(), "level=ERROR") {
+		t.Errorf("errors logged:\n%s", p.logs.String())
+	}
+	if !strings.Contains(p.logs.String(), "no usable OS keyring") {
+		t.Errorf("no warning about the missing keyring:\n%s", p.logs.String())
+	}
+}
+
+// TestServeKeepsTokenInKeyring: the bearer token is made once and kept in
+// the Secret Service, so it survives a kill -9 and a lost token file.
+func TestServeKeepsTokenInKeyring(t *testing.T) {
+	s := desktoptest.Start(t)
+	s.StartKeyring(t)
+	env := append(os.Environ(), s.Env...)
+	env = append(env, "ROLECALL_SOCKET=")
+	p := startServe(t, env, freePort(t))
+	tokenFile := filepath.Join(s.Dir, "state", "rolecall", "token")
+	first, err := os.ReadFile(tokenFile)
+	if err != nil || len(first) != 43 {
+		t.Fatalf("token file: %q, %v", first, err)
+	}
+	if strings.Contains(p.logs.String(), "no usable OS keyring") {
+		t.Fatalf("the Secret Service was not used:\n%s", p.logs.String())
+	}
+	p.cmd.Process.Kill()
+	p.cmd.Wait()
+	os.Remove(tokenFile)
+	os.Remove(filepath.Join(s.Dir, "run", "rolecall", "control.sock"))
+
+	p = startServe(t, env, freePort(t))
+	again, err := os.ReadFile(tokenFile)
+	if err != nil || string(again) != string(first) {
+		t.Fatalf("after kill -9 and a lost token file: token %q, want %q (%v)", again, first, err)
+	}
+	if code := getStatus(t, p.url+"/", string(first)); code != 404 {
+		t.Errorf("GET / with the kept token = %d, want 404 (authorised, nothing loaded)", code)
 	}
 }
 

@@ -11,9 +11,11 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"text/tabwriter"
 	"time"
 
+	"github.com/rolecall/rolecall/creds"
 	"github.com/rolecall/rolecall/server"
 	"github.com/rolecall/rolecall/settings"
 	"github.com/rolecall/rolecall/sso"
@@ -24,6 +26,9 @@ const usage = `rolecall serves AWS credentials for the role you pick to every pr
 Usage:
   rolecall                    start (headless in this build: same as rolecall serve)
   rolecall serve [flags]      run in the foreground, log to stderr
+  rolecall login [--sso-session NAME] [--no-browser]
+  rolecall logout [--sso-session NAME]
+  rolecall roles [--json]     every role you can load
   rolecall load --profile P [--slot]
   rolecall load --account ID --role NAME [--slot]
   rolecall unload [--profile P]
@@ -67,6 +72,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		"token":   c.token,
 		"tls":     c.tls,
 		"version": c.version,
+		"login":   c.login,
+		"logout":  c.logout,
+		"roles":   c.roles,
 	}
 	switch args[0] {
 	case "-h", "-help", "--help", "help":
@@ -195,9 +203,21 @@ func (c *cli) serve(args []string) int {
 	if err := kr.Probe(); err != nil {
 		log.Debug("keyring probe", "err", err)
 	}
+	var manager atomic.Pointer[creds.Manager]
+	ic := identityCenter{sso.NewClient(sso.Options{
+		Keyring:       kr,
+		WriteCLICache: st.CLICacheWrite,
+		Logger:        log,
+		OnLogin: func(string) {
+			if m := manager.Load(); m != nil {
+				m.RefreshAll()
+			}
+		},
+	})}
 	e, err := startEngine(engineConfig{
 		settings: st, tlsCert: *cert, tlsKey: *key, socketPath: sock, stateDir: stateDir,
-		fetcher: noSource, resolve: resolveByName, keyring: kr, log: log,
+		fetcher: ic.client, resolve: ic.resolve, sessions: ic, keyring: kr, log: log,
+		onManager: func(m *creds.Manager) { manager.Store(m) },
 	})
 	if err != nil {
 		return c.fail(err)
@@ -448,6 +468,82 @@ func (c *cli) tls(args []string) int {
 	}
 	fmt.Fprintf(c.stderr, "rolecall tls: unknown action %q\nUsage: rolecall %s\n", args[0], syn)
 	return exitUsage
+}
+
+func (c *cli) login(args []string) int {
+	fs := c.flags("login", "login [--sso-session NAME] [--no-browser]", "rolecall login --sso-session corp")
+	var req server.LoginRequest
+	fs.StringVar(&req.Session, "sso-session", "", "the [sso-session NAME] of ~/.aws/config (default: the only one)")
+	fs.BoolVar(&req.NoBrowser, "no-browser", false, "do not open a browser; print the URL to open elsewhere")
+	if rc := c.parse(fs, args); rc >= 0 {
+		return rc
+	}
+	return c.call(func(cl *server.Client) error {
+		res, err := cl.Login(c.ctx, req, func(p server.LoginPrompt) {
+			if req.NoBrowser {
+				fmt.Fprintf(c.stderr, "Open this URL in a browser and approve the request:\n  %s\n", p.VerificationURIComplete)
+			} else {
+				fmt.Fprintf(c.stderr, "A browser opens to approve the login; if none does, open:\n  %s\n", p.VerificationURIComplete)
+			}
+			fmt.Fprintf(c.stderr, "Check that it shows the code %s. Waiting for approval...\n", p.UserCode)
+		})
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(c.stdout, "signed in to %s until %s\n", res.Session, expiresIn(res.ExpiresAt))
+		return nil
+	})
+}
+
+func (c *cli) logout(args []string) int {
+	fs := c.flags("logout", "logout [--sso-session NAME]", "rolecall logout --sso-session corp")
+	session := fs.String("sso-session", "", "the sso-session to end (default: the only one)")
+	if rc := c.parse(fs, args); rc >= 0 {
+		return rc
+	}
+	return c.call(func(cl *server.Client) error {
+		res, err := cl.Logout(c.ctx, *session)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(c.stdout, "signed out of %s", res.Session)
+		if len(res.Unloaded) > 0 {
+			fmt.Fprintf(c.stdout, "; unloaded %s", strings.Join(res.Unloaded, ", "))
+		}
+		fmt.Fprintln(c.stdout)
+		return nil
+	})
+}
+
+func (c *cli) roles(args []string) int {
+	fs := c.flags("roles", "roles [--json]", "rolecall roles --json | jq -r '.roles[].name'")
+	asJSON := fs.Bool("json", false, "print JSON (see README for its fields)")
+	if rc := c.parse(fs, args); rc >= 0 {
+		return rc
+	}
+	return c.call(func(cl *server.Client) error {
+		r, err := cl.Roles(c.ctx)
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			enc := json.NewEncoder(c.stdout)
+			enc.SetIndent("", "  ")
+			return enc.Encode(r)
+		}
+		tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "NAME\tKIND\tSESSION\tACCOUNT\tROLE")
+		for _, role := range r.Roles {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", role.Name, role.Kind, role.Session, role.AccountID, role.RoleName)
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+		for _, s := range r.NeedLogin {
+			fmt.Fprintf(c.stderr, "sso-session %s is not signed in: `rolecall login --sso-session %s` lists its roles too\n", s, s)
+		}
+		return nil
+	})
 }
 
 func (c *cli) version(args []string) int {

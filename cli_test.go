@@ -255,6 +255,8 @@ func serveEnv(dir string, extra ...string) []string {
 		"XDG_CONFIG_HOME="+filepath.Join(dir, "config"),
 		"XDG_RUNTIME_DIR="+filepath.Join(dir, "run"),
 		"ROLECALL_SOCKET=",
+		"AWS_CONFIG_FILE="+filepath.Join(dir, "aws-config"),
+		"HOME="+dir,
 	)
 	return append(env, extra...)
 }
@@ -272,8 +274,8 @@ func TestServeProcess(t *testing.T) {
 		t.Errorf("list --json: %v %q", err, out)
 	}
 	out, err := p.verb("load", "--profile", "dev")
-	if err == nil || !strings.Contains(out, "no profile source is configured") {
-		t.Errorf("load without a profile source: %v %q", err, out)
+	if err == nil || !strings.Contains(out, "no profile or discovered role named dev") {
+		t.Errorf("load of an unknown profile: %v %q", err, out)
 	}
 	if out, err := p.verb("serve", "--port", freePort(t)); err == nil || !strings.Contains(out, "already running") {
 		t.Errorf("second serve: %v %q", err, out)

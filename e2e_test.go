@@ -163,6 +163,14 @@ func testEngine(t *testing.T, mod func(*settings.Settings)) (*engine, string) {
 	return e, stsURL
 }
 
+// resolveByName loads any name asked for: the STS fetcher accepts any.
+func resolveByName(_ context.Context, req server.LoadRequest) (creds.Profile, error) {
+	if req.Profile != "" {
+		return creds.Profile{Name: req.Profile}, nil
+	}
+	return creds.Profile{Name: req.AccountID + "/" + req.RoleName, AccountID: req.AccountID, RoleName: req.RoleName}, nil
+}
+
 // cliRun runs a rolecall verb in-process against the test engine.
 func cliRun(t *testing.T, args ...string) (string, string, int) {
 	t.Helper()

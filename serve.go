@@ -28,8 +28,12 @@ type engineConfig struct {
 	stateDir   string
 	fetcher    creds.Fetcher
 	resolve    func(context.Context, server.LoadRequest) (creds.Profile, error)
-	keyring    *sso.Keyring
-	log        *slog.Logger
+	sessions   server.Sessions
+	// onManager receives the manager once it exists (to wire logins to
+	// RefreshAll).
+	onManager func(*creds.Manager)
+	keyring   *sso.Keyring
+	log       *slog.Logger
 }
 
 // engine is a running rolecall without its tray: manager, credential
@@ -74,6 +78,9 @@ func startEngine(cfg engineConfig) (_ *engine, err error) {
 			cfg.log.Warn("login required: run `rolecall login`", "profile", p.Name)
 		},
 	})
+	if cfg.onManager != nil {
+		cfg.onManager(e.manager)
+	}
 	e.listener, err = server.New(server.Options{
 		Source:       e.manager,
 		Addr:         net.JoinHostPort(st.Bind, strconv.Itoa(st.Port)),
@@ -95,6 +102,7 @@ func startEngine(cfg engineConfig) (_ *engine, err error) {
 		Manager:   e.manager,
 		Listener:  e.listener,
 		Secrets:   e.secrets,
+		Sessions:  cfg.sessions,
 		Resolve:   cfg.resolve,
 		TokenFile: e.secrets.TokenFile,
 		Version:   version,
@@ -177,20 +185,50 @@ func newLogger(w io.Writer, debug bool) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
 }
 
-// errNoSource is what loads fail with until a profile source (IAM Identity
-// Center) is wired in.
-var errNoSource = errors.New("no profile source is configured: this build cannot fetch role credentials (IAM Identity Center support is not built yet)")
+// identityCenter adapts the sso client to the control socket's Sessions
+// and Resolve: conversions only.
+type identityCenter struct{ client *sso.Client }
 
-// noSource is the Fetcher of a build without a profile source.
-var noSource = creds.FetcherFunc(func(context.Context, creds.Profile) (creds.Credentials, error) {
-	return creds.Credentials{}, errNoSource
-})
+func (ic identityCenter) resolve(ctx context.Context, req server.LoadRequest) (creds.Profile, error) {
+	return ic.client.Resolve(ctx, req.Profile, req.AccountID, req.RoleName)
+}
 
-// resolveByName names the profile as asked; the profile source decides
-// whether it exists when it fetches.
-func resolveByName(_ context.Context, req server.LoadRequest) (creds.Profile, error) {
-	if req.Profile != "" {
-		return creds.Profile{Name: req.Profile}, nil
+func (ic identityCenter) Login(ctx context.Context, req server.LoginRequest, prompt func(server.LoginPrompt)) (server.LoginResult, error) {
+	s, err := ic.client.Session(ctx, req.Session)
+	if err != nil {
+		return server.LoginResult{}, err
 	}
-	return creds.Profile{Name: req.AccountID + "/" + req.RoleName, AccountID: req.AccountID, RoleName: req.RoleName}, nil
+	tok, err := ic.client.Login(ctx, s, sso.LoginOptions{
+		NoBrowser: req.NoBrowser,
+		OnPrompt: func(p sso.Prompt) {
+			prompt(server.LoginPrompt{
+				Session: p.Session, UserCode: p.UserCode, VerificationURI: p.VerificationURI,
+				VerificationURIComplete: p.VerificationURIComplete, ExpiresAt: p.ExpiresAt.UTC().Format(server.ExpirationFormat),
+			})
+		},
+	})
+	if err != nil {
+		return server.LoginResult{}, err
+	}
+	return server.LoginResult{Session: s.Key, ExpiresAt: tok.ExpiresAt.UTC().Format(server.ExpirationFormat)}, nil
+}
+
+func (ic identityCenter) Logout(ctx context.Context, session string) (string, error) {
+	s, err := ic.client.Session(ctx, session)
+	if err != nil {
+		return "", err
+	}
+	return s.Key, ic.client.Logout(ctx, s)
+}
+
+func (ic identityCenter) Roles(ctx context.Context) (server.Roles, error) {
+	roles, need, err := ic.client.Roles(ctx)
+	if err != nil {
+		return server.Roles{}, err
+	}
+	out := server.Roles{NeedLogin: need}
+	for _, r := range roles {
+		out.Roles = append(out.Roles, server.RoleInfo(r))
+	}
+	return out, nil
 }

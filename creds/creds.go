@@ -19,6 +19,9 @@ type Profile struct {
 	Name      string `json:"name"`
 	AccountID string `json:"account_id,omitempty"`
 	RoleName  string `json:"role_name,omitempty"`
+	// Session names the SSO session the profile's credentials come from,
+	// so that a logout can empty its slots.
+	Session string `json:"session,omitempty"`
 }
 
 // Credentials are temporary AWS credentials for one role.

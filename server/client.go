@@ -106,6 +106,47 @@ type APIError struct {
 
 func (e *APIError) Error() string { return e.Message }
 
+// stream posts in and returns the response for the caller to read as it
+// comes, with no overall timeout (a login waits for the user).
+func (c *Client) stream(ctx context.Context, path string, in any) (*http.Response, error) {
+	b, err := json.Marshal(in)
+	if err != nil {
+		return nil, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://rolecall"+path, bytes.NewReader(b))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	cl := *c.http
+	cl.Timeout = 0
+	resp, err := cl.Do(req)
+	if err != nil {
+		return nil, c.connError(err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		defer resp.Body.Close()
+		return nil, apiError(resp)
+	}
+	return resp, nil
+}
+
+func (c *Client) connError(err error) error {
+	if errors.Is(err, os.ErrNotExist) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ENOENT) {
+		return fmt.Errorf("%w (no process answers on %s)", ErrNotRunning, c.path)
+	}
+	return fmt.Errorf("control socket %s: %w", c.path, err)
+}
+
+func apiError(resp *http.Response) error {
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	var e errorBody
+	if json.Unmarshal(b, &e) != nil || e.Message == "" {
+		e.Message = fmt.Sprintf("unexpected answer %s from the running rolecall", resp.Status)
+	}
+	return &APIError{Status: resp.StatusCode, Message: e.Message}
+}
+
 func (c *Client) do(ctx context.Context, method, path string, in, out any) error {
 	var body io.Reader
 	if in != nil {
@@ -124,22 +165,15 @@ func (c *Client) do(ctx context.Context, method, path string, in, out any) error
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		if errors.Is(err, os.ErrNotExist) || errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.ENOENT) {
-			return fmt.Errorf("%w (no process answers on %s)", ErrNotRunning, c.path)
-		}
-		return fmt.Errorf("control socket %s: %w", c.path, err)
+		return c.connError(err)
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return apiError(resp)
+	}
 	b, err := io.ReadAll(io.LimitReader(resp.Body, 4<<20))
 	if err != nil {
 		return fmt.Errorf("control socket: %w", err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		var e errorBody
-		if json.Unmarshal(b, &e) != nil || e.Message == "" {
-			e.Message = fmt.Sprintf("unexpected answer %s from the running rolecall", resp.Status)
-		}
-		return &APIError{Status: resp.StatusCode, Message: e.Message}
 	}
 	if out != nil {
 		if err := json.Unmarshal(b, out); err != nil {

@@ -50,6 +50,7 @@ type ControlOptions struct {
 	Manager  Manager
 	Listener *Server
 	Secrets  Secrets
+	Sessions Sessions
 	// Resolve turns a load request into a profile; it fails for unknown
 	// profiles so that a bad name never replaces a slot.
 	Resolve   func(ctx context.Context, req LoadRequest) (creds.Profile, error)
@@ -112,6 +113,9 @@ func (c *Control) Handler() http.Handler {
 	mux.HandleFunc("GET /v1/tls", c.tlsGet)
 	mux.HandleFunc("PUT /v1/tls", c.tlsSave)
 	mux.HandleFunc("DELETE /v1/tls", c.tlsDelete)
+	mux.HandleFunc("POST /v1/login", c.login)
+	mux.HandleFunc("POST /v1/logout", c.logout)
+	mux.HandleFunc("GET /v1/roles", c.roles)
 	return mux
 }
 
@@ -189,7 +193,11 @@ func (c *Control) load(w http.ResponseWriter, r *http.Request) {
 	}
 	p, err := c.opts.Resolve(r.Context(), req)
 	if err != nil {
-		writeError(w, http.StatusNotFound, err.Error())
+		status := http.StatusNotFound
+		if errors.Is(err, creds.ErrLoginRequired) {
+			status = http.StatusForbidden
+		}
+		writeError(w, status, err.Error())
 		return
 	}
 	slot := creds.DefaultSlot

@@ -34,6 +34,7 @@ type Keyring struct {
 	service string
 	timeout time.Duration
 	log     *slog.Logger
+	backend backend
 
 	memOnly atomic.Bool
 	warn    sync.Once
@@ -46,8 +47,24 @@ func NewKeyring(service string, log *slog.Logger) *Keyring {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Keyring{service: service, timeout: 5 * time.Second, log: log, mem: map[string]string{}}
+	return &Keyring{service: service, timeout: 5 * time.Second, log: log, mem: map[string]string{}, backend: osKeyring{}}
 }
+
+// backend is the OS keyring as go-keyring offers it; tests swap it for one
+// that hangs.
+type backend interface {
+	Get(service, user string) (string, error)
+	Set(service, user, password string) error
+	Delete(service, user string) error
+}
+
+type osKeyring struct{}
+
+func (osKeyring) Get(service, user string) (string, error) { return keyring.Get(service, user) }
+func (osKeyring) Set(service, user, password string) error {
+	return keyring.Set(service, user, password)
+}
+func (osKeyring) Delete(service, user string) error { return keyring.Delete(service, user) }
 
 // Available reports whether secrets reach the OS keyring (false after it
 // failed and the keyring fell back to memory).
@@ -128,7 +145,7 @@ func chunkKey(key string, i int) string { return key + "#" + strconv.Itoa(i) }
 func (k *Keyring) get(key string) (string, error) {
 	if !k.memOnly.Load() {
 		var v string
-		err := k.call(func() (err error) { v, err = keyring.Get(k.service, key); return err })
+		err := k.call(func() (err error) { v, err = k.backend.Get(k.service, key); return err })
 		if err == nil || errors.Is(err, ErrNotFound) || !k.fallBack(err) {
 			return v, err
 		}
@@ -144,7 +161,7 @@ func (k *Keyring) get(key string) (string, error) {
 
 func (k *Keyring) set(key, value string) error {
 	if !k.memOnly.Load() {
-		err := k.call(func() error { return keyring.Set(k.service, key, value) })
+		err := k.call(func() error { return k.backend.Set(k.service, key, value) })
 		if err == nil || !k.fallBack(err) {
 			return err
 		}
@@ -157,7 +174,7 @@ func (k *Keyring) set(key, value string) error {
 
 func (k *Keyring) del(key string) error {
 	if !k.memOnly.Load() {
-		err := k.call(func() error { return keyring.Delete(k.service, key) })
+		err := k.call(func() error { return k.backend.Delete(k.service, key) })
 		if err == nil || errors.Is(err, ErrNotFound) || !k.fallBack(err) {
 			return err
 		}

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/zalando/go-keyring"
 
@@ -148,5 +149,30 @@ func secretServiceChecks(t *testing.T) {
 	}
 	if err := k.Set("kept", "kept-value"); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// hangingBackend never answers, like go-keyring behind a locked keyring's
+// password prompt.
+type hangingBackend struct{ release chan struct{} }
+
+func (h hangingBackend) Get(string, string) (string, error) { <-h.release; return "", nil }
+func (h hangingBackend) Set(string, string, string) error   { <-h.release; return nil }
+func (h hangingBackend) Delete(string, string) error        { <-h.release; return nil }
+
+func TestKeyringTimeoutFallsBackToMemory(t *testing.T) {
+	release := make(chan struct{})
+	defer close(release)
+	k := NewKeyring("rolecall-test", nil)
+	k.backend = hangingBackend{release}
+	k.timeout = 50 * time.Millisecond
+	if err := k.Set("a", "1"); err != nil {
+		t.Fatalf("Set behind a hanging keyring: %v", err)
+	}
+	if k.Available() {
+		t.Error("still using the hanging keyring")
+	}
+	if v, err := k.Get("a"); err != nil || v != "1" {
+		t.Errorf("Get = %q, %v", v, err)
 	}
 }

@@ -1,0 +1,269 @@
+package sso
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/sso"
+	"github.com/aws/aws-sdk-go-v2/service/ssooidc"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/pkg/browser"
+
+	"github.com/rolecall/rolecall/creds"
+)
+
+// Options configure a Client. Keyring is required.
+type Options struct {
+	Keyring *Keyring
+	// ConfigPath is the AWS config file (default ConfigPath()).
+	ConfigPath string
+	// CLICacheDir is the AWS CLI's SSO token cache (default
+	// ~/.aws/sso/cache); WriteCLICache writes tokens back there.
+	CLICacheDir   string
+	WriteCLICache bool
+	// OpenBrowser opens the verification URL (default pkg/browser).
+	OpenBrowser func(url string) error
+	// OnLogin runs after a login or a renewal made a session usable.
+	OnLogin func(session string)
+	// DiscoveryTTL is how long discovered roles are cached (default 10 min).
+	DiscoveryTTL time.Duration
+	// Concurrency bounds the portal calls of one discovery (default 16).
+	Concurrency int
+	Logger      *slog.Logger
+	// Now and Sleep are the clock; tests replace them.
+	Now   func() time.Time
+	Sleep func(ctx context.Context, d time.Duration) error
+}
+
+// Client is rolecall's IAM Identity Center client. It implements
+// creds.Fetcher. Its methods are safe for concurrent use.
+type Client struct {
+	opts Options
+	log  *slog.Logger
+
+	mu       sync.Mutex
+	sessions map[string]*sessionState
+	awsCfg   map[string]aws.Config // by region
+}
+
+// sessionState is what the client holds for one SSO session.
+type sessionState struct {
+	refreshMu sync.Mutex // one renewal at a time
+
+	// guarded by Client.mu
+	token       *Token
+	loaded      bool // the keyring and CLI cache were consulted
+	flow        *flow
+	cancelledAt time.Time
+	user        string
+	found       *discovery
+}
+
+// NewClient returns a Client.
+func NewClient(opts Options) *Client {
+	if opts.ConfigPath == "" {
+		opts.ConfigPath = ConfigPath()
+	}
+	if opts.CLICacheDir == "" {
+		if home, err := os.UserHomeDir(); err == nil {
+			opts.CLICacheDir = filepath.Join(home, ".aws", "sso", "cache")
+		}
+	}
+	if opts.OpenBrowser == nil {
+		opts.OpenBrowser = browser.OpenURL
+	}
+	if opts.OnLogin == nil {
+		opts.OnLogin = func(string) {}
+	}
+	if opts.DiscoveryTTL <= 0 {
+		opts.DiscoveryTTL = 10 * time.Minute
+	}
+	if opts.Concurrency <= 0 {
+		opts.Concurrency = 16
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Sleep == nil {
+		opts.Sleep = sleep
+	}
+	return &Client{opts: opts, log: opts.Logger, sessions: map[string]*sessionState{}, awsCfg: map[string]aws.Config{}}
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// state returns the state of session key, creating it.
+func (c *Client) state(key string) *sessionState {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s, ok := c.sessions[key]
+	if !ok {
+		s = &sessionState{}
+		c.sessions[key] = s
+	}
+	return s
+}
+
+// config reads the AWS config file.
+func (c *Client) config(ctx context.Context) (*AWSConfig, error) {
+	return LoadAWSConfig(ctx, c.opts.ConfigPath)
+}
+
+// Session finds a session by name (or start URL); with an empty name, the
+// only session there is.
+func (c *Client) Session(ctx context.Context, name string) (*Session, error) {
+	cfg, err := c.config(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if name != "" {
+		if s, ok := cfg.Sessions[name]; ok {
+			return s, nil
+		}
+		return nil, fmt.Errorf("no sso-session %q in %s: add an [sso-session %s] section with sso_start_url and sso_region", name, cfg.Path, name)
+	}
+	switch len(cfg.Sessions) {
+	case 0:
+		return nil, fmt.Errorf("no IAM Identity Center session in %s: add an [sso-session NAME] section with sso_start_url and sso_region", cfg.Path)
+	case 1:
+		for _, s := range cfg.Sessions {
+			return s, nil
+		}
+	}
+	return nil, fmt.Errorf("%s has %d sso-sessions: choose one with --sso-session (%s)", cfg.Path, len(cfg.Sessions), sessionNames(cfg))
+}
+
+func sessionNames(cfg *AWSConfig) string {
+	var names []string
+	for k := range cfg.Sessions {
+		names = append(names, k)
+	}
+	return joinSorted(names)
+}
+
+// awsConfig is the SDK configuration for calls in region: the SDK's own
+// environment loading, so the standard endpoint overrides (AWS_ENDPOINT_URL_SSO,
+// AWS_ENDPOINT_URL_SSO_OIDC, AWS_ENDPOINT_URL_STS) apply, but no
+// credentials from the environment: the Identity Center calls are
+// unsigned, and rolecall's own environment may point back at rolecall.
+func (c *Client) awsConfig(ctx context.Context, region string) (aws.Config, error) {
+	c.mu.Lock()
+	cfg, ok := c.awsCfg[region]
+	c.mu.Unlock()
+	if ok {
+		return cfg, nil
+	}
+	// The SDK's own environment loading, without its shared config files:
+	// AWS_PROFILE naming a profile rolecall does not need must not break
+	// the Identity Center calls.
+	env, err := config.NewEnvConfig()
+	if err != nil {
+		return aws.Config{}, fmt.Errorf("AWS SDK configuration from the environment: %w", err)
+	}
+	cfg = aws.Config{
+		Region:        region,
+		Credentials:   aws.AnonymousCredentials{},
+		HTTPClient:    awshttp.NewBuildableClient(),
+		ConfigSources: []any{env},
+		Retryer: func() aws.Retryer {
+			// Throttling (TooManyRequestsException, 429) is retried with
+			// the SDK's jittered backoff; no retry quota, since a
+			// discovery sends hundreds of calls at once.
+			return retry.NewStandard(func(o *retry.StandardOptions) {
+				o.MaxAttempts = 8
+				o.MaxBackoff = 5 * time.Second
+				o.RateLimiter = ratelimit.None
+			})
+		},
+	}
+	c.mu.Lock()
+	c.awsCfg[region] = cfg
+	c.mu.Unlock()
+	return cfg, nil
+}
+
+func (c *Client) oidc(ctx context.Context, region string) (*ssooidc.Client, error) {
+	cfg, err := c.awsConfig(ctx, region)
+	if err != nil {
+		return nil, err
+	}
+	return ssooidc.NewFromConfig(cfg), nil
+}
+
+func (c *Client) portal(ctx context.Context, region string) (*sso.Client, error) {
+	cfg, err := c.awsConfig(ctx, region)
+	if err != nil {
+		return nil, err
+	}
+	return sso.NewFromConfig(cfg), nil
+}
+
+func (c *Client) sts(ctx context.Context, region string, cr creds.Credentials) (*sts.Client, error) {
+	cfg, err := c.awsConfig(ctx, region)
+	if err != nil {
+		return nil, err
+	}
+	return sts.NewFromConfig(cfg, func(o *sts.Options) {
+		o.Credentials = aws.NewCredentialsCache(staticProvider(cr))
+	}), nil
+}
+
+// staticProvider hands the SDK a set of role credentials.
+type staticProvider creds.Credentials
+
+func (p staticProvider) Retrieve(context.Context) (aws.Credentials, error) {
+	return aws.Credentials{
+		AccessKeyID: p.AccessKeyID, SecretAccessKey: p.SecretAccessKey, SessionToken: p.SessionToken,
+		CanExpire: true, Expires: p.Expiration, Source: "rolecall",
+	}, nil
+}
+
+// keyring entries of a session
+func tokenEntry(key string) string        { return "sso-token:" + key }
+func registrationEntry(key string) string { return "sso-client:" + key }
+
+func (c *Client) loadJSON(entry string, v any) bool {
+	s, err := c.opts.Keyring.Get(entry)
+	if err != nil {
+		if !errors.Is(err, ErrNotFound) {
+			c.log.Warn("keyring read failed", "entry", entry, "err", err)
+		}
+		return false
+	}
+	if err := json.Unmarshal([]byte(s), v); err != nil {
+		c.log.Warn("keyring entry unreadable, ignoring it", "entry", entry, "err", err)
+		return false
+	}
+	return true
+}
+
+func (c *Client) saveJSON(entry string, v any) {
+	b, _ := json.Marshal(v)
+	if err := c.opts.Keyring.Set(entry, string(b)); err != nil {
+		c.log.Warn("keyring write failed: the secret is kept in memory only", "entry", entry, "err", err)
+	}
+}

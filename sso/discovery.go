@@ -1,0 +1,183 @@
+package sso
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sso"
+)
+
+// Role is a role the user can load: an AWS config profile, or a role
+// discovered in IAM Identity Center.
+type Role struct {
+	// Name is what `rolecall load --profile` takes: the profile name, or
+	// "<account name>/<role name>" for a discovered role.
+	Name        string `json:"name"`
+	Kind        string `json:"kind"` // "profile" or "discovered"
+	Session     string `json:"session"`
+	AccountID   string `json:"account_id,omitempty"`
+	AccountName string `json:"account_name,omitempty"`
+	RoleName    string `json:"role_name,omitempty"`
+}
+
+// discovery is the cached result of listing one session's accounts and
+// roles.
+type discovery struct {
+	at    time.Time
+	roles []Role
+}
+
+// Roles lists the AWS config profiles and the roles discovered in every
+// session that is signed in. Sessions that need a login are named in
+// NeedLogin; they do not make the call fail.
+func (c *Client) Roles(ctx context.Context) (roles []Role, needLogin []string, err error) {
+	cfg, err := c.config(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	for name, p := range cfg.Profiles {
+		roles = append(roles, Role{Name: name, Kind: "profile", Session: p.Session, AccountID: p.AccountID, RoleName: p.RoleName})
+	}
+	slices.SortFunc(roles, func(a, b Role) int { return strings.Compare(a.Name, b.Name) })
+	var keys []string
+	for k := range cfg.Sessions {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		found, err := c.discover(ctx, cfg.Sessions[k])
+		if err != nil {
+			if isLoginRequired(err) {
+				needLogin = append(needLogin, k)
+				continue
+			}
+			return nil, nil, err
+		}
+		roles = append(roles, found...)
+	}
+	return roles, needLogin, nil
+}
+
+// discover lists the accounts and roles of session s (cached for
+// DiscoveryTTL): all pages, the accounts' roles fetched concurrently up to
+// Concurrency at a time.
+func (c *Client) discover(ctx context.Context, s *Session) ([]Role, error) {
+	st := c.state(s.Key)
+	c.mu.Lock()
+	if d := st.found; d != nil && c.opts.Now().Sub(d.at) < c.opts.DiscoveryTTL {
+		c.mu.Unlock()
+		return d.roles, nil
+	}
+	c.mu.Unlock()
+	tok, err := c.token(ctx, s)
+	if err != nil {
+		return nil, err
+	}
+	portal, err := c.portal(ctx, s.Region)
+	if err != nil {
+		return nil, err
+	}
+	var accounts []accountInfo
+	pages := sso.NewListAccountsPaginator(portal, &sso.ListAccountsInput{AccessToken: aws.String(tok.AccessToken), MaxResults: aws.Int32(100)})
+	for pages.HasMorePages() {
+		out, err := pages.NextPage(ctx)
+		if err != nil {
+			return nil, c.portalError(s, tok, "list accounts", err)
+		}
+		for _, a := range out.AccountList {
+			accounts = append(accounts, accountInfo{id: aws.ToString(a.AccountId), name: aws.ToString(a.AccountName)})
+		}
+	}
+	names := accountNames(accounts)
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	sem := make(chan struct{}, c.opts.Concurrency)
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		found    []Role
+		firstErr error
+	)
+	for _, a := range accounts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			select {
+			case sem <- struct{}{}:
+			case <-ctx.Done():
+				return
+			}
+			defer func() { <-sem }()
+			roles, err := c.accountRoles(ctx, portal, s, tok, a, names[a.id])
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				if firstErr == nil {
+					firstErr = err
+					cancel()
+				}
+				return
+			}
+			found = append(found, roles...)
+		}()
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return nil, firstErr
+	}
+	slices.SortFunc(found, func(a, b Role) int { return strings.Compare(a.Name, b.Name) })
+	c.mu.Lock()
+	st.found = &discovery{at: c.opts.Now(), roles: found}
+	c.mu.Unlock()
+	return found, nil
+}
+
+type accountInfo struct{ id, name string }
+
+// accountNames gives each account the name its roles are listed under:
+// the account name, with the id added where two accounts share a name.
+func accountNames(accounts []accountInfo) map[string]string {
+	seen := map[string]int{}
+	for _, a := range accounts {
+		seen[a.name]++
+	}
+	out := map[string]string{}
+	for _, a := range accounts {
+		switch {
+		case a.name == "":
+			out[a.id] = a.id
+		case seen[a.name] > 1:
+			out[a.id] = fmt.Sprintf("%s (%s)", a.name, a.id)
+		default:
+			out[a.id] = a.name
+		}
+	}
+	return out
+}
+
+func (c *Client) accountRoles(ctx context.Context, portal *sso.Client, s *Session, tok *Token, a accountInfo, label string) ([]Role, error) {
+	var roles []Role
+	pages := sso.NewListAccountRolesPaginator(portal, &sso.ListAccountRolesInput{
+		AccessToken: aws.String(tok.AccessToken), AccountId: aws.String(a.id), MaxResults: aws.Int32(100),
+	})
+	for pages.HasMorePages() {
+		out, err := pages.NextPage(ctx)
+		if err != nil {
+			return nil, c.portalError(s, tok, "list roles of account "+a.id, err)
+		}
+		for _, r := range out.RoleList {
+			name := aws.ToString(r.RoleName)
+			roles = append(roles, Role{
+				Name: label + "/" + name, Kind: "discovered", Session: s.Key,
+				AccountID: a.id, AccountName: a.name, RoleName: name,
+			})
+		}
+	}
+	return roles, nil
+}

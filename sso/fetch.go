@@ -1,0 +1,244 @@
+package sso
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sso"
+	ssotypes "github.com/aws/aws-sdk-go-v2/service/sso/types"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+
+	"github.com/rolecall/rolecall/creds"
+)
+
+// Fetch implements creds.Fetcher: role credentials for an AWS config
+// profile (GetRoleCredentials, plus STS AssumeRole for role_arn chains) or
+// for a discovered account and role.
+func (c *Client) Fetch(ctx context.Context, p creds.Profile) (creds.Credentials, error) {
+	cfg, err := c.config(ctx)
+	if err != nil {
+		return creds.Credentials{}, err
+	}
+	if prof, ok := cfg.Profiles[p.Name]; ok {
+		return c.fetchProfile(ctx, cfg, prof, 0)
+	}
+	if p.AccountID == "" || p.RoleName == "" {
+		if why, ok := cfg.Skipped[p.Name]; ok {
+			return creds.Credentials{}, fmt.Errorf("profile %s cannot be served: %s", p.Name, why)
+		}
+		return creds.Credentials{}, fmt.Errorf("no profile %s in %s", p.Name, cfg.Path)
+	}
+	s, ok := cfg.Sessions[p.Session]
+	if !ok {
+		return creds.Credentials{}, fmt.Errorf("%s: sso-session %q is gone from %s", p.Name, p.Session, cfg.Path)
+	}
+	return c.roleCredentials(ctx, s, p.AccountID, p.RoleName)
+}
+
+// maxChain bounds role_arn chains (the SDK refuses cycles already).
+const maxChain = 8
+
+func (c *Client) fetchProfile(ctx context.Context, cfg *AWSConfig, p *Profile, depth int) (creds.Credentials, error) {
+	if depth > maxChain {
+		return creds.Credentials{}, fmt.Errorf("profile %s: role chain longer than %d", p.Name, maxChain)
+	}
+	s, ok := cfg.Sessions[p.Session]
+	if !ok {
+		return creds.Credentials{}, fmt.Errorf("profile %s: no sso-session %q", p.Name, p.Session)
+	}
+	if p.RoleARN == "" {
+		return c.roleCredentials(ctx, s, p.AccountID, p.RoleName)
+	}
+	src, ok := cfg.Profiles[p.Source]
+	if !ok {
+		return creds.Credentials{}, fmt.Errorf("profile %s: source_profile %s cannot be served: %s", p.Name, p.Source, cfg.Skipped[p.Source])
+	}
+	srcCreds, err := c.fetchProfile(ctx, cfg, src, depth+1)
+	if err != nil {
+		return creds.Credentials{}, err
+	}
+	return c.assumeRole(ctx, s, p, srcCreds)
+}
+
+// roleCredentials calls GetRoleCredentials. A 401 means the token is gone:
+// it is dropped and the error says login required (no loop).
+func (c *Client) roleCredentials(ctx context.Context, s *Session, account, role string) (creds.Credentials, error) {
+	tok, err := c.token(ctx, s)
+	if err != nil {
+		return creds.Credentials{}, err
+	}
+	portal, err := c.portal(ctx, s.Region)
+	if err != nil {
+		return creds.Credentials{}, err
+	}
+	out, err := portal.GetRoleCredentials(ctx, &sso.GetRoleCredentialsInput{
+		AccessToken: aws.String(tok.AccessToken), AccountId: aws.String(account), RoleName: aws.String(role),
+	})
+	if err != nil {
+		return creds.Credentials{}, c.portalError(s, tok, "get role credentials for "+account+"/"+role, err)
+	}
+	rc := out.RoleCredentials
+	if rc == nil {
+		return creds.Credentials{}, errors.New("get role credentials: empty answer")
+	}
+	return creds.Credentials{
+		AccessKeyID:     aws.ToString(rc.AccessKeyId),
+		SecretAccessKey: aws.ToString(rc.SecretAccessKey),
+		SessionToken:    aws.ToString(rc.SessionToken),
+		Expiration:      time.UnixMilli(rc.Expiration).UTC(),
+		Issued:          c.opts.Now(),
+		// The role behind a permission set has a generated name
+		// (AWSReservedSSO_...); the permission set's name is shown.
+		RoleARN:   "arn:aws:iam::" + account + ":role/" + role,
+		AccountID: account,
+	}, nil
+}
+
+// portalError maps the portal's errors: 401 ends the session's token.
+func (c *Client) portalError(s *Session, tok *Token, op string, err error) error {
+	var unauth *ssotypes.UnauthorizedException
+	if errors.As(err, &unauth) {
+		c.forgetToken(s, tok)
+		return fmt.Errorf("%s: IAM Identity Center no longer accepts the sso session %s: %w", op, s.Key, creds.ErrLoginRequired)
+	}
+	return fmt.Errorf("%s: %w", op, err)
+}
+
+func isLoginRequired(err error) bool { return errors.Is(err, creds.ErrLoginRequired) }
+
+var badSessionChars = regexp.MustCompile(`[^\w+=,.@-]`)
+
+// assumeRole is the STS hop of a role_arn chain. The role session is named
+// after the SSO user (as the console does), unless role_session_name says
+// otherwise.
+func (c *Client) assumeRole(ctx context.Context, s *Session, p *Profile, src creds.Credentials) (creds.Credentials, error) {
+	region := p.Region
+	if region == "" {
+		region = s.Region
+	}
+	client, err := c.sts(ctx, region, src)
+	if err != nil {
+		return creds.Credentials{}, err
+	}
+	name := p.RoleSessionName
+	if name == "" {
+		name = c.userName(ctx, s, client)
+	}
+	in := &sts.AssumeRoleInput{RoleArn: aws.String(p.RoleARN), RoleSessionName: aws.String(name)}
+	if p.Duration > 0 {
+		in.DurationSeconds = aws.Int32(int32(p.Duration / time.Second))
+	}
+	if p.ExternalID != "" {
+		in.ExternalId = aws.String(p.ExternalID)
+	}
+	out, err := client.AssumeRole(ctx, in)
+	if err != nil {
+		return creds.Credentials{}, fmt.Errorf("profile %s: assume role %s: %w", p.Name, p.RoleARN, err)
+	}
+	account := ""
+	if parts := strings.Split(p.RoleARN, ":"); len(parts) > 4 {
+		account = parts[4]
+	}
+	return creds.Credentials{
+		AccessKeyID:     aws.ToString(out.Credentials.AccessKeyId),
+		SecretAccessKey: aws.ToString(out.Credentials.SecretAccessKey),
+		SessionToken:    aws.ToString(out.Credentials.SessionToken),
+		Expiration:      aws.ToTime(out.Credentials.Expiration).UTC(),
+		Issued:          c.opts.Now(),
+		RoleARN:         p.RoleARN,
+		AccountID:       account,
+	}, nil
+}
+
+// userName is the SSO user's name: the session part of the caller's
+// assumed-role ARN (".../AWSReservedSSO_Admin_abc/alice@example.com").
+func (c *Client) userName(ctx context.Context, s *Session, client *sts.Client) string {
+	st := c.state(s.Key)
+	c.mu.Lock()
+	u := st.user
+	c.mu.Unlock()
+	if u != "" {
+		return u
+	}
+	u = "rolecall"
+	if out, err := client.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{}); err == nil {
+		arn := aws.ToString(out.Arn)
+		if i := strings.LastIndexByte(arn, '/'); i >= 0 && strings.Contains(arn, ":assumed-role/") {
+			u = badSessionChars.ReplaceAllString(arn[i+1:], "-")
+		}
+	}
+	if len(u) > 64 {
+		u = u[:64]
+	}
+	c.mu.Lock()
+	st.user = u
+	c.mu.Unlock()
+	return u
+}
+
+// Resolve turns a profile name, or an account and role, into the profile
+// to load; unknown names are an error, so that a typo never replaces a slot.
+func (c *Client) Resolve(ctx context.Context, name, account, role string) (creds.Profile, error) {
+	cfg, err := c.config(ctx)
+	if err != nil {
+		return creds.Profile{}, err
+	}
+	if name != "" {
+		if p, ok := cfg.Profiles[name]; ok {
+			return creds.Profile{Name: name, Session: p.Session}, nil
+		}
+		if why, ok := cfg.Skipped[name]; ok {
+			return creds.Profile{}, fmt.Errorf("profile %s cannot be served: %s", name, why)
+		}
+	}
+	roles, needLogin, err := c.Roles(ctx)
+	if err != nil {
+		return creds.Profile{}, err
+	}
+	for _, r := range roles {
+		if r.Kind != "discovered" {
+			continue
+		}
+		if (name != "" && r.Name == name) || (name == "" && r.AccountID == account && r.RoleName == role) {
+			return creds.Profile{Name: r.Name, AccountID: r.AccountID, RoleName: r.RoleName, Session: r.Session}, nil
+		}
+	}
+	what := "no profile or discovered role named " + name
+	if name == "" {
+		what = "no role " + role + " in account " + account
+	}
+	if len(needLogin) > 0 {
+		return creds.Profile{}, fmt.Errorf("%s (sso-session %s is not signed in: run `rolecall login`): %w", what, strings.Join(needLogin, ", "), creds.ErrLoginRequired)
+	}
+	return creds.Profile{}, fmt.Errorf("%s: `rolecall roles` lists them", what)
+}
+
+// Logout ends session s: the portal's Logout, then the token, the
+// registration and the cached discovery are forgotten.
+func (c *Client) Logout(ctx context.Context, s *Session) error {
+	c.CancelLogin(s.Key)
+	st := c.state(s.Key)
+	c.mu.Lock()
+	tok := st.token
+	c.mu.Unlock()
+	if tok == nil {
+		tok = c.storedToken(s)
+	}
+	if tok != nil {
+		if portal, err := c.portal(ctx, s.Region); err == nil {
+			if _, err := portal.Logout(ctx, &sso.LogoutInput{AccessToken: aws.String(tok.AccessToken)}); err != nil {
+				c.log.Warn("portal logout failed; forgetting the token anyway", "session", s.Key, "err", err)
+			}
+		}
+	}
+	c.forgetToken(s, nil)
+	c.mu.Lock()
+	st.user = ""
+	c.mu.Unlock()
+	return c.opts.Keyring.Delete(registrationEntry(s.Key))
+}

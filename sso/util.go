@@ -1,0 +1,11 @@
+package sso
+
+import (
+	"slices"
+	"strings"
+)
+
+func joinSorted(names []string) string {
+	slices.Sort(names)
+	return strings.Join(names, ", ")
+}

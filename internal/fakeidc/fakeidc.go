@@ -9,6 +9,7 @@
 package fakeidc
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -27,6 +28,9 @@ import (
 type Account struct {
 	ID, Name, Email string
 	Roles           []string
+	// StartURL, when set, shows the account only to tokens of sessions
+	// started at that URL (one fake serving several sso-sessions).
+	StartURL string
 }
 
 // RoleCredentials are what GetRoleCredentials hands out.
@@ -65,8 +69,8 @@ type Server struct {
 
 	clients  map[string]client // clientId -> registration
 	devices  map[string]*device
-	tokens   map[string]time.Time // access token -> expiry
-	refresh  map[string]string    // refresh token -> clientId
+	tokens   map[string]grant // access token -> what it grants
+	refresh  map[string]grant // refresh token -> what it renews
 	calls    map[string]int
 	inflight atomic.Int32
 	peak     atomic.Int32
@@ -78,7 +82,15 @@ type client struct {
 	grants []string
 }
 
+// grant is what a token was issued for.
+type grant struct {
+	clientID string
+	startURL string
+	expires  time.Time
+}
+
 type device struct {
+	startURL string
 	clientID string
 	userCode string
 	expires  time.Time
@@ -90,8 +102,8 @@ func New(accounts ...Account) *Server {
 	s := &Server{
 		Accounts: accounts, PageSize: 2, AccessTokenTTL: 8 * time.Hour, DeviceCodeTTL: 10 * time.Minute,
 		Interval: 1, Now: time.Now,
-		clients: map[string]client{}, devices: map[string]*device{}, tokens: map[string]time.Time{},
-		refresh: map[string]string{}, calls: map[string]int{},
+		clients: map[string]client{}, devices: map[string]*device{}, tokens: map[string]grant{},
+		refresh: map[string]grant{}, calls: map[string]int{},
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /client/register", s.register)
@@ -233,7 +245,7 @@ func (s *Server) deviceAuthorization(w http.ResponseWriter, r *http.Request) {
 	}
 	code := "device-" + randomID(16)
 	user := strings.ToUpper(randomID(2) + "-" + randomID(2))
-	s.devices[code] = &device{clientID: req.ClientID, userCode: user, expires: s.Now().Add(s.DeviceCodeTTL), state: "pending"}
+	s.devices[code] = &device{startURL: req.StartURL, clientID: req.ClientID, userCode: user, expires: s.Now().Add(s.DeviceCodeTTL), state: "pending"}
 	writeJSON(w, map[string]any{
 		"deviceCode": code, "userCode": user,
 		"verificationUri":         s.URL + "/device",
@@ -266,6 +278,7 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 		oidcError(w, 401, "InvalidClientException", "invalid_client", "unknown client")
 		return
 	}
+	var startURL string
 	switch req.GrantType {
 	case "urn:ietf:params:oauth:grant-type:device_code":
 		d, ok := s.devices[req.DeviceCode]
@@ -288,22 +301,25 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		d.state = "used"
+		startURL = d.startURL
 	case "refresh_token":
-		if s.refresh[req.RefreshToken] != req.ClientID {
+		g, ok := s.refresh[req.RefreshToken]
+		if !ok || g.clientID != req.ClientID {
 			oidcError(w, 400, "InvalidGrantException", "invalid_grant", "refresh token is invalid or revoked")
 			return
 		}
 		delete(s.refresh, req.RefreshToken) // rotated
+		startURL = g.startURL
 	default:
 		oidcError(w, 400, "UnsupportedGrantTypeException", "unsupported_grant_type", req.GrantType)
 		return
 	}
 	access := "access-" + randomID(24)
-	s.tokens[access] = s.Now().Add(s.AccessTokenTTL)
+	s.tokens[access] = grant{clientID: req.ClientID, startURL: startURL, expires: s.Now().Add(s.AccessTokenTTL)}
 	out := map[string]any{"accessToken": access, "tokenType": "Bearer", "expiresIn": int(s.AccessTokenTTL.Seconds())}
 	if slices.Contains(c.grants, "refresh_token") && slices.Contains(c.scopes, "sso:account:access") {
 		rt := "refresh-" + randomID(24)
-		s.refresh[rt] = req.ClientID
+		s.refresh[rt] = grant{clientID: req.ClientID, startURL: startURL}
 		out["refreshToken"] = rt
 	}
 	writeJSON(w, out)
@@ -328,9 +344,10 @@ func (s *Server) portal(op string, h func(w http.ResponseWriter, r *http.Request
 		if throttle {
 			s.ThrottleNext--
 		}
-		exp, ok := s.tokens[r.Header.Get("X-Amz-Sso_bearer_token")]
-		valid := ok && s.Now().Before(exp)
+		g, ok := s.tokens[r.Header.Get("X-Amz-Sso_bearer_token")]
+		valid := ok && s.Now().Before(g.expires)
 		s.mu.Unlock()
+		r = r.WithContext(context.WithValue(r.Context(), grantKey{}, g))
 		time.Sleep(latency)
 		switch {
 		case throttle:
@@ -341,6 +358,14 @@ func (s *Server) portal(op string, h func(w http.ResponseWriter, r *http.Request
 			h(w, r)
 		}
 	}
+}
+
+type grantKey struct{}
+
+// visible reports whether the request's token may see account a.
+func visible(r *http.Request, a Account) bool {
+	g, _ := r.Context().Value(grantKey{}).(grant)
+	return a.StartURL == "" || a.StartURL == g.startURL
 }
 
 // page cuts items at next_token, with the smaller of max_result and
@@ -364,7 +389,12 @@ func (s *Server) page(r *http.Request, n int) (from, to int, next string, err er
 
 func (s *Server) listAccounts(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
-	accounts := slices.Clone(s.Accounts)
+	var accounts []Account
+	for _, a := range s.Accounts {
+		if visible(r, a) {
+			accounts = append(accounts, a)
+		}
+	}
 	s.mu.Unlock()
 	from, to, next, err := s.page(r, len(accounts))
 	if err != nil {
@@ -395,7 +425,7 @@ func (s *Server) account(id string) (Account, bool) {
 
 func (s *Server) listRoles(w http.ResponseWriter, r *http.Request) {
 	a, ok := s.account(r.URL.Query().Get("account_id"))
-	if !ok {
+	if !ok || !visible(r, a) {
 		portalError(w, 404, "ResourceNotFoundException", "no such account")
 		return
 	}
@@ -419,7 +449,7 @@ func (s *Server) roleCredentials(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	a, ok := s.account(q.Get("account_id"))
 	role := q.Get("role_name")
-	if !ok || !slices.Contains(a.Roles, role) {
+	if !ok || !visible(r, a) || !slices.Contains(a.Roles, role) {
 		portalError(w, 403, "ForbiddenException", "No access")
 		return
 	}

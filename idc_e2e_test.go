@@ -1,0 +1,228 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+
+	"github.com/rolecall/rolecall/internal/desktoptest"
+	"github.com/rolecall/rolecall/internal/fakeidc"
+	"github.com/rolecall/rolecall/server"
+)
+
+// motoMint makes the fake Identity Center hand out credentials minted by
+// moto's STS, so that real clients can use them against moto.
+func motoMint(t *testing.T, stsURL string) func(account, role string) (fakeidc.RoleCredentials, error) {
+	client := sts.New(sts.Options{
+		Region: "us-east-1", BaseEndpoint: aws.String(stsURL),
+		Credentials: credentials.NewStaticCredentialsProvider("AKIAIOSFODNN7EXAMPLE", "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", ""),
+	})
+	bad := regexp.MustCompile(`[^\w+=,.@-]+`)
+	return func(account, role string) (fakeidc.RoleCredentials, error) {
+		out, err := client.AssumeRole(context.Background(), &sts.AssumeRoleInput{
+			RoleArn:         aws.String("arn:aws:iam::" + account + ":role/" + bad.ReplaceAllString(role, "-")),
+			RoleSessionName: aws.String("alice@example.com"),
+		})
+		if err != nil {
+			return fakeidc.RoleCredentials{}, err
+		}
+		return fakeidc.RoleCredentials{
+			AccessKeyID: *out.Credentials.AccessKeyId, SecretAccessKey: *out.Credentials.SecretAccessKey,
+			SessionToken: *out.Credentials.SessionToken, Expiration: *out.Credentials.Expiration,
+		}, nil
+	}
+}
+
+// fakeBrowser puts an xdg-open first on PATH that visits the URL (which
+// approves the login in the fake) and logs it.
+func fakeBrowser(t *testing.T, dir string) (pathEnv, logFile string) {
+	t.Helper()
+	bin := filepath.Join(dir, "bin")
+	os.MkdirAll(bin, 0o755)
+	logFile = filepath.Join(dir, "browser.log")
+	script := "#!/bin/sh\necho \"$1\" >> " + logFile + "\nexec python3 -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1]).read()' \"$1\"\n"
+	if err := os.WriteFile(filepath.Join(bin, "xdg-open"), []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return "PATH=" + bin + ":" + os.Getenv("PATH"), logFile
+}
+
+// TestIdentityCenterEndToEnd is the whole path across processes: `rolecall
+// serve` with the fake Identity Center reached through the endpoint
+// variables and the real Secret Service; `rolecall login` approved by a
+// fake browser; loads of a profile, a role chain and a discovered role
+// whose name needs escaping; the AWS CLI calling STS on moto through the
+// endpoint; a kill -9 that needs no new login; a second sso-session;
+// logout.
+func TestIdentityCenterEndToEnd(t *testing.T) {
+	if _, err := exec.LookPath("aws"); err != nil {
+		skipOrFail(t, "the AWS CLI (aws) is missing")
+	}
+	stsURL := moto(t)
+	s := desktoptest.Start(t)
+	s.StartKeyring(t)
+
+	// One fake serves both sessions (the endpoint variables are global);
+	// each sees its own accounts.
+	fake := fakeidc.New()
+	defer fake.Close()
+	fake.Accounts = []fakeidc.Account{
+		{ID: "111111111111", Name: "dev", Roles: []string{"Admin", "Deploy+Ops@team"}, StartURL: fake.URL + "/start"},
+		{ID: "222222222222", Name: "prod", Roles: []string{"ReadOnly"}, StartURL: fake.URL + "/start"},
+		{ID: "333333333333", Name: "lab", Roles: []string{"Builder"}, StartURL: fake.URL + "/lab"},
+	}
+	fake.Mint = motoMint(t, stsURL)
+
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "aws-config")
+	os.WriteFile(cfg, []byte(`[sso-session corp]
+sso_start_url = `+fake.URL+`/start
+sso_region = us-east-1
+
+[profile dev]
+sso_session = corp
+sso_account_id = 111111111111
+sso_role_name = Admin
+
+[profile ops]
+role_arn = arn:aws:iam::111111111111:role/ops
+source_profile = dev
+duration_seconds = 1800
+
+[sso-session lab]
+sso_start_url = `+fake.URL+`/lab
+sso_region = eu-central-1
+
+[profile builder]
+sso_session = lab
+sso_account_id = 333333333333
+sso_role_name = Builder
+`), 0o600)
+	pathEnv, browserLog := fakeBrowser(t, dir)
+	env := append(os.Environ(), s.Env...)
+	env = append(env, pathEnv, "ROLECALL_SOCKET=", "AWS_CONFIG_FILE="+cfg, "HOME="+dir,
+		"AWS_ENDPOINT_URL_SSO_OIDC="+fake.URL, "AWS_ENDPOINT_URL_SSO="+fake.URL, "AWS_ENDPOINT_URL_STS="+stsURL)
+	port := freePort(t)
+	p := startServe(t, env, port)
+	mustVerb := func(args ...string) string {
+		t.Helper()
+		out, err := p.verb(args...)
+		if err != nil {
+			t.Fatalf("rolecall %s: %v\n%s\nserve logs:\n%s", strings.Join(args, " "), err, out, p.logs.String())
+		}
+		return out
+	}
+
+	// Before a login: a clear answer, exit 1.
+	if out, err := p.verb("load", "--profile", "dev"); err == nil || !strings.Contains(out, "rolecall login") {
+		t.Fatalf("load before login: %v %q", err, out)
+	}
+	out := mustVerb("login", "--sso-session", "corp")
+	if !regexp.MustCompile(`Check that it shows the code [0-9A-F]{4}-[0-9A-F]{4}`).MatchString(out) || !strings.Contains(out, "signed in to corp until") {
+		t.Errorf("login printed %q", out)
+	}
+	if b, _ := os.ReadFile(browserLog); strings.Count(string(b), "\n") != 1 || !strings.Contains(string(b), "/device?user_code=") {
+		t.Errorf("browser opened: %q", b)
+	}
+
+	mustVerb("load", "--profile", "dev")
+	mustVerb("load", "--profile", "ops", "--slot")
+	mustVerb("load", "--profile", "dev/Deploy+Ops@team", "--slot")
+	mustVerb("load", "--account", "222222222222", "--role", "ReadOnly", "--slot")
+
+	// Each slot through the AWS CLI, against moto.
+	awsCLI := func(slot, wantRole string) {
+		t.Helper()
+		args := []string{"env", "--shell", "sh"}
+		if slot != "" {
+			args = append(args, "--profile", slot)
+		}
+		envOut := mustVerb(args...)
+		get := func(k string) string {
+			m := regexp.MustCompile(`(?m)^export ` + k + `='([^']*)'$`).FindStringSubmatch(envOut)
+			if m == nil {
+				t.Fatalf("no %s in %q", k, envOut)
+			}
+			return m[1]
+		}
+		arn := runClient(t, clientEnv(t, get("AWS_CONTAINER_CREDENTIALS_FULL_URI"), get("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE")),
+			"aws", "sts", "get-caller-identity", "--endpoint-url", stsURL, "--output", "json")
+		if !strings.Contains(arn, ":assumed-role/"+wantRole+"/") {
+			t.Errorf("slot %q: caller %s, want role %s", slot, arn, wantRole)
+		}
+	}
+	awsCLI("", "Admin")
+	awsCLI("ops", "ops")
+	awsCLI("dev/Deploy+Ops@team", "Deploy+Ops@team")
+	awsCLI("prod/ReadOnly", "ReadOnly")
+
+	var roles server.Roles
+	if err := json.Unmarshal([]byte(mustVerb("roles", "--json")), &roles); err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, r := range roles.Roles {
+		names = append(names, r.Name)
+	}
+	if got := strings.Join(names, ","); got != "builder,dev,ops,dev/Admin,dev/Deploy+Ops@team,prod/ReadOnly" || len(roles.NeedLogin) != 1 || roles.NeedLogin[0] != "lab" {
+		t.Errorf("roles = %s, need login %v", got, roles.NeedLogin)
+	}
+
+	// kill -9 and start again: the session comes back from the keyring.
+	p.cmd.Process.Kill()
+	p.cmd.Wait()
+	os.Remove(filepath.Join(s.Dir, "run", "rolecall", "control.sock"))
+	p = startServe(t, env, port)
+	mustVerb("load", "--profile", "dev")
+	awsCLI("", "Admin")
+	if n := fake.Calls("StartDeviceAuthorization"); n != 1 {
+		t.Errorf("device authorizations = %d, want 1: the restart needed a login", n)
+	}
+	if out := mustVerb("list"); !strings.Contains(out, "dev") {
+		t.Errorf("list after restart: %q", out)
+	}
+
+	// A second sso-session, approved without a browser (--no-browser).
+	go func() {
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+			if codes := fake.PendingCodes(); len(codes) == 1 {
+				fake.Approve(codes[0])
+				return
+			}
+		}
+	}()
+	if out := mustVerb("login", "--sso-session", "lab", "--no-browser"); !strings.Contains(out, "Open this URL in a browser") {
+		t.Errorf("login --no-browser printed %q", out)
+	}
+	if b, _ := os.ReadFile(browserLog); strings.Count(string(b), "\n") != 1 {
+		t.Errorf("--no-browser opened a browser: %q", b)
+	}
+	mustVerb("load", "--profile", "builder", "--slot")
+	awsCLI("builder", "Builder")
+
+	// Logout of corp empties its slots and leaves lab's.
+	if out := mustVerb("logout", "--sso-session", "corp"); !strings.Contains(out, "signed out of corp; unloaded default") {
+		t.Errorf("logout printed %q", out)
+	}
+	var slots []server.SlotInfo
+	json.Unmarshal([]byte(mustVerb("list", "--json")), &slots)
+	if len(slots) != 1 || slots[0].Slot != "builder" {
+		t.Errorf("after logout: %+v", slots)
+	}
+	if fake.Calls("Logout") != 1 {
+		t.Error("the portal's Logout was not called")
+	}
+	if out, err := p.verb("load", "--profile", "dev"); err == nil || !strings.Contains(out, "rolecall login") {
+		t.Errorf("load after logout: %v %q", err, out)
+	}
+}

@@ -35,6 +35,7 @@ lint:
 # Go benchmarks, then the wrk load test (apt-get install wrk).
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem ./creds ./server
+	$(GO) test -run '^$$' -bench Discovery -benchtime 3x ./sso
 	$(GO) build -o bin/loadtest ./internal/loadtest
 	./bin/loadtest -bin $(BIN)
 

@@ -37,6 +37,9 @@ type Options struct {
 	OpenBrowser func(url string) error
 	// OnLogin runs after a login or a renewal made a session usable.
 	OnLogin func(session string)
+	// OnChange runs when a session's state changes (a login starts, shows
+	// its code, ends); it must not block.
+	OnChange func()
 	// DiscoveryTTL is how long discovered roles are cached (default 10 min).
 	DiscoveryTTL time.Duration
 	// Concurrency bounds the portal calls of one discovery (default 16).
@@ -86,6 +89,9 @@ func NewClient(opts Options) *Client {
 	}
 	if opts.OnLogin == nil {
 		opts.OnLogin = func(string) {}
+	}
+	if opts.OnChange == nil {
+		opts.OnChange = func() {}
 	}
 	if opts.DiscoveryTTL <= 0 {
 		opts.DiscoveryTTL = 10 * time.Minute

@@ -129,6 +129,7 @@ func (c *Client) runFlow(ctx context.Context, s *Session, f *flow, openBrowser b
 	}
 	close(f.done)
 	f.cancel()
+	c.opts.OnChange()
 	if err == nil {
 		c.log.Info("signed in", "session", s.Key, "expires", tok.ExpiresAt.Format(time.RFC3339))
 		c.opts.OnLogin(s.Key)
@@ -165,6 +166,7 @@ func (c *Client) deviceLogin(ctx context.Context, s *Session, f *flow, openBrows
 	}
 	c.mu.Unlock()
 	close(f.started)
+	c.opts.OnChange()
 	if openBrowser {
 		url := f.prompt.VerificationURIComplete
 		if url == "" {

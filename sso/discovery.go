@@ -63,6 +63,28 @@ func (c *Client) Roles(ctx context.Context) (roles []Role, needLogin []string, e
 	return roles, needLogin, nil
 }
 
+// CachedRoles is Roles without network calls: the AWS config profiles and
+// what discovery found last, for menus that must never wait.
+func (c *Client) CachedRoles(ctx context.Context) ([]Role, error) {
+	cfg, err := c.config(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var roles []Role
+	for name, p := range cfg.Profiles {
+		roles = append(roles, Role{Name: name, Kind: "profile", Session: p.Session, AccountID: p.AccountID, RoleName: p.RoleName})
+	}
+	slices.SortFunc(roles, func(a, b Role) int { return strings.Compare(a.Name, b.Name) })
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for k := range cfg.Sessions {
+		if st, ok := c.sessions[k]; ok && st.found != nil {
+			roles = append(roles, st.found.roles...)
+		}
+	}
+	return roles, nil
+}
+
 // discover lists the accounts and roles of session s (cached for
 // DiscoveryTTL): all pages, the accounts' roles fetched concurrently up to
 // Concurrency at a time.

@@ -189,6 +189,8 @@ type SessionStatus struct {
 	ExpiresAt time.Time // of the access token; renewable when Renewable
 	Renewable bool
 	LoggingIn bool
+	// UserCode is the code of the login waiting for approval.
+	UserCode string
 }
 
 // Status reports every session of the AWS config.
@@ -211,6 +213,9 @@ func (c *Client) Status(ctx context.Context) ([]SessionStatus, error) {
 			}
 		}
 		ss := SessionStatus{Key: s.Key, StartURL: s.StartURL, LoggingIn: st.flow != nil}
+		if st.flow != nil {
+			ss.UserCode = st.flow.prompt.UserCode
+		}
 		if t := st.token; t != nil {
 			ss.ExpiresAt, ss.Renewable = t.ExpiresAt, t.RefreshToken != ""
 			ss.SignedIn = c.opts.Now().Before(t.ExpiresAt) || ss.Renewable

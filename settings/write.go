@@ -1,0 +1,166 @@
+package settings
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/pelletier/go-toml/v2/unstable"
+)
+
+// Set writes key = value into the settings file at path, keeping every
+// other line (comments and hand edits) as it is. value is a string, bool,
+// int or []string. A file that does not parse is left alone: the error
+// says so.
+func Set(path, key string, value any) error {
+	if _, ok := fields[key]; !ok {
+		return fmt.Errorf("settings: unknown key %q", key)
+	}
+	lit, err := literal(value)
+	if err != nil {
+		return err
+	}
+	data, err := os.ReadFile(path)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("settings: %w", err)
+	}
+	if _, err := Parse(path, data); err != nil {
+		return fmt.Errorf("%w (not changing a file that does not parse: fix it first)", err)
+	}
+	lines := strings.SplitAfter(string(data), "\n")
+	if len(lines) > 0 && lines[len(lines)-1] == "" {
+		lines = lines[:len(lines)-1]
+	}
+	line := key + " = " + lit + "\n"
+	if from, to, ok := span(data, key); ok {
+		lines = append(lines[:from-1], append([]string{line}, lines[to:]...)...)
+	} else {
+		if n := len(lines); n > 0 && !strings.HasSuffix(lines[n-1], "\n") {
+			lines[n-1] += "\n"
+		}
+		lines = append(lines, line)
+	}
+	out := []byte(strings.Join(lines, ""))
+	if _, err := Parse(path, out); err != nil {
+		return fmt.Errorf("settings: the change would break the file: %w", err)
+	}
+	return writeAtomic(path, out)
+}
+
+// span finds the lines (1-based, inclusive) that key's value occupies: from
+// its line to the line before the next expression, less trailing blank and
+// comment lines.
+func span(data []byte, key string) (from, to int, ok bool) {
+	p := unstable.Parser{KeepComments: true}
+	p.Reset(data)
+	lines := strings.Split(string(data), "\n")
+	for p.NextExpression() {
+		e := p.Expression()
+		if e.Kind != unstable.KeyValue {
+			if from > 0 && e.Kind != unstable.Comment {
+				return from, trim(lines, from, lineOfNode(&p, e)-1), true
+			}
+			continue
+		}
+		line := lineOf(&p, e)
+		if from > 0 {
+			return from, trim(lines, from, line-1), true
+		}
+		it := e.Key()
+		if it.Next() && string(it.Node().Data) == key && !it.Next() {
+			from = line
+		}
+	}
+	if from > 0 {
+		return from, trim(lines, from, len(lines)), true
+	}
+	return 0, 0, false
+}
+
+// trim drops blank and comment lines from the end of lines[from..to].
+func trim(lines []string, from, to int) int {
+	for to > from {
+		s := strings.TrimSpace(lines[to-1])
+		if s != "" && !strings.HasPrefix(s, "#") {
+			break
+		}
+		to--
+	}
+	return to
+}
+
+func lineOfNode(p *unstable.Parser, n *unstable.Node) int {
+	if n.Kind == unstable.Comment {
+		return lineAt(p.Data(), p.Raw(n.Raw))
+	}
+	return lineOf(p, n)
+}
+
+// literal writes a value as TOML.
+func literal(v any) (string, error) {
+	switch v := v.(type) {
+	case string:
+		return quote(v), nil
+	case bool:
+		return strconv.FormatBool(v), nil
+	case int:
+		return strconv.Itoa(v), nil
+	case []string:
+		q := make([]string, len(v))
+		for i, s := range v {
+			q[i] = quote(s)
+		}
+		return "[" + strings.Join(q, ", ") + "]", nil
+	}
+	return "", fmt.Errorf("settings: cannot write a %T", v)
+}
+
+// quote writes a TOML basic string.
+func quote(s string) string {
+	var b strings.Builder
+	b.WriteByte('"')
+	for _, r := range s {
+		switch {
+		case r == '"' || r == '\\':
+			b.WriteByte('\\')
+			b.WriteRune(r)
+		case r < 0x20 || r == 0x7f:
+			fmt.Fprintf(&b, "\\u%04X", r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
+}
+
+func writeAtomic(path string, data []byte) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return fmt.Errorf("settings: %w", err)
+	}
+	mode := os.FileMode(0o600)
+	if st, err := os.Stat(path); err == nil {
+		mode = st.Mode().Perm()
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".config-*.toml")
+	if err != nil {
+		return fmt.Errorf("settings: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return fmt.Errorf("settings: %w", err)
+	}
+	if err := tmp.Chmod(mode); err != nil {
+		tmp.Close()
+		return fmt.Errorf("settings: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("settings: %w", err)
+	}
+	return os.Rename(tmp.Name(), path)
+}

@@ -1,0 +1,70 @@
+package settings
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func TestSetKeepsHandEdits(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "config.toml")
+	orig := `# my settings
+port = 4200 # not the default
+
+pinned = [
+  "dev",   # the one I use
+  "prod",
+]
+# keep IMDS off
+imds = false
+`
+	os.WriteFile(p, []byte(orig), 0o640)
+	if err := Set(p, "pinned", []string{"dev", `we"ird`}); err != nil {
+		t.Fatal(err)
+	}
+	if err := Set(p, "notify_before", []string{"10m"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := Set(p, "imds", true); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(p)
+	want := `# my settings
+port = 4200 # not the default
+
+pinned = ["dev", "we\"ird"]
+# keep IMDS off
+imds = true
+notify_before = ["10m"]
+`
+	if string(b) != want {
+		t.Errorf("file:\n%s\nwant:\n%s", b, want)
+	}
+	s, err := Load(p)
+	if err != nil || !reflect.DeepEqual(s.Pinned, []string{"dev", `we"ird`}) || !s.IMDS || s.Port != 4200 {
+		t.Errorf("reloaded %+v, %v", s, err)
+	}
+	if st, _ := os.Stat(p); st.Mode().Perm() != 0o640 {
+		t.Errorf("mode changed to %v", st.Mode().Perm())
+	}
+}
+
+func TestSetRefusesBrokenFile(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "config.toml")
+	broken := "pinned = [\"dev\"\n"
+	os.WriteFile(p, []byte(broken), 0o600)
+	if err := Set(p, "pinned", []string{"x"}); err == nil || !strings.Contains(err.Error(), "fix it first") {
+		t.Errorf("Set on a broken file: %v", err)
+	}
+	if b, _ := os.ReadFile(p); string(b) != broken {
+		t.Error("broken file changed")
+	}
+	if err := Set(filepath.Join(t.TempDir(), "new", "config.toml"), "pinned", []string{"a"}); err != nil {
+		t.Errorf("Set creating the file: %v", err)
+	}
+	if err := Set(p, "nope", 1); err == nil {
+		t.Error("unknown key written")
+	}
+}

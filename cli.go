@@ -11,20 +11,17 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"sync/atomic"
 	"text/tabwriter"
 	"time"
 
-	"github.com/rolecall/rolecall/creds"
 	"github.com/rolecall/rolecall/server"
-	"github.com/rolecall/rolecall/settings"
-	"github.com/rolecall/rolecall/sso"
+	"github.com/rolecall/rolecall/tray"
 )
 
 const usage = `rolecall serves AWS credentials for the role you pick to every program on this machine.
 
 Usage:
-  rolecall                    start (headless in this build: same as rolecall serve)
+  rolecall                    start with the tray icon (headless, as serve, when there is no tray)
   rolecall serve [flags]      run in the foreground, log to stderr
   rolecall login [--sso-session NAME] [--no-browser]
   rolecall logout [--sso-session NAME]
@@ -59,8 +56,7 @@ type cli struct {
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	c := &cli{ctx: ctx, stdout: stdout, stderr: stderr}
 	if len(args) == 0 {
-		fmt.Fprintln(stderr, "rolecall: this build has no tray; running headless as `rolecall serve`")
-		return c.serve(nil)
+		return c.startTray()
 	}
 	cmds := map[string]func([]string) int{
 		"serve":   c.serve,
@@ -158,75 +154,61 @@ func (c *cli) call(f func(*server.Client) error) int {
 	return exitOK
 }
 
+// serveFlags are the flags of `rolecall serve` (and of the tray).
+type serveFlags struct {
+	bind, cert, key string
+	port            int
+	imds, debug     bool
+}
+
+func (c *cli) serveFlagSet(name, synopsis, example string) (*flag.FlagSet, *serveFlags) {
+	fs := c.flags(name, synopsis, example)
+	f := &serveFlags{}
+	fs.StringVar(&f.bind, "bind", "", "address to listen on (default from settings, else 127.0.0.1); a non-loopback address needs TLS")
+	fs.IntVar(&f.port, "port", 0, "port to listen on (default from settings, else 4144; 0 here means that default)")
+	fs.StringVar(&f.cert, "tls-cert", "", "PEM certificate file: serve HTTPS")
+	fs.StringVar(&f.key, "tls-key", "", "PEM private key file for --tls-cert")
+	fs.BoolVar(&f.imds, "imds", false, "also serve the EC2 instance metadata (IMDSv2) routes")
+	fs.BoolVar(&f.debug, "debug", false, "log debug messages")
+	return fs, f
+}
+
 func (c *cli) serve(args []string) int {
-	fs := c.flags("serve", "serve [--bind ADDR] [--port N] [--tls-cert FILE --tls-key FILE] [--imds]",
+	fs, f := c.serveFlagSet("serve", "serve [--bind ADDR] [--port N] [--tls-cert FILE --tls-key FILE] [--imds]",
 		"rolecall serve --port 4144")
-	bind := fs.String("bind", "", "address to listen on (default from settings, else 127.0.0.1); a non-loopback address needs TLS")
-	port := fs.Int("port", 0, "port to listen on (default from settings, else 4144; 0 here means that default)")
-	cert := fs.String("tls-cert", "", "PEM certificate file: serve HTTPS")
-	key := fs.String("tls-key", "", "PEM private key file for --tls-cert")
-	imds := fs.Bool("imds", false, "also serve the EC2 instance metadata (IMDSv2) routes")
-	debug := fs.Bool("debug", false, "log debug messages")
 	if rc := c.parse(fs, args); rc >= 0 {
 		return rc
 	}
-	if *port < 0 || *port > 65535 {
-		return c.usageError(fs, fmt.Sprintf("--port %d is not a port number (1-65535)", *port))
+	if f.port < 0 || f.port > 65535 {
+		return c.usageError(fs, fmt.Sprintf("--port %d is not a port number (1-65535)", f.port))
 	}
-	log := newLogger(c.stderr, *debug)
-	cfgPath, err := settings.Path()
+	a, err := c.startApp(*f, false)
 	if err != nil {
 		return c.fail(err)
 	}
-	st, err := settings.Load(cfgPath)
-	if err != nil {
-		return c.fail(err)
-	}
-	if *bind != "" {
-		st.Bind = *bind
-	}
-	if *port != 0 {
-		st.Port = *port
-	}
-	if *imds {
-		st.IMDS = true
-	}
-	stateDir, err := settings.StateDir()
-	if err != nil {
-		return c.fail(err)
-	}
-	sock, err := server.SocketPath()
-	if err != nil {
-		return c.fail(err)
-	}
-	kr := sso.NewKeyring("rolecall", log)
-	if err := kr.Probe(); err != nil {
-		log.Debug("keyring probe", "err", err)
-	}
-	var manager atomic.Pointer[creds.Manager]
-	ic := identityCenter{sso.NewClient(sso.Options{
-		Keyring:       kr,
-		WriteCLICache: st.CLICacheWrite,
-		Logger:        log,
-		OnLogin: func(string) {
-			if m := manager.Load(); m != nil {
-				m.RefreshAll()
-			}
-		},
-	})}
-	e, err := startEngine(engineConfig{
-		settings: st, tlsCert: *cert, tlsKey: *key, socketPath: sock, stateDir: stateDir,
-		fetcher: ic.client, resolve: ic.resolve, sessions: ic, keyring: kr, log: log,
-		onManager: func(m *creds.Manager) { manager.Store(m) },
-	})
-	if err != nil {
-		return c.fail(err)
-	}
-	log.Info("rolecall serving", "version", version, "url", e.listener.URL(), "token_file", e.secrets.TokenFile,
-		"control", sock, "imds", st.IMDS, "audit", st.AuditLog)
 	<-c.ctx.Done()
-	log.Info("shutting down")
-	e.Close()
+	a.log.Info("shutting down")
+	a.Close()
+	return exitOK
+}
+
+// startTray runs rolecall with its tray icon, or headless with a one-line
+// notice when there is no tray host.
+func (c *cli) startTray() int {
+	if err := tray.Available(); err != nil {
+		fmt.Fprintf(c.stderr, "rolecall: %v; running headless as `rolecall serve`\n", err)
+		return c.serve(nil)
+	}
+	a, err := c.startApp(serveFlags{}, true)
+	if err != nil {
+		return c.fail(err)
+	}
+	go func() {
+		<-c.ctx.Done()
+		tray.Quit()
+	}()
+	a.runTray()
+	a.Close()
 	return exitOK
 }
 

@@ -32,8 +32,10 @@ type engineConfig struct {
 	// onManager receives the manager once it exists (to wire logins to
 	// RefreshAll).
 	onManager func(*creds.Manager)
-	keyring   *sso.Keyring
-	log       *slog.Logger
+	// onLoginRequired runs when a slot needs a login.
+	onLoginRequired func(creds.Profile)
+	keyring         *sso.Keyring
+	log             *slog.Logger
 }
 
 // engine is a running rolecall without its tray: manager, credential
@@ -75,6 +77,10 @@ func startEngine(cfg engineConfig) (_ *engine, err error) {
 		Logger:        cfg.log,
 		RefreshWindow: st.RefreshWindow,
 		OnLoginRequired: func(p creds.Profile) {
+			if cfg.onLoginRequired != nil {
+				cfg.onLoginRequired(p)
+				return
+			}
 			cfg.log.Warn("login required: run `rolecall login`", "profile", p.Name)
 		},
 	})

@@ -2,5 +2,5 @@
 
 package tray
 
-func autostartEnabled() (bool, error)         { return false, ErrAutostartUnsupported }
+func autostartEnabled() (bool, error)        { return false, ErrAutostartUnsupported }
 func setAutostart(on bool, exe string) error { return ErrAutostartUnsupported }

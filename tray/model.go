@@ -48,16 +48,16 @@ type ActionKind int
 
 // The actions of the menu.
 const (
-	ActNone ActionKind = iota
-	ActLoad            // load Profile into the default slot
-	ActLoadSlot        // load Profile into its own named slot
-	ActUnload          // unload named slot Profile
-	ActPin             // pin named slot Profile
-	ActUnpin           // unpin named slot Profile
-	ActLogin           // log in to Session
-	ActCopyEnv         // copy terminal exports
-	ActCopyIDE         // copy IDE settings
-	ActRefresh         // refresh every slot now
+	ActNone     ActionKind = iota
+	ActLoad                // load Profile into the default slot
+	ActLoadSlot            // load Profile into its own named slot
+	ActUnload              // unload named slot Profile
+	ActPin                 // pin named slot Profile
+	ActUnpin               // unpin named slot Profile
+	ActLogin               // log in to Session
+	ActCopyEnv             // copy terminal exports
+	ActCopyIDE             // copy IDE settings
+	ActRefresh             // refresh every slot now
 	ActAutostartOn
 	ActAutostartOff
 	ActQuit

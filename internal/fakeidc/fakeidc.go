@@ -62,6 +62,9 @@ type Server struct {
 	ThrottleNext int
 	// SlowDownNext makes the next n device-code token polls answer slow_down.
 	SlowDownNext int
+	// NoRefreshTokens issues access tokens only, so a session ends when
+	// its token does.
+	NoRefreshTokens bool
 	// Mint makes role credentials; the default invents fake ones.
 	Mint func(accountID, role string) (RoleCredentials, error)
 	// Now is the fake's clock (default time.Now).
@@ -317,7 +320,7 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 	access := "access-" + randomID(24)
 	s.tokens[access] = grant{clientID: req.ClientID, startURL: startURL, expires: s.Now().Add(s.AccessTokenTTL)}
 	out := map[string]any{"accessToken": access, "tokenType": "Bearer", "expiresIn": int(s.AccessTokenTTL.Seconds())}
-	if slices.Contains(c.grants, "refresh_token") && slices.Contains(c.scopes, "sso:account:access") {
+	if !s.NoRefreshTokens && slices.Contains(c.grants, "refresh_token") && slices.Contains(c.scopes, "sso:account:access") {
 		rt := "refresh-" + randomID(24)
 		s.refresh[rt] = grant{clientID: req.ClientID, startURL: startURL}
 		out["refreshToken"] = rt

@@ -29,7 +29,8 @@ fuzz:
 
 lint:
 	$(GO) vet ./...
-	GOOS=windows $(GO) vet ./creds ./server ./settings ./sso
+	GOOS=windows $(GO) vet ./...
+	GOOS=darwin CGO_ENABLED=0 $(GO) vet ./creds ./server ./settings ./sso ./tray ./assets
 	$(GO) tool staticcheck ./...
 
 # Go benchmarks, then the wrk load test (apt-get install wrk).

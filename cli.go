@@ -34,6 +34,7 @@ Usage:
   rolecall env [--profile P] [--shell sh|fish|powershell]
   rolecall token [--rotate]   print (or rotate) the bearer token
   rolecall tls save --cert FILE --key FILE | print | delete
+  rolecall autostart on|off|status
   rolecall version
 
 Run "rolecall COMMAND -h" for a command's flags and an example.
@@ -59,18 +60,19 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return c.startTray()
 	}
 	cmds := map[string]func([]string) int{
-		"serve":   c.serve,
-		"load":    c.load,
-		"unload":  c.unload,
-		"list":    c.list,
-		"current": c.current,
-		"env":     c.env,
-		"token":   c.token,
-		"tls":     c.tls,
-		"version": c.version,
-		"login":   c.login,
-		"logout":  c.logout,
-		"roles":   c.roles,
+		"serve":     c.serve,
+		"load":      c.load,
+		"unload":    c.unload,
+		"list":      c.list,
+		"current":   c.current,
+		"env":       c.env,
+		"token":     c.token,
+		"tls":       c.tls,
+		"version":   c.version,
+		"login":     c.login,
+		"logout":    c.logout,
+		"roles":     c.roles,
+		"autostart": c.autostart,
 	}
 	switch args[0] {
 	case "-h", "-help", "--help", "help":
@@ -526,6 +528,36 @@ func (c *cli) roles(args []string) int {
 		}
 		return nil
 	})
+}
+
+// autostart acts on the system's start-at-login entry directly: it needs
+// no running process.
+func (c *cli) autostart(args []string) int {
+	const syn = "autostart on|off|status"
+	if len(args) != 1 {
+		fmt.Fprintf(c.stderr, "Usage: rolecall %s\n\nExample:\n  rolecall autostart on\n", syn)
+		return exitUsage
+	}
+	switch args[0] {
+	case "on", "off":
+		if err := tray.SetAutostart(args[0] == "on", ""); err != nil {
+			return c.fail(err)
+		}
+		fallthrough
+	case "status":
+		on, err := tray.AutostartEnabled()
+		if err != nil {
+			return c.fail(err)
+		}
+		if on {
+			fmt.Fprintln(c.stdout, "rolecall starts at login")
+		} else {
+			fmt.Fprintln(c.stdout, "rolecall does not start at login")
+		}
+		return exitOK
+	}
+	fmt.Fprintf(c.stderr, "rolecall autostart: unknown action %q\nUsage: rolecall %s\n", args[0], syn)
+	return exitUsage
 }
 
 func (c *cli) version(args []string) int {

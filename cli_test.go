@@ -356,3 +356,52 @@ func writePair(t *testing.T, dir string) (string, string) {
 	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600)
 	return certFile, keyFile
 }
+
+func TestAutostartVerb(t *testing.T) {
+	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
+	for _, tt := range []struct {
+		arg, want string
+	}{{"status", "does not start"}, {"on", "rolecall starts at login"}, {"status", "rolecall starts at login"}, {"off", "does not start"}} {
+		out, errOut, rc := cliRun(t, "autostart", tt.arg)
+		if rc != 0 || !strings.Contains(out, tt.want) {
+			t.Errorf("autostart %s: %d %q %q", tt.arg, rc, out, errOut)
+		}
+	}
+	if _, _, rc := cliRun(t, "autostart", "maybe"); rc != 2 {
+		t.Errorf("autostart maybe: exit %d, want 2", rc)
+	}
+}
+
+// TestNoTrayHostFallsBackToServe: `rolecall` with no tray host says so in
+// one line and serves headless.
+func TestNoTrayHostFallsBackToServe(t *testing.T) {
+	dir := t.TempDir()
+	port := freePort(t)
+	os.MkdirAll(filepath.Join(dir, "config", "rolecall"), 0o700)
+	os.WriteFile(filepath.Join(dir, "config", "rolecall", "config.toml"), []byte("port = "+port+"\n"), 0o600)
+	bin, err := buildBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin)
+	cmd.Env = serveEnv(dir, "DBUS_SESSION_BUS_ADDRESS=")
+	logs := &syncBuffer{}
+	cmd.Stderr = logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() }()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if resp, err := http.Get("http://127.0.0.1:" + port + "/healthz"); err == nil {
+			resp.Body.Close()
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no /healthz:\n%s", logs.String())
+		}
+	}
+	first, _, _ := strings.Cut(logs.String(), "\n")
+	if !strings.HasPrefix(first, "rolecall: no D-Bus session bus") || !strings.Contains(first, "running headless as `rolecall serve`") {
+		t.Errorf("first line %q", first)
+	}
+}

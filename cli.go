@@ -119,6 +119,13 @@ func (c *cli) parse(fs *flag.FlagSet, args []string) int {
 	return -1
 }
 
+// printJSON writes v as indented JSON, the stable --json output.
+func (c *cli) printJSON(v any) error {
+	enc := json.NewEncoder(c.stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
 func (c *cli) fail(err error) int {
 	fmt.Fprintln(c.stderr, "rolecall:", err)
 	return exitFail
@@ -268,9 +275,7 @@ func (c *cli) list(args []string) int {
 			return err
 		}
 		if *asJSON {
-			enc := json.NewEncoder(c.stdout)
-			enc.SetIndent("", "  ")
-			return enc.Encode(slots)
+			return c.printJSON(slots)
 		}
 		if len(slots) == 0 {
 			fmt.Fprintln(c.stdout, "no slots loaded: rolecall load --profile NAME")
@@ -511,9 +516,7 @@ func (c *cli) roles(args []string) int {
 			return err
 		}
 		if *asJSON {
-			enc := json.NewEncoder(c.stdout)
-			enc.SetIndent("", "  ")
-			return enc.Encode(r)
+			return c.printJSON(r)
 		}
 		tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "NAME\tKIND\tSESSION\tACCOUNT\tROLE")

@@ -24,6 +24,7 @@ import (
 	"github.com/zalando/go-keyring"
 
 	"github.com/rolecall/rolecall/creds"
+	"github.com/rolecall/rolecall/internal/desktoptest"
 	"github.com/rolecall/rolecall/server"
 	"github.com/rolecall/rolecall/settings"
 	"github.com/rolecall/rolecall/sso"
@@ -31,13 +32,7 @@ import (
 
 // skipOrFail skips a test whose tool is missing, or fails it when
 // ROLECALL_REQUIRE_ALL is set, as CI does.
-func skipOrFail(t testing.TB, why string) {
-	t.Helper()
-	if os.Getenv("ROLECALL_REQUIRE_ALL") != "" {
-		t.Fatal(why + " (ROLECALL_REQUIRE_ALL is set)")
-	}
-	t.Skip(why)
-}
+var skipOrFail = desktoptest.SkipOrFail
 
 var (
 	motoOnce sync.Once
@@ -322,65 +317,63 @@ func lastLine(b []byte) []byte {
 	return last
 }
 
-func TestAWSCLI(t *testing.T) {
-	if _, err := exec.LookPath("aws"); err != nil {
-		skipOrFail(t, "the AWS CLI (aws) is missing")
-	}
-	_, stsURL := testEngine(t, nil)
-	mustCLI(t, "load", "--profile", "dev")
-	mustCLI(t, "load", "--profile", "prod", "--slot")
-	for slot, role := range map[string]string{"": "dev", "prod": "prod"} {
-		var args []string
-		if slot != "" {
-			args = []string{"--profile", slot}
-		}
-		uri, tokenFile := envOf(t, args...)
-		arn := runClient(t, clientEnv(t, uri, tokenFile), "aws", "sts", "get-caller-identity", "--endpoint-url", stsURL, "--output", "json")
-		wantAssumed(t, "AWS CLI", arn, role)
-	}
-}
-
 const boto3Script = `
 import json, os, boto3
 sts = boto3.client("sts", region_name="us-east-1", endpoint_url=os.environ["STS_ENDPOINT"])
 print(json.dumps({"Arn": sts.get_caller_identity()["Arn"]}))
 `
 
-func TestBoto3(t *testing.T) {
-	if err := exec.Command("python3", "-c", "import boto3").Run(); err != nil {
-		skipOrFail(t, "python3 with boto3 is missing")
+// TestExternalClients: the AWS CLI, boto3 and the JavaScript SDK v3, each
+// resolving the default slot and a named slot from the endpoint with the
+// environment `rolecall env` prints, then calling STS on moto.
+func TestExternalClients(t *testing.T) {
+	clients := []struct {
+		name    string
+		missing func() string // why it cannot run here, or ""
+		cmd     func(stsURL string) []string
+	}{
+		{"AWS CLI", func() string {
+			if _, err := exec.LookPath("aws"); err != nil {
+				return "the AWS CLI (aws) is missing"
+			}
+			return ""
+		}, func(stsURL string) []string {
+			return []string{"aws", "sts", "get-caller-identity", "--endpoint-url", stsURL, "--output", "json"}
+		}},
+		{"boto3", func() string {
+			if exec.Command("python3", "-c", "import boto3").Run() != nil {
+				return "python3 with boto3 is missing"
+			}
+			return ""
+		}, func(string) []string { return []string{"python3", "-c", boto3Script} }},
+		{"JavaScript SDK", func() string {
+			if _, err := exec.LookPath("node"); err != nil {
+				return "node is missing (Debian package nodejs)"
+			}
+			if _, err := os.Stat("testdata/js/node_modules/@aws-sdk/client-sts"); err != nil {
+				return "the JavaScript SDK is not installed: run `make test` (npm ci in testdata/js)"
+			}
+			return ""
+		}, func(string) []string { return []string{"node", "testdata/js/client.mjs"} }},
 	}
-	_, stsURL := testEngine(t, nil)
-	mustCLI(t, "load", "--profile", "dev")
-	mustCLI(t, "load", "--profile", "prod", "--slot")
-	for slot, role := range map[string]string{"": "dev", "prod": "prod"} {
-		var args []string
-		if slot != "" {
-			args = []string{"--profile", slot}
-		}
-		uri, tokenFile := envOf(t, args...)
-		env := append(clientEnv(t, uri, tokenFile), "STS_ENDPOINT="+stsURL)
-		wantAssumed(t, "boto3", runClient(t, env, "python3", "-c", boto3Script), role)
-	}
-}
-
-func TestJavaScriptSDK(t *testing.T) {
-	if _, err := exec.LookPath("node"); err != nil {
-		skipOrFail(t, "node is missing (Debian package nodejs)")
-	}
-	if _, err := os.Stat("testdata/js/node_modules/@aws-sdk/client-sts"); err != nil {
-		skipOrFail(t, "the JavaScript SDK is not installed: run `make test` (npm ci in testdata/js)")
-	}
-	_, stsURL := testEngine(t, nil)
-	mustCLI(t, "load", "--profile", "dev")
-	mustCLI(t, "load", "--profile", "prod", "--slot")
-	for slot, role := range map[string]string{"": "dev", "prod": "prod"} {
-		var args []string
-		if slot != "" {
-			args = []string{"--profile", slot}
-		}
-		uri, tokenFile := envOf(t, args...)
-		env := append(clientEnv(t, uri, tokenFile), "STS_ENDPOINT="+stsURL)
-		wantAssumed(t, "JavaScript SDK", runClient(t, env, "node", "testdata/js/client.mjs"), role)
+	for _, c := range clients {
+		t.Run(c.name, func(t *testing.T) {
+			if why := c.missing(); why != "" {
+				skipOrFail(t, why)
+			}
+			_, stsURL := testEngine(t, nil)
+			mustCLI(t, "load", "--profile", "dev")
+			mustCLI(t, "load", "--profile", "prod", "--slot")
+			for slot, role := range map[string]string{"": "dev", "prod": "prod"} {
+				var args []string
+				if slot != "" {
+					args = []string{"--profile", slot}
+				}
+				uri, tokenFile := envOf(t, args...)
+				env := append(clientEnv(t, uri, tokenFile), "STS_ENDPOINT="+stsURL)
+				cmd := c.cmd(stsURL)
+				wantAssumed(t, c.name, runClient(t, env, cmd[0], cmd[1:]...), role)
+			}
+		})
 	}
 }

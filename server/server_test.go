@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/rolecall/rolecall/creds"
+	"github.com/rolecall/rolecall/internal/desktoptest"
 )
 
 const (
@@ -559,13 +560,7 @@ func FuzzHandler(f *testing.F) {
 }
 
 // skipOrFail skips, or fails when ROLECALL_REQUIRE_ALL is set (CI).
-func skipOrFail(t *testing.T, why string) {
-	t.Helper()
-	if os.Getenv("ROLECALL_REQUIRE_ALL") != "" {
-		t.Fatal(why + " (ROLECALL_REQUIRE_ALL is set: install it)")
-	}
-	t.Skip(why)
-}
+var skipOrFail = desktoptest.SkipOrFail
 
 // selfSigned makes a certificate for 127.0.0.1.
 func selfSigned(t *testing.T) tls.Certificate {

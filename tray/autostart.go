@@ -2,6 +2,7 @@ package tray
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 )
@@ -28,4 +29,12 @@ func SetAutostart(on bool, exe string) error {
 		}
 	}
 	return setAutostart(on, exe)
+}
+
+// removeEntry deletes a start-at-login file; one already gone is fine.
+func removeEntry(path string) error {
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("autostart: %w", err)
+	}
+	return nil
 }

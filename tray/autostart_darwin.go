@@ -35,10 +35,7 @@ func setAutostart(on bool, exe string) error {
 		return err
 	}
 	if !on {
-		if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return fmt.Errorf("autostart: %w", err)
-		}
-		return nil
+		return removeEntry(path)
 	}
 	plist := `<?xml version="1.0" encoding="UTF-8"?>
 <!DOCTYPE plist PUBLIC "-//Apple//DTD PLIST 1.0//EN" "http://www.apple.com/DTDs/PropertyList-1.0.dtd">

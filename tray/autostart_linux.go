@@ -43,10 +43,7 @@ func setAutostart(on bool, exe string) error {
 		return err
 	}
 	if !on {
-		if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
-			return fmt.Errorf("autostart: %w", err)
-		}
-		return nil
+		return removeEntry(path)
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return fmt.Errorf("autostart: %w", err)

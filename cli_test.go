@@ -25,6 +25,7 @@ import (
 
 	"github.com/rolecall/rolecall/internal/desktoptest"
 	"github.com/rolecall/rolecall/server"
+	"github.com/rolecall/rolecall/settings"
 )
 
 func TestVerbsAgainstRunningProcess(t *testing.T) {
@@ -403,5 +404,29 @@ func TestNoTrayHostFallsBackToServe(t *testing.T) {
 	first, _, _ := strings.Cut(logs.String(), "\n")
 	if !strings.HasPrefix(first, "rolecall: no D-Bus session bus") || !strings.Contains(first, "running headless as `rolecall serve`") {
 		t.Errorf("first line %q", first)
+	}
+}
+
+// TestPinnedSlotsComeBackAtStart: slots pinned in the settings are loaded
+// at start, in the background.
+func TestPinnedSlotsComeBackAtStart(t *testing.T) {
+	e, _ := testEngine(t, func(st *settings.Settings) { st.Pinned = []string{"prod", "missing-one"} })
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		s, ok := e.manager.Lookup("prod")
+		if ok && s.State == "ok" && s.Pinned {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("pinned slot prod not restored: %+v", s)
+		}
+	}
+	// A pinned profile that fails stays, in error, and is retried.
+	s, ok := e.manager.Lookup("missing-one")
+	for deadline := time.Now().Add(5 * time.Second); ok && s.State != "error" && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+		s, ok = e.manager.Lookup("missing-one")
+	}
+	if !ok || s.State != "error" || s.NextRefresh.IsZero() {
+		t.Errorf("failing pinned slot: %+v", s)
 	}
 }

@@ -120,8 +120,12 @@ func startEngine(cfg engineConfig) (_ *engine, err error) {
 	if err := e.listener.Open(); err != nil {
 		return nil, fmt.Errorf("%w (is another program using port %d? choose another with --port)", err, st.Port)
 	}
+	// Pinned slots come back in the background; naming them may need a
+	// discovery, which must not hold up the start for long.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
 	for _, name := range st.Pinned {
-		p, err := cfg.resolve(context.Background(), server.LoadRequest{Profile: name})
+		p, err := cfg.resolve(ctx, server.LoadRequest{Profile: name})
 		if err != nil {
 			cfg.log.Warn("pinned slot not restored", "profile", name, "err", err)
 			continue

@@ -35,6 +35,7 @@ Usage:
   rolecall token [--rotate]   print (or rotate) the bearer token
   rolecall tls save --cert FILE --key FILE | print | delete
   rolecall autostart on|off|status
+  rolecall doctor [--json]    find what would stop an SDK from using rolecall
   rolecall version
 
 Run "rolecall COMMAND -h" for a command's flags and an example.
@@ -73,6 +74,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		"logout":    c.logout,
 		"roles":     c.roles,
 		"autostart": c.autostart,
+		"doctor":    c.doctor,
 	}
 	switch args[0] {
 	case "-h", "-help", "--help", "help":

@@ -38,6 +38,7 @@ type Keyring struct {
 
 	memOnly atomic.Bool
 	warn    sync.Once
+	reason  error // why memOnly was set
 	mu      sync.Mutex
 	mem     map[string]string
 }
@@ -70,14 +71,17 @@ func (osKeyring) Delete(service, user string) error { return keyring.Delete(serv
 // failed and the keyring fell back to memory).
 func (k *Keyring) Available() bool { return !k.memOnly.Load() }
 
-// Probe checks that the OS keyring answers, falling back to memory if not.
+// Probe checks that the OS keyring answers, falling back to memory if not;
+// the error says why it cannot be used.
 func (k *Keyring) Probe() error {
 	_, err := k.Get("probe")
+	if !k.Available() {
+		k.mu.Lock()
+		defer k.mu.Unlock()
+		return k.reason
+	}
 	if errors.Is(err, ErrNotFound) {
 		return nil
-	}
-	if !k.Available() {
-		return errors.New("no OS keyring")
 	}
 	return err
 }
@@ -211,6 +215,11 @@ func (k *Keyring) fallBack(err error) bool {
 	if errors.Is(err, keyring.ErrSetDataTooBig) {
 		return false
 	}
+	k.mu.Lock()
+	if k.reason == nil {
+		k.reason = err
+	}
+	k.mu.Unlock()
 	k.memOnly.Store(true)
 	k.warn.Do(func() {
 		k.log.Warn("no usable OS keyring: secrets are kept in memory only and will not survive a restart",

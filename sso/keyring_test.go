@@ -176,3 +176,16 @@ func TestKeyringTimeoutFallsBackToMemory(t *testing.T) {
 		t.Errorf("Get = %q, %v", v, err)
 	}
 }
+
+func TestProbeSaysWhy(t *testing.T) {
+	keyring.MockInitWithError(errors.New("The name org.freedesktop.secrets was not provided by any .service files"))
+	defer keyring.MockInit()
+	err := NewKeyring("rolecall-test", nil).Probe()
+	if err == nil || !strings.Contains(KeyringErrorMessage(err), "gnome-keyring") {
+		t.Errorf("Probe without a keyring = %v", err)
+	}
+	keyring.MockInit()
+	if err := NewKeyring("rolecall-test", nil).Probe(); err != nil {
+		t.Errorf("Probe with a keyring = %v", err)
+	}
+}

@@ -1,0 +1,221 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"gopkg.in/ini.v1"
+
+	"github.com/rolecall/rolecall/server"
+	"github.com/rolecall/rolecall/settings"
+	"github.com/rolecall/rolecall/sso"
+	"github.com/rolecall/rolecall/tray"
+)
+
+// Finding is one doctor check: what was looked at, whether it is fine, and
+// if not, what is wrong and how to fix it.
+type Finding struct {
+	Check   string `json:"check"`
+	OK      bool   `json:"ok"`
+	Problem string `json:"problem,omitempty"`
+	Fix     string `json:"fix,omitempty"`
+}
+
+// doctorEnv is everything doctor looks at; tests fill it from a table.
+type doctorEnv struct {
+	getenv     func(string) string
+	configFile string // AWS config
+	credsFile  string // AWS shared credentials
+	port       int
+	status     func() (server.Status, error)       // the running process
+	portInUse  func(port int) bool                 // something listens there
+	keyring    func() error                        // nil: usable
+	trayHost   func() error                        // nil: present
+	sessions   func() ([]sso.SessionStatus, error) // SSO sessions
+	now        time.Time
+	expiringIn time.Duration // "close to expiry" threshold
+}
+
+// diagnose runs every check of SPEC §8.
+func diagnose(e doctorEnv) []Finding {
+	var out []Finding
+	add := func(check string, problem, fix string) {
+		if problem == "" {
+			fix = ""
+		}
+		out = append(out, Finding{Check: check, OK: problem == "", Problem: problem, Fix: fix})
+	}
+	for _, v := range []struct{ name, why, fix string }{
+		{"AWS_PROFILE", "AWS_PROFILE is set (%q): SDKs use that profile instead of rolecall's endpoint", "unset AWS_PROFILE (`eval \"$(rolecall env)\"` does)"},
+		{"AWS_ACCESS_KEY_ID", "AWS_ACCESS_KEY_ID is set: environment keys win over rolecall's endpoint", "unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN"},
+		{"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI is set: it wins over FULL_URI", "unset AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"},
+	} {
+		problem := ""
+		if val := e.getenv(v.name); val != "" {
+			problem = v.why
+			if v.name == "AWS_PROFILE" {
+				problem = fmt.Sprintf(v.why, val)
+			}
+		}
+		add("environment: "+v.name, problem, v.fix)
+	}
+	add("default profile", defaultProfileProblem(e.configFile, e.credsFile),
+		"remove the keys or credential_process from [default] (keep them under another profile name)")
+
+	st, err := e.status()
+	running := err == nil
+	switch {
+	case running:
+		add("rolecall running", "", "")
+	case errors.Is(err, server.ErrNotRunning):
+		add("rolecall running", "rolecall is not running", "start it: `rolecall` (tray), `rolecall serve`, or `rolecall autostart on` for every login")
+	default:
+		add("rolecall running", err.Error(), "check the control socket's directory ($XDG_RUNTIME_DIR/rolecall)")
+	}
+	if !running && e.portInUse(e.port) {
+		add("port "+strconv.Itoa(e.port), fmt.Sprintf("port %d is taken by another program", e.port),
+			"stop that program, or set another port in ~/.config/rolecall/config.toml (port = N)")
+	} else {
+		add("port "+strconv.Itoa(e.port), "", "")
+	}
+	if running {
+		problem := ""
+		if st.URL == "" {
+			problem = "the running rolecall reports no listener"
+		}
+		add("listener", problem, "restart rolecall")
+	}
+	if err := e.keyring(); err != nil {
+		add("keyring", sso.KeyringErrorMessage(err), "without a keyring the SSO session is lost at every restart")
+	} else {
+		add("keyring", "", "")
+	}
+	if err := e.trayHost(); err != nil {
+		add("tray host", err.Error(), "on GNOME install the AppIndicator extension; headless machines use `rolecall serve`")
+	} else {
+		add("tray host", "", "")
+	}
+	sessions, err := e.sessions()
+	if err != nil {
+		add("AWS config", err.Error(), "fix the file named in the message")
+	}
+	for _, s := range sessions {
+		name := "sso-session " + s.Key
+		switch {
+		case !s.SignedIn:
+			add(name, "not signed in, or the session has expired", "rolecall login --sso-session "+s.Key)
+		case !s.Renewable && s.ExpiresAt.Sub(e.now) < e.expiringIn:
+			add(name, "the session ends at "+s.ExpiresAt.Local().Format("15:04"), "rolecall login --sso-session "+s.Key+" (before then)")
+		default:
+			add(name, "", "")
+		}
+	}
+	return out
+}
+
+// defaultProfileProblem finds a [default] profile with credentials of its
+// own: SDK chains pick it before the container endpoint.
+func defaultProfileProblem(configFile, credsFile string) string {
+	for _, f := range []struct{ path, section string }{{credsFile, "default"}, {configFile, "default"}, {configFile, "profile default"}} {
+		file, err := ini.LoadSources(ini.LoadOptions{Loose: true}, f.path)
+		if err != nil {
+			continue
+		}
+		sec, err := file.GetSection(f.section)
+		if err != nil {
+			continue
+		}
+		for _, k := range []string{"aws_access_key_id", "credential_process", "web_identity_token_file"} {
+			if sec.HasKey(k) {
+				return fmt.Sprintf("[%s] in %s has %s: SDKs use it before rolecall's endpoint", f.section, f.path, k)
+			}
+		}
+	}
+	return ""
+}
+
+// realDoctorEnv looks at this machine.
+func realDoctorEnv(ctx context.Context) doctorEnv {
+	st, _ := settings.Load(mustPath(settings.Path()))
+	credsFile := os.Getenv("AWS_SHARED_CREDENTIALS_FILE")
+	if credsFile == "" {
+		if home, err := os.UserHomeDir(); err == nil {
+			credsFile = filepath.Join(home, ".aws", "credentials")
+		}
+	}
+	kr := sso.NewKeyring("rolecall", nil)
+	return doctorEnv{
+		getenv:     os.Getenv,
+		configFile: sso.ConfigPath(),
+		credsFile:  credsFile,
+		port:       st.Port,
+		status: func() (server.Status, error) {
+			path, err := server.SocketPath()
+			if err != nil {
+				return server.Status{}, err
+			}
+			return server.NewClient(path).Status(ctx)
+		},
+		portInUse: func(port int) bool {
+			c, err := net.DialTimeout("tcp", net.JoinHostPort(st.Bind, strconv.Itoa(port)), time.Second)
+			if err != nil {
+				return false
+			}
+			c.Close()
+			return true
+		},
+		keyring:  kr.Probe,
+		trayHost: tray.Available,
+		sessions: func() ([]sso.SessionStatus, error) {
+			return sso.NewClient(sso.Options{Keyring: kr}).Status(ctx)
+		},
+		now:        time.Now(),
+		expiringIn: time.Hour,
+	}
+}
+
+func mustPath(p string, err error) string {
+	if err != nil {
+		return ""
+	}
+	return p
+}
+
+func (c *cli) doctor(args []string) int {
+	fs := c.flags("doctor", "doctor [--json]", "rolecall doctor")
+	asJSON := fs.Bool("json", false, "print the findings as JSON")
+	if rc := c.parse(fs, args); rc >= 0 {
+		return rc
+	}
+	findings := diagnose(realDoctorEnv(c.ctx))
+	bad := 0
+	for _, f := range findings {
+		if !f.OK {
+			bad++
+		}
+	}
+	if *asJSON {
+		c.printJSON(struct {
+			OK       bool      `json:"ok"`
+			Findings []Finding `json:"findings"`
+		}{bad == 0, findings})
+	} else {
+		for _, f := range findings {
+			if f.OK {
+				fmt.Fprintf(c.stdout, "ok    %s\n", f.Check)
+				continue
+			}
+			fmt.Fprintf(c.stdout, "FIX   %s: %s\n      fix: %s\n", f.Check, f.Problem, f.Fix)
+		}
+	}
+	if bad > 0 {
+		return exitFail
+	}
+	return exitOK
+}

@@ -36,6 +36,7 @@ Usage:
   rolecall tls save --cert FILE --key FILE | print | delete
   rolecall autostart on|off|status
   rolecall doctor [--json]    find what would stop an SDK from using rolecall
+  rolecall completion bash|zsh|fish|powershell
   rolecall version
 
 Run "rolecall COMMAND -h" for a command's flags and an example.
@@ -60,22 +61,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
 		return c.startTray()
 	}
-	cmds := map[string]func([]string) int{
-		"serve":     c.serve,
-		"load":      c.load,
-		"unload":    c.unload,
-		"list":      c.list,
-		"current":   c.current,
-		"env":       c.env,
-		"token":     c.token,
-		"tls":       c.tls,
-		"version":   c.version,
-		"login":     c.login,
-		"logout":    c.logout,
-		"roles":     c.roles,
-		"autostart": c.autostart,
-		"doctor":    c.doctor,
-	}
+	cmds := c.commands()
 	switch args[0] {
 	case "-h", "-help", "--help", "help":
 		fmt.Fprint(stdout, usage)
@@ -89,6 +75,27 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	return cmd(args[1:])
+}
+
+// commands maps every verb to its function.
+func (c *cli) commands() map[string]func([]string) int {
+	return map[string]func([]string) int{
+		"serve":      c.serve,
+		"load":       c.load,
+		"unload":     c.unload,
+		"list":       c.list,
+		"current":    c.current,
+		"env":        c.env,
+		"token":      c.token,
+		"tls":        c.tls,
+		"version":    c.version,
+		"login":      c.login,
+		"logout":     c.logout,
+		"roles":      c.roles,
+		"autostart":  c.autostart,
+		"doctor":     c.doctor,
+		"completion": c.completion,
+	}
 }
 
 // flags returns a FlagSet for a command with its help text.
@@ -509,6 +516,7 @@ func (c *cli) logout(args []string) int {
 func (c *cli) roles(args []string) int {
 	fs := c.flags("roles", "roles [--json]", "rolecall roles --json | jq -r '.roles[].name'")
 	asJSON := fs.Bool("json", false, "print JSON (see README for its fields)")
+	names := fs.Bool("names", false, "print the names only, one a line (for shell completion)")
 	if rc := c.parse(fs, args); rc >= 0 {
 		return rc
 	}
@@ -519,6 +527,12 @@ func (c *cli) roles(args []string) int {
 		}
 		if *asJSON {
 			return c.printJSON(r)
+		}
+		if *names {
+			for _, role := range r.Roles {
+				fmt.Fprintln(c.stdout, role.Name)
+			}
+			return nil
 		}
 		tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
 		fmt.Fprintln(tw, "NAME\tKIND\tSESSION\tACCOUNT\tROLE")

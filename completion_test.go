@@ -1,0 +1,57 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+func TestCompletionsCoverEveryVerb(t *testing.T) {
+	var got []string
+	for v := range (&cli{}).commands() {
+		got = append(got, v)
+	}
+	slices.Sort(got)
+	if !slices.Equal(got, verbs()) {
+		t.Errorf("verbs %v, completions know %v", got, verbs())
+	}
+}
+
+func TestBashCompletion(t *testing.T) {
+	bash, err := exec.LookPath("bash")
+	if err != nil {
+		skipOrFail(t, "bash is missing")
+	}
+	out, _, rc := cliRun(t, "completion", "bash")
+	if rc != 0 {
+		t.Fatal("completion bash failed")
+	}
+	script := filepath.Join(t.TempDir(), "c.bash")
+	os.WriteFile(script, []byte(out), 0o600)
+	for words, want := range map[string]string{
+		"rolecall lo":            "load login logout",
+		"rolecall load --p":      "--profile",
+		"rolecall env --shell f": "fish",
+		"rolecall autostart s":   "status",
+	} {
+		w := strings.Fields(words)
+		prog := "source " + script + "; COMP_WORDS=(" + strings.Join(w, " ") + "); COMP_CWORD=" + strconv.Itoa(len(w)-1) + "; _rolecall; echo ${COMPREPLY[@]}"
+		got, err := exec.Command(bash, "-c", prog).Output()
+		if err != nil || strings.TrimSpace(string(got)) != want {
+			t.Errorf("complete %q = %q, %v; want %q", words, got, err, want)
+		}
+	}
+	for _, sh := range []string{"zsh", "fish", "powershell"} {
+		if out, _, rc := cliRun(t, "completion", sh); rc != 0 || !strings.Contains(out, "rolecall") {
+			t.Errorf("completion %s: %d", sh, rc)
+		}
+	}
+	if _, _, rc := cliRun(t, "completion", "tcsh"); rc != 2 {
+		t.Errorf("completion tcsh: exit %d, want 2", rc)
+	}
+}
+

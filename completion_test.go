@@ -54,4 +54,3 @@ func TestBashCompletion(t *testing.T) {
 		t.Errorf("completion tcsh: exit %d, want 2", rc)
 	}
 }
-

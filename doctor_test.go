@@ -58,7 +58,9 @@ func TestDoctor(t *testing.T) {
 			e.status = func() (server.Status, error) { return server.Status{}, server.ErrNotRunning }
 		}, "port 4144", "another port"},
 		{"no keyring", func(e *doctorEnv) {
-			e.keyring = func() error { return errors.New("The name org.freedesktop.secrets was not provided by any .service files") }
+			e.keyring = func() error {
+				return errors.New("The name org.freedesktop.secrets was not provided by any .service files")
+			}
 		}, "keyring", "restart"},
 		{"no tray host", func(e *doctorEnv) { e.trayHost = func() error { return errors.New("no system tray host") } }, "tray host", "AppIndicator"},
 		{"session expired", func(e *doctorEnv) {

@@ -5,7 +5,7 @@ GO       ?= go
 BIN      := bin/rolecall
 FUZZTIME ?= 10s
 
-.PHONY: build run test fuzz lint bench clean
+.PHONY: build run test fuzz lint bench dist clean
 
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) .
@@ -39,6 +39,10 @@ bench: build
 	$(GO) test -run '^$$' -bench Discovery -benchtime 3x ./sso
 	$(GO) build -o bin/loadtest ./internal/loadtest
 	./bin/loadtest -bin $(BIN)
+
+# Archives for linux/amd64, linux/arm64, windows/amd64 and SHA256SUMS in dist/.
+dist:
+	VERSION=$(VERSION) ./build/dist.sh
 
 clean:
 	rm -rf bin dist testdata/js/node_modules

@@ -40,10 +40,7 @@ func (c *Client) Roles(ctx context.Context) (roles []Role, needLogin []string, e
 	if err != nil {
 		return nil, nil, err
 	}
-	for name, p := range cfg.Profiles {
-		roles = append(roles, Role{Name: name, Kind: "profile", Session: p.Session, AccountID: p.AccountID, RoleName: p.RoleName})
-	}
-	slices.SortFunc(roles, func(a, b Role) int { return strings.Compare(a.Name, b.Name) })
+	roles = cfg.profileRoles()
 	var keys []string
 	for k := range cfg.Sessions {
 		keys = append(keys, k)
@@ -63,6 +60,16 @@ func (c *Client) Roles(ctx context.Context) (roles []Role, needLogin []string, e
 	return roles, needLogin, nil
 }
 
+// profileRoles lists the config's profiles as roles, sorted by name.
+func (cfg *AWSConfig) profileRoles() []Role {
+	var roles []Role
+	for name, p := range cfg.Profiles {
+		roles = append(roles, Role{Name: name, Kind: "profile", Session: p.Session, AccountID: p.AccountID, RoleName: p.RoleName})
+	}
+	slices.SortFunc(roles, func(a, b Role) int { return strings.Compare(a.Name, b.Name) })
+	return roles
+}
+
 // CachedRoles is Roles without network calls: the AWS config profiles and
 // what discovery found last, for menus that must never wait.
 func (c *Client) CachedRoles(ctx context.Context) ([]Role, error) {
@@ -70,11 +77,7 @@ func (c *Client) CachedRoles(ctx context.Context) ([]Role, error) {
 	if err != nil {
 		return nil, err
 	}
-	var roles []Role
-	for name, p := range cfg.Profiles {
-		roles = append(roles, Role{Name: name, Kind: "profile", Session: p.Session, AccountID: p.AccountID, RoleName: p.RoleName})
-	}
-	slices.SortFunc(roles, func(a, b Role) int { return strings.Compare(a.Name, b.Name) })
+	roles := cfg.profileRoles()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for k := range cfg.Sessions {

@@ -49,15 +49,7 @@ const renewBefore = 15 * time.Minute
 func (c *Client) token(ctx context.Context, s *Session) (*Token, error) {
 	st := c.state(s.Key)
 	c.mu.Lock()
-	if !st.loaded {
-		st.loaded = true
-		c.mu.Unlock()
-		t := c.storedToken(s)
-		c.mu.Lock()
-		if st.token == nil {
-			st.token = t
-		}
-	}
+	c.loadStoredLocked(s, st)
 	t := st.token
 	c.mu.Unlock()
 
@@ -82,6 +74,22 @@ func (c *Client) token(ctx context.Context, s *Session) (*Token, error) {
 		return t, nil
 	}
 	return nil, fmt.Errorf("sso session %s: %w", s.Key, creds.ErrLoginRequired)
+}
+
+// loadStoredLocked reads the session's stored token once, the first time
+// it is needed. c.mu is held on entry and exit, and released around the
+// keyring read, which can take seconds.
+func (c *Client) loadStoredLocked(s *Session, st *sessionState) {
+	if st.loaded {
+		return
+	}
+	st.loaded = true
+	c.mu.Unlock()
+	t := c.storedToken(s)
+	c.mu.Lock()
+	if st.token == nil {
+		st.token = t
+	}
 }
 
 // storedToken reads the token kept in the keyring, else a valid one the
@@ -203,15 +211,7 @@ func (c *Client) Status(ctx context.Context) ([]SessionStatus, error) {
 	for _, s := range cfg.Sessions {
 		st := c.state(s.Key)
 		c.mu.Lock()
-		if !st.loaded {
-			c.mu.Unlock()
-			t := c.storedToken(s)
-			c.mu.Lock()
-			st.loaded = true
-			if st.token == nil {
-				st.token = t
-			}
-		}
+		c.loadStoredLocked(s, st)
 		ss := SessionStatus{Key: s.Key, StartURL: s.StartURL, LoggingIn: st.flow != nil}
 		if st.flow != nil {
 			ss.UserCode = st.flow.prompt.UserCode

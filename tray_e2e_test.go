@@ -86,6 +86,27 @@ func (m *menuClient) click(label string) {
 	}
 }
 
+// clickUntil clicks label until done reports its effect. The menu may be
+// rebuilt (new ids) between reading the layout and the click, which then
+// reaches nothing: the click is sent again.
+func (m *menuClient) clickUntil(label string, done func() bool) {
+	m.t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); {
+		m.click(label)
+		for wait := time.Now().Add(time.Second); time.Now().Before(wait); time.Sleep(20 * time.Millisecond) {
+			if done() {
+				return
+			}
+		}
+	}
+	m.t.Fatalf("clicking %q had no effect", label)
+}
+
+func (m *menuClient) has(label string) bool {
+	_, ok := findID(m.layout(), label)
+	return ok
+}
+
 // TestTrayEndToEnd starts `rolecall` with its tray on a private session bus
 // (real Secret Service, a StatusNotifierWatcher, a recording notification
 // server), logs in from the menu, clicks a role and sees the credential
@@ -145,12 +166,12 @@ func TestTrayEndToEnd(t *testing.T) {
 	}
 	m.waitLabel("No role loaded")
 
-	m.click("Log in to corp")
+	m.clickUntil("Log in to corp", func() bool { return !m.has("Log in to corp") })
 	notes.Wait(t, "Log in to corp", 10*time.Second)
-	// Discovery after the login: the account's submenu, "_" escaped.
-	m.click("Admin")
-	id := m.waitLabel("Acme__Dev/Admin")
-	_ = id
+	// Discovery after the login: the account's submenu, "_" escaped; the
+	// loaded role then stands on top as a recent one.
+	m.waitLabel("Admin")
+	m.clickUntil("Admin", func() bool { return m.has("Acme__Dev/Admin") })
 	if b, _ := os.ReadFile(browserLog); strings.Count(string(b), "\n") != 1 {
 		t.Errorf("browser opened %q", b)
 	}
@@ -180,27 +201,22 @@ func TestTrayEndToEnd(t *testing.T) {
 	}
 
 	// Start at login, from the menu.
-	m.click("Start at login")
 	desktop := filepath.Join(s.Dir, "config", "autostart", "rolecall.desktop")
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		if _, err := os.Stat(desktop); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("no autostart entry after clicking Start at login")
-		}
-	}
+	m.clickUntil("Start at login", func() bool { _, err := os.Stat(desktop); return err == nil })
 
-	m.click("Quit")
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("exit: %v\n%s", err, logs.String())
+	var exitErr error
+	m.clickUntil("Quit", func() bool {
+		select {
+		case exitErr = <-done:
+			return true
+		default:
+			return false
 		}
-	case <-time.After(10 * time.Second):
-		t.Fatalf("rolecall did not quit:\n%s", logs.String())
+	})
+	if exitErr != nil {
+		t.Fatalf("exit: %v\n%s", exitErr, logs.String())
 	}
 	sc := bufio.NewScanner(strings.NewReader(logs.String()))
 	for sc.Scan() {

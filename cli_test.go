@@ -109,7 +109,7 @@ func TestVerbsAgainstRunningProcess(t *testing.T) {
 
 	// tls save / print / delete
 	dir := t.TempDir()
-	certFile, keyFile := writePair(t, dir)
+	certFile, keyFile := writePair(t, dir, "127.0.0.1")
 	if _, errOut, rc := cliRun(t, "tls", "print"); rc != 1 || !strings.Contains(errOut, "no TLS certificate saved") {
 		t.Errorf("tls print with none: %d %q", rc, errOut)
 	}
@@ -342,18 +342,23 @@ func getStatus(t *testing.T, url, token string) int {
 	return resp.StatusCode
 }
 
-func writePair(t *testing.T, dir string) (string, string) {
+// writePair writes a self-signed certificate for ip, and its key, to dir.
+func writePair(t *testing.T, dir, ip string) (string, string) {
 	t.Helper()
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(7), Subject: pkix.Name{CommonName: "127.0.0.1"},
+		SerialNumber: big.NewInt(7), Subject: pkix.Name{CommonName: ip},
 		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")},
+		IPAddresses: []net.IP{net.ParseIP(ip)}, KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, BasicConstraintsValid: true, IsCA: true,
 	}
-	der, _ := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
 	kb, _ := x509.MarshalECPrivateKey(key)
 	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
+	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644)
 	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600)
 	return certFile, keyFile
 }

@@ -2,15 +2,7 @@ package main
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"fmt"
-	"math/big"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -64,7 +56,7 @@ func TestContainerRecipe(t *testing.T) {
 	run("netns", "exec", ns, "ip", "link", "set", "lo", "up")
 
 	dir := t.TempDir()
-	certFile, keyFile := ipCert(t, dir, hostIP)
+	certFile, keyFile := writePair(t, dir, hostIP)
 	keyring.MockInit()
 	st := settings.Defaults()
 	st.Bind, st.Port = hostIP, 0
@@ -133,25 +125,4 @@ func tokenEnv(t *testing.T, uri, tok string) []string {
 func portOf(url string) string {
 	u := strings.TrimSuffix(url, "/")
 	return u[strings.LastIndex(u, ":")+1:]
-}
-
-// ipCert writes a self-signed certificate for ip and its key.
-func ipCert(t *testing.T, dir, ip string) (string, string) {
-	t.Helper()
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(9), Subject: pkix.Name{CommonName: ip},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		IPAddresses: []net.IP{net.ParseIP(ip)}, KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, BasicConstraintsValid: true, IsCA: true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kb, _ := x509.MarshalECPrivateKey(key)
-	certFile, keyFile := filepath.Join(dir, "bridge.pem"), filepath.Join(dir, "bridge.key")
-	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644)
-	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600)
-	return certFile, keyFile
 }

@@ -114,14 +114,7 @@ func (s *Server) body(slot string, c creds.Credentials) *cachedBody {
 			return cb
 		}
 	}
-	b, _ := json.Marshal(credentialsBody{
-		AccessKeyID:     c.AccessKeyID,
-		SecretAccessKey: c.SecretAccessKey,
-		Token:           c.SessionToken,
-		Expiration:      c.Expiration.UTC().Format(ExpirationFormat),
-		RoleArn:         c.RoleARN,
-		AccountID:       c.AccountID,
-	})
+	b, _ := json.Marshal(newCredentialsBody(c))
 	cb := &cachedBody{keyID: c.AccessKeyID, exp: c.Expiration, body: b, length: []string{strconv.Itoa(len(b))}}
 	s.bodies.Store(slot, cb)
 	return cb
@@ -135,6 +128,17 @@ type credentialsBody struct {
 	Expiration      string `json:"Expiration"`
 	RoleArn         string `json:"RoleArn"`
 	AccountID       string `json:"AccountId"`
+}
+
+func newCredentialsBody(c creds.Credentials) credentialsBody {
+	return credentialsBody{
+		AccessKeyID:     c.AccessKeyID,
+		SecretAccessKey: c.SecretAccessKey,
+		Token:           c.SessionToken,
+		Expiration:      c.Expiration.UTC().Format(ExpirationFormat),
+		RoleArn:         c.RoleARN,
+		AccountID:       c.AccountID,
+	}
 }
 
 // writeSourceError maps the manager's errors to status and advice.

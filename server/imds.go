@@ -145,12 +145,7 @@ func (s *Server) imdsCredentials(w http.ResponseWriter, r *http.Request) {
 		Code:            "Success",
 		LastUpdated:     c.Issued.UTC().Format(ExpirationFormat),
 		Type:            "AWS-HMAC",
-		AccessKeyID:     c.AccessKeyID,
-		SecretAccessKey: c.SecretAccessKey,
-		Token:           c.SessionToken,
-		Expiration:      c.Expiration.UTC().Format(ExpirationFormat),
-		RoleArn:         c.RoleARN,
-		AccountID:       c.AccountID,
+		credentialsBody: newCredentialsBody(c),
 	})
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
@@ -158,16 +153,13 @@ func (s *Server) imdsCredentials(w http.ResponseWriter, r *http.Request) {
 	s.opts.Audit.record(r, slot, c)
 }
 
+// imdsCredentialsBody is the container body with IMDS's three fields in
+// front.
 type imdsCredentialsBody struct {
-	Code            string `json:"Code"`
-	LastUpdated     string `json:"LastUpdated"`
-	Type            string `json:"Type"`
-	AccessKeyID     string `json:"AccessKeyId"`
-	SecretAccessKey string `json:"SecretAccessKey"`
-	Token           string `json:"Token"`
-	Expiration      string `json:"Expiration"`
-	RoleArn         string `json:"RoleArn"`
-	AccountID       string `json:"AccountId"`
+	Code        string `json:"Code"`
+	LastUpdated string `json:"LastUpdated"`
+	Type        string `json:"Type"`
+	credentialsBody
 }
 
 func (s *Server) imdsInfo(w http.ResponseWriter, r *http.Request) {

@@ -5,7 +5,7 @@ GO       ?= go
 BIN      := bin/rolecall
 FUZZTIME ?= 10s
 
-.PHONY: build run test fuzz lint bench dist clean
+.PHONY: build run check test fuzz lint bench dist clean
 
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) .
@@ -13,10 +13,15 @@ build:
 run: build
 	./$(BIN)
 
-# The JavaScript SDK client test needs its npm packages; without npm the
-# test says so and skips.
+# Fast: vet and the unit tests, without processes or a desktop session.
+check:
+	$(GO) vet ./...
+	$(GO) test -short -timeout 60s ./...
+
+# Everything. The JavaScript SDK client test needs its npm packages;
+# without npm the test says so and skips. A hang fails in minutes.
 test: testdata/js/node_modules/.installed
-	$(GO) test -race ./...
+	$(GO) test -race -timeout 240s ./...
 
 testdata/js/node_modules/.installed: testdata/js/package.json testdata/js/package-lock.json
 	@if command -v npm >/dev/null; then \
@@ -28,9 +33,10 @@ fuzz:
 	$(GO) test ./server -run '^$$' -fuzz FuzzHandler -fuzztime $(FUZZTIME)
 
 lint:
+	$(GO) mod tidy -diff
 	$(GO) vet ./...
 	GOOS=windows $(GO) vet ./...
-	GOOS=darwin CGO_ENABLED=0 $(GO) vet ./creds ./server ./settings ./sso ./tray ./assets
+	GOOS=darwin CGO_ENABLED=0 $(GO) vet ./creds ./server/... ./keyring ./settings ./sso ./tray ./assets
 	$(GO) tool staticcheck ./...
 
 # Go benchmarks, then the wrk load test (apt-get install wrk).

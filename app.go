@@ -2,46 +2,46 @@ package main
 
 import (
 	"context"
-	"errors"
-	"fmt"
 	"log/slog"
-	"slices"
 	"sync"
 	"time"
 
-	"github.com/atotto/clipboard"
-
 	"github.com/rolecall/rolecall/assets"
 	"github.com/rolecall/rolecall/creds"
-	"github.com/rolecall/rolecall/server"
+	"github.com/rolecall/rolecall/keyring"
+	"github.com/rolecall/rolecall/server/control"
 	"github.com/rolecall/rolecall/settings"
 	"github.com/rolecall/rolecall/sso"
 	"github.com/rolecall/rolecall/tray"
 )
 
 // app is a running rolecall: the engine, the Identity Center client, and
-// what the tray needs from them.
+// what the tray needs from them. It is wiring: each piece of state has its
+// own owner (the manager: slots; sso.Client: sessions; pins; recent).
 type app struct {
 	engine   *engine
-	ic       identityCenter
+	ic       *sso.Client
+	pins     *pins
+	recent   *recent
 	st       settings.Settings
-	cfgPath  string
 	log      *slog.Logger
-	notifier *tray.Notifier
 	withTray bool
+
+	// What the actions reach beyond the owners; tests replace them.
+	resolve   func(context.Context, control.LoadRequest) (creds.Profile, error)
+	signIn    func(ctx context.Context, session string, automatic bool) error
+	clipboard func(string) error
+	show      func(title, body string) // a desktop notification
 
 	ctx     context.Context
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
-	changes chan struct{}
-	logins  chan struct{}
-
-	mu     sync.Mutex
-	recent []string
+	changes chan struct{} // the tray should render again
+	logins  chan struct{} // a session signed in: discover its roles
 }
 
 // startApp loads the settings, opens the keyring and starts the engine
-// with the Identity Center as its source.
+// with Identity Center as its source.
 func (c *cli) startApp(f serveFlags, withTray bool) (*app, error) {
 	log := newLogger(c.stderr, f.debug)
 	cfgPath, err := settings.Path()
@@ -52,66 +52,63 @@ func (c *cli) startApp(f serveFlags, withTray bool) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
-	if f.bind != "" {
-		st.Bind = f.bind
-	}
-	if f.port != 0 {
-		st.Port = f.port
-	}
-	if f.imds {
-		st.IMDS = true
-	}
+	f.apply(&st)
 	stateDir, err := settings.StateDir()
 	if err != nil {
 		return nil, err
 	}
-	sock, err := server.SocketPath()
+	sock, err := control.SocketPath()
 	if err != nil {
 		return nil, err
 	}
-	kr := sso.NewKeyring("rolecall", log)
+	kr := keyring.New("rolecall", log)
 	if err := kr.Probe(); err != nil {
 		log.Debug("keyring probe", "err", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	a := &app{
-		st: st, cfgPath: cfgPath, log: log, withTray: withTray, ctx: ctx, cancel: cancel,
+		ic: sso.NewClient(sso.Options{Keyring: kr, WriteCLICache: st.CLICacheWrite, Logger: log}),
+		st: st, log: log, withTray: withTray, ctx: ctx, cancel: cancel,
+		pins: newPins(cfgPath, st.Pinned), recent: &recent{},
 		changes: make(chan struct{}, 1), logins: make(chan struct{}, 1),
 	}
-	var manager *creds.Manager
-	var managerMu sync.Mutex
-	a.ic = identityCenter{sso.NewClient(sso.Options{
-		Keyring:       kr,
-		WriteCLICache: st.CLICacheWrite,
-		Logger:        log,
-		OnLogin: func(string) {
-			managerMu.Lock()
-			m := manager
-			managerMu.Unlock()
-			if m != nil {
-				m.RefreshAll()
-			}
-			notifyChan(a.logins)
-		},
-		OnChange: a.changed,
-	})}
+	ic := identityCenter{a.ic}
+	a.resolve, a.signIn, a.clipboard = ic.resolve, ic.signIn, defaultClipboard
 	a.engine, err = startEngine(engineConfig{
 		settings: st, tlsCert: f.cert, tlsKey: f.key, socketPath: sock, stateDir: stateDir,
-		fetcher: a.ic.client, resolve: a.ic.resolve, sessions: a.ic, keyring: kr, log: log,
-		onManager: func(m *creds.Manager) {
-			managerMu.Lock()
-			manager = m
-			managerMu.Unlock()
-		},
-		onLoginRequired: a.loginRequired,
+		fetcher: a.ic, resolve: ic.resolve, sessions: ic, keyring: kr, log: log,
+		pinned: a.pins.List(), onLoginRequired: a.loginRequired,
 	})
 	if err != nil {
 		cancel()
 		return nil, err
 	}
-	log.Info("rolecall serving", "version", version, "url", a.engine.listener.URL(), "token_file", a.engine.secrets.TokenFile,
+	a.wg.Add(1)
+	go a.followSessions()
+	log.Info("rolecall serving", "version", version, "url", a.engine.listener.URL(), "token_file", a.engine.secrets.tokenFile,
 		"control", sock, "imds", st.IMDS, "audit", st.AuditLog, "tray", withTray)
 	return a, nil
+}
+
+// followSessions reacts to Identity Center events until the app stops: a
+// login or renewal refreshes the slots that wait for it and starts a
+// discovery; every event makes the tray render again.
+func (a *app) followSessions() {
+	defer a.wg.Done()
+	events, stop := a.ic.Subscribe()
+	defer stop()
+	for {
+		select {
+		case ev := <-events:
+			if ev.Login {
+				a.engine.manager.RefreshAll()
+				notifyChan(a.logins)
+			}
+			a.changed()
+		case <-a.ctx.Done():
+			return
+		}
+	}
 }
 
 // notifyChan sends on a coalescing channel without blocking.
@@ -131,23 +128,7 @@ func (a *app) loginRequired(p creds.Profile) {
 		a.log.Warn("login required: run `rolecall login`", "profile", p.Name, "session", p.Session)
 		return
 	}
-	a.login(p.Session, true)
-}
-
-// login runs a login in the background.
-func (a *app) login(session string, automatic bool) {
-	a.wg.Add(1)
-	go func() {
-		defer a.wg.Done()
-		s, err := a.ic.client.Session(a.ctx, session)
-		if err == nil {
-			_, err = a.ic.client.Login(a.ctx, s, sso.LoginOptions{Automatic: automatic})
-		}
-		if err != nil && !errors.Is(err, sso.ErrLoginCancelled) {
-			a.notify("Login to "+session+" failed", err.Error())
-		}
-		a.changed()
-	}()
+	a.startLogin(p.Session, true)
 }
 
 // Close stops everything.
@@ -159,7 +140,12 @@ func (a *app) Close() {
 
 // runTray shows the tray until Quit; it must run on the main goroutine.
 func (a *app) runTray() {
-	a.notifier = tray.NewNotifier(assets.AppIcon())
+	notifier := tray.NewNotifier(assets.AppIcon())
+	a.show = func(title, body string) {
+		if err := notifier.Send(title, body); err != nil {
+			a.log.Warn("notification not shown", "err", err)
+		}
+	}
 	events, stop := a.engine.manager.Subscribe()
 	a.wg.Add(2)
 	go func() { // manager events into the tray's change channel
@@ -178,9 +164,9 @@ func (a *app) runTray() {
 	tray.Run(tray.Options{
 		State:    a.trayState,
 		Changes:  a.changes,
-		Do:       a.do,
+		Actions:  a.actions(),
 		Leads:    a.st.NotifyBefore,
-		Notifier: a.notifier,
+		Notifier: notifier,
 		Logger:   a.log,
 		OnReady:  func() { a.log.Info("tray icon shown") },
 	})
@@ -193,7 +179,7 @@ func (a *app) discoverLoop() {
 	t := time.NewTicker(10 * time.Minute)
 	defer t.Stop()
 	for {
-		if _, _, err := a.ic.client.Roles(a.ctx); err != nil && a.ctx.Err() == nil {
+		if _, _, err := a.ic.Roles(a.ctx); err != nil && a.ctx.Err() == nil {
 			a.log.Warn("role discovery failed", "err", err)
 		}
 		a.changed()
@@ -208,9 +194,9 @@ func (a *app) discoverLoop() {
 
 // trayState is what the menu shows; it makes no network call.
 func (a *app) trayState() tray.State {
-	st := tray.State{Slots: a.engine.manager.Snapshot()}
+	st := tray.State{Slots: a.engine.manager.Snapshot(), Recent: a.recent.List()}
 	st.Autostart, _ = tray.AutostartEnabled()
-	if sessions, err := a.ic.client.Status(a.ctx); err == nil {
+	if sessions, err := a.ic.Status(a.ctx); err == nil {
 		for _, s := range sessions {
 			st.Sessions = append(st.Sessions, tray.Session{
 				Key: s.Key, SignedIn: s.SignedIn, ExpiresAt: s.ExpiresAt, Renewable: s.Renewable,
@@ -218,7 +204,7 @@ func (a *app) trayState() tray.State {
 			})
 		}
 	}
-	if roles, err := a.ic.client.CachedRoles(a.ctx); err == nil {
+	if roles, err := a.ic.CachedRoles(a.ctx); err == nil {
 		for _, r := range roles {
 			st.Roles = append(st.Roles, tray.Role{Name: r.Name, Account: r.AccountName, Role: r.RoleName, Session: r.Session})
 			if r.Kind == "discovered" && r.AccountName == "" {
@@ -226,105 +212,5 @@ func (a *app) trayState() tray.State {
 			}
 		}
 	}
-	a.mu.Lock()
-	st.Recent = slices.Clone(a.recent)
-	a.mu.Unlock()
 	return st
-}
-
-// do performs a menu click.
-func (a *app) do(act tray.Action) {
-	ctx, cancel := context.WithTimeout(a.ctx, time.Minute)
-	defer cancel()
-	m := a.engine.manager
-	var err error
-	switch act.Kind {
-	case tray.ActLoad, tray.ActLoadSlot:
-		var p creds.Profile
-		if p, err = a.ic.resolve(ctx, server.LoadRequest{Profile: act.Profile}); err == nil {
-			slot := creds.DefaultSlot
-			if act.Kind == tray.ActLoadSlot {
-				slot = p.Name
-			}
-			if _, err = m.Load(ctx, slot, p); err == nil {
-				a.used(p.Name)
-			}
-		}
-		if errors.Is(err, creds.ErrLoginRequired) && p.Session != "" {
-			a.login(p.Session, false)
-			err = nil
-		}
-	case tray.ActUnload:
-		err = m.Unload(act.Profile)
-	case tray.ActPin, tray.ActUnpin:
-		if err = m.SetPinned(act.Profile, act.Kind == tray.ActPin); err == nil {
-			err = a.savePinned()
-		}
-	case tray.ActLogin:
-		a.login(act.Session, false)
-	case tray.ActCopyEnv, tray.ActCopyIDE:
-		err = a.copySettings(act.Kind == tray.ActCopyIDE)
-	case tray.ActRefresh:
-		m.RefreshAll()
-	case tray.ActAutostartOn, tray.ActAutostartOff:
-		err = tray.SetAutostart(act.Kind == tray.ActAutostartOn, "")
-	case tray.ActQuit:
-		tray.Quit()
-	}
-	if err != nil {
-		a.log.Warn("menu action failed", "action", act.Kind, "profile", act.Profile, "err", err)
-		a.notify("rolecall", err.Error())
-	}
-	a.changed()
-}
-
-// used puts a profile on top of the recent list.
-func (a *app) used(name string) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	a.recent = slices.DeleteFunc(a.recent, func(s string) bool { return s == name })
-	a.recent = append([]string{name}, a.recent...)
-	if len(a.recent) > tray.RecentMax {
-		a.recent = a.recent[:tray.RecentMax]
-	}
-}
-
-// savePinned writes the pinned slots to the settings file, keeping the
-// user's other lines.
-func (a *app) savePinned() error {
-	var pinned []string
-	for _, s := range a.engine.manager.Snapshot().Named {
-		if s.Pinned {
-			pinned = append(pinned, s.Name)
-		}
-	}
-	if pinned == nil {
-		pinned = []string{}
-	}
-	return settings.Set(a.cfgPath, "pinned", pinned)
-}
-
-// copySettings puts the terminal exports or the IDE settings on the
-// clipboard; the notification says what, never the token.
-func (a *app) copySettings(ide bool) error {
-	env := server.Env{FullURI: a.engine.listener.URL(), TokenFile: a.engine.secrets.TokenFile}
-	text, what := exports(defaultShell(), env), "Terminal exports"
-	if ide {
-		text = "AWS_CONTAINER_CREDENTIALS_FULL_URI=" + env.FullURI + "\nAWS_CONTAINER_AUTHORIZATION_TOKEN_FILE=" + env.TokenFile + "\n"
-		what = "IDE settings"
-	}
-	if err := clipboard.WriteAll(text); err != nil {
-		return fmt.Errorf("copy to the clipboard: %w (on Linux install xclip, xsel or wl-clipboard)", err)
-	}
-	a.notify(what+" copied", "Paste them into a terminal or a run configuration: "+env.FullURI)
-	return nil
-}
-
-func (a *app) notify(title, body string) {
-	if a.notifier == nil {
-		return
-	}
-	if err := a.notifier.Send(title, body); err != nil {
-		a.log.Warn("notification not shown", "err", err)
-	}
 }

@@ -24,7 +24,7 @@ import (
 	"time"
 
 	"github.com/rolecall/rolecall/internal/desktoptest"
-	"github.com/rolecall/rolecall/server"
+	"github.com/rolecall/rolecall/server/control"
 	"github.com/rolecall/rolecall/settings"
 )
 
@@ -45,7 +45,7 @@ func TestVerbsAgainstRunningProcess(t *testing.T) {
 		t.Errorf("current = %q", out)
 	}
 
-	var slots []server.SlotInfo
+	var slots []control.SlotInfo
 	if err := json.Unmarshal([]byte(mustCLI(t, "list", "--json")), &slots); err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +76,7 @@ func TestVerbsAgainstRunningProcess(t *testing.T) {
 	// token: the token file holds it with no trailing newline; rotation
 	// changes both and the old token stops working.
 	tok := strings.TrimSpace(mustCLI(t, "token"))
-	tokenFile := e.secrets.TokenFile
+	tokenFile := e.secrets.tokenFile
 	if b, _ := os.ReadFile(tokenFile); string(b) != tok {
 		t.Errorf("token file %q, token %q", b, tok)
 	}
@@ -141,7 +141,7 @@ func TestLoadFailureKeepsSlot(t *testing.T) {
 }
 
 func TestUsageErrors(t *testing.T) {
-	t.Setenv(server.SocketEnv, filepath.Join(t.TempDir(), "none.sock"))
+	t.Setenv(control.SocketEnv, filepath.Join(t.TempDir(), "none.sock"))
 	tests := []struct {
 		args []string
 		rc   int
@@ -219,6 +219,7 @@ type serveProc struct {
 // startServe starts the built binary with env and waits for /healthz.
 func startServe(t *testing.T, env []string, port string) *serveProc {
 	t.Helper()
+	desktoptest.SkipShort(t, "starts rolecall serve")
 	bin, err := buildBinary()
 	if err != nil {
 		t.Fatal(err)
@@ -381,6 +382,7 @@ func TestAutostartVerb(t *testing.T) {
 // TestNoTrayHostFallsBackToServe: `rolecall` with no tray host says so in
 // one line and serves headless.
 func TestNoTrayHostFallsBackToServe(t *testing.T) {
+	desktoptest.SkipShort(t, "starts rolecall")
 	dir := t.TempDir()
 	port := freePort(t)
 	os.MkdirAll(filepath.Join(dir, "config", "rolecall"), 0o700)

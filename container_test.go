@@ -11,11 +11,12 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/config"
-	"github.com/zalando/go-keyring"
+	gokeyring "github.com/zalando/go-keyring"
 
 	"github.com/rolecall/rolecall/creds"
+	"github.com/rolecall/rolecall/internal/desktoptest"
+	"github.com/rolecall/rolecall/keyring"
 	"github.com/rolecall/rolecall/settings"
-	"github.com/rolecall/rolecall/sso"
 )
 
 // TestContainerRecipe checks the README's recipe for containers: rolecall
@@ -28,6 +29,7 @@ func TestContainerRecipe(t *testing.T) {
 		containerClient(t)
 		return
 	}
+	desktoptest.SkipShort(t, "makes a network namespace")
 	if os.Getuid() != 0 {
 		skipOrFail(t, "the container recipe test needs root to make a network namespace")
 	}
@@ -57,13 +59,13 @@ func TestContainerRecipe(t *testing.T) {
 
 	dir := t.TempDir()
 	certFile, keyFile := writePair(t, dir, hostIP)
-	keyring.MockInit()
+	gokeyring.MockInit()
 	st := settings.Defaults()
 	st.Bind, st.Port = hostIP, 0
 	cfg := engineConfig{
 		settings: st, socketPath: filepath.Join(dir, "run", "control.sock"), stateDir: filepath.Join(dir, "state"),
 		fetcher: stsFetcher(stsURL), resolve: resolveByName,
-		keyring: sso.NewKeyring("rolecall-test", nil), log: newLogger(os.Stderr, false),
+		keyring: keyring.New("rolecall-test", nil), log: newLogger(os.Stderr, false),
 	}
 	// Without TLS a bridge address is refused.
 	if _, err := startEngine(cfg); err == nil || !strings.Contains(err.Error(), "needs TLS") {
@@ -79,7 +81,7 @@ func TestContainerRecipe(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tok, _ := os.ReadFile(e.secrets.TokenFile)
+	tok, _ := os.ReadFile(e.secrets.tokenFile)
 
 	cmd := exec.Command(ipBin, "netns", "exec", ns, os.Args[0], "-test.run=^TestContainerRecipe$", "-test.v")
 	uri := "https://" + hostIP + ":" + portOf(e.listener.URL()) + "/"

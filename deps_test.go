@@ -8,17 +8,21 @@ import (
 )
 
 // TestImportArrows guards the package arrows of SPEC §1: main → everything;
-// tray → creds, assets; server → creds; sso → creds; creds → nothing (and
-// standard library only). settings is a leaf read by main.
+// tray → creds, assets; server → creds; server/control → creds (the
+// listener and the control channel never import each other); sso → creds,
+// keyring; creds → nothing (and standard library only). keyring, settings
+// and assets are leaves.
 func TestImportArrows(t *testing.T) {
 	const mod = "github.com/rolecall/rolecall"
 	allowed := map[string][]string{
-		"creds":    {},
-		"server":   {"creds"},
-		"sso":      {"creds"},
-		"tray":     {"creds", "assets"},
-		"assets":   {},
-		"settings": {},
+		"creds":          {},
+		"server":         {"creds"},
+		"server/control": {"creds"},
+		"keyring":        {},
+		"sso":            {"creds", "keyring"},
+		"tray":           {"creds", "assets"},
+		"assets":         {},
+		"settings":       {},
 	}
 	for pkg, ok := range allowed {
 		out, err := exec.Command("go", "list", "-deps", "-f", "{{.ImportPath}} {{.Standard}}", "./"+pkg).CombinedOutput()

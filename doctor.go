@@ -12,7 +12,8 @@ import (
 
 	"gopkg.in/ini.v1"
 
-	"github.com/rolecall/rolecall/server"
+	"github.com/rolecall/rolecall/keyring"
+	"github.com/rolecall/rolecall/server/control"
 	"github.com/rolecall/rolecall/settings"
 	"github.com/rolecall/rolecall/sso"
 	"github.com/rolecall/rolecall/tray"
@@ -33,7 +34,7 @@ type doctorEnv struct {
 	configFile string // AWS config
 	credsFile  string // AWS shared credentials
 	port       int
-	status     func() (server.Status, error)       // the running process
+	status     func() (control.Status, error)      // the running process
 	portInUse  func(port int) bool                 // something listens there
 	keyring    func() error                        // nil: usable
 	trayHost   func() error                        // nil: present
@@ -73,7 +74,7 @@ func diagnose(e doctorEnv) []Finding {
 	switch {
 	case running:
 		add("rolecall running", "", "")
-	case errors.Is(err, server.ErrNotRunning):
+	case errors.Is(err, control.ErrNotRunning):
 		add("rolecall running", "rolecall is not running", "start it: `rolecall` (tray), `rolecall serve`, or `rolecall autostart on` for every login")
 	default:
 		add("rolecall running", err.Error(), "check the control socket's directory ($XDG_RUNTIME_DIR/rolecall)")
@@ -92,7 +93,7 @@ func diagnose(e doctorEnv) []Finding {
 		add("listener", problem, "restart rolecall")
 	}
 	if err := e.keyring(); err != nil {
-		add("keyring", sso.KeyringErrorMessage(err), "without a keyring the SSO session is lost at every restart")
+		add("keyring", keyring.ErrorMessage(err), "without a keyring the SSO session is lost at every restart")
 	} else {
 		add("keyring", "", "")
 	}
@@ -149,18 +150,18 @@ func realDoctorEnv(ctx context.Context) doctorEnv {
 			credsFile = filepath.Join(home, ".aws", "credentials")
 		}
 	}
-	kr := sso.NewKeyring("rolecall", nil)
+	kr := keyring.New("rolecall", nil)
 	return doctorEnv{
 		getenv:     os.Getenv,
 		configFile: sso.ConfigPath(),
 		credsFile:  credsFile,
 		port:       st.Port,
-		status: func() (server.Status, error) {
-			path, err := server.SocketPath()
+		status: func() (control.Status, error) {
+			path, err := control.SocketPath()
 			if err != nil {
-				return server.Status{}, err
+				return control.Status{}, err
 			}
-			return server.NewClient(path).Status(ctx)
+			return control.NewClient(path).Status(ctx)
 		},
 		portInUse: func(port int) bool {
 			c, err := net.DialTimeout("tcp", net.JoinHostPort(st.Bind, strconv.Itoa(port)), time.Second)

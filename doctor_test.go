@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rolecall/rolecall/server"
+	"github.com/rolecall/rolecall/server/control"
 	"github.com/rolecall/rolecall/sso"
 )
 
@@ -21,7 +21,7 @@ func healthy(t *testing.T) doctorEnv {
 		configFile: filepath.Join(dir, "config"),
 		credsFile:  filepath.Join(dir, "credentials"),
 		port:       4144,
-		status:     func() (server.Status, error) { return server.Status{URL: "http://127.0.0.1:4144/"}, nil },
+		status:     func() (control.Status, error) { return control.Status{URL: "http://127.0.0.1:4144/"}, nil },
 		portInUse:  func(int) bool { return true },
 		keyring:    func() error { return nil },
 		trayHost:   func() error { return nil },
@@ -51,11 +51,11 @@ func TestDoctor(t *testing.T) {
 			os.WriteFile(e.configFile, []byte("[default]\ncredential_process = /bin/echo\n"), 0o600)
 		}, "default profile", "credential_process"},
 		{"not running", func(e *doctorEnv) {
-			e.status = func() (server.Status, error) { return server.Status{}, server.ErrNotRunning }
+			e.status = func() (control.Status, error) { return control.Status{}, control.ErrNotRunning }
 			e.portInUse = func(int) bool { return false }
 		}, "rolecall running", "rolecall serve"},
 		{"port taken by another program", func(e *doctorEnv) {
-			e.status = func() (server.Status, error) { return server.Status{}, server.ErrNotRunning }
+			e.status = func() (control.Status, error) { return control.Status{}, control.ErrNotRunning }
 		}, "port 4144", "another port"},
 		{"no keyring", func(e *doctorEnv) {
 			e.keyring = func() error {

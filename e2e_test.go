@@ -21,13 +21,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
-	"github.com/zalando/go-keyring"
+	gokeyring "github.com/zalando/go-keyring"
 
 	"github.com/rolecall/rolecall/creds"
 	"github.com/rolecall/rolecall/internal/desktoptest"
-	"github.com/rolecall/rolecall/server"
+	"github.com/rolecall/rolecall/keyring"
+	"github.com/rolecall/rolecall/server/control"
 	"github.com/rolecall/rolecall/settings"
-	"github.com/rolecall/rolecall/sso"
 )
 
 // skipOrFail skips a test whose tool is missing, or fails it when
@@ -43,6 +43,7 @@ var (
 // moto starts one moto_server (STS, S3) for the whole test binary.
 func moto(t testing.TB) string {
 	t.Helper()
+	desktoptest.SkipShort(t, "starts moto_server")
 	motoOnce.Do(func() {
 		bin, err := exec.LookPath("moto_server")
 		if err != nil {
@@ -136,7 +137,7 @@ func stsFetcher(endpoint string) creds.Fetcher {
 func testEngine(t *testing.T, mod func(*settings.Settings)) (*engine, string) {
 	t.Helper()
 	stsURL := moto(t)
-	keyring.MockInit()
+	gokeyring.MockInit()
 	dir := t.TempDir()
 	st := settings.Defaults()
 	st.Port = 0
@@ -145,11 +146,11 @@ func testEngine(t *testing.T, mod func(*settings.Settings)) (*engine, string) {
 		mod(&st)
 	}
 	sock := filepath.Join(dir, "run", "control.sock")
-	t.Setenv(server.SocketEnv, sock)
+	t.Setenv(control.SocketEnv, sock)
 	e, err := startEngine(engineConfig{
-		settings: st, socketPath: sock, stateDir: filepath.Join(dir, "state"),
+		settings: st, socketPath: sock, stateDir: filepath.Join(dir, "state"), pinned: st.Pinned,
 		fetcher: stsFetcher(stsURL), resolve: resolveByName,
-		keyring: sso.NewKeyring("rolecall-test", nil), log: newLogger(os.Stderr, false),
+		keyring: keyring.New("rolecall-test", nil), log: newLogger(os.Stderr, false),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -159,7 +160,7 @@ func testEngine(t *testing.T, mod func(*settings.Settings)) (*engine, string) {
 }
 
 // resolveByName loads any name asked for: the STS fetcher accepts any.
-func resolveByName(_ context.Context, req server.LoadRequest) (creds.Profile, error) {
+func resolveByName(_ context.Context, req control.LoadRequest) (creds.Profile, error) {
 	if req.Profile != "" {
 		return creds.Profile{Name: req.Profile}, nil
 	}
@@ -288,6 +289,7 @@ func TestGoSDKIMDS(t *testing.T) {
 // returns the Arn it printed.
 func runClient(t *testing.T, env []string, name string, args ...string) string {
 	t.Helper()
+	desktoptest.SkipShort(t, "runs "+name)
 	cmd := exec.Command(name, args...)
 	cmd.Env = env
 	var stderr bytes.Buffer

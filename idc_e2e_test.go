@@ -17,7 +17,7 @@ import (
 
 	"github.com/rolecall/rolecall/internal/desktoptest"
 	"github.com/rolecall/rolecall/internal/fakeidc"
-	"github.com/rolecall/rolecall/server"
+	"github.com/rolecall/rolecall/server/control"
 )
 
 // motoMint makes the fake Identity Center hand out credentials minted by
@@ -166,7 +166,7 @@ sso_role_name = Builder
 	awsCLI("dev/Deploy+Ops@team", "Deploy+Ops@team")
 	awsCLI("prod/ReadOnly", "ReadOnly")
 
-	var roles server.Roles
+	var roles control.Roles
 	if err := json.Unmarshal([]byte(mustVerb("roles", "--json")), &roles); err != nil {
 		t.Fatal(err)
 	}
@@ -214,7 +214,7 @@ sso_role_name = Builder
 	if out := mustVerb("logout", "--sso-session", "corp"); !strings.Contains(out, "signed out of corp; unloaded default") {
 		t.Errorf("logout printed %q", out)
 	}
-	var slots []server.SlotInfo
+	var slots []control.SlotInfo
 	json.Unmarshal([]byte(mustVerb("list", "--json")), &slots)
 	if len(slots) != 1 || slots[0].Slot != "builder" {
 		t.Errorf("after logout: %+v", slots)

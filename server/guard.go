@@ -1,6 +1,7 @@
 package server
 
 import (
+	"crypto/rand"
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
@@ -23,6 +24,15 @@ func ValidToken(tok string) error {
 		}
 	}
 	return nil
+}
+
+// NewToken returns a fresh bearer token: 32 random bytes, base64url.
+func NewToken() (string, error) {
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", fmt.Errorf("generate token: %w", err)
+	}
+	return NewTokenString(b), nil
 }
 
 // NewTokenString encodes 32 random bytes as an unpadded base64url token.

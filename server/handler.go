@@ -12,9 +12,6 @@ import (
 	"github.com/rolecall/rolecall/creds"
 )
 
-// ExpirationFormat is how credential expiry is written: UTC, seconds.
-const ExpirationFormat = "2006-01-02T15:04:05Z"
-
 // Handler returns the listener's routes with every guard in front of them.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
@@ -135,7 +132,7 @@ func newCredentialsBody(c creds.Credentials) credentialsBody {
 		AccessKeyID:     c.AccessKeyID,
 		SecretAccessKey: c.SecretAccessKey,
 		Token:           c.SessionToken,
-		Expiration:      c.Expiration.UTC().Format(ExpirationFormat),
+		Expiration:      c.Expiration.UTC().Format(creds.ExpirationFormat),
 		RoleArn:         c.RoleARN,
 		AccountID:       c.AccountID,
 	}
@@ -145,31 +142,22 @@ func newCredentialsBody(c creds.Credentials) credentialsBody {
 func (s *Server) writeSourceError(w http.ResponseWriter, slot string, err error) {
 	status, msg := SourceErrorMessage(slot, err)
 	if status >= 500 {
-		s.log.Warn("credentials unavailable", "slot", slotLabel(slot), "err", err)
+		s.log.Warn("credentials unavailable", "slot", creds.SlotLabel(slot), "err", err)
 	}
 	writeError(w, status, msg)
 }
 
-// SourceErrorMessage is the status and the one-line message a person reads
+// SourceErrorMessage is the status and the one-line message (creds.Advice)
 // for an error from the credential manager.
 func SourceErrorMessage(slot string, err error) (int, string) {
 	switch {
-	case errors.Is(err, creds.ErrNothingLoaded):
-		return http.StatusNotFound, "no role loaded in the default slot: pick one in the rolecall tray or run `rolecall load --profile NAME`"
-	case errors.Is(err, creds.ErrNoSuchSlot):
-		return http.StatusNotFound, "no slot named " + strconv.Quote(slot) + ": run `rolecall load --profile " + slot + " --slot`"
+	case errors.Is(err, creds.ErrNothingLoaded), errors.Is(err, creds.ErrNoSuchSlot):
+		return http.StatusNotFound, creds.Advice(slot, err)
 	case errors.Is(err, creds.ErrLoginRequired):
-		return http.StatusForbidden, "the SSO session has ended: run `rolecall login` (or use Log in in the tray), then retry"
+		return http.StatusForbidden, creds.Advice(slot, err)
 	default:
-		return http.StatusServiceUnavailable, "credentials for " + slotLabel(slot) + " are expired and could not be refreshed: " + err.Error()
+		return http.StatusServiceUnavailable, creds.Advice(slot, err)
 	}
-}
-
-func slotLabel(name string) string {
-	if name == creds.DefaultSlot {
-		return "the default slot"
-	}
-	return "slot " + strconv.Quote(name)
 }
 
 // errorBody is every error answer: code is the status as a string, which the

@@ -143,7 +143,7 @@ func (s *Server) imdsCredentials(w http.ResponseWriter, r *http.Request) {
 	}
 	b, _ := json.Marshal(imdsCredentialsBody{
 		Code:            "Success",
-		LastUpdated:     c.Issued.UTC().Format(ExpirationFormat),
+		LastUpdated:     c.Issued.UTC().Format(creds.ExpirationFormat),
 		Type:            "AWS-HMAC",
 		credentialsBody: newCredentialsBody(c),
 	})
@@ -170,7 +170,7 @@ func (s *Server) imdsInfo(w http.ResponseWriter, r *http.Request) {
 	}
 	b, _ := json.Marshal(map[string]string{
 		"Code":               "Success",
-		"LastUpdated":        slot.Creds.Issued.UTC().Format(ExpirationFormat),
+		"LastUpdated":        slot.Creds.Issued.UTC().Format(creds.ExpirationFormat),
 		"InstanceProfileArn": slot.Creds.RoleARN,
 		"InstanceProfileId":  "rolecall",
 	})

@@ -9,7 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/zalando/go-keyring"
+	gokeyring "github.com/zalando/go-keyring"
+
+	"github.com/rolecall/rolecall/keyring"
 
 	"github.com/rolecall/rolecall/internal/fakeidc"
 )
@@ -48,13 +50,13 @@ func BenchmarkDiscovery(b *testing.B) {
 
 // benchClient is a client signed in to the fake, outside of a test.
 func benchClient(b *testing.B, fake *fakeidc.Server) (*Client, *Session) {
-	keyring.MockInit()
+	gokeyring.MockInit()
 	dir := b.TempDir()
 	cfg := filepath.Join(dir, "config")
 	os.WriteFile(cfg, []byte("[sso-session corp]\nsso_start_url = https://corp.awsapps.com/start\nsso_region = eu-west-1\n"), 0o600)
 	opened := make(chan string, 1)
 	client := NewClient(Options{
-		Keyring: NewKeyring("rolecall-bench", nil), ConfigPath: cfg, CLICacheDir: filepath.Join(dir, "cache"),
+		Keyring: keyring.New("rolecall-bench", nil), ConfigPath: cfg, CLICacheDir: filepath.Join(dir, "cache"),
 		OpenBrowser: func(url string) error { opened <- url; return nil },
 		Sleep:       func(ctx context.Context, d time.Duration) error { return ctx.Err() },
 	})

@@ -1,3 +1,7 @@
+// Package sso is rolecall's side of AWS IAM Identity Center: the AWS config
+// file, the device-authorization login, token renewal, role discovery and
+// role credentials. It implements creds.Fetcher and keeps its secrets in
+// the keyring package; opening the browser and notifying are callbacks.
 package sso
 
 import (
@@ -22,11 +26,12 @@ import (
 	"github.com/pkg/browser"
 
 	"github.com/rolecall/rolecall/creds"
+	"github.com/rolecall/rolecall/keyring"
 )
 
 // Options configure a Client. Keyring is required.
 type Options struct {
-	Keyring *Keyring
+	Keyring *keyring.Keyring
 	// ConfigPath is the AWS config file (default ConfigPath()).
 	ConfigPath string
 	// CLICacheDir is the AWS CLI's SSO token cache (default
@@ -35,11 +40,6 @@ type Options struct {
 	WriteCLICache bool
 	// OpenBrowser opens the verification URL (default pkg/browser).
 	OpenBrowser func(url string) error
-	// OnLogin runs after a login or a renewal made a session usable.
-	OnLogin func(session string)
-	// OnChange runs when a session's state changes (a login starts, shows
-	// its code, ends); it must not block.
-	OnChange func()
 	// DiscoveryTTL is how long discovered roles are cached (default 10 min).
 	DiscoveryTTL time.Duration
 	// Concurrency bounds the portal calls of one discovery (default 16).
@@ -59,6 +59,8 @@ type Client struct {
 	mu       sync.Mutex
 	sessions map[string]*sessionState
 	awsCfg   map[string]aws.Config // by region
+
+	events events
 }
 
 // sessionState is what the client holds for one SSO session.
@@ -86,12 +88,6 @@ func NewClient(opts Options) *Client {
 	}
 	if opts.OpenBrowser == nil {
 		opts.OpenBrowser = browser.OpenURL
-	}
-	if opts.OnLogin == nil {
-		opts.OnLogin = func(string) {}
-	}
-	if opts.OnChange == nil {
-		opts.OnChange = func() {}
 	}
 	if opts.DiscoveryTTL <= 0 {
 		opts.DiscoveryTTL = 10 * time.Minute
@@ -255,7 +251,7 @@ func registrationEntry(key string) string { return "sso-client:" + key }
 func (c *Client) loadJSON(entry string, v any) bool {
 	s, err := c.opts.Keyring.Get(entry)
 	if err != nil {
-		if !errors.Is(err, ErrNotFound) {
+		if !errors.Is(err, keyring.ErrNotFound) {
 			c.log.Warn("keyring read failed", "entry", entry, "err", err)
 		}
 		return false

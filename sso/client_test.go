@@ -13,7 +13,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/zalando/go-keyring"
+	gokeyring "github.com/zalando/go-keyring"
+
+	"github.com/rolecall/rolecall/keyring"
 
 	"github.com/rolecall/rolecall/creds"
 	"github.com/rolecall/rolecall/internal/fakeidc"
@@ -49,14 +51,14 @@ type harness struct {
 	cache   string
 	opened  chan string
 	sleeps  chan time.Duration
-	logins  chan string
+	events  <-chan Event
 }
 
 // newHarness starts the fake Identity Center with two accounts and a
 // client reaching it through the standard endpoint variables.
 func newHarness(t *testing.T, mod func(*Options)) *harness {
 	t.Helper()
-	keyring.MockInit()
+	gokeyring.MockInit()
 	fake := fakeidc.New(
 		fakeidc.Account{ID: "111111111111", Name: "dev", Email: "dev@example.com", Roles: []string{"Admin", "ReadOnly", "Deploy+Ops@team"}},
 		fakeidc.Account{ID: "222222222222", Name: "prod", Email: "prod@example.com", Roles: []string{"ReadOnly"}},
@@ -67,12 +69,11 @@ func newHarness(t *testing.T, mod func(*Options)) *harness {
 	t.Setenv("AWS_ENDPOINT_URL_SSO", fake.URL)
 	dir := t.TempDir()
 	h := &harness{t: t, fake: fake, cfgPath: filepath.Join(dir, "config"), cache: filepath.Join(dir, "cache"),
-		opened: make(chan string, 10), sleeps: make(chan time.Duration, 1000), logins: make(chan string, 10)}
+		opened: make(chan string, 10), sleeps: make(chan time.Duration, 1000)}
 	os.WriteFile(h.cfgPath, []byte(testConfig), 0o600)
 	opts := Options{
-		Keyring: NewKeyring("rolecall-test-"+t.Name(), nil), ConfigPath: h.cfgPath, CLICacheDir: h.cache,
+		Keyring: keyring.New("rolecall-test-"+t.Name(), nil), ConfigPath: h.cfgPath, CLICacheDir: h.cache,
 		OpenBrowser: func(url string) error { h.opened <- url; return nil },
-		OnLogin:     func(s string) { h.logins <- s },
 		// Polling sleeps are recorded and cut to a millisecond.
 		Sleep: func(ctx context.Context, d time.Duration) error {
 			select {
@@ -86,7 +87,27 @@ func newHarness(t *testing.T, mod func(*Options)) *harness {
 		mod(&opts)
 	}
 	h.client = NewClient(opts)
+	var stop func()
+	h.events, stop = h.client.Subscribe()
+	t.Cleanup(stop)
 	return h
+}
+
+// nextLogin waits for the client's next login (or renewal) event.
+func (h *harness) nextLogin() string {
+	h.t.Helper()
+	timeout := time.After(10 * time.Second)
+	for {
+		select {
+		case ev := <-h.events:
+			if ev.Login {
+				return ev.Session
+			}
+		case <-timeout:
+			h.t.Fatal("no login event within 10s")
+			return ""
+		}
+	}
 }
 
 func (h *harness) session(name string) *Session {
@@ -138,8 +159,8 @@ func TestLoginAndFetch(t *testing.T) {
 	if tok.RefreshToken == "" {
 		t.Error("no refresh token: the registration must ask for sso:account:access and the refresh_token grant")
 	}
-	if s := <-h.logins; s != "corp" {
-		t.Errorf("OnLogin(%q)", s)
+	if s := h.nextLogin(); s != "corp" {
+		t.Errorf("login event for %q", s)
 	}
 	c, err := h.client.Fetch(context.Background(), creds.Profile{Name: "dev"})
 	if err != nil {
@@ -150,7 +171,7 @@ func TestLoginAndFetch(t *testing.T) {
 	}
 	// The token and registration are in the keyring, not in memory only.
 	for _, e := range []string{tokenEntry("corp"), registrationEntry("corp")} {
-		if _, err := keyring.Get("rolecall-test-"+t.Name(), e); err != nil {
+		if _, err := gokeyring.Get("rolecall-test-"+t.Name(), e); err != nil {
 			t.Errorf("keyring entry %s: %v", e, err)
 		}
 	}
@@ -296,7 +317,7 @@ func TestSilentRenewal(t *testing.T) {
 	h.fake.AccessTokenTTL = 10 * time.Minute // below renewBefore: renewed at next use
 	h.fake.Unlock()
 	first := h.login()
-	<-h.logins
+	h.nextLogin()
 	if _, err := h.client.Fetch(context.Background(), creds.Profile{Name: "dev"}); err != nil {
 		t.Fatal(err)
 	}
@@ -403,7 +424,7 @@ func TestAWSCLICacheInterop(t *testing.T) {
 	other := newHarness(t, nil)
 	other.login() // to get a valid access token from this fake
 	cliTok := other.client.state("corp").token
-	keyring.MockInit()
+	gokeyring.MockInit()
 	os.MkdirAll(other.cache, 0o700)
 	cache := `{"startUrl":"https://corp.awsapps.com/start","region":"eu-west-1","accessToken":"` + cliTok.AccessToken +
 		`","expiresAt":"` + time.Now().Add(time.Hour).UTC().Format("2006-01-02T15:04:05UTC") + `"}`
@@ -413,7 +434,7 @@ func TestAWSCLICacheInterop(t *testing.T) {
 		t.Fatalf("with the AWS CLI's token: %v", err)
 	}
 	// A cache file for another start URL is not used.
-	keyring.MockInit()
+	gokeyring.MockInit()
 	os.WriteFile(filepath.Join(other.cache, hex.EncodeToString(sum[:])+".json"),
 		[]byte(strings.Replace(cache, "corp.awsapps", "elsewhere.awsapps", 1)), 0o600)
 	if _, err := NewClient(other.client.opts).Fetch(context.Background(), creds.Profile{Name: "dev"}); !errors.Is(err, creds.ErrLoginRequired) {
@@ -431,7 +452,7 @@ func TestLogout(t *testing.T) {
 		t.Error("portal Logout not called")
 	}
 	for _, e := range []string{tokenEntry("corp"), registrationEntry("corp")} {
-		if _, err := keyring.Get("rolecall-test-"+t.Name(), e); !errors.Is(err, keyring.ErrNotFound) {
+		if _, err := gokeyring.Get("rolecall-test-"+t.Name(), e); !errors.Is(err, gokeyring.ErrNotFound) {
 			t.Errorf("keyring entry %s left: %v", e, err)
 		}
 	}
@@ -442,8 +463,8 @@ func TestLogout(t *testing.T) {
 
 func TestNoKeyringStillLogsIn(t *testing.T) {
 	h := newHarness(t, nil)
-	keyring.MockInitWithError(errors.New("The name org.freedesktop.secrets was not provided by any .service files"))
-	defer keyring.MockInit()
+	gokeyring.MockInitWithError(errors.New("The name org.freedesktop.secrets was not provided by any .service files"))
+	defer gokeyring.MockInit()
 	h.login()
 	if _, err := h.client.Fetch(context.Background(), creds.Profile{Name: "dev"}); err != nil {
 		t.Fatalf("without a keyring: %v", err)

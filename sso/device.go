@@ -129,13 +129,12 @@ func (c *Client) runFlow(ctx context.Context, s *Session, f *flow, openBrowser b
 	}
 	close(f.done)
 	f.cancel()
-	c.opts.OnChange()
 	if err == nil {
 		c.log.Info("signed in", "session", s.Key, "expires", tok.ExpiresAt.Format(time.RFC3339))
-		c.opts.OnLogin(s.Key)
 	} else {
 		c.log.Warn("login failed", "session", s.Key, "err", err)
 	}
+	c.publish(Event{Session: s.Key, Login: err == nil})
 }
 
 func (c *Client) deviceLogin(ctx context.Context, s *Session, f *flow, openBrowser bool) (*Token, error) {
@@ -166,7 +165,7 @@ func (c *Client) deviceLogin(ctx context.Context, s *Session, f *flow, openBrows
 	}
 	c.mu.Unlock()
 	close(f.started)
-	c.opts.OnChange()
+	c.publish(Event{Session: s.Key})
 	if openBrowser {
 		url := f.prompt.VerificationURIComplete
 		if url == "" {

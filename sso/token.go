@@ -146,7 +146,7 @@ func (c *Client) renew(ctx context.Context, s *Session, old *Token) (*Token, err
 	}
 	t := c.newToken(s, out, old.RefreshToken)
 	c.log.Info("sso session renewed", "session", s.Key, "expires", t.ExpiresAt.Format(time.RFC3339))
-	go c.opts.OnLogin(s.Key)
+	c.publish(Event{Session: s.Key, Login: true})
 	return t, nil
 }
 

@@ -14,14 +14,14 @@ import (
 	"github.com/rolecall/rolecall/assets"
 )
 
-// Options configure the tray. State, Changes and Do are required.
+// Options configure the tray. State, Changes and Actions are required.
 type Options struct {
 	// State returns what the menu shows; it must be cheap (no network).
 	State func() State
 	// Changes receives a value whenever State may have changed.
 	Changes <-chan struct{}
-	// Do performs a click; it runs in its own goroutine.
-	Do func(Action)
+	// Actions are what clicks do; each runs in its own goroutine.
+	Actions Actions
 	// Leads are the notification lead times before a session ends.
 	Leads    []time.Duration
 	Notifier *Notifier
@@ -214,7 +214,7 @@ func (r *renderer) clicks(mi *systray.MenuItem, it Item, gen chan struct{}) {
 		select {
 		case <-mi.ClickedCh:
 			if !it.Disabled {
-				go r.opts.Do(it.Action)
+				go r.opts.Actions.Do(it.Action)
 			}
 		case <-gen:
 			return

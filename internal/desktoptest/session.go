@@ -30,6 +30,15 @@ func SkipOrFail(t testing.TB, why string) {
 	t.Skip(why)
 }
 
+// SkipShort skips a test that starts processes or a desktop session under
+// `go test -short` (`make check`); `make test` runs it.
+func SkipShort(t testing.TB, what string) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip(what + ": skipped in -short mode (make check); make test runs it")
+	}
+}
+
 const bareBus = `<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
  "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
 <busconfig><type>session</type><listen>unix:tmpdir=%s</listen><auth>EXTERNAL</auth>
@@ -49,6 +58,7 @@ type Session struct {
 // missing.
 func Start(t testing.TB) *Session {
 	t.Helper()
+	SkipShort(t, "needs a private desktop session")
 	bin, err := exec.LookPath("dbus-daemon")
 	if err != nil {
 		SkipOrFail(t, "dbus-daemon is missing: install the Debian package dbus")

@@ -1,7 +1,9 @@
-// Package sso is rolecall's side of AWS IAM Identity Center: the AWS config
-// file, the device-authorization login, role credentials, and the OS keyring
-// where secrets live.
-package sso
+// Package keyring keeps rolecall's small secrets in the OS keyring (Secret
+// Service, macOS Keychain, Windows Credential Manager): every call bounded
+// by a timeout, large values split below Windows' size limit, and a memory
+// fallback when the machine has no keyring at all. It knows nothing of
+// what the secrets are: sso keeps its tokens here, main the listener's.
+package keyring
 
 import (
 	"errors"
@@ -13,7 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/zalando/go-keyring"
+	gokeyring "github.com/zalando/go-keyring"
 )
 
 // ErrNotFound: no such entry in the keyring.
@@ -43,8 +45,8 @@ type Keyring struct {
 	mem     map[string]string
 }
 
-// NewKeyring returns a keyring for service with a 5 s timeout per call.
-func NewKeyring(service string, log *slog.Logger) *Keyring {
+// New returns a keyring for service with a 5 s timeout per call.
+func New(service string, log *slog.Logger) *Keyring {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -61,11 +63,11 @@ type backend interface {
 
 type osKeyring struct{}
 
-func (osKeyring) Get(service, user string) (string, error) { return keyring.Get(service, user) }
+func (osKeyring) Get(service, user string) (string, error) { return gokeyring.Get(service, user) }
 func (osKeyring) Set(service, user, password string) error {
-	return keyring.Set(service, user, password)
+	return gokeyring.Set(service, user, password)
 }
-func (osKeyring) Delete(service, user string) error { return keyring.Delete(service, user) }
+func (osKeyring) Delete(service, user string) error { return gokeyring.Delete(service, user) }
 
 // Available reports whether secrets reach the OS keyring (false after it
 // failed and the keyring fell back to memory).
@@ -199,7 +201,7 @@ func (k *Keyring) call(f func() error) error {
 	go func() { done <- f() }()
 	select {
 	case err := <-done:
-		if errors.Is(err, keyring.ErrNotFound) {
+		if errors.Is(err, gokeyring.ErrNotFound) {
 			return ErrNotFound
 		}
 		return err
@@ -212,7 +214,7 @@ func (k *Keyring) call(f func() error) error {
 // keyring cannot be used at all, and says so once. It reports whether it
 // did. Other errors (such as a value too large) are returned as they are.
 func (k *Keyring) fallBack(err error) bool {
-	if errors.Is(err, keyring.ErrSetDataTooBig) {
+	if errors.Is(err, gokeyring.ErrSetDataTooBig) {
 		return false
 	}
 	k.mu.Lock()
@@ -223,13 +225,13 @@ func (k *Keyring) fallBack(err error) bool {
 	k.memOnly.Store(true)
 	k.warn.Do(func() {
 		k.log.Warn("no usable OS keyring: secrets are kept in memory only and will not survive a restart",
-			"reason", KeyringErrorMessage(err))
+			"reason", ErrorMessage(err))
 	})
 	return true
 }
 
-// KeyringErrorMessage turns a keyring failure into what a person can act on.
-func KeyringErrorMessage(err error) string {
+// ErrorMessage turns a keyring failure into what a person can act on.
+func ErrorMessage(err error) string {
 	s := err.Error()
 	switch {
 	case strings.Contains(s, "dbus-launch") || strings.Contains(s, "DBUS_SESSION_BUS_ADDRESS"):

@@ -1,4 +1,4 @@
-package server
+package control
 
 import (
 	"context"
@@ -9,75 +9,10 @@ import (
 	"github.com/rolecall/rolecall/creds"
 )
 
-// Sessions is what the control socket needs from the SSO side.
-type Sessions interface {
-	// Login signs in, calling prompt with the URL and code to approve.
-	Login(ctx context.Context, req LoginRequest, prompt func(LoginPrompt)) (LoginResult, error)
-	// Logout signs out and returns the session's key.
-	Logout(ctx context.Context, session string) (string, error)
-	Roles(ctx context.Context) (Roles, error)
-}
-
-// LoginRequest asks for a login to a session (empty: the only one).
-type LoginRequest struct {
-	Session   string `json:"session,omitempty"`
-	NoBrowser bool   `json:"no_browser,omitempty"`
-}
-
-// LoginPrompt is what the user approves in the browser.
-type LoginPrompt struct {
-	Session                 string `json:"session"`
-	UserCode                string `json:"user_code"`
-	VerificationURI         string `json:"verification_uri"`
-	VerificationURIComplete string `json:"verification_uri_complete"`
-	ExpiresAt               string `json:"expires_at"`
-}
-
-// LoginResult is a finished login.
-type LoginResult struct {
-	Session   string `json:"session"`
-	ExpiresAt string `json:"expires_at"`
-}
-
-// loginEvent is one line of the streamed answer to POST /v1/login.
-type loginEvent struct {
-	Prompt *LoginPrompt `json:"prompt,omitempty"`
-	Result *LoginResult `json:"result,omitempty"`
-	Error  string       `json:"error,omitempty"`
-}
-
-// RoleInfo is one role `rolecall roles` lists.
-type RoleInfo struct {
-	Name        string `json:"name"`
-	Kind        string `json:"kind"` // "profile" or "discovered"
-	Session     string `json:"session"`
-	AccountID   string `json:"account_id,omitempty"`
-	AccountName string `json:"account_name,omitempty"`
-	RoleName    string `json:"role_name,omitempty"`
-}
-
-// Roles is every loadable role, and the sessions that need a login before
-// their roles can be listed.
-type Roles struct {
-	Roles     []RoleInfo `json:"roles"`
-	NeedLogin []string   `json:"need_login"`
-}
-
-// LogoutRequest names the session to end (empty: the only one).
-type LogoutRequest struct {
-	Session string `json:"session,omitempty"`
-}
-
-// LogoutResult names the session ended and the slots emptied with it.
-type LogoutResult struct {
-	Session  string   `json:"session"`
-	Unloaded []string `json:"unloaded"`
-}
-
 // login streams JSON lines: a prompt as soon as the code is known, then
 // the result or the error. The request's context is the login's: a client
 // that goes away cancels it.
-func (c *Control) login(w http.ResponseWriter, r *http.Request) {
+func (c *Server) login(w http.ResponseWriter, r *http.Request) {
 	var req LoginRequest
 	if !readJSON(w, r, &req) {
 		return
@@ -99,7 +34,7 @@ func (c *Control) login(w http.ResponseWriter, r *http.Request) {
 	send(loginEvent{Result: &res})
 }
 
-func (c *Control) logout(w http.ResponseWriter, r *http.Request) {
+func (c *Server) logout(w http.ResponseWriter, r *http.Request) {
 	var req LogoutRequest
 	if !readJSON(w, r, &req) {
 		return
@@ -123,7 +58,7 @@ func (c *Control) logout(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, out)
 }
 
-func (c *Control) roles(w http.ResponseWriter, r *http.Request) {
+func (c *Server) roles(w http.ResponseWriter, r *http.Request) {
 	roles, err := c.opts.Sessions.Roles(r.Context())
 	if err != nil {
 		writeError(w, http.StatusBadGateway, err.Error())

@@ -1,15 +1,14 @@
-package sso
+package keyring
 
 import (
 	"errors"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/zalando/go-keyring"
+	gokeyring "github.com/zalando/go-keyring"
 
 	"github.com/rolecall/rolecall/internal/desktoptest"
 )
@@ -19,14 +18,14 @@ import (
 // is process-wide and cannot be undone).
 
 func TestKeyringChunksLargeValues(t *testing.T) {
-	keyring.MockInit()
-	k := NewKeyring("rolecall-test", nil)
+	gokeyring.MockInit()
+	k := New("rolecall-test", nil)
 	big := strings.Repeat("0123456789abcdef", 400) // 6400 bytes
 	if err := k.Set("big", big); err != nil {
 		t.Fatal(err)
 	}
 	for i := 1; i <= 4; i++ {
-		part, err := keyring.Get("rolecall-test", chunkKey("big", i))
+		part, err := gokeyring.Get("rolecall-test", chunkKey("big", i))
 		if err != nil || len(part) > chunkSize {
 			t.Errorf("part %d: %d bytes, %v", i, len(part), err)
 		}
@@ -38,7 +37,7 @@ func TestKeyringChunksLargeValues(t *testing.T) {
 	if err := k.Set("big", "small"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := keyring.Get("rolecall-test", chunkKey("big", 1)); !errors.Is(err, keyring.ErrNotFound) {
+	if _, err := gokeyring.Get("rolecall-test", chunkKey("big", 1)); !errors.Is(err, gokeyring.ErrNotFound) {
 		t.Errorf("stale part left: %v", err)
 	}
 	if got, _ := k.Get("big"); got != "small" {
@@ -56,9 +55,9 @@ func TestKeyringChunksLargeValues(t *testing.T) {
 }
 
 func TestKeyringFallsBackToMemory(t *testing.T) {
-	keyring.MockInitWithError(errors.New("The name org.freedesktop.secrets was not provided by any .service files"))
-	defer keyring.MockInit()
-	k := NewKeyring("rolecall-test", nil)
+	gokeyring.MockInitWithError(errors.New("The name org.freedesktop.secrets was not provided by any .service files"))
+	defer gokeyring.MockInit()
+	k := New("rolecall-test", nil)
 	if err := k.Set("a", "1"); err != nil {
 		t.Fatalf("Set without a keyring: %v", err)
 	}
@@ -68,36 +67,8 @@ func TestKeyringFallsBackToMemory(t *testing.T) {
 	if v, err := k.Get("a"); err != nil || v != "1" {
 		t.Errorf("Get from memory = %q, %v", v, err)
 	}
-	if msg := KeyringErrorMessage(errors.New("The name org.freedesktop.secrets was not provided by any .service files")); !strings.Contains(msg, "gnome-keyring") {
+	if msg := ErrorMessage(errors.New("The name org.freedesktop.secrets was not provided by any .service files")); !strings.Contains(msg, "gnome-keyring") {
 		t.Errorf("message %q does not say what to install", msg)
-	}
-}
-
-func TestListenerTokenSurvivesWithoutKeyring(t *testing.T) {
-	keyring.MockInitWithError(errors.New("exec: \"dbus-launch\": executable file not found in $PATH"))
-	defer keyring.MockInit()
-	file := filepath.Join(t.TempDir(), "state", "token")
-	first, err := ListenerSecrets{Keyring: NewKeyring("t", nil), TokenFile: file}.Token(func() (string, error) { return "first-token-aaaaaaaaaaaaaaaa", nil })
-	if err != nil {
-		t.Fatal(err)
-	}
-	// A restart with no keyring reuses the private token file.
-	again, err := ListenerSecrets{Keyring: NewKeyring("t", nil), TokenFile: file}.Token(func() (string, error) { return "second-token-bbbbbbbbbbbbbbb", nil })
-	if err != nil || again != first {
-		t.Fatalf("after restart token = %q, %v; want %q", again, err, first)
-	}
-	b, _ := os.ReadFile(file)
-	if string(b) != first {
-		t.Errorf("token file = %q (no trailing newline wanted)", b)
-	}
-	if st, _ := os.Stat(file); st.Mode().Perm() != 0o600 {
-		t.Errorf("token file mode %v", st.Mode().Perm())
-	}
-	// A token file others can read is not trusted.
-	os.Chmod(file, 0o644)
-	fresh, _ := ListenerSecrets{Keyring: NewKeyring("t", nil), TokenFile: file}.Token(func() (string, error) { return "third-token-cccccccccccccccc", nil })
-	if fresh != "third-token-cccccccccccccccc" {
-		t.Errorf("token from a world-readable file reused: %q", fresh)
 	}
 }
 
@@ -125,7 +96,7 @@ func TestSecretService(t *testing.T) {
 }
 
 func secretServiceChecks(t *testing.T) {
-	k := NewKeyring("rolecall-sstest", nil)
+	k := New("rolecall-sstest", nil)
 	if err := k.Probe(); err != nil || !k.Available() {
 		t.Fatalf("Secret Service not usable: %v", err)
 	}
@@ -163,7 +134,7 @@ func (h hangingBackend) Delete(string, string) error        { <-h.release; retur
 func TestKeyringTimeoutFallsBackToMemory(t *testing.T) {
 	release := make(chan struct{})
 	defer close(release)
-	k := NewKeyring("rolecall-test", nil)
+	k := New("rolecall-test", nil)
 	k.backend = hangingBackend{release}
 	k.timeout = 50 * time.Millisecond
 	if err := k.Set("a", "1"); err != nil {
@@ -178,14 +149,14 @@ func TestKeyringTimeoutFallsBackToMemory(t *testing.T) {
 }
 
 func TestProbeSaysWhy(t *testing.T) {
-	keyring.MockInitWithError(errors.New("The name org.freedesktop.secrets was not provided by any .service files"))
-	defer keyring.MockInit()
-	err := NewKeyring("rolecall-test", nil).Probe()
-	if err == nil || !strings.Contains(KeyringErrorMessage(err), "gnome-keyring") {
+	gokeyring.MockInitWithError(errors.New("The name org.freedesktop.secrets was not provided by any .service files"))
+	defer gokeyring.MockInit()
+	err := New("rolecall-test", nil).Probe()
+	if err == nil || !strings.Contains(ErrorMessage(err), "gnome-keyring") {
 		t.Errorf("Probe without a keyring = %v", err)
 	}
-	keyring.MockInit()
-	if err := NewKeyring("rolecall-test", nil).Probe(); err != nil {
+	gokeyring.MockInit()
+	if err := New("rolecall-test", nil).Probe(); err != nil {
 		t.Errorf("Probe with a keyring = %v", err)
 	}
 }

@@ -14,9 +14,10 @@ import (
 	"time"
 
 	"github.com/rolecall/rolecall/creds"
+	"github.com/rolecall/rolecall/keyring"
 	"github.com/rolecall/rolecall/server"
+	"github.com/rolecall/rolecall/server/control"
 	"github.com/rolecall/rolecall/settings"
-	"github.com/rolecall/rolecall/sso"
 )
 
 // engineConfig is everything the engine is built from.
@@ -27,14 +28,13 @@ type engineConfig struct {
 	socketPath string
 	stateDir   string
 	fetcher    creds.Fetcher
-	resolve    func(context.Context, server.LoadRequest) (creds.Profile, error)
-	sessions   server.Sessions
-	// onManager receives the manager once it exists (to wire logins to
-	// RefreshAll).
-	onManager func(*creds.Manager)
+	resolve    func(context.Context, control.LoadRequest) (creds.Profile, error)
+	sessions   control.Sessions
+	// pinned are the slots to restore at start.
+	pinned []string
 	// onLoginRequired runs when a slot needs a login.
 	onLoginRequired func(creds.Profile)
-	keyring         *sso.Keyring
+	keyring         *keyring.Keyring
 	log             *slog.Logger
 }
 
@@ -43,22 +43,22 @@ type engineConfig struct {
 type engine struct {
 	manager  *creds.Manager
 	listener *server.Server
-	control  *server.Control
+	control  *control.Server
 	audit    *server.Audit
-	secrets  sso.ListenerSecrets
+	secrets  *listenerSecrets
 }
 
 // startEngine builds and starts the engine; on error nothing is left
 // running.
 func startEngine(cfg engineConfig) (_ *engine, err error) {
 	st := cfg.settings
-	e := &engine{secrets: sso.ListenerSecrets{Keyring: cfg.keyring, TokenFile: filepath.Join(cfg.stateDir, "token")}}
+	e := &engine{secrets: &listenerSecrets{keyring: cfg.keyring, tokenFile: filepath.Join(cfg.stateDir, "token")}}
 	defer func() {
 		if err != nil {
 			e.Close()
 		}
 	}()
-	token, err := e.secrets.Token(server.NewToken)
+	token, err := e.secrets.load(server.NewToken)
 	if err != nil {
 		return nil, err
 	}
@@ -84,9 +84,6 @@ func startEngine(cfg engineConfig) (_ *engine, err error) {
 			cfg.log.Warn("login required: run `rolecall login`", "profile", p.Name)
 		},
 	})
-	if cfg.onManager != nil {
-		cfg.onManager(e.manager)
-	}
 	e.listener, err = server.New(server.Options{
 		Source:       e.manager,
 		Addr:         net.JoinHostPort(st.Bind, strconv.Itoa(st.Port)),
@@ -102,15 +99,16 @@ func startEngine(cfg engineConfig) (_ *engine, err error) {
 	if err != nil {
 		return nil, err
 	}
+	e.secrets.setToken = e.listener.SetToken
 	// The control socket first: it tells whether rolecall already runs,
 	// which explains a taken port better than the port does.
-	e.control, err = server.OpenControl(cfg.socketPath, server.ControlOptions{
+	e.control, err = control.Open(cfg.socketPath, control.Options{
 		Manager:   e.manager,
 		Listener:  e.listener,
 		Secrets:   e.secrets,
 		Sessions:  cfg.sessions,
 		Resolve:   cfg.resolve,
-		TokenFile: e.secrets.TokenFile,
+		TokenFile: e.secrets.tokenFile,
 		Version:   version,
 		Logger:    cfg.log,
 	})
@@ -120,24 +118,28 @@ func startEngine(cfg engineConfig) (_ *engine, err error) {
 	if err := e.listener.Open(); err != nil {
 		return nil, fmt.Errorf("%w (is another program using port %d? choose another with --port)", err, st.Port)
 	}
-	// Pinned slots come back in the background; naming them may need a
-	// discovery, which must not hold up the start for long.
+	e.restorePins(cfg)
+	return e, nil
+}
+
+// restorePins loads the pinned slots again. Naming them may need a
+// discovery, which must not hold up the start for long.
+func (e *engine) restorePins(cfg engineConfig) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	for _, name := range st.Pinned {
-		p, err := cfg.resolve(ctx, server.LoadRequest{Profile: name})
+	for _, name := range cfg.pinned {
+		p, err := cfg.resolve(ctx, control.LoadRequest{Profile: name})
 		if err != nil {
 			cfg.log.Warn("pinned slot not restored", "profile", name, "err", err)
 			continue
 		}
 		e.manager.Restore(p.Name, p, true)
 	}
-	return e, nil
 }
 
 // loadCertificate reads the TLS pair from the command line, else the one
 // saved with `rolecall tls save`; nil when there is none.
-func loadCertificate(cfg engineConfig, secrets sso.ListenerSecrets) (*tls.Certificate, error) {
+func loadCertificate(cfg engineConfig, secrets *listenerSecrets) (*tls.Certificate, error) {
 	if cfg.tlsCert != "" || cfg.tlsKey != "" {
 		if cfg.tlsCert == "" || cfg.tlsKey == "" {
 			return nil, errors.New("--tls-cert and --tls-key go together")
@@ -193,52 +195,4 @@ func newLogger(w io.Writer, debug bool) *slog.Logger {
 		level = slog.LevelDebug
 	}
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
-}
-
-// identityCenter adapts the sso client to the control socket's Sessions
-// and Resolve: conversions only.
-type identityCenter struct{ client *sso.Client }
-
-func (ic identityCenter) resolve(ctx context.Context, req server.LoadRequest) (creds.Profile, error) {
-	return ic.client.Resolve(ctx, req.Profile, req.AccountID, req.RoleName)
-}
-
-func (ic identityCenter) Login(ctx context.Context, req server.LoginRequest, prompt func(server.LoginPrompt)) (server.LoginResult, error) {
-	s, err := ic.client.Session(ctx, req.Session)
-	if err != nil {
-		return server.LoginResult{}, err
-	}
-	tok, err := ic.client.Login(ctx, s, sso.LoginOptions{
-		NoBrowser: req.NoBrowser,
-		OnPrompt: func(p sso.Prompt) {
-			prompt(server.LoginPrompt{
-				Session: p.Session, UserCode: p.UserCode, VerificationURI: p.VerificationURI,
-				VerificationURIComplete: p.VerificationURIComplete, ExpiresAt: p.ExpiresAt.UTC().Format(server.ExpirationFormat),
-			})
-		},
-	})
-	if err != nil {
-		return server.LoginResult{}, err
-	}
-	return server.LoginResult{Session: s.Key, ExpiresAt: tok.ExpiresAt.UTC().Format(server.ExpirationFormat)}, nil
-}
-
-func (ic identityCenter) Logout(ctx context.Context, session string) (string, error) {
-	s, err := ic.client.Session(ctx, session)
-	if err != nil {
-		return "", err
-	}
-	return s.Key, ic.client.Logout(ctx, s)
-}
-
-func (ic identityCenter) Roles(ctx context.Context) (server.Roles, error) {
-	roles, need, err := ic.client.Roles(ctx)
-	if err != nil {
-		return server.Roles{}, err
-	}
-	out := server.Roles{NeedLogin: need}
-	for _, r := range roles {
-		out.Roles = append(out.Roles, server.RoleInfo(r))
-	}
-	return out, nil
 }

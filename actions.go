@@ -1,0 +1,129 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/atotto/clipboard"
+
+	"github.com/rolecall/rolecall/creds"
+	"github.com/rolecall/rolecall/server/control"
+	"github.com/rolecall/rolecall/sso"
+	"github.com/rolecall/rolecall/tray"
+)
+
+// actionTimeout bounds what one click may wait for (a role's first fetch).
+const actionTimeout = time.Minute
+
+// actions are the tray's menu actions, over the app's owners.
+func (a *app) actions() tray.Actions {
+	return tray.Actions{
+		Load:     func(p string) error { return a.load(p, false) },
+		LoadSlot: func(p string) error { return a.load(p, true) },
+		Unload:   a.unload,
+		Pin:      a.pin,
+		Login:    func(s string) error { a.startLogin(s, false); return nil },
+		Copy:     a.copySettings,
+		Refresh: func() error {
+			a.engine.manager.RefreshAll()
+			return nil
+		},
+		Autostart: func(on bool) error { defer a.changed(); return tray.SetAutostart(on, "") },
+		Failed:    a.actionFailed,
+	}
+}
+
+// load resolves profile and loads it into the default slot, or into its
+// own named slot. A profile whose session needs a login starts the login
+// instead of failing.
+func (a *app) load(profile string, named bool) error {
+	defer a.changed()
+	ctx, cancel := context.WithTimeout(a.ctx, actionTimeout)
+	defer cancel()
+	p, err := a.resolve(ctx, control.LoadRequest{Profile: profile})
+	if err == nil {
+		slot := creds.DefaultSlot
+		if named {
+			slot = p.Name
+		}
+		if _, err = a.engine.manager.Load(ctx, slot, p); err == nil {
+			a.recent.Used(p.Name)
+		}
+	}
+	if errors.Is(err, creds.ErrLoginRequired) && p.Session != "" {
+		a.startLogin(p.Session, false)
+		return nil
+	}
+	return err
+}
+
+// unload empties a slot; a pinned named slot stops being pinned, or it
+// would come back at the next start.
+func (a *app) unload(slot string) error {
+	defer a.changed()
+	if err := a.engine.manager.Unload(slot); err != nil {
+		return err
+	}
+	if slot != creds.DefaultSlot {
+		return a.pins.Set(slot, false)
+	}
+	return nil
+}
+
+// pin pins or unpins a named slot: the settings file first (it is what
+// survives), then the slot's mark.
+func (a *app) pin(slot string, pinned bool) error {
+	defer a.changed()
+	if err := a.pins.Set(slot, pinned); err != nil {
+		return err
+	}
+	if err := a.engine.manager.SetPinned(slot, pinned); err != nil && !errors.Is(err, creds.ErrNoSuchSlot) {
+		return err
+	}
+	return nil
+}
+
+// startLogin runs a login in the background; a failure is notified.
+func (a *app) startLogin(session string, automatic bool) {
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		err := a.signIn(a.ctx, session, automatic)
+		if err != nil && !errors.Is(err, sso.ErrLoginCancelled) && a.ctx.Err() == nil {
+			a.notify("Login to "+session+" failed", err.Error())
+		}
+		a.changed()
+	}()
+}
+
+// copySettings puts the terminal exports or the IDE settings on the
+// clipboard; the notification says what, never the token.
+func (a *app) copySettings(ide bool) error {
+	env := control.Env{FullURI: a.engine.listener.URL(), TokenFile: a.engine.secrets.tokenFile}
+	text, what := exports(defaultShell(), env), "Terminal exports"
+	if ide {
+		text = "AWS_CONTAINER_CREDENTIALS_FULL_URI=" + env.FullURI + "\nAWS_CONTAINER_AUTHORIZATION_TOKEN_FILE=" + env.TokenFile + "\n"
+		what = "IDE settings"
+	}
+	if err := a.clipboard(text); err != nil {
+		return fmt.Errorf("copy to the clipboard: %w (on Linux install xclip, xsel or wl-clipboard)", err)
+	}
+	a.notify(what+" copied", "Paste them into a terminal or a run configuration: "+env.FullURI)
+	return nil
+}
+
+func (a *app) actionFailed(act tray.Action, err error) {
+	a.log.Warn("menu action failed", "action", act.Kind, "profile", act.Profile, "err", err)
+	a.notify("rolecall", err.Error())
+}
+
+func (a *app) notify(title, body string) {
+	if a.show != nil {
+		a.show(title, body)
+	}
+}
+
+// defaultClipboard writes to the system clipboard.
+func defaultClipboard(text string) error { return clipboard.WriteAll(text) }

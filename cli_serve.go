@@ -1,0 +1,80 @@
+package main
+
+import (
+	"flag"
+	"fmt"
+
+	"github.com/rolecall/rolecall/settings"
+	"github.com/rolecall/rolecall/tray"
+)
+
+// serveFlags are the flags of `rolecall serve` (and of the tray).
+type serveFlags struct {
+	bind, cert, key string
+	port            int
+	imds, debug     bool
+}
+
+// apply puts the flags given over the settings.
+func (f serveFlags) apply(st *settings.Settings) {
+	if f.bind != "" {
+		st.Bind = f.bind
+	}
+	if f.port != 0 {
+		st.Port = f.port
+	}
+	if f.imds {
+		st.IMDS = true
+	}
+}
+
+func (c *cli) serveFlagSet(name, synopsis, example string) (*flag.FlagSet, *serveFlags) {
+	fs := c.flags(name, synopsis, example)
+	f := &serveFlags{}
+	fs.StringVar(&f.bind, "bind", "", "address to listen on (default from settings, else 127.0.0.1); a non-loopback address needs TLS")
+	fs.IntVar(&f.port, "port", 0, "port to listen on (default from settings, else 4144; 0 here means that default)")
+	fs.StringVar(&f.cert, "tls-cert", "", "PEM certificate file: serve HTTPS")
+	fs.StringVar(&f.key, "tls-key", "", "PEM private key file for --tls-cert")
+	fs.BoolVar(&f.imds, "imds", false, "also serve the EC2 instance metadata (IMDSv2) routes")
+	fs.BoolVar(&f.debug, "debug", false, "log debug messages")
+	return fs, f
+}
+
+func (c *cli) serve(args []string) int {
+	fs, f := c.serveFlagSet("serve", "serve [--bind ADDR] [--port N] [--tls-cert FILE --tls-key FILE] [--imds]",
+		"rolecall serve --port 4144")
+	if rc := c.parse(fs, args); rc >= 0 {
+		return rc
+	}
+	if f.port < 0 || f.port > 65535 {
+		return c.usageError(fs, fmt.Sprintf("--port %d is not a port number (1-65535)", f.port))
+	}
+	a, err := c.startApp(*f, false)
+	if err != nil {
+		return c.fail(err)
+	}
+	<-c.ctx.Done()
+	a.log.Info("shutting down")
+	a.Close()
+	return exitOK
+}
+
+// startTray runs rolecall with its tray icon, or headless with a one-line
+// notice when there is no tray host.
+func (c *cli) startTray() int {
+	if err := tray.Available(); err != nil {
+		fmt.Fprintf(c.stderr, "rolecall: %v; running headless as `rolecall serve`\n", err)
+		return c.serve(nil)
+	}
+	a, err := c.startApp(serveFlags{}, true)
+	if err != nil {
+		return c.fail(err)
+	}
+	go func() {
+		<-c.ctx.Done()
+		tray.Quit()
+	}()
+	a.runTray()
+	a.Close()
+	return exitOK
+}

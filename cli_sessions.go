@@ -1,0 +1,90 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/rolecall/rolecall/server/control"
+)
+
+func (c *cli) login(args []string) int {
+	fs := c.flags("login", "login [--sso-session NAME] [--no-browser]", "rolecall login --sso-session corp")
+	var req control.LoginRequest
+	fs.StringVar(&req.Session, "sso-session", "", "the [sso-session NAME] of ~/.aws/config (default: the only one)")
+	fs.BoolVar(&req.NoBrowser, "no-browser", false, "do not open a browser; print the URL to open elsewhere")
+	if rc := c.parse(fs, args); rc >= 0 {
+		return rc
+	}
+	return c.call(func(cl *control.Client) error {
+		res, err := cl.Login(c.ctx, req, func(p control.LoginPrompt) {
+			if req.NoBrowser {
+				fmt.Fprintf(c.stderr, "Open this URL in a browser and approve the request:\n  %s\n", p.VerificationURIComplete)
+			} else {
+				fmt.Fprintf(c.stderr, "A browser opens to approve the login; if none does, open:\n  %s\n", p.VerificationURIComplete)
+			}
+			fmt.Fprintf(c.stderr, "Check that it shows the code %s. Waiting for approval...\n", p.UserCode)
+		})
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(c.stdout, "signed in to %s until %s\n", res.Session, expiresIn(res.ExpiresAt))
+		return nil
+	})
+}
+
+func (c *cli) logout(args []string) int {
+	fs := c.flags("logout", "logout [--sso-session NAME]", "rolecall logout --sso-session corp")
+	session := fs.String("sso-session", "", "the sso-session to end (default: the only one)")
+	if rc := c.parse(fs, args); rc >= 0 {
+		return rc
+	}
+	return c.call(func(cl *control.Client) error {
+		res, err := cl.Logout(c.ctx, *session)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(c.stdout, "signed out of %s", res.Session)
+		if len(res.Unloaded) > 0 {
+			fmt.Fprintf(c.stdout, "; unloaded %s", strings.Join(res.Unloaded, ", "))
+		}
+		fmt.Fprintln(c.stdout)
+		return nil
+	})
+}
+
+func (c *cli) roles(args []string) int {
+	fs := c.flags("roles", "roles [--json]", "rolecall roles --json | jq -r '.roles[].name'")
+	asJSON := fs.Bool("json", false, "print JSON (see README for its fields)")
+	names := fs.Bool("names", false, "print the names only, one a line (for shell completion)")
+	if rc := c.parse(fs, args); rc >= 0 {
+		return rc
+	}
+	return c.call(func(cl *control.Client) error {
+		r, err := cl.Roles(c.ctx)
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			return c.printJSON(r)
+		}
+		if *names {
+			for _, role := range r.Roles {
+				fmt.Fprintln(c.stdout, role.Name)
+			}
+			return nil
+		}
+		tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "NAME\tKIND\tSESSION\tACCOUNT\tROLE")
+		for _, role := range r.Roles {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", role.Name, role.Kind, role.Session, role.AccountID, role.RoleName)
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+		for _, s := range r.NeedLogin {
+			fmt.Fprintf(c.stderr, "sso-session %s is not signed in: `rolecall login --sso-session %s` lists its roles too\n", s, s)
+		}
+		return nil
+	})
+}

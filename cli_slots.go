@@ -1,0 +1,188 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/rolecall/rolecall/creds"
+	"github.com/rolecall/rolecall/server/control"
+)
+
+func (c *cli) load(args []string) int {
+	fs := c.flags("load", "load --profile P [--slot] | --account ID --role NAME [--slot]",
+		"rolecall load --profile dev            # default slot, served at /\n  rolecall load --profile prod --slot     # its own slot, served at /slot/prod")
+	var req control.LoadRequest
+	fs.StringVar(&req.Profile, "profile", "", "AWS config profile, or a discovered role as \"<account name>/<role name>\"")
+	fs.StringVar(&req.AccountID, "account", "", "AWS account id (with --role)")
+	fs.StringVar(&req.RoleName, "role", "", "role name (with --account)")
+	fs.BoolVar(&req.Slot, "slot", false, "load into a named slot of its own instead of the default slot")
+	if rc := c.parse(fs, args); rc >= 0 {
+		return rc
+	}
+	switch {
+	case req.Profile == "" && req.AccountID == "" && req.RoleName == "":
+		return c.usageError(fs, "name a profile (--profile) or an account and role (--account, --role)")
+	case req.Profile != "" && (req.AccountID != "" || req.RoleName != ""):
+		return c.usageError(fs, "--profile and --account/--role exclude each other")
+	case req.Profile == "" && (req.AccountID == "" || req.RoleName == ""):
+		return c.usageError(fs, "--account and --role go together")
+	}
+	return c.call(func(cl *control.Client) error {
+		s, err := cl.Load(c.ctx, req)
+		if err != nil {
+			return err
+		}
+		where := "the default slot"
+		if s.Slot != "default" {
+			where = "slot " + s.Slot
+		}
+		fmt.Fprintf(c.stdout, "loaded %s into %s: %s, expires %s\n", s.Profile, where, s.RoleARN, expiresIn(s.Expiration))
+		return nil
+	})
+}
+
+func (c *cli) unload(args []string) int {
+	fs := c.flags("unload", "unload [--profile P]", "rolecall unload --profile prod")
+	profile := fs.String("profile", "", "the named slot to empty (default: the default slot)")
+	if rc := c.parse(fs, args); rc >= 0 {
+		return rc
+	}
+	return c.call(func(cl *control.Client) error { return cl.Unload(c.ctx, *profile) })
+}
+
+func (c *cli) list(args []string) int {
+	fs := c.flags("list", "list [--json]", "rolecall list --json | jq -r '.[].profile'")
+	asJSON := fs.Bool("json", false, "print a JSON array (see README for its fields)")
+	if rc := c.parse(fs, args); rc >= 0 {
+		return rc
+	}
+	return c.call(func(cl *control.Client) error {
+		slots, err := cl.Slots(c.ctx)
+		if err != nil {
+			return err
+		}
+		if *asJSON {
+			return c.printJSON(slots)
+		}
+		if len(slots) == 0 {
+			fmt.Fprintln(c.stdout, "no slots loaded: rolecall load --profile NAME")
+			return nil
+		}
+		tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "SLOT\tPROFILE\tROLE\tEXPIRES\tSTATE")
+		for _, s := range slots {
+			state := s.State
+			if s.Error != "" {
+				state += ": " + s.Error
+			}
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.Slot, s.Profile, s.RoleARN, expiresIn(s.Expiration), state)
+		}
+		return tw.Flush()
+	})
+}
+
+func (c *cli) current(args []string) int {
+	fs := c.flags("current", "current", "aws --profile \"$(rolecall current)\" ...")
+	if rc := c.parse(fs, args); rc >= 0 {
+		return rc
+	}
+	return c.call(func(cl *control.Client) error {
+		slots, err := cl.Slots(c.ctx)
+		if err != nil {
+			return err
+		}
+		for _, s := range slots {
+			if s.Slot == "default" {
+				fmt.Fprintln(c.stdout, s.Profile)
+				return nil
+			}
+		}
+		return errors.New("no role loaded in the default slot: rolecall load --profile NAME")
+	})
+}
+
+func (c *cli) env(args []string) int {
+	fs := c.flags("env", "env [--profile P] [--shell sh|fish|powershell]", `eval "$(rolecall env)"`)
+	profile := fs.String("profile", "", "a named slot (default: the default slot)")
+	shell := fs.String("shell", defaultShell(), "output syntax: sh, fish or powershell")
+	if rc := c.parse(fs, args); rc >= 0 {
+		return rc
+	}
+	if *shell != "sh" && *shell != "fish" && *shell != "powershell" {
+		return c.usageError(fs, fmt.Sprintf("--shell %q: choose sh, fish or powershell", *shell))
+	}
+	return c.call(func(cl *control.Client) error {
+		e, err := cl.Env(c.ctx, *profile)
+		if err != nil {
+			return err
+		}
+		fmt.Fprint(c.stdout, exports(*shell, e))
+		return nil
+	})
+}
+
+// shadowing are variables that win over the container endpoint in the SDK
+// credential chains; `rolecall env` clears them.
+var shadowing = []string{
+	"AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+	"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+}
+
+// exports writes the environment for a shell.
+func exports(shell string, e control.Env) string {
+	var b strings.Builder
+	switch shell {
+	case "fish":
+		for _, v := range shadowing {
+			fmt.Fprintf(&b, "set -e %s;\n", v)
+		}
+		fmt.Fprintf(&b, "set -gx AWS_CONTAINER_CREDENTIALS_FULL_URI %s;\n", fishQuote(e.FullURI))
+		fmt.Fprintf(&b, "set -gx AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE %s;\n", fishQuote(e.TokenFile))
+	case "powershell":
+		for _, v := range shadowing {
+			fmt.Fprintf(&b, "Remove-Item Env:%s -ErrorAction SilentlyContinue\n", v)
+		}
+		fmt.Fprintf(&b, "$Env:AWS_CONTAINER_CREDENTIALS_FULL_URI = %s\n", psQuote(e.FullURI))
+		fmt.Fprintf(&b, "$Env:AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE = %s\n", psQuote(e.TokenFile))
+	default:
+		fmt.Fprintf(&b, "unset %s\n", strings.Join(shadowing, " "))
+		fmt.Fprintf(&b, "export AWS_CONTAINER_CREDENTIALS_FULL_URI=%s\n", shQuote(e.FullURI))
+		fmt.Fprintf(&b, "export AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE=%s\n", shQuote(e.TokenFile))
+	}
+	return b.String()
+}
+
+func shQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+func fishQuote(s string) string {
+	return "'" + strings.NewReplacer(`\`, `\\`, "'", `\'`).Replace(s) + "'"
+}
+func psQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+func defaultShell() string {
+	if runtime.GOOS == "windows" {
+		return "powershell"
+	}
+	if filepath.Base(os.Getenv("SHELL")) == "fish" {
+		return "fish"
+	}
+	return "sh"
+}
+
+// expiresIn shows an expiration as local time and time left.
+func expiresIn(exp string) string {
+	t, err := time.Parse(creds.ExpirationFormat, exp)
+	if err != nil {
+		return "-"
+	}
+	left := time.Until(t).Round(time.Minute)
+	if left <= 0 {
+		return t.Local().Format("15:04") + " (expired)"
+	}
+	return fmt.Sprintf("%s (in %s)", t.Local().Format("15:04"), strings.TrimSuffix(left.String(), "0s"))
+}

@@ -1,0 +1,43 @@
+package main
+
+import (
+	"fmt"
+	"runtime"
+
+	"github.com/rolecall/rolecall/tray"
+)
+
+// autostart acts on the system's start-at-login entry directly: it needs
+// no running process.
+func (c *cli) autostart(args []string) int {
+	const syn = "autostart on|off|status"
+	if len(args) != 1 {
+		fmt.Fprintf(c.stderr, "Usage: rolecall %s\n\nExample:\n  rolecall autostart on\n", syn)
+		return exitUsage
+	}
+	switch args[0] {
+	case "on", "off":
+		if err := tray.SetAutostart(args[0] == "on", ""); err != nil {
+			return c.fail(err)
+		}
+		fallthrough
+	case "status":
+		on, err := tray.AutostartEnabled()
+		if err != nil {
+			return c.fail(err)
+		}
+		if on {
+			fmt.Fprintln(c.stdout, "rolecall starts at login")
+		} else {
+			fmt.Fprintln(c.stdout, "rolecall does not start at login")
+		}
+		return exitOK
+	}
+	fmt.Fprintf(c.stderr, "rolecall autostart: unknown action %q\nUsage: rolecall %s\n", args[0], syn)
+	return exitUsage
+}
+
+func (c *cli) version(args []string) int {
+	fmt.Fprintf(c.stdout, "rolecall %s %s/%s %s\n", version, runtime.GOOS, runtime.GOARCH, runtime.Version())
+	return exitOK
+}

@@ -1,0 +1,245 @@
+package creds
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+)
+
+// Refresh fetches slot name now, whatever its state, and waits for the
+// result (bounded by ctx).
+func (m *Manager) Refresh(ctx context.Context, name string) (Slot, error) {
+	c := m.refresh(name, true)
+	if c == nil {
+		if name == DefaultSlot {
+			return Slot{}, ErrNothingLoaded
+		}
+		return Slot{}, ErrNoSuchSlot
+	}
+	select {
+	case <-c.done:
+	case <-ctx.Done():
+		return Slot{}, ctx.Err()
+	}
+	s, _ := m.Lookup(name)
+	return s, c.err
+}
+
+// RefreshAll starts a fetch for every slot that is not fetching already,
+// for instance after a login made login-required slots usable again.
+func (m *Manager) RefreshAll() {
+	m.mu.Lock()
+	for _, s := range m.slots {
+		if s.inflight == nil {
+			m.startLocked(s)
+		}
+	}
+	m.publishLocked()
+	m.mu.Unlock()
+}
+
+// refresh starts (or joins) the fetch for slot name. Unless force is set, a
+// slot in login-required state is not fetched again.
+func (m *Manager) refresh(name string, force bool) *call {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	s, ok := m.slots[name]
+	if !ok {
+		return nil
+	}
+	if s.inflight != nil {
+		return s.inflight
+	}
+	if s.state == StateLoginRequired && !force {
+		return &call{done: closedChan, err: fmt.Errorf("%w: %v", ErrLoginRequired, s.err)}
+	}
+	c := m.startLocked(s)
+	m.publishLocked()
+	return c
+}
+
+var closedChan = func() chan struct{} { c := make(chan struct{}); close(c); return c }()
+
+// startLocked starts a fetch for s. m.mu must be held.
+func (m *Manager) startLocked(s *slot) *call {
+	c := &call{done: make(chan struct{})}
+	s.inflight = c
+	s.retryAt = time.Time{}
+	if s.state != StateError && s.state != StateLoginRequired {
+		s.state = StateRefreshing
+	}
+	gen, p := s.gen, s.profile
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		ctx, cancel := context.WithTimeout(m.ctx, m.cfg.FetchTimeout)
+		cr, err := m.cfg.Fetcher.Fetch(ctx, p)
+		cancel()
+		m.finish(s, gen, c, cr, err)
+	}()
+	return c
+}
+
+// finish records the outcome of a fetch and releases its waiters.
+func (m *Manager) finish(s *slot, gen uint64, c *call, cr Credentials, err error) {
+	now := m.clock.Now()
+	if err == nil {
+		err = checkCreds(cr, now)
+	}
+	if err == nil && cr.Issued.IsZero() {
+		cr.Issued = now
+	}
+	c.creds, c.err = cr, err
+	var loginFor *Profile
+
+	m.mu.Lock()
+	current := m.slots[s.name] == s && s.gen == gen
+	if current {
+		s.inflight = nil
+		switch {
+		case err == nil:
+			s.creds, s.state, s.err, s.failures = cr, StateOK, nil, 0
+			m.log.Info("credentials refreshed", "slot", logName(s.name), "profile", s.profile.Name,
+				"key", cr.MaskedKeyID(), "expires", cr.Expiration.UTC().Format(time.RFC3339))
+		case errors.Is(err, ErrLoginRequired):
+			if s.state != StateLoginRequired {
+				p := s.profile
+				loginFor = &p
+			}
+			s.state, s.err = StateLoginRequired, err
+			m.log.Warn("login required", "slot", logName(s.name), "profile", s.profile.Name, "err", err)
+		case m.ctx.Err() != nil:
+			// Shutting down: not a failure of the slot.
+		default:
+			s.failures++
+			s.state, s.err = StateError, err
+			s.retryAt = now.Add(m.backoff(s.failures))
+			m.log.Warn("refresh failed", "slot", logName(s.name), "profile", s.profile.Name,
+				"err", err, "attempt", s.failures, "retry_at", s.retryAt.Format(time.RFC3339))
+		}
+		m.publishLocked()
+	}
+	m.mu.Unlock()
+	close(c.done)
+	m.wake()
+	if loginFor != nil && m.cfg.OnLoginRequired != nil {
+		go m.cfg.OnLoginRequired(*loginFor)
+	}
+}
+
+// checkCreds refuses credentials no client could use.
+func checkCreds(c Credentials, now time.Time) error {
+	switch {
+	case c.AccessKeyID == "" || c.SecretAccessKey == "":
+		return errors.New("upstream returned credentials without an access key")
+	case !c.Expiration.After(now):
+		return fmt.Errorf("upstream returned credentials that expired at %s", c.Expiration.UTC().Format(time.RFC3339))
+	}
+	return nil
+}
+
+// backoff is the delay before retry n (1-based): 5 s doubling up to 5
+// minutes, with ±50 % jitter so that many slots do not retry in step.
+func (m *Manager) backoff(n int) time.Duration {
+	d := 5 * time.Second
+	for i := 1; i < n && d < 5*time.Minute; i++ {
+		d *= 2
+	}
+	d = min(d, 5*time.Minute)
+	return time.Duration(float64(d) * (0.5 + m.cfg.Rand()))
+}
+
+// dueLocked is when slot s should next be fetched; zero means not scheduled.
+func (m *Manager) dueLocked(s *slot) time.Time {
+	switch {
+	case s.inflight != nil || s.state == StateLoginRequired:
+		return time.Time{}
+	case !s.retryAt.IsZero():
+		return s.retryAt
+	case s.creds.AccessKeyID == "":
+		return time.Time{}
+	}
+	return RefreshAt(s.creds, m.cfg.RefreshWindow)
+}
+
+// RefreshAt is when credentials c should be refreshed given the refresh
+// window: when the time left falls below min(window, lifetime - 1 minute).
+// The minute keeps short-lived credentials from being fetched in a loop.
+func RefreshAt(c Credentials, window time.Duration) time.Time {
+	lead := window
+	if life := c.Expiration.Sub(c.Issued) - time.Minute; life < lead {
+		lead = max(life, 0)
+	}
+	return c.Expiration.Add(-lead)
+}
+
+// wake makes the scheduler look at the slots again, without blocking.
+func (m *Manager) wake() {
+	select {
+	case m.kick <- struct{}{}:
+	default:
+	}
+}
+
+// maxSleep caps the scheduler's sleep. Go timers run on the monotonic
+// clock, which stops while the machine sleeps; waking up at least this
+// often and comparing against the wall clock bounds how late a refresh can
+// be after a resume.
+const maxSleep = 30 * time.Second
+
+// schedule is the refresh loop: it starts the fetches that are due and
+// sleeps until the next one.
+func (m *Manager) schedule() {
+	defer m.wg.Done()
+	for {
+		now := m.clock.Now()
+		next := m.startDue(now)
+		sleep := maxSleep
+		if !next.IsZero() {
+			sleep = min(max(next.Sub(now), 0), maxSleep)
+		}
+		// The timer is set for an instant, not a span from a second
+		// reading of the clock, so that time passing between the two
+		// readings is not lost.
+		t := m.clock.NewTimer(now.Add(sleep).Sub(m.clock.Now()))
+		select {
+		case <-m.ctx.Done():
+			t.Stop()
+			return
+		case <-m.kick:
+			t.Stop()
+		case <-t.C():
+			if late := m.clock.Now().Sub(now) - sleep; late > 10*time.Second {
+				m.log.Info("wall clock jumped (resumed from sleep?), checking credentials", "late", late.Round(time.Second))
+			}
+		}
+	}
+}
+
+// startDue starts every fetch due at now and returns the earliest future
+// due time (zero if none).
+func (m *Manager) startDue(now time.Time) time.Time {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var next time.Time
+	started := false
+	for _, s := range m.slots {
+		due := m.dueLocked(s)
+		if due.IsZero() {
+			continue
+		}
+		if !now.Before(due) {
+			m.startLocked(s)
+			started = true
+			continue
+		}
+		if next.IsZero() || due.Before(next) {
+			next = due
+		}
+	}
+	if started {
+		m.publishLocked()
+	}
+	return next
+}

@@ -1,0 +1,68 @@
+package main
+
+import (
+	"context"
+
+	"github.com/rolecall/rolecall/creds"
+	"github.com/rolecall/rolecall/server/control"
+	"github.com/rolecall/rolecall/sso"
+)
+
+// identityCenter adapts the sso client to the control socket's Sessions
+// and Resolve: conversions only.
+type identityCenter struct{ client *sso.Client }
+
+func (ic identityCenter) resolve(ctx context.Context, req control.LoadRequest) (creds.Profile, error) {
+	return ic.client.Resolve(ctx, req.Profile, req.AccountID, req.RoleName)
+}
+
+// signIn logs in to session (empty: the only one) in the background of
+// the tray; automatic marks a login that no click asked for.
+func (ic identityCenter) signIn(ctx context.Context, session string, automatic bool) error {
+	s, err := ic.client.Session(ctx, session)
+	if err != nil {
+		return err
+	}
+	_, err = ic.client.Login(ctx, s, sso.LoginOptions{Automatic: automatic})
+	return err
+}
+
+func (ic identityCenter) Login(ctx context.Context, req control.LoginRequest, prompt func(control.LoginPrompt)) (control.LoginResult, error) {
+	s, err := ic.client.Session(ctx, req.Session)
+	if err != nil {
+		return control.LoginResult{}, err
+	}
+	tok, err := ic.client.Login(ctx, s, sso.LoginOptions{
+		NoBrowser: req.NoBrowser,
+		OnPrompt: func(p sso.Prompt) {
+			prompt(control.LoginPrompt{
+				Session: p.Session, UserCode: p.UserCode, VerificationURI: p.VerificationURI,
+				VerificationURIComplete: p.VerificationURIComplete, ExpiresAt: p.ExpiresAt.UTC().Format(creds.ExpirationFormat),
+			})
+		},
+	})
+	if err != nil {
+		return control.LoginResult{}, err
+	}
+	return control.LoginResult{Session: s.Key, ExpiresAt: tok.ExpiresAt.UTC().Format(creds.ExpirationFormat)}, nil
+}
+
+func (ic identityCenter) Logout(ctx context.Context, session string) (string, error) {
+	s, err := ic.client.Session(ctx, session)
+	if err != nil {
+		return "", err
+	}
+	return s.Key, ic.client.Logout(ctx, s)
+}
+
+func (ic identityCenter) Roles(ctx context.Context) (control.Roles, error) {
+	roles, need, err := ic.client.Roles(ctx)
+	if err != nil {
+		return control.Roles{}, err
+	}
+	out := control.Roles{NeedLogin: need}
+	for _, r := range roles {
+		out.Roles = append(out.Roles, control.RoleInfo(r))
+	}
+	return out, nil
+}

@@ -1,0 +1,65 @@
+package main
+
+import (
+	"slices"
+	"sync"
+
+	"github.com/rolecall/rolecall/settings"
+)
+
+// pins owns the set of pinned slots: the names in the settings file's
+// `pinned` key. It is edited one name at a time and written back with the
+// user's other lines kept; it is never rebuilt from the slots that happen
+// to be loaded, so a pin that could not be restored (offline, signed out)
+// is not lost.
+type pins struct {
+	path string // the settings file
+
+	mu    sync.Mutex
+	names []string
+}
+
+func newPins(path string, names []string) *pins {
+	return &pins{path: path, names: slices.Clone(names)}
+}
+
+// List returns the pinned names in the file's order.
+func (p *pins) List() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Clone(p.names)
+}
+
+// Has reports whether name is pinned.
+func (p *pins) Has(name string) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Contains(p.names, name)
+}
+
+// Set pins or unpins name and saves the set; on a write error the set is
+// left as it was.
+func (p *pins) Set(name string, pinned bool) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if slices.Contains(p.names, name) == pinned {
+		return nil
+	}
+	next := slices.DeleteFunc(slices.Clone(p.names), func(s string) bool { return s == name })
+	if pinned {
+		next = append(next, name)
+	}
+	if err := settings.Set(p.path, "pinned", nonNil(next)); err != nil {
+		return err
+	}
+	p.names = next
+	return nil
+}
+
+// nonNil writes an empty list as [] rather than dropping the key.
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}

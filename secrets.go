@@ -1,0 +1,178 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/rolecall/rolecall/keyring"
+	"github.com/rolecall/rolecall/server"
+)
+
+// Keyring entries of the credential listener.
+const (
+	keyListenerToken = "listener-token"
+	keyTLSCert       = "tls-cert"
+	keyTLSKey        = "tls-key"
+)
+
+// listenerSecrets owns the credential listener's bearer token and TLS
+// pair. The token lives in the keyring and in the 0600 token file that
+// AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE names; the listener is told of
+// every change through setToken.
+type listenerSecrets struct {
+	keyring   *keyring.Keyring
+	tokenFile string
+
+	mu       sync.Mutex
+	current  string
+	setToken func(string) // the listener's; nil until it exists
+}
+
+// load returns the bearer token kept from an earlier start, or a new one,
+// saved. Without a keyring, the token file (0600, ours) carries the token
+// across restarts, so IDE settings keep working.
+func (s *listenerSecrets) load(gen func() (string, error)) (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	tok, err := s.keyring.Get(keyListenerToken)
+	switch {
+	case err == nil && tok != "":
+		s.current = tok
+		return tok, writeTokenFile(s.tokenFile, tok)
+	case !errors.Is(err, keyring.ErrNotFound) && s.keyring.Available():
+		return "", fmt.Errorf("read bearer token from keyring: %w", err)
+	case !s.keyring.Available():
+		if tok, err := readOwnTokenFile(s.tokenFile); err == nil {
+			s.keyring.Set(keyListenerToken, tok)
+			s.current = tok
+			return tok, nil
+		}
+	}
+	if tok, err = gen(); err != nil {
+		return "", err
+	}
+	if err := s.keyring.Set(keyListenerToken, tok); err != nil {
+		return "", fmt.Errorf("save bearer token in keyring: %w", err)
+	}
+	s.current = tok
+	return tok, writeTokenFile(s.tokenFile, tok)
+}
+
+// Token is the bearer token in force.
+func (s *listenerSecrets) Token() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.current
+}
+
+// RotateToken replaces the token in the keyring, the token file and the
+// listener.
+func (s *listenerSecrets) RotateToken() (string, error) {
+	tok, err := server.NewToken()
+	if err != nil {
+		return "", err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := s.keyring.Set(keyListenerToken, tok); err != nil {
+		return "", fmt.Errorf("save bearer token in keyring: %w", err)
+	}
+	if err := writeTokenFile(s.tokenFile, tok); err != nil {
+		return "", err
+	}
+	s.current = tok
+	if s.setToken != nil {
+		s.setToken(tok)
+	}
+	return tok, nil
+}
+
+// SaveTLS stores a certificate and key pair.
+func (s *listenerSecrets) SaveTLS(cert, key []byte) error {
+	if err := s.keyring.Set(keyTLSKey, string(key)); err != nil {
+		return fmt.Errorf("save TLS key in keyring: %w", err)
+	}
+	if err := s.keyring.Set(keyTLSCert, string(cert)); err != nil {
+		return fmt.Errorf("save TLS certificate in keyring: %w", err)
+	}
+	return nil
+}
+
+// LoadTLS returns the stored pair.
+func (s *listenerSecrets) LoadTLS() (cert, key []byte, err error) {
+	c, err := s.keyring.Get(keyTLSCert)
+	if errors.Is(err, keyring.ErrNotFound) {
+		return nil, nil, errors.New("no TLS certificate saved: use `rolecall tls save --cert FILE --key FILE`")
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	k, err := s.keyring.Get(keyTLSKey)
+	if err != nil {
+		return nil, nil, fmt.Errorf("TLS key: %w", err)
+	}
+	return []byte(c), []byte(k), nil
+}
+
+// DeleteTLS removes the stored pair.
+func (s *listenerSecrets) DeleteTLS() error {
+	if err := s.keyring.Delete(keyTLSCert); err != nil {
+		return err
+	}
+	return s.keyring.Delete(keyTLSKey)
+}
+
+// writeTokenFile writes tok to path with mode 0600 and no trailing newline
+// (SDKs send the file's bytes as the header value), replacing the file
+// atomically so that a reader never sees half a token.
+func writeTokenFile(path, tok string) error {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("token file: %w", err)
+	}
+	f, err := os.CreateTemp(dir, ".token-*")
+	if err != nil {
+		return fmt.Errorf("token file: %w", err)
+	}
+	defer os.Remove(f.Name())
+	if err := f.Chmod(0o600); err != nil {
+		f.Close()
+		return fmt.Errorf("token file: %w", err)
+	}
+	if _, err := f.WriteString(tok); err != nil {
+		f.Close()
+		return fmt.Errorf("token file: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("token file: %w", err)
+	}
+	if err := os.Rename(f.Name(), path); err != nil {
+		return fmt.Errorf("token file: %w", err)
+	}
+	return nil
+}
+
+// readOwnTokenFile reads a token file only if nobody else could have
+// written or read it.
+func readOwnTokenFile(path string) (string, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return "", err
+	}
+	if st.Mode().Perm()&0o077 != 0 {
+		return "", fmt.Errorf("%s is readable by others; not reusing it", path)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	tok := strings.TrimSpace(string(b))
+	if tok == "" {
+		return "", errors.New("empty token file")
+	}
+	return tok, nil
+}

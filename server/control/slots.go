@@ -1,0 +1,96 @@
+package control
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"os"
+	"strconv"
+
+	"github.com/rolecall/rolecall/creds"
+)
+
+func (c *Server) status(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, Status{
+		PID: os.Getpid(), Version: c.opts.Version, URL: c.opts.Listener.URL(),
+		TokenFile: c.opts.TokenFile, TLS: c.opts.Listener.TLS(),
+	})
+}
+
+func (c *Server) slots(w http.ResponseWriter, r *http.Request) {
+	st := c.opts.Manager.Snapshot()
+	out := []SlotInfo{}
+	if st.Default != nil {
+		out = append(out, NewSlotInfo(*st.Default))
+	}
+	for _, s := range st.Named {
+		out = append(out, NewSlotInfo(s))
+	}
+	writeJSON(w, out)
+}
+
+func (c *Server) load(w http.ResponseWriter, r *http.Request) {
+	var req LoadRequest
+	if !readJSON(w, r, &req) {
+		return
+	}
+	switch {
+	case req.Profile == "" && (req.AccountID == "" || req.RoleName == ""):
+		writeError(w, http.StatusBadRequest, "name a profile, or both an account id and a role name")
+		return
+	case req.Profile != "" && (req.AccountID != "" || req.RoleName != ""):
+		writeError(w, http.StatusBadRequest, "name a profile or an account and role, not both")
+		return
+	}
+	p, err := c.opts.Resolve(r.Context(), req)
+	if err != nil {
+		status := http.StatusNotFound
+		if errors.Is(err, creds.ErrLoginRequired) {
+			status = http.StatusForbidden
+		}
+		writeError(w, status, err.Error())
+		return
+	}
+	slot := creds.DefaultSlot
+	if req.Slot {
+		slot = p.Name
+	}
+	s, err := c.opts.Manager.Load(r.Context(), slot, p)
+	if err != nil {
+		status, msg := http.StatusBadGateway, err.Error()
+		if errors.Is(err, creds.ErrLoginRequired) {
+			status, msg = http.StatusForbidden, err.Error()+": run `rolecall login`"
+		}
+		writeError(w, status, msg)
+		return
+	}
+	writeJSON(w, NewSlotInfo(s))
+}
+
+func (c *Server) unload(w http.ResponseWriter, r *http.Request) {
+	var req UnloadRequest
+	if !readJSON(w, r, &req) {
+		return
+	}
+	if err := c.opts.Manager.Unload(req.Profile); err != nil {
+		status := http.StatusInternalServerError
+		if errors.Is(err, creds.ErrNoSuchSlot) || errors.Is(err, creds.ErrNothingLoaded) {
+			status = http.StatusNotFound
+		}
+		writeError(w, status, creds.Advice(req.Profile, err))
+		return
+	}
+	writeJSON(w, struct{}{})
+}
+
+func (c *Server) env(w http.ResponseWriter, r *http.Request) {
+	u := c.opts.Listener.URL()
+	if p := r.URL.Query().Get("profile"); p != "" {
+		if _, ok := c.opts.Manager.Lookup(p); !ok {
+			writeError(w, http.StatusNotFound, "no slot named "+strconv.Quote(p)+": run `rolecall load --profile "+p+" --slot` first")
+			return
+		}
+		u += "slot/" + url.PathEscape(p)
+	}
+	writeJSON(w, Env{FullURI: u, TokenFile: c.opts.TokenFile})
+}

@@ -1,0 +1,137 @@
+package control
+
+import "github.com/rolecall/rolecall/creds"
+
+// The wire types of the control API: JSON over HTTP on the control socket
+// (or named pipe). `rolecall ... --json` prints several of them as they are,
+// so their field names are a stable interface.
+
+// LoadRequest asks for a profile, or an account and role, in a slot.
+type LoadRequest struct {
+	Profile   string `json:"profile,omitempty"`
+	AccountID string `json:"account_id,omitempty"`
+	RoleName  string `json:"role_name,omitempty"`
+	// Slot loads into the named slot of the profile instead of the default.
+	Slot bool `json:"slot,omitempty"`
+}
+
+// UnloadRequest empties the default slot (Profile empty) or a named slot.
+type UnloadRequest struct {
+	Profile string `json:"profile,omitempty"`
+}
+
+// Status describes the running process.
+type Status struct {
+	PID       int    `json:"pid"`
+	Version   string `json:"version"`
+	URL       string `json:"url"`
+	TokenFile string `json:"token_file"`
+	TLS       bool   `json:"tls"`
+}
+
+// SlotInfo is one slot as `rolecall list --json` prints it.
+type SlotInfo struct {
+	Slot        string `json:"slot"` // "default" or the profile name
+	Profile     string `json:"profile"`
+	RoleARN     string `json:"role_arn,omitempty"`
+	AccountID   string `json:"account_id,omitempty"`
+	Expiration  string `json:"expiration,omitempty"`
+	State       string `json:"state"`
+	Error       string `json:"error,omitempty"`
+	Pinned      bool   `json:"pinned"`
+	NextRefresh string `json:"next_refresh,omitempty"`
+}
+
+// NewSlotInfo converts a slot snapshot.
+func NewSlotInfo(s creds.Slot) SlotInfo {
+	si := SlotInfo{
+		Slot: s.Name, Profile: s.Profile.Name, RoleARN: s.Creds.RoleARN, AccountID: s.Creds.AccountID,
+		State: string(s.State), Error: s.Err, Pinned: s.Pinned,
+	}
+	if s.IsDefault() {
+		si.Slot = "default"
+	}
+	if !s.Creds.Expiration.IsZero() {
+		si.Expiration = s.Creds.Expiration.UTC().Format(creds.ExpirationFormat)
+	}
+	if !s.NextRefresh.IsZero() {
+		si.NextRefresh = s.NextRefresh.UTC().Format(creds.ExpirationFormat)
+	}
+	return si
+}
+
+// Env is what a terminal or IDE needs to use a slot.
+type Env struct {
+	FullURI   string `json:"full_uri"`
+	TokenFile string `json:"token_file"`
+}
+
+// Token carries the bearer token.
+type Token struct {
+	Token string `json:"token"`
+}
+
+// TLSPair carries a PEM certificate and key.
+type TLSPair struct {
+	Cert string `json:"cert"`
+	Key  string `json:"key,omitempty"`
+	// Active reports whether the listener serves this pair now.
+	Active bool   `json:"active"`
+	Note   string `json:"note,omitempty"`
+}
+
+// LoginRequest asks for a login to a session (empty: the only one).
+type LoginRequest struct {
+	Session   string `json:"session,omitempty"`
+	NoBrowser bool   `json:"no_browser,omitempty"`
+}
+
+// LoginPrompt is what the user approves in the browser.
+type LoginPrompt struct {
+	Session                 string `json:"session"`
+	UserCode                string `json:"user_code"`
+	VerificationURI         string `json:"verification_uri"`
+	VerificationURIComplete string `json:"verification_uri_complete"`
+	ExpiresAt               string `json:"expires_at"`
+}
+
+// LoginResult is a finished login.
+type LoginResult struct {
+	Session   string `json:"session"`
+	ExpiresAt string `json:"expires_at"`
+}
+
+// loginEvent is one line of the streamed answer to POST /v1/login.
+type loginEvent struct {
+	Prompt *LoginPrompt `json:"prompt,omitempty"`
+	Result *LoginResult `json:"result,omitempty"`
+	Error  string       `json:"error,omitempty"`
+}
+
+// RoleInfo is one role `rolecall roles` lists.
+type RoleInfo struct {
+	Name        string `json:"name"`
+	Kind        string `json:"kind"` // "profile" or "discovered"
+	Session     string `json:"session"`
+	AccountID   string `json:"account_id,omitempty"`
+	AccountName string `json:"account_name,omitempty"`
+	RoleName    string `json:"role_name,omitempty"`
+}
+
+// Roles is every loadable role, and the sessions that need a login before
+// their roles can be listed.
+type Roles struct {
+	Roles     []RoleInfo `json:"roles"`
+	NeedLogin []string   `json:"need_login"`
+}
+
+// LogoutRequest names the session to end (empty: the only one).
+type LogoutRequest struct {
+	Session string `json:"session,omitempty"`
+}
+
+// LogoutResult names the session ended and the slots emptied with it.
+type LogoutResult struct {
+	Session  string   `json:"session"`
+	Unloaded []string `json:"unloaded"`
+}

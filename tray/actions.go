@@ -1,0 +1,79 @@
+//go:build cgo || !darwin
+
+package tray
+
+import "fmt"
+
+// Actions are what the menu's clicks do, handed in by main: the tray never
+// calls the engine or Identity Center itself. Each runs in its own
+// goroutine; an error is passed to Failed.
+type Actions struct {
+	Load      func(profile string) error // into the default slot
+	LoadSlot  func(profile string) error // into its own named slot
+	Unload    func(slot string) error
+	Pin       func(slot string, pinned bool) error
+	Login     func(session string) error
+	Copy      func(ide bool) error // terminal exports, or IDE settings
+	Refresh   func() error
+	Autostart func(on bool) error
+	// Quit runs before the icon goes away (optional).
+	Quit func()
+	// Failed is told of an action that failed (optional).
+	Failed func(Action, error)
+}
+
+// Do performs act, as a click on its item does.
+func (a Actions) Do(act Action) {
+	if err := a.call(act); err != nil && a.Failed != nil {
+		a.Failed(act, err)
+	}
+}
+
+func (a Actions) call(act Action) error {
+	switch act.Kind {
+	case ActLoad:
+		return callWith(a.Load, act.Profile)
+	case ActLoadSlot:
+		return callWith(a.LoadSlot, act.Profile)
+	case ActUnload:
+		return callWith(a.Unload, act.Profile)
+	case ActPin, ActUnpin:
+		if a.Pin == nil {
+			return errMissing
+		}
+		return a.Pin(act.Profile, act.Kind == ActPin)
+	case ActLogin:
+		return callWith(a.Login, act.Session)
+	case ActCopyEnv, ActCopyIDE:
+		if a.Copy == nil {
+			return errMissing
+		}
+		return a.Copy(act.Kind == ActCopyIDE)
+	case ActRefresh:
+		if a.Refresh == nil {
+			return errMissing
+		}
+		return a.Refresh()
+	case ActAutostartOn, ActAutostartOff:
+		if a.Autostart == nil {
+			return errMissing
+		}
+		return a.Autostart(act.Kind == ActAutostartOn)
+	case ActQuit:
+		if a.Quit != nil {
+			a.Quit()
+		}
+		Quit()
+		return nil
+	}
+	return fmt.Errorf("menu action %d is not known", act.Kind)
+}
+
+var errMissing = fmt.Errorf("this menu action is not available here")
+
+func callWith(f func(string) error, arg string) error {
+	if f == nil {
+		return errMissing
+	}
+	return f(arg)
+}

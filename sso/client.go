@@ -40,6 +40,15 @@ type Options struct {
 	WriteCLICache bool
 	// OpenBrowser opens the verification URL (default pkg/browser).
 	OpenBrowser func(url string) error
+	// LoginFlow is the default login flow: "" (device authorization) or
+	// LoginFlowPKCE.
+	LoginFlow string
+	// Graphical reports whether a browser opened here can reach this
+	// machine's loopback, which PKCE needs (default: a display and no SSH
+	// session).
+	Graphical func() bool
+	// PKCEWait bounds the wait for the browser's redirect (default 10 min).
+	PKCEWait time.Duration
 	// DiscoveryTTL is how long discovered roles are cached (default 10 min).
 	DiscoveryTTL time.Duration
 	// Concurrency bounds the portal calls of one discovery (default 16).
@@ -88,6 +97,12 @@ func NewClient(opts Options) *Client {
 	}
 	if opts.OpenBrowser == nil {
 		opts.OpenBrowser = browser.OpenURL
+	}
+	if opts.Graphical == nil {
+		opts.Graphical = graphical
+	}
+	if opts.PKCEWait <= 0 {
+		opts.PKCEWait = 10 * time.Minute
 	}
 	if opts.DiscoveryTTL <= 0 {
 		opts.DiscoveryTTL = 10 * time.Minute

@@ -240,5 +240,6 @@ func (c *Client) Logout(ctx context.Context, s *Session) error {
 	c.mu.Lock()
 	st.user = ""
 	c.mu.Unlock()
-	return c.opts.Keyring.Delete(registrationEntry(s.Key))
+	err := c.opts.Keyring.Delete(deviceClient.entry(s.Key))
+	return errors.Join(err, c.opts.Keyring.Delete(pkceClient.entry(s.Key)))
 }

@@ -26,6 +26,9 @@ type Token struct {
 	RefreshToken string    `json:"refreshToken,omitempty"`
 	StartURL     string    `json:"startUrl"`
 	Region       string    `json:"region"`
+	// Client is the registration that issued it, and so the one that can
+	// renew it: the device flow's or PKCE's.
+	Client clientKind `json:"client,omitempty"`
 }
 
 // registration is an OIDC client registration, reused until shortly before
@@ -123,7 +126,7 @@ func (c *Client) renew(ctx context.Context, s *Session, old *Token) (*Token, err
 		return cur, nil // renewed meanwhile
 	}
 	var reg registration
-	if !c.loadJSON(registrationEntry(s.Key), &reg) || reg.ClientID == "" {
+	if !c.loadJSON(old.Client.entry(s.Key), &reg) || reg.ClientID == "" {
 		return nil, fmt.Errorf("sso session %s: no client registration to renew with: %w", s.Key, creds.ErrLoginRequired)
 	}
 	client, err := c.oidc(ctx, s.Region)
@@ -144,20 +147,21 @@ func (c *Client) renew(ctx context.Context, s *Session, old *Token) (*Token, err
 		}
 		return nil, fmt.Errorf("renew sso token: %w", err)
 	}
-	t := c.newToken(s, out, old.RefreshToken)
+	t := c.newToken(s, out, old.RefreshToken, old.Client)
 	c.log.Info("sso session renewed", "session", s.Key, "expires", t.ExpiresAt.Format(time.RFC3339))
 	c.publish(Event{Session: s.Key, Login: true})
 	return t, nil
 }
 
 // newToken records a token from CreateToken.
-func (c *Client) newToken(s *Session, out *ssooidc.CreateTokenOutput, oldRefresh string) *Token {
+func (c *Client) newToken(s *Session, out *ssooidc.CreateTokenOutput, oldRefresh string, k clientKind) *Token {
 	t := &Token{
 		AccessToken:  aws.ToString(out.AccessToken),
 		ExpiresAt:    c.opts.Now().Add(time.Duration(out.ExpiresIn) * time.Second).UTC().Truncate(time.Second),
 		RefreshToken: aws.ToString(out.RefreshToken),
 		StartURL:     s.StartURL,
 		Region:       s.Region,
+		Client:       k,
 	}
 	if t.RefreshToken == "" {
 		t.RefreshToken = oldRefresh

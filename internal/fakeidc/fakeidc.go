@@ -1,5 +1,6 @@
 // Package fakeidc is a fake AWS IAM Identity Center for tests: the SSO OIDC
-// service (RegisterClient, StartDeviceAuthorization, CreateToken) and the
+// service (RegisterClient, StartDeviceAuthorization, CreateToken, and the
+// browser's /authorize of the authorization-code flow with PKCE) and the
 // SSO portal (ListAccounts, ListAccountRoles, GetRoleCredentials, Logout),
 // speaking the restJson1 wire protocol that aws-sdk-go-v2's ssooidc and sso
 // clients send and decode. Point the SDK at it with AWS_ENDPOINT_URL_SSO_OIDC
@@ -70,19 +71,23 @@ type Server struct {
 	// Now is the fake's clock (default time.Now).
 	Now func() time.Time
 
-	clients  map[string]client // clientId -> registration
-	devices  map[string]*device
-	tokens   map[string]grant // access token -> what it grants
-	refresh  map[string]grant // refresh token -> what it renews
-	calls    map[string]int
-	inflight atomic.Int32
-	peak     atomic.Int32
+	clients        map[string]client // clientId -> registration
+	devices        map[string]*device
+	codes          map[string]*authCode // authorization code -> what it grants
+	authorizeError string
+	tokens         map[string]grant // access token -> what it grants
+	refresh        map[string]grant // refresh token -> what it renews
+	calls          map[string]int
+	inflight       atomic.Int32
+	peak           atomic.Int32
 }
 
 type client struct {
-	secret string
-	scopes []string
-	grants []string
+	secret    string
+	scopes    []string
+	grants    []string
+	redirects []string
+	issuer    string
 }
 
 // grant is what a token was issued for.
@@ -105,7 +110,7 @@ func New(accounts ...Account) *Server {
 	s := &Server{
 		Accounts: accounts, PageSize: 2, AccessTokenTTL: 8 * time.Hour, DeviceCodeTTL: 10 * time.Minute,
 		Interval: 1, Now: time.Now,
-		clients: map[string]client{}, devices: map[string]*device{}, tokens: map[string]grant{},
+		clients: map[string]client{}, devices: map[string]*device{}, codes: map[string]*authCode{}, tokens: map[string]grant{},
 		refresh: map[string]grant{}, calls: map[string]int{},
 	}
 	mux := http.NewServeMux()
@@ -113,6 +118,7 @@ func New(accounts ...Account) *Server {
 	mux.HandleFunc("POST /device_authorization", s.deviceAuthorization)
 	mux.HandleFunc("POST /token", s.token)
 	mux.HandleFunc("GET /device", s.approvePage)
+	mux.HandleFunc("GET /authorize", s.authorize)
 	mux.HandleFunc("GET /assignment/accounts", s.portal("ListAccounts", s.listAccounts))
 	mux.HandleFunc("GET /assignment/roles", s.portal("ListAccountRoles", s.listRoles))
 	mux.HandleFunc("GET /federation/credentials", s.portal("GetRoleCredentials", s.roleCredentials))
@@ -212,10 +218,12 @@ func writeJSON(w http.ResponseWriter, v any) {
 func (s *Server) register(w http.ResponseWriter, r *http.Request) {
 	s.count("RegisterClient")
 	var req struct {
-		ClientName string   `json:"clientName"`
-		ClientType string   `json:"clientType"`
-		Scopes     []string `json:"scopes"`
-		GrantTypes []string `json:"grantTypes"`
+		ClientName   string   `json:"clientName"`
+		ClientType   string   `json:"clientType"`
+		Scopes       []string `json:"scopes"`
+		GrantTypes   []string `json:"grantTypes"`
+		RedirectUris []string `json:"redirectUris"`
+		IssuerURL    string   `json:"issuerUrl"`
 	}
 	if err := json.NewDecoder(r.Body).Decode(&req); err != nil || req.ClientName == "" || req.ClientType != "public" {
 		oidcError(w, 400, "InvalidClientMetadataException", "invalid_client_metadata", "clientName and clientType public are required")
@@ -223,7 +231,7 @@ func (s *Server) register(w http.ResponseWriter, r *http.Request) {
 	}
 	id, secret := "client-"+randomID(8), "secret-"+randomID(16)
 	s.mu.Lock()
-	s.clients[id] = client{secret: secret, scopes: req.Scopes, grants: req.GrantTypes}
+	s.clients[id] = client{secret: secret, scopes: req.Scopes, grants: req.GrantTypes, redirects: req.RedirectUris, issuer: req.IssuerURL}
 	now := s.Now()
 	s.mu.Unlock()
 	writeJSON(w, map[string]any{
@@ -272,6 +280,7 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 	s.count("CreateToken")
 	var req struct {
 		ClientID, ClientSecret, GrantType, DeviceCode, RefreshToken string
+		Code, CodeVerifier, RedirectURI                             string
 	}
 	json.NewDecoder(r.Body).Decode(&req)
 	s.mu.Lock()
@@ -313,6 +322,12 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 		}
 		delete(s.refresh, req.RefreshToken) // rotated
 		startURL = g.startURL
+	case "authorization_code":
+		var why string
+		if startURL, why = s.redeemLocked(req.ClientID, req.Code, req.CodeVerifier, req.RedirectURI); why != "" {
+			oidcError(w, 400, "InvalidGrantException", "invalid_grant", why)
+			return
+		}
 	default:
 		oidcError(w, 400, "UnsupportedGrantTypeException", "unsupported_grant_type", req.GrantType)
 		return

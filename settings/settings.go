@@ -33,6 +33,8 @@ type Settings struct {
 	CLICacheWrite bool            // cli_cache_writeback = false
 	AuditLog      bool            // audit_log = true
 	SameUserOnly  bool            // same_user_only = true
+	LoginFlow     string          // login_flow = "device" (or "pkce")
+	SlotsOnDemand bool            // slots_on_demand = true
 }
 
 // Defaults are the settings of a missing or empty file.
@@ -44,6 +46,8 @@ func Defaults() Settings {
 		NotifyBefore:  []time.Duration{15 * time.Minute, 5 * time.Minute},
 		AuditLog:      true,
 		SameUserOnly:  true,
+		LoginFlow:     "device",
+		SlotsOnDemand: true,
 	}
 }
 
@@ -167,6 +171,18 @@ var fields = map[string]field{
 	"cli_cache_writeback": boolField(func(s *Settings) *bool { return &s.CLICacheWrite }),
 	"audit_log":           boolField(func(s *Settings) *bool { return &s.AuditLog }),
 	"same_user_only":      boolField(func(s *Settings) *bool { return &s.SameUserOnly }),
+	"slots_on_demand":     boolField(func(s *Settings) *bool { return &s.SlotsOnDemand }),
+	"login_flow": {`"device" or "pkce"`, func(s *Settings, v *unstable.Node) error {
+		str, err := stringValue(v)
+		if err != nil {
+			return err
+		}
+		if str != "device" && str != "pkce" {
+			return fmt.Errorf(`login_flow must be "device" (a code approved in the browser) or "pkce" (the browser comes back to rolecall), got %q`, str)
+		}
+		s.LoginFlow = str
+		return nil
+	}},
 }
 
 func boolField(p func(*Settings) *bool) field {

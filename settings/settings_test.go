@@ -22,12 +22,15 @@ imds_v1 = true
 cli_cache_writeback = true
 audit_log = false
 same_user_only = false
+login_flow = "pkce"
+slots_on_demand = false
 `
 	want := Settings{
 		Port: 4200, Bind: "127.0.0.2", RefreshWindow: 30 * time.Minute,
 		NotifyBefore: []time.Duration{15 * time.Minute, 5 * time.Minute},
 		Pinned:       []string{"dev", "Acme Corp/Admin"},
 		IMDS:         true, IMDSv1: true, CLICacheWrite: true, AuditLog: false, SameUserOnly: false,
+		LoginFlow: "pkce", SlotsOnDemand: false,
 	}
 	got, err := Parse("config.toml", []byte(full))
 	if err != nil {
@@ -59,6 +62,7 @@ func TestParseErrors(t *testing.T) {
 		{"pinned not list", "pinned = \"dev\"\n", 1, "pinned must be a list"},
 		{"pinned number", "pinned = [1]\n", 1, "must be a quoted string"},
 		{"twice", "port = 1\nport = 2\n", 2, "set twice"},
+		{"unknown login flow", "login_flow = \"browser\"\n", 1, `login_flow must be "device"`},
 		{"section", "port = 1\n[server]\nbind = \"::1\"\n", 2, "sections are not used"},
 		{"syntax", "port = 1\nbind = \n", 2, "not valid TOML"},
 	}

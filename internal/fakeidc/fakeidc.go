@@ -1,7 +1,8 @@
 // Package fakeidc is a fake AWS IAM Identity Center for tests: the SSO OIDC
 // service (RegisterClient, StartDeviceAuthorization, CreateToken, and the
-// browser's /authorize of the authorization-code flow with PKCE) and the
-// SSO portal (ListAccounts, ListAccountRoles, GetRoleCredentials, Logout),
+// browser's /authorize of the authorization-code flow with PKCE), the
+// SSO portal (ListAccounts, ListAccountRoles, GetRoleCredentials, Logout)
+// and the AWS sign-in federation endpoint (/federation),
 // speaking the restJson1 wire protocol that aws-sdk-go-v2's ssooidc and sso
 // clients send and decode. Point the SDK at it with AWS_ENDPOINT_URL_SSO_OIDC
 // and AWS_ENDPOINT_URL_SSO (or BaseEndpoint); both services share its URL.
@@ -75,8 +76,10 @@ type Server struct {
 	devices        map[string]*device
 	codes          map[string]*authCode // authorization code -> what it grants
 	authorizeError string
-	tokens         map[string]grant // access token -> what it grants
-	refresh        map[string]grant // refresh token -> what it renews
+	issued         map[string]RoleCredentials // access key id -> what GetRoleCredentials handed out
+	signin         map[string]string          // sign-in token -> access key id
+	tokens         map[string]grant           // access token -> what it grants
+	refresh        map[string]grant           // refresh token -> what it renews
 	calls          map[string]int
 	inflight       atomic.Int32
 	peak           atomic.Int32
@@ -111,6 +114,7 @@ func New(accounts ...Account) *Server {
 		Accounts: accounts, PageSize: 2, AccessTokenTTL: 8 * time.Hour, DeviceCodeTTL: 10 * time.Minute,
 		Interval: 1, Now: time.Now,
 		clients: map[string]client{}, devices: map[string]*device{}, codes: map[string]*authCode{}, tokens: map[string]grant{},
+		issued: map[string]RoleCredentials{}, signin: map[string]string{},
 		refresh: map[string]grant{}, calls: map[string]int{},
 	}
 	mux := http.NewServeMux()
@@ -119,6 +123,7 @@ func New(accounts ...Account) *Server {
 	mux.HandleFunc("POST /token", s.token)
 	mux.HandleFunc("GET /device", s.approvePage)
 	mux.HandleFunc("GET /authorize", s.authorize)
+	mux.HandleFunc("GET /federation", s.federation)
 	mux.HandleFunc("GET /assignment/accounts", s.portal("ListAccounts", s.listAccounts))
 	mux.HandleFunc("GET /assignment/roles", s.portal("ListAccountRoles", s.listRoles))
 	mux.HandleFunc("GET /federation/credentials", s.portal("GetRoleCredentials", s.roleCredentials))
@@ -480,6 +485,9 @@ func (s *Server) roleCredentials(w http.ResponseWriter, r *http.Request) {
 		portalError(w, 500, "InternalServerException", err.Error())
 		return
 	}
+	s.mu.Lock()
+	s.issued[c.AccessKeyID] = c
+	s.mu.Unlock()
 	writeJSON(w, map[string]any{"roleCredentials": map[string]any{
 		"accessKeyId": c.AccessKeyID, "secretAccessKey": c.SecretAccessKey,
 		"sessionToken": c.SessionToken, "expiration": c.Expiration.UnixMilli(),

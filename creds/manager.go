@@ -35,6 +35,9 @@ type Config struct {
 	// OnLoginRequired is called, in its own goroutine, when a slot enters
 	// the login-required state.
 	OnLoginRequired func(Profile)
+	// Resolver, when set, loads a named slot on its first request
+	// (ondemand.go); nil: requests for unloaded slots get ErrNoSuchSlot.
+	Resolver Resolver
 	// Rand returns a float in [0,1) for backoff jitter; tests fix it.
 	Rand func() float64
 }
@@ -46,9 +49,10 @@ type Manager struct {
 	clock Clock
 	log   *slog.Logger
 
-	mu    sync.Mutex
-	slots map[string]*slot
-	snap  atomic.Pointer[map[string]*Slot]
+	mu     sync.Mutex
+	slots  map[string]*slot
+	demand map[string]*call // on-demand loads in flight, by slot name
+	snap   atomic.Pointer[map[string]*Slot]
 
 	subMu sync.Mutex
 	subs  map[chan struct{}]struct{}
@@ -137,6 +141,9 @@ func (m *Manager) Get(ctx context.Context, name string) (Credentials, Slot, erro
 	if !ok {
 		if name == DefaultSlot {
 			return Credentials{}, Slot{}, ErrNothingLoaded
+		}
+		if m.cfg.Resolver != nil {
+			return m.onDemand(ctx, name)
 		}
 		return Credentials{}, Slot{}, ErrNoSuchSlot
 	}

@@ -66,7 +66,7 @@ type Server struct {
 	imds     *imdsTokens
 	bodies   sync.Map // slot name -> *cachedBody
 	http     *http.Server
-	listener net.Listener
+	listener atomic.Pointer[net.Listener] // set by Serve; the control socket reads it meanwhile
 	done     chan struct{}
 }
 
@@ -147,7 +147,7 @@ func (s *Server) Serve(l net.Listener) error {
 			},
 		})
 	}
-	s.listener = l
+	s.listener.Store(&l)
 	go func() {
 		defer close(s.done)
 		if err := s.http.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -158,7 +158,17 @@ func (s *Server) Serve(l net.Listener) error {
 }
 
 // Addr is the address the listener is bound to, with the real port.
-func (s *Server) Addr() net.Addr { return s.listener.Addr() }
+// Before Serve it is the configured address.
+func (s *Server) Addr() net.Addr {
+	if l := s.listener.Load(); l != nil {
+		return (*l).Addr()
+	}
+	a, _ := net.ResolveTCPAddr("tcp", s.opts.Addr)
+	if a == nil {
+		a = &net.TCPAddr{}
+	}
+	return a
+}
 
 // URL is the FULL_URI base of the listener ("http://127.0.0.1:4144/").
 func (s *Server) URL() string {
@@ -196,7 +206,7 @@ func (s *Server) SetCertificate(c *tls.Certificate) error {
 // Close stops accepting, lets requests in flight finish (bounded by ctx),
 // and stops.
 func (s *Server) Close(ctx context.Context) error {
-	if s.listener == nil {
+	if s.listener.Load() == nil {
 		return nil
 	}
 	err := s.http.Shutdown(ctx)

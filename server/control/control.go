@@ -28,6 +28,7 @@ import (
 // Manager is what the control channel needs from the credential manager.
 type Manager interface {
 	Lookup(name string) (creds.Slot, bool)
+	Get(ctx context.Context, name string) (creds.Credentials, creds.Slot, error)
 	Load(ctx context.Context, slot string, p creds.Profile) (creds.Slot, error)
 	Unload(slot string) error
 	Snapshot() creds.State
@@ -95,7 +96,7 @@ func Open(path string, opts Options) (*Server, error) {
 		return nil, err
 	}
 	c := &Server{opts: opts, log: opts.Logger, l: l, path: path}
-	c.http = &http.Server{Handler: c.Handler(), ReadHeaderTimeout: 5 * time.Second}
+	c.http = &http.Server{Handler: c.Handler(), ReadHeaderTimeout: 5 * time.Second, ConnContext: withConn}
 	c.wg.Add(1)
 	go func() {
 		defer c.wg.Done()
@@ -130,6 +131,7 @@ func (c *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /v1/login", c.login)
 	mux.HandleFunc("POST /v1/logout", c.logout)
 	mux.HandleFunc("GET /v1/roles", c.roles)
+	mux.HandleFunc("GET /v1/credentials", c.credentials)
 	return mux
 }
 

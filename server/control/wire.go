@@ -84,6 +84,9 @@ type TLSPair struct {
 type LoginRequest struct {
 	Session   string `json:"session,omitempty"`
 	NoBrowser bool   `json:"no_browser,omitempty"`
+	// PKCE asks for the authorization-code flow with PKCE (the device
+	// flow is used anyway without a browser, a display, or over SSH).
+	PKCE bool `json:"pkce,omitempty"`
 }
 
 // LoginPrompt is what the user approves in the browser.
@@ -134,4 +137,16 @@ type LogoutRequest struct {
 type LogoutResult struct {
 	Session  string   `json:"session"`
 	Unloaded []string `json:"unloaded"`
+}
+
+// Credentials are a slot's role credentials, handed only over the control
+// socket to the user who runs rolecall (`rolecall credential-process`,
+// `rolecall console`).
+type Credentials struct {
+	AccessKeyID     string `json:"access_key_id"`
+	SecretAccessKey string `json:"secret_access_key"`
+	SessionToken    string `json:"session_token"`
+	Expiration      string `json:"expiration"`
+	RoleARN         string `json:"role_arn,omitempty"`
+	AccountID       string `json:"account_id,omitempty"`
 }

@@ -67,7 +67,7 @@ func (c *cli) startApp(f serveFlags, withTray bool) (*app, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	a := &app{
-		ic: sso.NewClient(sso.Options{Keyring: kr, WriteCLICache: st.CLICacheWrite, Logger: log}),
+		ic: sso.NewClient(sso.Options{Keyring: kr, WriteCLICache: st.CLICacheWrite, LoginFlow: st.LoginFlow, Logger: log}),
 		st: st, log: log, withTray: withTray, ctx: ctx, cancel: cancel,
 		pins: newPins(cfgPath, st.Pinned), recent: &recent{},
 		changes: make(chan struct{}, 1), logins: make(chan struct{}, 1),

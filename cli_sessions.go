@@ -9,15 +9,20 @@ import (
 )
 
 func (c *cli) login(args []string) int {
-	fs := c.flags("login", "login [--sso-session NAME] [--no-browser]", "rolecall login --sso-session corp")
+	fs := c.flags("login", "login [--sso-session NAME] [--no-browser] [--pkce]", "rolecall login --sso-session corp --pkce")
 	var req control.LoginRequest
 	fs.StringVar(&req.Session, "sso-session", "", "the [sso-session NAME] of ~/.aws/config (default: the only one)")
-	fs.BoolVar(&req.NoBrowser, "no-browser", false, "do not open a browser; print the URL to open elsewhere")
+	fs.BoolVar(&req.NoBrowser, "no-browser", false, "do not open a browser; print the URL to open elsewhere (always the device flow)")
+	fs.BoolVar(&req.PKCE, "pkce", false, "sign in with the authorization code and PKCE, as the AWS CLI v2 does (needs a browser on this machine; settings: login_flow = \"pkce\")")
 	if rc := c.parse(fs, args); rc >= 0 {
 		return rc
 	}
 	return c.call(func(cl *control.Client) error {
 		res, err := cl.Login(c.ctx, req, func(p control.LoginPrompt) {
+			if p.UserCode == "" { // PKCE: the browser comes back to rolecall
+				fmt.Fprintf(c.stderr, "A browser opens to sign in; if none does, open:\n  %s\nWaiting for the browser to come back to rolecall...\n", p.VerificationURIComplete)
+				return
+			}
 			if req.NoBrowser {
 				fmt.Fprintf(c.stderr, "Open this URL in a browser and approve the request:\n  %s\n", p.VerificationURIComplete)
 			} else {

@@ -76,6 +76,7 @@ func startEngine(cfg engineConfig) (_ *engine, err error) {
 		Fetcher:       cfg.fetcher,
 		Logger:        cfg.log,
 		RefreshWindow: st.RefreshWindow,
+		Resolver:      slotResolver(st.SlotsOnDemand, cfg.resolve),
 		OnLoginRequired: func(p creds.Profile) {
 			if cfg.onLoginRequired != nil {
 				cfg.onLoginRequired(p)

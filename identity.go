@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/rolecall/rolecall/creds"
 	"github.com/rolecall/rolecall/server/control"
@@ -34,6 +35,7 @@ func (ic identityCenter) Login(ctx context.Context, req control.LoginRequest, pr
 	}
 	tok, err := ic.client.Login(ctx, s, sso.LoginOptions{
 		NoBrowser: req.NoBrowser,
+		PKCE:      req.PKCE,
 		OnPrompt: func(p sso.Prompt) {
 			prompt(control.LoginPrompt{
 				Session: p.Session, UserCode: p.UserCode, VerificationURI: p.VerificationURI,
@@ -65,4 +67,20 @@ func (ic identityCenter) Roles(ctx context.Context) (control.Roles, error) {
 		out.Roles = append(out.Roles, control.RoleInfo(r))
 	}
 	return out, nil
+}
+
+// slotResolver names the profile of a named slot loaded on its first
+// request (slots_on_demand): the names resolve knows, as `rolecall load`
+// does; for any other name the request stays a 404. Nil when off.
+func slotResolver(on bool, resolve func(context.Context, control.LoadRequest) (creds.Profile, error)) creds.Resolver {
+	if !on || resolve == nil {
+		return nil
+	}
+	return creds.ResolverFunc(func(ctx context.Context, name string) (creds.Profile, error) {
+		p, err := resolve(ctx, control.LoadRequest{Profile: name})
+		if err != nil {
+			return creds.Profile{}, fmt.Errorf("%w: %v", creds.ErrNoSuchSlot, err)
+		}
+		return p, nil
+	})
 }

@@ -16,7 +16,7 @@ const usage = `rolecall serves AWS credentials for the role you pick to every pr
 Usage:
   rolecall                    start with the tray icon (headless, as serve, when there is no tray)
   rolecall serve [flags]      run in the foreground, log to stderr
-  rolecall login [--sso-session NAME] [--no-browser]
+  rolecall login [--sso-session NAME] [--no-browser] [--pkce]
   rolecall logout [--sso-session NAME]
   rolecall roles [--json]     every role you can load
   rolecall load --profile P [--slot]
@@ -25,6 +25,12 @@ Usage:
   rolecall list [--json]      loaded slots
   rolecall current            the profile in the default slot
   rolecall env [--profile P] [--shell sh|fish|powershell]
+  rolecall exec [--profile P] -- COMMAND [ARGS...]
+                              run COMMAND with P's credentials (its slot loaded if needed)
+  rolecall credential-process --profile P
+                              credential_process output for a profile in ~/.aws/config
+  rolecall console [--profile P] [--print]
+                              open the AWS console signed in as the role
   rolecall token [--rotate]   print (or rotate) the bearer token
   rolecall tls save --cert FILE --key FILE | print | delete
   rolecall autostart on|off|status
@@ -88,6 +94,10 @@ func (c *cli) commands() map[string]func([]string) int {
 		"autostart":  c.autostart,
 		"doctor":     c.doctor,
 		"completion": c.completion,
+		"exec":       c.exec,
+		"console":    c.console,
+
+		"credential-process": c.credentialProcess,
 	}
 }
 

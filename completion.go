@@ -9,7 +9,7 @@ import (
 // verbFlags lists every verb with its flags, for the shell completions.
 var verbFlags = map[string][]string{
 	"serve":      {"--bind", "--port", "--tls-cert", "--tls-key", "--imds", "--debug"},
-	"login":      {"--sso-session", "--no-browser"},
+	"login":      {"--sso-session", "--no-browser", "--pkce"},
 	"logout":     {"--sso-session"},
 	"roles":      {"--json", "--names"},
 	"load":       {"--profile", "--account", "--role", "--slot"},
@@ -23,6 +23,10 @@ var verbFlags = map[string][]string{
 	"doctor":     {"--json"},
 	"completion": {"bash", "zsh", "fish", "powershell"},
 	"version":    {},
+	"exec":       {"--profile", "--"},
+	"console":    {"--profile", "--print"},
+
+	"credential-process": {"--profile"},
 }
 
 func verbs() []string {
@@ -66,7 +70,7 @@ func (c *cli) completion(args []string) int {
 				}
 			}
 		}
-		b.WriteString("complete -c rolecall -n '__fish_seen_subcommand_from load unload env' -l profile -x -a '(rolecall roles --names 2>/dev/null)'\n")
+		b.WriteString("complete -c rolecall -n '__fish_seen_subcommand_from load unload env exec console credential-process' -l profile -x -a '(rolecall roles --names 2>/dev/null)'\n")
 	case "powershell":
 		b.WriteString("Register-ArgumentCompleter -Native -CommandName rolecall -ScriptBlock {\n  param($wordToComplete, $commandAst, $cursorPosition)\n  $words = $commandAst.CommandElements | ForEach-Object { $_.ToString() }\n")
 		b.WriteString("  $flags = @{\n")

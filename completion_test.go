@@ -37,6 +37,9 @@ func TestBashCompletion(t *testing.T) {
 		"rolecall load --p":      "--profile",
 		"rolecall env --shell f": "fish",
 		"rolecall autostart s":   "status",
+		"rolecall cr":            "credential-process",
+		"rolecall console --p":   "--profile --print",
+		"rolecall login --p":     "--pkce",
 	} {
 		w := strings.Fields(words)
 		prog := "source " + script + "; COMP_WORDS=(" + strings.Join(w, " ") + "); COMP_CWORD=" + strconv.Itoa(len(w)-1) + "; _rolecall; echo ${COMPREPLY[@]}"

@@ -7,7 +7,9 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"gopkg.in/ini.v1"
@@ -58,7 +60,7 @@ func diagnose(e doctorEnv) []Finding {
 		{"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI is set: it wins over FULL_URI", "unset AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"},
 	} {
 		problem := ""
-		if val := e.getenv(v.name); val != "" {
+		if val := e.getenv(v.name); val != "" && (v.name != "AWS_PROFILE" || !rolecallProfile(e.configFile, val)) {
 			problem = v.why
 			if v.name == "AWS_PROFILE" {
 				problem = fmt.Sprintf(v.why, val)
@@ -133,12 +135,47 @@ func defaultProfileProblem(configFile, credsFile string) string {
 			continue
 		}
 		for _, k := range []string{"aws_access_key_id", "credential_process", "web_identity_token_file"} {
-			if sec.HasKey(k) {
+			if sec.HasKey(k) && !(k == "credential_process" && callsRolecall(sec.Key(k).String())) {
 				return fmt.Sprintf("[%s] in %s has %s: SDKs use it before rolecall's endpoint", f.section, f.path, k)
 			}
 		}
 	}
 	return ""
+}
+
+// rolecallProfile reports whether profile name of the AWS config gets its
+// credentials from `rolecall credential-process` and from nothing the SDKs
+// would try first: then AWS_PROFILE naming it is fine.
+func rolecallProfile(configFile, name string) bool {
+	file, err := ini.LoadSources(ini.LoadOptions{Loose: true}, configFile)
+	if err != nil {
+		return false
+	}
+	section := "profile " + name
+	if name == "default" {
+		section = "default"
+	}
+	sec, err := file.GetSection(section)
+	if err != nil || !callsRolecall(sec.Key("credential_process").String()) {
+		return false
+	}
+	for _, k := range []string{"aws_access_key_id", "role_arn", "web_identity_token_file", "sso_session", "sso_start_url", "sso_account_id"} {
+		if sec.HasKey(k) {
+			return false
+		}
+	}
+	return true
+}
+
+// callsRolecall reports whether a credential_process command line runs
+// `rolecall credential-process`.
+func callsRolecall(cmd string) bool {
+	f := strings.Fields(cmd)
+	if len(f) < 2 {
+		return false
+	}
+	bin := strings.TrimSuffix(strings.ToLower(filepath.Base(strings.Trim(f[0], `"'`))), ".exe")
+	return (bin == "rolecall" || bin == "rolecall-cli") && slices.Contains(f[1:], "credential-process")
 }
 
 // realDoctorEnv looks at this machine.

@@ -50,6 +50,17 @@ func TestDoctor(t *testing.T) {
 		{"[default] with credential_process", func(e *doctorEnv) {
 			os.WriteFile(e.configFile, []byte("[default]\ncredential_process = /bin/echo\n"), 0o600)
 		}, "default profile", "credential_process"},
+		{"[default] whose credential_process is rolecall", func(e *doctorEnv) {
+			os.WriteFile(e.configFile, []byte("[default]\ncredential_process = /usr/local/bin/rolecall credential-process --profile dev\n"), 0o600)
+		}, "", ""},
+		{"AWS_PROFILE naming a rolecall credential_process profile", func(e *doctorEnv) {
+			os.WriteFile(e.configFile, []byte("[profile dev-rc]\ncredential_process = rolecall credential-process --profile dev\n"), 0o600)
+			e.getenv = env("AWS_PROFILE", "dev-rc")
+		}, "", ""},
+		{"AWS_PROFILE naming an SSO profile with a rolecall credential_process too", func(e *doctorEnv) {
+			os.WriteFile(e.configFile, []byte("[profile dev]\nsso_session = corp\ncredential_process = rolecall credential-process --profile dev\n"), 0o600)
+			e.getenv = env("AWS_PROFILE", "dev")
+		}, "environment: AWS_PROFILE", "unset AWS_PROFILE"},
 		{"not running", func(e *doctorEnv) {
 			e.status = func() (control.Status, error) { return control.Status{}, control.ErrNotRunning }
 			e.portInUse = func(int) bool { return false }

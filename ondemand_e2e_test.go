@@ -13,6 +13,7 @@ import (
 	gokeyring "github.com/zalando/go-keyring"
 
 	"github.com/rolecall/rolecall/creds"
+	"github.com/rolecall/rolecall/internal/desktoptest"
 	"github.com/rolecall/rolecall/keyring"
 	"github.com/rolecall/rolecall/server/control"
 	"github.com/rolecall/rolecall/settings"
@@ -77,6 +78,7 @@ func (g *gate) WithAttrs(as []slog.Attr) slog.Handler {
 // longer than the listener's one-second wait, the Go SDK and botocore get
 // a 503, retry by themselves, and their first call succeeds.
 func TestSlotOnDemandSlowLoadIsRetried(t *testing.T) {
+	desktoptest.SkipShort(t, "waits for the SDKs' own retries")
 	stsURL := moto(t)
 	gokeyring.MockInit()
 	g := &gate{Handler: slog.NewTextHandler(os.Stderr, nil), gates: &gates{open: map[string]chan struct{}{}}}

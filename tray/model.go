@@ -98,6 +98,8 @@ func Menu(st State, now time.Time) []Item {
 	m = append(m, sep)
 	for _, s := range st.Sessions {
 		switch {
+		case s.LoggingIn && s.UserCode == "": // PKCE: no code to check
+			m = append(m, Item{Label: "Logging in to " + s.Key + " in the browser", Disabled: true})
 		case s.LoggingIn:
 			m = append(m, Item{Label: fmt.Sprintf("Logging in to %s: code %s", s.Key, s.UserCode), Disabled: true})
 		case !s.SignedIn:

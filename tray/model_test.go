@@ -90,6 +90,23 @@ Copy IDE settings
 [ ] Start at login
 Quit
 `},
+		{"logging in with PKCE, no code", State{Sessions: []Session{{Key: "corp", LoggingIn: true}}}, `
+(disabled) No role loaded
+---
+(disabled) Logging in to corp in the browser
+---
+(disabled) No roles yet: log in first
+---
+Named slots (0)
+  (disabled) Serve the default role in its own slot too
+---
+Copy terminal exports
+Copy IDE settings
+(disabled) Refresh now
+---
+[ ] Start at login
+Quit
+`},
 		{"one role loaded, recent on top, underscores escaped", State{
 			Slots:    creds.State{Default: slot("", "Acme Dev/Admin", 42*time.Minute, creds.StateOK)},
 			Sessions: []Session{{Key: "corp", SignedIn: true, ExpiresAt: now.Add(8 * time.Hour)}},

@@ -178,3 +178,23 @@ func TestSlotOnDemandStopsAtClose(t *testing.T) {
 		t.Errorf("after Close: %v, want ErrClosed", err)
 	}
 }
+
+// BenchmarkSlotOnDemandFirstRequest is the first request for a slot that
+// is not loaded: resolve, fetch (a fake, instant), publish, answer. Every
+// iteration asks for a new name, then unloads it.
+func BenchmarkSlotOnDemandFirstRequest(b *testing.B) {
+	f := newFakeFetcher(&fakeClock{now: time.Now()}) // credentials valid on the real clock
+	fetch := FetcherFunc(func(_ context.Context, p Profile) (Credentials, error) { return f.mint(1, p, time.Hour), nil })
+	m := NewManager(Config{Fetcher: fetch, Clock: SystemClock{}, Resolver: ResolverFunc(func(_ context.Context, name string) (Profile, error) {
+		return Profile{Name: name}, nil
+	})})
+	defer m.Close()
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		name := fmt.Sprint("s", i)
+		if _, _, err := m.Get(context.Background(), name); err != nil {
+			b.Fatal(err)
+		}
+		m.Unload(name) // keep the slot count (and the snapshot copies) small
+	}
+}

@@ -1,6 +1,7 @@
 // Package sso is rolecall's side of AWS IAM Identity Center: the AWS config
-// file, the device-authorization login, token renewal, role discovery and
-// role credentials. It implements creds.Fetcher and keeps its secrets in
+// file, the logins (device authorization, or authorization code with
+// PKCE), token renewal, role discovery, role credentials and the AWS
+// console sign-in URL. It implements creds.Fetcher and keeps its secrets in
 // the keyring package; opening the browser and notifying are callbacks.
 package sso
 

@@ -40,7 +40,8 @@ func (m *Manager) RefreshAll() {
 }
 
 // refresh starts (or joins) the fetch for slot name. Unless force is set, a
-// slot in login-required state is not fetched again.
+// slot in login-required state is not fetched again, and a slot whose
+// credentials are valid is not fetched at all.
 func (m *Manager) refresh(name string, force bool) *call {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -50,6 +51,10 @@ func (m *Manager) refresh(name string, force bool) *call {
 	}
 	if s.inflight != nil {
 		return s.inflight
+	}
+	if !force && s.creds.ValidAt(m.clock.Now()) {
+		// The caller read an older snapshot; a fetch finished since.
+		return &call{done: closedChan, creds: s.creds}
 	}
 	if s.state == StateLoginRequired && !force {
 		return &call{done: closedChan, err: fmt.Errorf("%w: %v", ErrLoginRequired, s.err)}

@@ -3,7 +3,9 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
+	"os"
+	"runtime"
+	"strings"
 	"time"
 
 	"github.com/atotto/clipboard"
@@ -101,17 +103,40 @@ func (a *app) startLogin(session string, automatic bool) {
 // copySettings puts the terminal exports or the IDE settings on the
 // clipboard; the notification says what, never the token.
 func (a *app) copySettings(ide bool) error {
-	env := control.Env{FullURI: a.engine.listener.URL(), TokenFile: a.engine.secrets.tokenFile}
-	text, what := exports(defaultShell(), env), "Terminal exports"
+	env := control.Env{FullURI: a.engine.listener.URL(), TokenFile: a.engine.secrets.tokenFile, Token: a.engine.secrets.Token()}
+	text, what := exports(defaultShell(), env, envOptions{}), "Terminal exports"
 	if ide {
-		text = "AWS_CONTAINER_CREDENTIALS_FULL_URI=" + env.FullURI + "\nAWS_CONTAINER_AUTHORIZATION_TOKEN_FILE=" + env.TokenFile + "\n"
-		what = "IDE settings"
+		text, what = ideSettings(env), "IDE settings"
 	}
 	if err := a.clipboard(text); err != nil {
-		return fmt.Errorf("copy to the clipboard: %w (on Linux install xclip, xsel or wl-clipboard)", err)
+		return errors.New(clipboardAdvice(runtime.GOOS, os.Getenv, err))
 	}
 	a.notify(what+" copied", "Paste them into a terminal or a run configuration: "+env.FullURI)
 	return nil
+}
+
+// ideSettings are the lines a run configuration's environment dialog
+// takes: both token forms, as `rolecall env` exports them.
+func ideSettings(e control.Env) string {
+	return "# rolecall: SDKs that know _TOKEN_FILE read it; the others (Debian's awscli, boto3 1.26) read _TOKEN: copy again after `rolecall token --rotate`\n" +
+		"AWS_CONTAINER_CREDENTIALS_FULL_URI=" + e.FullURI + "\n" +
+		"AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE=" + e.TokenFile + "\n" +
+		"AWS_CONTAINER_AUTHORIZATION_TOKEN=" + e.Token + "\n"
+}
+
+// clipboardAdvice says what to install for this desktop when copying
+// failed (the clipboard library's own text advises Termux).
+func clipboardAdvice(goos string, getenv func(string) string, err error) string {
+	if goos != "linux" || !strings.Contains(err.Error(), "No clipboard utilities") {
+		return creds.Say(creds.ClipboardOther, err)
+	}
+	switch {
+	case getenv("WAYLAND_DISPLAY") != "":
+		return creds.Say(creds.ClipboardWayland)
+	case getenv("DISPLAY") != "":
+		return creds.Say(creds.ClipboardX11)
+	}
+	return creds.Say(creds.ClipboardNone)
 }
 
 func (a *app) actionFailed(act tray.Action, err error) {

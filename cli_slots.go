@@ -108,52 +108,92 @@ func (c *cli) current(args []string) int {
 }
 
 func (c *cli) env(args []string) int {
-	fs := c.flags("env", "env [--profile P] [--shell sh|fish|powershell]", `eval "$(rolecall env)"`)
+	fs := c.flags("env", "env [--profile P] [--shell sh|fish|powershell] [--imds] [--token-file-only]", `eval "$(rolecall env)"`)
 	profile := fs.String("profile", "", "a named slot (default: the default slot)")
 	shell := fs.String("shell", defaultShell(), "output syntax: sh, fish or powershell")
+	var o envOptions
+	fs.BoolVar(&o.imds, "imds", false, "the EC2 instance metadata endpoint instead (needs imds = true or serve --imds)")
+	fs.BoolVar(&o.fileOnly, "token-file-only", false, "export AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE only, not the token itself")
 	if rc := c.parse(fs, args); rc >= 0 {
 		return rc
 	}
 	if *shell != "sh" && *shell != "fish" && *shell != "powershell" {
 		return c.usageError(fs, fmt.Sprintf("--shell %q: choose sh, fish or powershell", *shell))
 	}
+	if o.imds && *profile != "" {
+		return c.usageError(fs, creds.Say(creds.EnvIMDSProfile))
+	}
 	return c.call(func(cl *control.Client) error {
 		e, err := cl.Env(c.ctx, *profile)
 		if err != nil {
 			return err
 		}
-		fmt.Fprint(c.stdout, exports(*shell, e))
+		fmt.Fprint(c.stdout, exports(*shell, e, o))
 		return nil
 	})
+}
+
+// envOptions choose what `rolecall env` exports.
+type envOptions struct {
+	imds     bool // AWS_EC2_METADATA_SERVICE_ENDPOINT instead of the container endpoint
+	fileOnly bool // the token file only, not the token
 }
 
 // shadowing are variables that win over the container endpoint in the SDK
 // credential chains; `rolecall env` clears them.
 var shadowing = []string{
 	"AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
-	"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+	"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
+}
+
+// envVars are the variables to unset and to set, in order. Both token
+// forms are set by default: SDKs that know _TOKEN_FILE prefer it (and so
+// follow a rotation), while Debian's awscli 2.9 and python3-boto3 1.26,
+// rclone and the JavaScript SDK v3's fromContainerMetadata read only
+// _TOKEN. The IMDS endpoint needs its trailing slash: the AWS CLI v2
+// appends "latest/api/token" to it as it is.
+func envVars(e control.Env, o envOptions) (unset []string, set [][2]string) {
+	unset = append(unset, shadowing...)
+	if o.imds {
+		unset = append(unset, "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+			"AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", "AWS_EC2_METADATA_DISABLED")
+		u := e.FullURI
+		if !strings.HasSuffix(u, "/") {
+			u += "/"
+		}
+		return unset, [][2]string{{"AWS_EC2_METADATA_SERVICE_ENDPOINT", u}}
+	}
+	set = [][2]string{{"AWS_CONTAINER_CREDENTIALS_FULL_URI", e.FullURI}, {"AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", e.TokenFile}}
+	if o.fileOnly || e.Token == "" {
+		return append(unset, "AWS_CONTAINER_AUTHORIZATION_TOKEN"), set
+	}
+	return unset, append(set, [2]string{"AWS_CONTAINER_AUTHORIZATION_TOKEN", e.Token})
 }
 
 // exports writes the environment for a shell.
-func exports(shell string, e control.Env) string {
+func exports(shell string, e control.Env, o envOptions) string {
+	unset, set := envVars(e, o)
 	var b strings.Builder
 	switch shell {
 	case "fish":
-		for _, v := range shadowing {
+		for _, v := range unset {
 			fmt.Fprintf(&b, "set -e %s;\n", v)
 		}
-		fmt.Fprintf(&b, "set -gx AWS_CONTAINER_CREDENTIALS_FULL_URI %s;\n", fishQuote(e.FullURI))
-		fmt.Fprintf(&b, "set -gx AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE %s;\n", fishQuote(e.TokenFile))
+		for _, kv := range set {
+			fmt.Fprintf(&b, "set -gx %s %s;\n", kv[0], fishQuote(kv[1]))
+		}
 	case "powershell":
-		for _, v := range shadowing {
+		for _, v := range unset {
 			fmt.Fprintf(&b, "Remove-Item Env:%s -ErrorAction SilentlyContinue\n", v)
 		}
-		fmt.Fprintf(&b, "$Env:AWS_CONTAINER_CREDENTIALS_FULL_URI = %s\n", psQuote(e.FullURI))
-		fmt.Fprintf(&b, "$Env:AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE = %s\n", psQuote(e.TokenFile))
+		for _, kv := range set {
+			fmt.Fprintf(&b, "$Env:%s = %s\n", kv[0], psQuote(kv[1]))
+		}
 	default:
-		fmt.Fprintf(&b, "unset %s\n", strings.Join(shadowing, " "))
-		fmt.Fprintf(&b, "export AWS_CONTAINER_CREDENTIALS_FULL_URI=%s\n", shQuote(e.FullURI))
-		fmt.Fprintf(&b, "export AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE=%s\n", shQuote(e.TokenFile))
+		fmt.Fprintf(&b, "unset %s\n", strings.Join(unset, " "))
+		for _, kv := range set {
+			fmt.Fprintf(&b, "export %s=%s\n", kv[0], shQuote(kv[1]))
+		}
 	}
 	return b.String()
 }

@@ -2,7 +2,9 @@ package creds
 
 import (
 	"errors"
+	"fmt"
 	"strconv"
+	"strings"
 )
 
 // ExpirationFormat is how an expiration travels on the wire: UTC, seconds,
@@ -15,13 +17,13 @@ const ExpirationFormat = "2006-01-02T15:04:05Z"
 func Advice(slot string, err error) string {
 	switch {
 	case errors.Is(err, ErrNothingLoaded):
-		return "no role loaded in the default slot: pick one in the rolecall tray or run `rolecall load --profile NAME`"
+		return Say(NothingLoaded)
 	case errors.Is(err, ErrNoSuchSlot):
-		return "no slot named " + strconv.Quote(slot) + ": run `rolecall load --profile " + slot + " --slot`"
+		return Say(NoSuchSlot, slot, slot)
 	case errors.Is(err, ErrLoginRequired):
-		return "the SSO session has ended: run `rolecall login` (or use Log in in the tray), then retry"
+		return Say(SessionEnded)
 	default:
-		return "credentials for " + SlotLabel(slot) + " are expired and could not be refreshed: " + err.Error()
+		return Say(RefreshFailed, SlotLabel(slot), err.Error())
 	}
 }
 
@@ -31,4 +33,114 @@ func SlotLabel(name string) string {
 		return "the default slot"
 	}
 	return "slot " + strconv.Quote(name)
+}
+
+// Text names one message a person reads, in the terminal, the tray, a
+// notification or an HTTP answer. Every such message is in the texts table
+// below, with what to do next, so that they are found, reviewed and tested
+// in one place.
+type Text int
+
+// The texts; the comment on each names its arguments.
+const (
+	NothingLoaded         Text = iota // -
+	NoSuchSlot                        // slot, slot
+	SessionEnded                      // -
+	RefreshFailed                     // slot label, error
+	MissingToken                      // -
+	WrongToken                        // -
+	NotRunning                        // -
+	AlreadyRunning                    // pid
+	PortTaken                         // port, settings file
+	NoAWSConfig                       // path
+	NoSSOSession                      // path
+	NoSuchSession                     // name, path, name
+	ManySessions                      // path, count, names
+	NoSuchProfile                     // name
+	DidYouMean                        // name, suggestion
+	NoSuchProfileLogin                // name, sessions, session
+	AmbiguousRole                     // name, choices
+	MissingSessionSection             // profile, session, path, session
+	NotLoaded                         // slot, loaded slots
+	NotLoadedNone                     // slot
+	Unreachable                       // host
+	ClipboardWayland                  // -
+	ClipboardX11                      // -
+	ClipboardNone                     // -
+	ClipboardOther                    // error
+	EnvIMDSProfile                    // -
+)
+
+// texts is the one mapping from a Text to its words (fmt verbs for its
+// arguments).
+var texts = map[Text]string{
+	NothingLoaded: "no role loaded in the default slot: pick one in the rolecall tray or run `rolecall load --profile NAME`",
+	NoSuchSlot:    "no slot named %q: run `rolecall load --profile %s --slot`",
+	SessionEnded:  "the SSO session has ended: run `rolecall login` (or use Log in in the tray), then retry",
+	RefreshFailed: "credentials for %s are expired and could not be refreshed: %s",
+	MissingToken: "missing Authorization header: this client reads neither AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE nor _TOKEN " +
+		"(many read only _TOKEN, such as Debian's awscli and boto3): run `eval \"$(rolecall env)\"`, which sets both",
+	WrongToken:     "wrong authorization token: it may have been rotated; run `eval \"$(rolecall env)\"` again, or read it from the token file or `rolecall token`",
+	NotRunning:     "rolecall is not running: start it with `rolecall` (tray) or `rolecall serve`",
+	AlreadyRunning: "rolecall is already running (pid %d): `rolecall list` talks to it, `rolecall stop` stops it",
+	PortTaken: "port %d is taken by another program (or another rolecall): set `port = N` with a free port in %s, " +
+		"then use the new URL in your IDE settings",
+	NoAWSConfig: "no AWS config at %s: create it with an [sso-session NAME] section " +
+		"(sso_start_url, sso_region) and a profile using it; the README's Quick start has an example to paste into %[1]s",
+	NoSSOSession:  "no IAM Identity Center session in %s: add an [sso-session NAME] section with sso_start_url and sso_region (see the README's Quick start)",
+	NoSuchSession: "no sso-session %q in %s: add an [sso-session %s] section with sso_start_url and sso_region",
+	ManySessions:  "%s has %d sso-sessions: choose one with --sso-session (%s)",
+	NoSuchProfile: "no profile named %s: `rolecall roles` lists the names you can load",
+	DidYouMean:    "no profile named %s; did you mean %s?",
+	NoSuchProfileLogin: "no profile named %s in the AWS config, and the roles of sso-session %s are not known until you sign in: " +
+		"run `rolecall login --sso-session %s`, then `rolecall roles`",
+	AmbiguousRole: "%s names more than one role: load one of %s",
+	MissingSessionSection: "profile %s uses sso_session %s, but %s has no [sso-session %s] section: " +
+		"add it with sso_start_url and sso_region, or fix the name",
+	NotLoaded:        "slot %q is not loaded; loaded: %s",
+	NotLoadedNone:    "slot %q is not loaded; no named slot is loaded",
+	Unreachable:      "cannot reach Identity Center at %s (network, proxy, or sso_region?)",
+	ClipboardWayland: "nothing to copy with: install wl-clipboard (sudo apt-get install wl-clipboard), or copy from `rolecall env`",
+	ClipboardX11:     "nothing to copy with: install xclip (sudo apt-get install xclip), or copy from `rolecall env`",
+	ClipboardNone:    "no desktop clipboard in this session (neither WAYLAND_DISPLAY nor DISPLAY is set): copy from `rolecall env` instead",
+	ClipboardOther:   "could not copy to the clipboard (%s): copy from `rolecall env` instead",
+	EnvIMDSProfile:   "--imds serves the default slot only: load the role into it, or use the container endpoint for a named slot",
+}
+
+// Say is the text t with its arguments.
+func Say(t Text, args ...any) string {
+	s, ok := texts[t]
+	if !ok {
+		return fmt.Sprintf("message %d: %v", int(t), args)
+	}
+	return fmt.Sprintf(s, args...)
+}
+
+// Problem is an error whose words come from the texts table; it may wrap
+// the cause (for errors.Is) without showing it.
+type Problem struct {
+	Text Text
+	msg  string
+	err  error
+}
+
+// Errorf is the error of text t; cause (may be nil) is kept for errors.Is.
+func Errorf(t Text, cause error, args ...any) error {
+	return &Problem{Text: t, msg: Say(t, args...), err: cause}
+}
+
+func (p *Problem) Error() string { return p.msg }
+
+// Unwrap returns the cause.
+func (p *Problem) Unwrap() error { return p.err }
+
+// List joins names for a sentence: "a, b and c".
+func List(names []string) string {
+	switch len(names) {
+	case 0:
+		return ""
+	case 1:
+		return names[0]
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
 }

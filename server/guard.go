@@ -9,6 +9,8 @@ import (
 	"net"
 	"net/http"
 	"strings"
+
+	"github.com/rolecall/rolecall/creds"
 )
 
 // ValidToken checks that tok can be used as a bearer token: every SDK sends
@@ -104,13 +106,13 @@ func browserHeader(h http.Header) string {
 func (s *Server) authorized(r *http.Request) *refusal {
 	got := r.Header.Get("Authorization")
 	if got == "" {
-		return &refusal{http.StatusUnauthorized, "missing Authorization header: set AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE (or _TOKEN); `rolecall env` prints both"}
+		return &refusal{http.StatusUnauthorized, creds.Say(creds.MissingToken)}
 	}
 	if len(got) > 7 && strings.EqualFold(got[:7], "bearer ") {
 		got = got[7:]
 	}
 	if !equalConstantTime(got, *s.token.Load()) {
-		return &refusal{http.StatusForbidden, "wrong authorization token: it may have been rotated; read it again from the token file or `rolecall token`"}
+		return &refusal{http.StatusForbidden, creds.Say(creds.WrongToken)}
 	}
 	return nil
 }

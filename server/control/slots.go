@@ -92,5 +92,5 @@ func (c *Server) env(w http.ResponseWriter, r *http.Request) {
 		}
 		u += "slot/" + url.PathEscape(p)
 	}
-	writeJSON(w, Env{FullURI: u, TokenFile: c.opts.TokenFile})
+	writeJSON(w, Env{FullURI: u, TokenFile: c.opts.TokenFile, Token: c.opts.Secrets.Token()})
 }

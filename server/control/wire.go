@@ -64,6 +64,9 @@ func NewSlotInfo(s creds.Slot) SlotInfo {
 type Env struct {
 	FullURI   string `json:"full_uri"`
 	TokenFile string `json:"token_file"`
+	// Token is the bearer token in force, for the clients that read only
+	// AWS_CONTAINER_AUTHORIZATION_TOKEN.
+	Token string `json:"token,omitempty"`
 }
 
 // Token carries the bearer token.

@@ -4,14 +4,23 @@ LDFLAGS  := -s -w -X main.version=$(VERSION)
 GO       ?= go
 BIN      := bin/rolecall
 FUZZTIME ?= 10s
+PREFIX   ?= $(HOME)/.local
 
-.PHONY: build run check test fuzz lint bench dist clean
+.PHONY: build run install check test fuzz lint bench dist clean
 
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) .
 
 run: build
 	./$(BIN)
+
+# Into ~/.local: the binary, the menu entry (its Exec the full path) and the icon.
+install: build
+	install -Dm755 $(BIN) $(PREFIX)/bin/rolecall
+	mkdir -p $(PREFIX)/share/applications
+	sed 's|^Exec=rolecall$$|Exec=$(PREFIX)/bin/rolecall|' build/linux/rolecall.desktop > $(PREFIX)/share/applications/rolecall.desktop
+	install -Dm644 assets/rolecall.png $(PREFIX)/share/icons/hicolor/256x256/apps/rolecall.png
+	@case ":$$PATH:" in *":$(PREFIX)/bin:"*) ;; *) echo "$(PREFIX)/bin is not on PATH yet: export PATH=\"$(PREFIX)/bin:\$$PATH\" (Debian adds ~/.local/bin at the next login)";; esac
 
 # Fast: vet and the unit tests, without processes or a desktop session.
 check:

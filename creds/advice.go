@@ -57,10 +57,14 @@ const (
 	NoSuchSession                     // name, path, name
 	ManySessions                      // path, count, names
 	NoSuchProfile                     // name
+	NoSuchRole                        // role, account
 	DidYouMean                        // name, suggestion
-	NoSuchProfileLogin                // name, sessions, session
+	NotSignedIn                       // profile, sessions, session
+	NotSignedInRole                   // role, account, sessions, session
 	AmbiguousRole                     // name, choices
-	MissingSessionSection             // profile, session, path, session
+	CannotServe                       // profile, why
+	MissingSessionSection             // session, path, session
+	LoginFor                          // what failed, session
 	NotLoaded                         // slot, loaded slots
 	NotLoadedNone                     // slot
 	Unreachable                       // host
@@ -91,12 +95,17 @@ var texts = map[Text]string{
 	NoSuchSession: "no sso-session %q in %s: add an [sso-session %s] section with sso_start_url and sso_region",
 	ManySessions:  "%s has %d sso-sessions: choose one with --sso-session (%s)",
 	NoSuchProfile: "no profile named %s: `rolecall roles` lists the names you can load",
+	NoSuchRole:    "no role %s in account %s: `rolecall roles` lists the roles you can load",
 	DidYouMean:    "no profile named %s; did you mean %s?",
-	NoSuchProfileLogin: "no profile named %s in the AWS config, and the roles of sso-session %s are not known until you sign in: " +
-		"run `rolecall login --sso-session %s`, then `rolecall roles`",
+	NotSignedIn: "no profile named %s; the roles of sso-session %s are not known until you sign in: " +
+		"run `rolecall login --sso-session %s`, then retry",
+	NotSignedInRole: "no role %s in account %s; the roles of sso-session %s are not known until you sign in: " +
+		"run `rolecall login --sso-session %s`, then retry",
 	AmbiguousRole: "%s names more than one role: load one of %s",
-	MissingSessionSection: "profile %s uses sso_session %s, but %s has no [sso-session %s] section: " +
-		"add it with sso_start_url and sso_region, or fix the name",
+	CannotServe:   "profile %s cannot be served: %s",
+	MissingSessionSection: "it uses sso_session %s, but %s has no [sso-session %s] section: " +
+		"add one with sso_start_url and sso_region, or correct the name",
+	LoginFor:         "%s: run `rolecall login --sso-session %s`, then retry",
 	NotLoaded:        "slot %q is not loaded; loaded: %s",
 	NotLoadedNone:    "slot %q is not loaded; no named slot is loaded",
 	Unreachable:      "cannot reach Identity Center at %s (network, proxy, or sso_region?)",

@@ -162,17 +162,23 @@ func (c *Client) Session(ctx context.Context, name string) (*Session, error) {
 		if s, ok := cfg.Sessions[name]; ok {
 			return s, nil
 		}
-		return nil, fmt.Errorf("no sso-session %q in %s: add an [sso-session %s] section with sso_start_url and sso_region", name, cfg.Path, name)
+		if cfg.Missing {
+			return nil, creds.Errorf(creds.NoAWSConfig, nil, cfg.Path)
+		}
+		return nil, creds.Errorf(creds.NoSuchSession, nil, name, cfg.Path, name)
 	}
 	switch len(cfg.Sessions) {
 	case 0:
-		return nil, fmt.Errorf("no IAM Identity Center session in %s: add an [sso-session NAME] section with sso_start_url and sso_region", cfg.Path)
+		if cfg.Missing {
+			return nil, creds.Errorf(creds.NoAWSConfig, nil, cfg.Path)
+		}
+		return nil, creds.Errorf(creds.NoSSOSession, nil, cfg.Path)
 	case 1:
 		for _, s := range cfg.Sessions {
 			return s, nil
 		}
 	}
-	return nil, fmt.Errorf("%s has %d sso-sessions: choose one with --sso-session (%s)", cfg.Path, len(cfg.Sessions), sessionNames(cfg))
+	return nil, creds.Errorf(creds.ManySessions, nil, cfg.Path, len(cfg.Sessions), sessionNames(cfg))
 }
 
 func sessionNames(cfg *AWSConfig) string {

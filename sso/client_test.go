@@ -382,7 +382,7 @@ func TestResolve(t *testing.T) {
 		{name: "dev/Deploy+Ops@team", want: creds.Profile{Name: "dev/Deploy+Ops@team", AccountID: "111111111111", RoleName: "Deploy+Ops@team", Session: "corp"}},
 		{account: "222222222222", role: "ReadOnly", want: creds.Profile{Name: "prod (222222222222)/ReadOnly", AccountID: "222222222222", RoleName: "ReadOnly", Session: "corp"}},
 		{name: "keys", err: "static keys are not served"},
-		{name: "nope", err: "no profile or discovered role named nope"},
+		{name: "nope", err: "no profile named nope"},
 		{account: "999999999999", role: "Admin", err: "no role Admin in account 999999999999"},
 	}
 	for _, tt := range tests {

@@ -11,6 +11,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/config"
 	"gopkg.in/ini.v1"
+
+	"github.com/rolecall/rolecall/creds"
 )
 
 // DefaultScopes are the registration scopes unless sso_registration_scopes
@@ -58,6 +60,8 @@ type AWSConfig struct {
 	// Skipped names profiles that cannot be served and why (static keys,
 	// credential_process, ...).
 	Skipped map[string]string
+	// Missing: there is no file at Path.
+	Missing bool
 }
 
 // ConfigPath is the AWS config file: $AWS_CONFIG_FILE or ~/.aws/config.
@@ -71,17 +75,20 @@ func ConfigPath() string {
 // LoadAWSConfig reads the AWS config file at path. The INI reader only
 // lists sections and reads sso-session keys the SDK does not expose
 // (sso_registration_scopes); profiles are loaded by the SDK itself, chains
-// included. A missing file is an empty config.
+// included. A missing file is an empty config, marked Missing.
 func LoadAWSConfig(ctx context.Context, path string) (*AWSConfig, error) {
 	c := &AWSConfig{Path: path, Sessions: map[string]*Session{}, Profiles: map[string]*Profile{}, Skipped: map[string]string{}}
+	// Loose: ini reads a missing file as an empty one, so ask first.
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		c.Missing = true
+		return c, nil
+	}
 	f, err := ini.LoadSources(ini.LoadOptions{Loose: true, Insensitive: false, AllowPythonMultilineValues: true}, path)
 	if err != nil {
-		if errors.Is(err, os.ErrNotExist) {
-			return c, nil
-		}
 		return nil, fmt.Errorf("read AWS config %s: %w", path, err)
 	}
 	var profiles []string
+	sessionOf := map[string]string{} // profile name: its sso_session
 	for _, sec := range f.Sections() {
 		name := strings.TrimSpace(sec.Name())
 		switch {
@@ -97,13 +104,18 @@ func LoadAWSConfig(ctx context.Context, path string) (*AWSConfig, error) {
 				return nil, fmt.Errorf("%s: [sso-session %s] needs sso_start_url and sso_region", path, key)
 			}
 			c.Sessions[key] = s
-		case strings.HasPrefix(name, "profile "):
-			profiles = append(profiles, strings.TrimSpace(strings.TrimPrefix(name, "profile ")))
-		case name == "default":
-			profiles = append(profiles, "default")
+		case strings.HasPrefix(name, "profile "), name == "default":
+			p := strings.TrimSpace(strings.TrimPrefix(name, "profile "))
+			profiles = append(profiles, p)
+			sessionOf[p] = strings.TrimSpace(sec.Key("sso_session").String())
 		}
 	}
 	for _, name := range profiles {
+		if s := sessionOf[name]; s != "" && c.Sessions[s] == nil {
+			// The SDK would say "failed to find SSO session section".
+			c.Skipped[name] = creds.Say(creds.MissingSessionSection, s, path, s)
+			continue
+		}
 		sc, err := config.LoadSharedConfigProfile(ctx, name, func(o *config.LoadSharedConfigOptions) {
 			o.ConfigFiles = []string{path}
 			o.CredentialsFiles = []string{}

@@ -10,13 +10,16 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sso"
+
+	"github.com/rolecall/rolecall/creds"
 )
 
 // Role is a role the user can load: an AWS config profile, or a role
 // discovered in IAM Identity Center.
 type Role struct {
 	// Name is what `rolecall load --profile` takes: the profile name, or
-	// "<account name>/<role name>" for a discovered role.
+	// "<account name>/<role name>" for a discovered role, followed by
+	// " (<session>)" when two sessions have a role of that name.
 	Name        string `json:"name"`
 	Kind        string `json:"kind"` // "profile" or "discovered"
 	Session     string `json:"session"`
@@ -40,6 +43,9 @@ func (c *Client) Roles(ctx context.Context) (roles []Role, needLogin []string, e
 	if err != nil {
 		return nil, nil, err
 	}
+	if cfg.Missing {
+		return nil, nil, creds.Errorf(creds.NoAWSConfig, nil, cfg.Path)
+	}
 	roles = cfg.profileRoles()
 	var keys []string
 	for k := range cfg.Sessions {
@@ -57,8 +63,33 @@ func (c *Client) Roles(ctx context.Context) (roles []Role, needLogin []string, e
 		}
 		roles = append(roles, found...)
 	}
-	return roles, needLogin, nil
+	return disambiguate(roles), needLogin, nil
 }
+
+// disambiguate adds the session to the names of discovered roles that two
+// sessions share ("Acme/ReadOnly (corp)"); the cached discoveries keep
+// their own names.
+func disambiguate(roles []Role) []Role {
+	sessions := map[string]map[string]bool{}
+	for _, r := range roles {
+		if r.Kind == "discovered" {
+			if sessions[r.Name] == nil {
+				sessions[r.Name] = map[string]bool{}
+			}
+			sessions[r.Name][r.Session] = true
+		}
+	}
+	for i, r := range roles {
+		if r.Kind == "discovered" && len(sessions[r.Name]) > 1 {
+			roles[i].Name = r.Name + " (" + r.Session + ")"
+		}
+	}
+	return roles
+}
+
+// baseName is a discovered role's name without the session added by
+// disambiguate.
+func baseName(r Role) string { return strings.TrimSuffix(r.Name, " ("+r.Session+")") }
 
 // profileRoles lists the config's profiles as roles, sorted by name.
 func (cfg *AWSConfig) profileRoles() []Role {
@@ -85,7 +116,7 @@ func (c *Client) CachedRoles(ctx context.Context) ([]Role, error) {
 			roles = append(roles, st.found.roles...)
 		}
 	}
-	return roles, nil
+	return disambiguate(roles), nil
 }
 
 // discover lists the accounts and roles of session s (cached for

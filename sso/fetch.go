@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -29,7 +31,7 @@ func (c *Client) Fetch(ctx context.Context, p creds.Profile) (creds.Credentials,
 	}
 	if p.AccountID == "" || p.RoleName == "" {
 		if why, ok := cfg.Skipped[p.Name]; ok {
-			return creds.Credentials{}, fmt.Errorf("profile %s cannot be served: %s", p.Name, why)
+			return creds.Credentials{}, creds.Errorf(creds.CannotServe, nil, p.Name, why)
 		}
 		return creds.Credentials{}, fmt.Errorf("no profile %s in %s", p.Name, cfg.Path)
 	}
@@ -183,39 +185,122 @@ func (c *Client) userName(ctx context.Context, s *Session, client *sts.Client) s
 
 // Resolve turns a profile name, or an account and role, into the profile
 // to load; unknown names are an error, so that a typo never replaces a slot.
+// A typo is answered with the likely name, never with a login.
 func (c *Client) Resolve(ctx context.Context, name, account, role string) (creds.Profile, error) {
 	cfg, err := c.config(ctx)
 	if err != nil {
 		return creds.Profile{}, err
+	}
+	if cfg.Missing {
+		return creds.Profile{}, creds.Errorf(creds.NoAWSConfig, nil, cfg.Path)
 	}
 	if name != "" {
 		if p, ok := cfg.Profiles[name]; ok {
 			return creds.Profile{Name: name, Session: p.Session}, nil
 		}
 		if why, ok := cfg.Skipped[name]; ok {
-			return creds.Profile{}, fmt.Errorf("profile %s cannot be served: %s", name, why)
+			return creds.Profile{}, creds.Errorf(creds.CannotServe, nil, name, why)
+		}
+		// Discovered names hold a slash: a name without one can only be
+		// a profile, found without asking Identity Center.
+		if !strings.Contains(name, "/") {
+			if s := suggest(name, profileNames(cfg)); s != "" {
+				return creds.Profile{}, creds.Errorf(creds.DidYouMean, nil, name, s)
+			}
 		}
 	}
 	roles, needLogin, err := c.Roles(ctx)
 	if err != nil {
 		return creds.Profile{}, err
 	}
+	var matches []Role
 	for _, r := range roles {
-		if r.Kind != "discovered" {
-			continue
-		}
-		if (name != "" && r.Name == name) || (name == "" && r.AccountID == account && r.RoleName == role) {
-			return creds.Profile{Name: r.Name, AccountID: r.AccountID, RoleName: r.RoleName, Session: r.Session}, nil
+		switch {
+		case r.Kind != "discovered":
+		case name != "" && r.Name == name:
+			return discovered(r), nil
+		case name != "" && baseName(r) == name, name == "" && r.AccountID == account && r.RoleName == role:
+			matches = append(matches, r)
 		}
 	}
-	what := "no profile or discovered role named " + name
+	switch len(matches) {
+	case 1:
+		return discovered(matches[0]), nil
+	case 0:
+	default:
+		var choices []string
+		for _, r := range matches {
+			choices = append(choices, strconv.Quote(r.Name))
+		}
+		return creds.Profile{}, creds.Errorf(creds.AmbiguousRole, nil, name, creds.List(choices))
+	}
 	if name == "" {
-		what = "no role " + role + " in account " + account
+		if len(needLogin) > 0 {
+			return creds.Profile{}, creds.Errorf(creds.NotSignedInRole, creds.ErrLoginRequired, role, account, creds.List(needLogin), needLogin[0])
+		}
+		return creds.Profile{}, creds.Errorf(creds.NoSuchRole, nil, role, account)
+	}
+	var names []string
+	for _, r := range roles {
+		names = append(names, r.Name)
+	}
+	if s := suggest(name, names); s != "" {
+		return creds.Profile{}, creds.Errorf(creds.DidYouMean, nil, name, s)
 	}
 	if len(needLogin) > 0 {
-		return creds.Profile{}, fmt.Errorf("%s (sso-session %s is not signed in: run `rolecall login`): %w", what, strings.Join(needLogin, ", "), creds.ErrLoginRequired)
+		return creds.Profile{}, creds.Errorf(creds.NotSignedIn, creds.ErrLoginRequired, name, creds.List(needLogin), needLogin[0])
 	}
-	return creds.Profile{}, fmt.Errorf("%s: `rolecall roles` lists them", what)
+	return creds.Profile{}, creds.Errorf(creds.NoSuchProfile, nil, name)
+}
+
+func discovered(r Role) creds.Profile {
+	return creds.Profile{Name: r.Name, AccountID: r.AccountID, RoleName: r.RoleName, Session: r.Session}
+}
+
+func profileNames(cfg *AWSConfig) []string {
+	var names []string
+	for n := range cfg.Profiles {
+		names = append(names, n)
+	}
+	return names
+}
+
+// suggest is the name most like name: the same but for case, else at
+// most two edits away (and less than half of it); "" when none is.
+func suggest(name string, names []string) string {
+	slices.Sort(names)
+	best, bestD := "", 3
+	for _, n := range names {
+		if strings.EqualFold(n, name) {
+			return n
+		}
+		if d := editDistance(strings.ToLower(n), strings.ToLower(name)); d < bestD && 2*d < len([]rune(name)) {
+			best, bestD = n, d
+		}
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance of a and b.
+func editDistance(a, b string) int {
+	ra, rb := []rune(a), []rune(b)
+	prev := make([]int, len(rb)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(ra); i++ {
+		cur := make([]int, len(rb)+1)
+		cur[0] = i
+		for j := 1; j <= len(rb); j++ {
+			cost := 1
+			if ra[i-1] == rb[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev = cur
+	}
+	return prev[len(rb)]
 }
 
 // Logout ends session s: the portal's Logout, then the token, the

@@ -38,6 +38,7 @@ type app struct {
 	wg      sync.WaitGroup
 	changes chan struct{} // the tray should render again
 	logins  chan struct{} // a session signed in: discover its roles
+	stopped chan struct{} // closed by `rolecall stop`
 }
 
 // startApp loads the settings, opens the keyring and starts the engine
@@ -70,7 +71,7 @@ func (c *cli) startApp(f serveFlags, withTray bool) (*app, error) {
 		ic: sso.NewClient(sso.Options{Keyring: kr, WriteCLICache: st.CLICacheWrite, LoginFlow: st.LoginFlow, Logger: log}),
 		st: st, log: log, withTray: withTray, ctx: ctx, cancel: cancel,
 		pins: newPins(cfgPath, st.Pinned), recent: &recent{},
-		changes: make(chan struct{}, 1), logins: make(chan struct{}, 1),
+		changes: make(chan struct{}, 1), logins: make(chan struct{}, 1), stopped: make(chan struct{}),
 	}
 	ic := identityCenter{a.ic}
 	a.resolve, a.signIn, a.clipboard = ic.resolve, ic.signIn, defaultClipboard
@@ -78,6 +79,7 @@ func (c *cli) startApp(f serveFlags, withTray bool) (*app, error) {
 		settings: st, tlsCert: f.cert, tlsKey: f.key, socketPath: sock, stateDir: stateDir,
 		fetcher: a.ic, resolve: ic.resolve, sessions: ic, keyring: kr, log: log,
 		pinned: a.pins.List(), onLoginRequired: a.loginRequired,
+		stop: sync.OnceFunc(func() { close(a.stopped) }),
 	})
 	if err != nil {
 		cancel()

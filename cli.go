@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/rolecall/rolecall/creds"
 	"github.com/rolecall/rolecall/server/control"
 )
 
@@ -24,7 +25,8 @@ Usage:
   rolecall unload [--profile P]
   rolecall list [--json]      loaded slots
   rolecall current            the profile in the default slot
-  rolecall env [--profile P] [--shell sh|fish|powershell]
+  rolecall stop               stop the running rolecall
+  rolecall env [--profile P] [--shell sh|fish|powershell] [--imds] [--token-file-only]
   rolecall exec [--profile P] -- COMMAND [ARGS...]
                               run COMMAND with P's credentials (its slot loaded if needed)
   rolecall credential-process --profile P
@@ -96,6 +98,7 @@ func (c *cli) commands() map[string]func([]string) int {
 		"completion": c.completion,
 		"exec":       c.exec,
 		"console":    c.console,
+		"stop":       c.stop,
 
 		"credential-process": c.credentialProcess,
 	}
@@ -106,17 +109,49 @@ func (c *cli) flags(name, synopsis, example string) *flag.FlagSet {
 	fs := flag.NewFlagSet("rolecall "+name, flag.ContinueOnError)
 	fs.SetOutput(c.stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(c.stderr, "Usage: rolecall %s\n\n", synopsis)
+		w := fs.Output()
+		fmt.Fprintf(w, "Usage: rolecall %s\n\n", synopsis)
 		fs.PrintDefaults()
 		if example != "" {
-			fmt.Fprintf(c.stderr, "\nExample:\n  %s\n", example)
+			fmt.Fprintf(w, "\nExample:\n  %s\n", example)
 		}
 	}
 	return fs
 }
 
-// parse parses flags; it returns -1 to go on, or the exit status.
+// wantsHelp: the arguments ask for help (before any "--").
+func wantsHelp(args []string) bool {
+	for _, a := range args {
+		switch a {
+		case "--":
+			return false
+		case "-h", "-help", "--help":
+			return true
+		}
+	}
+	return false
+}
+
+// actionVerb handles the verbs whose first argument is an action (tls,
+// autostart, completion): no action is a usage error, -h is help.
+func (c *cli) actionVerb(args []string, synopsis, example string) (rc int, done bool) {
+	w, rc := c.stderr, exitUsage
+	switch {
+	case len(args) > 0 && wantsHelp(args[:1]):
+		w, rc = c.stdout, exitOK
+	case len(args) > 0:
+		return 0, false
+	}
+	fmt.Fprintf(w, "Usage: rolecall %s\n\nExample:\n  %s\n", synopsis, example)
+	return rc, true
+}
+
+// parse parses flags; it returns -1 to go on, or the exit status. Asked
+// for, help goes to stdout and exits 0.
 func (c *cli) parse(fs *flag.FlagSet, args []string) int {
+	if wantsHelp(args) {
+		fs.SetOutput(c.stdout)
+	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK
@@ -167,7 +202,7 @@ func (c *cli) call(f func(*control.Client) error) int {
 	}
 	if err := f(cl); err != nil {
 		if errors.Is(err, control.ErrNotRunning) {
-			fmt.Fprintln(c.stderr, "rolecall: rolecall is not running: start it with `rolecall` (tray) or `rolecall serve`")
+			fmt.Fprintln(c.stderr, "rolecall:", creds.Say(creds.NotRunning))
 			return exitFail
 		}
 		return c.fail(err)

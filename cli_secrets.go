@@ -26,9 +26,8 @@ func (c *cli) token(args []string) int {
 
 func (c *cli) tls(args []string) int {
 	const syn = "tls save --cert FILE --key FILE | tls print | tls delete"
-	if len(args) == 0 {
-		fmt.Fprintf(c.stderr, "Usage: rolecall %s\n", syn)
-		return exitUsage
+	if rc, done := c.actionVerb(args, syn, "rolecall tls save --cert rolecall.pem --key rolecall.key"); done {
+		return rc
 	}
 	switch args[0] {
 	case "save":

@@ -41,7 +41,7 @@ func (c *cli) serveFlagSet(name, synopsis, example string) (*flag.FlagSet, *serv
 }
 
 func (c *cli) serve(args []string) int {
-	fs, f := c.serveFlagSet("serve", "serve [--bind ADDR] [--port N] [--tls-cert FILE --tls-key FILE] [--imds]",
+	fs, f := c.serveFlagSet("serve", "serve [--bind ADDR] [--port N] [--tls-cert FILE --tls-key FILE] [--imds] [--debug]",
 		"rolecall serve --port 4144")
 	if rc := c.parse(fs, args); rc >= 0 {
 		return rc
@@ -53,7 +53,10 @@ func (c *cli) serve(args []string) int {
 	if err != nil {
 		return c.fail(err)
 	}
-	<-c.ctx.Done()
+	select {
+	case <-c.ctx.Done():
+	case <-a.stopped:
+	}
 	a.log.Info("shutting down")
 	a.Close()
 	return exitOK
@@ -71,7 +74,10 @@ func (c *cli) startTray() int {
 		return c.fail(err)
 	}
 	go func() {
-		<-c.ctx.Done()
+		select {
+		case <-c.ctx.Done():
+		case <-a.stopped:
+		}
 		tray.Quit()
 	}()
 	a.runTray()

@@ -3,8 +3,11 @@ package main
 import (
 	"fmt"
 	"strings"
+	"sync"
 	"text/tabwriter"
+	"time"
 
+	"github.com/rolecall/rolecall/creds"
 	"github.com/rolecall/rolecall/server/control"
 )
 
@@ -17,8 +20,20 @@ func (c *cli) login(args []string) int {
 	if rc := c.parse(fs, args); rc >= 0 {
 		return rc
 	}
+	// Progress while Identity Center has not answered (it gives up
+	// after 15 s); stopped by the prompt.
+	var mu sync.Mutex
+	waiting := time.AfterFunc(loginWaitNotice, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		fmt.Fprintln(c.stderr, creds.Say(creds.LoginWaiting))
+	})
+	defer waiting.Stop()
 	return c.call(func(cl *control.Client) error {
 		res, err := cl.Login(c.ctx, req, func(p control.LoginPrompt) {
+			waiting.Stop()
+			mu.Lock()
+			defer mu.Unlock()
 			if p.UserCode == "" { // PKCE: the browser comes back to rolecall
 				fmt.Fprintf(c.stderr, "A browser opens to sign in; if none does, open:\n  %s\nWaiting for the browser to come back to rolecall...\n", p.VerificationURIComplete)
 				return
@@ -37,6 +52,9 @@ func (c *cli) login(args []string) int {
 		return nil
 	})
 }
+
+// loginWaitNotice is how long a login waits for its code in silence.
+const loginWaitNotice = 3 * time.Second
 
 func (c *cli) logout(args []string) int {
 	fs := c.flags("logout", "logout [--sso-session NAME]", "rolecall logout --sso-session corp")

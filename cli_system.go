@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"runtime"
 
+	"github.com/rolecall/rolecall/server/control"
 	"github.com/rolecall/rolecall/tray"
 )
 
@@ -11,8 +12,11 @@ import (
 // no running process.
 func (c *cli) autostart(args []string) int {
 	const syn = "autostart on|off|status"
+	if rc, done := c.actionVerb(args, syn, "rolecall autostart on"); done {
+		return rc
+	}
 	if len(args) != 1 {
-		fmt.Fprintf(c.stderr, "Usage: rolecall %s\n\nExample:\n  rolecall autostart on\n", syn)
+		fmt.Fprintf(c.stderr, "rolecall autostart: one action only\nUsage: rolecall %s\n", syn)
 		return exitUsage
 	}
 	switch args[0] {
@@ -38,6 +42,25 @@ func (c *cli) autostart(args []string) int {
 }
 
 func (c *cli) version(args []string) int {
+	fs := c.flags("version", "version", "rolecall version")
+	if rc := c.parse(fs, args); rc >= 0 {
+		return rc
+	}
 	fmt.Fprintf(c.stdout, "rolecall %s %s/%s %s\n", version, runtime.GOOS, runtime.GOARCH, runtime.Version())
 	return exitOK
+}
+
+// stop asks the running rolecall to shut down, as Quit in the tray does.
+func (c *cli) stop(args []string) int {
+	fs := c.flags("stop", "stop", "rolecall stop")
+	if rc := c.parse(fs, args); rc >= 0 {
+		return rc
+	}
+	return c.call(func(cl *control.Client) error {
+		st, err := cl.Stop(c.ctx)
+		if err == nil {
+			fmt.Fprintf(c.stdout, "rolecall (pid %d) is stopping\n", st.PID)
+		}
+		return err
+	})
 }

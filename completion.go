@@ -16,7 +16,7 @@ var verbFlags = map[string][]string{
 	"unload":     {"--profile"},
 	"list":       {"--json"},
 	"current":    {},
-	"env":        {"--profile", "--shell"},
+	"env":        {"--profile", "--shell", "--imds", "--token-file-only"},
 	"token":      {"--rotate"},
 	"tls":        {"save", "print", "delete", "--cert", "--key"},
 	"autostart":  {"on", "off", "status"},
@@ -25,6 +25,7 @@ var verbFlags = map[string][]string{
 	"version":    {},
 	"exec":       {"--profile", "--"},
 	"console":    {"--profile", "--print"},
+	"stop":       {},
 
 	"credential-process": {"--profile"},
 }
@@ -39,8 +40,11 @@ func verbs() []string {
 }
 
 func (c *cli) completion(args []string) int {
+	if rc, done := c.actionVerb(args, "completion bash|zsh|fish|powershell", "source <(rolecall completion bash)"); done {
+		return rc
+	}
 	if len(args) != 1 {
-		fmt.Fprintln(c.stderr, "Usage: rolecall completion bash|zsh|fish|powershell\n\nExample:\n  source <(rolecall completion bash)")
+		fmt.Fprintln(c.stderr, "rolecall completion: name one shell: bash, zsh, fish or powershell")
 		return exitUsage
 	}
 	var b strings.Builder

@@ -11,6 +11,8 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
+	"syscall"
 	"time"
 
 	"github.com/rolecall/rolecall/creds"
@@ -32,6 +34,8 @@ type engineConfig struct {
 	sessions   control.Sessions
 	// pinned are the slots to restore at start.
 	pinned []string
+	// stop asks the process to shut down (`rolecall stop`).
+	stop func()
 	// onLoginRequired runs when a slot needs a login.
 	onLoginRequired func(creds.Profile)
 	keyring         *keyring.Keyring
@@ -112,12 +116,20 @@ func startEngine(cfg engineConfig) (_ *engine, err error) {
 		TokenFile: e.secrets.tokenFile,
 		Version:   version,
 		Logger:    cfg.log,
+		Stop:      cfg.stop,
 	})
+	if errors.Is(err, control.ErrAlreadyRunning) {
+		return nil, alreadyRunning(cfg.socketPath, err)
+	}
 	if err != nil {
 		return nil, err
 	}
 	if err := e.listener.Open(); err != nil {
-		return nil, fmt.Errorf("%w (is another program using port %d? choose another with --port)", err, st.Port)
+		if addrInUse(err) {
+			path, _ := settings.Path()
+			return nil, creds.Errorf(creds.PortTaken, err, st.Port, path)
+		}
+		return nil, err
 	}
 	e.restorePins(cfg)
 	return e, nil
@@ -178,6 +190,22 @@ func (e *engine) Close() {
 	if e.audit != nil {
 		e.audit.Close()
 	}
+}
+
+// alreadyRunning says which process runs and what to do instead.
+func alreadyRunning(socket string, cause error) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	st, err := control.NewClient(socket).Status(ctx)
+	if err != nil {
+		return cause
+	}
+	return creds.Errorf(creds.AlreadyRunning, cause, st.PID)
+}
+
+// addrInUse: the port is taken (Unix EADDRINUSE, Windows WSAEADDRINUSE).
+func addrInUse(err error) bool {
+	return errors.Is(err, syscall.EADDRINUSE) || strings.Contains(err.Error(), "Only one usage of each socket address")
 }
 
 func firstEnv(names ...string) string {

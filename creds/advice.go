@@ -67,7 +67,9 @@ const (
 	LoginFor                          // what failed, session
 	NotLoaded                         // slot, loaded slots
 	NotLoadedNone                     // slot
+	DefaultNotLoaded                  // -
 	Unreachable                       // host
+	LoginWaiting                      // -
 	ClipboardWayland                  // -
 	ClipboardX11                      // -
 	ClipboardNone                     // -
@@ -108,7 +110,9 @@ var texts = map[Text]string{
 	LoginFor:         "%s: run `rolecall login --sso-session %s`, then retry",
 	NotLoaded:        "slot %q is not loaded; loaded: %s",
 	NotLoadedNone:    "slot %q is not loaded; no named slot is loaded",
+	DefaultNotLoaded: "the default slot is empty already; `rolecall list` shows what is loaded",
 	Unreachable:      "cannot reach Identity Center at %s (network, proxy, or sso_region?)",
+	LoginWaiting:     "waiting for IAM Identity Center to answer (rolecall gives up after 15 s)...",
 	ClipboardWayland: "nothing to copy with: install wl-clipboard (sudo apt-get install wl-clipboard), or copy from `rolecall env`",
 	ClipboardX11:     "nothing to copy with: install xclip (sudo apt-get install xclip), or copy from `rolecall env`",
 	ClipboardNone:    "no desktop clipboard in this session (neither WAYLAND_DISPLAY nor DISPLAY is set): copy from `rolecall env` instead",

@@ -132,7 +132,7 @@ func IsLoopback(host string) bool {
 func (s *Server) Open() error {
 	l, err := net.Listen("tcp", s.opts.Addr)
 	if err != nil {
-		return fmt.Errorf("listen on %s: %w", s.opts.Addr, err)
+		return err // "listen tcp ADDR: ..." already
 	}
 	return s.Serve(l)
 }

@@ -4,11 +4,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
+	"net/url"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ssooidc"
 	"github.com/aws/aws-sdk-go-v2/service/ssooidc/types"
+
+	"github.com/rolecall/rolecall/creds"
 )
 
 func (c *Client) deviceLogin(ctx context.Context, s *Session, f *flow, openBrowser bool) (*Token, error) {
@@ -16,19 +20,23 @@ func (c *Client) deviceLogin(ctx context.Context, s *Session, f *flow, openBrows
 	if err != nil {
 		return nil, err
 	}
-	reg, err := c.registration(ctx, client, s, deviceClient)
+	// Until the code is shown nobody knows what happens: give up soon
+	// when Identity Center cannot be reached, and say where it was sought.
+	startCtx, cancel := context.WithTimeout(ctx, loginStartTimeout)
+	defer cancel()
+	reg, err := c.registration(startCtx, client, s, deviceClient)
 	if err != nil {
-		return nil, err
+		return nil, unreachable(err)
 	}
-	dev, err := client.StartDeviceAuthorization(ctx, &ssooidc.StartDeviceAuthorizationInput{
+	dev, err := client.StartDeviceAuthorization(startCtx, &ssooidc.StartDeviceAuthorizationInput{
 		ClientId: aws.String(reg.ClientID), ClientSecret: aws.String(reg.ClientSecret), StartUrl: aws.String(s.StartURL),
-	})
+	}, fewRetries)
 	if err != nil {
 		var inv *types.InvalidClientException
 		if errors.As(err, &inv) {
 			c.opts.Keyring.Delete(registrationEntry(s.Key))
 		}
-		return nil, fmt.Errorf("start device authorization: %w", err)
+		return nil, unreachable(fmt.Errorf("start device authorization: %w", err))
 	}
 	expires := c.opts.Now().Add(time.Duration(dev.ExpiresIn) * time.Second)
 	c.mu.Lock()
@@ -88,4 +96,30 @@ func (c *Client) deviceLogin(ctx context.Context, s *Session, f *flow, openBrows
 			return nil, fmt.Errorf("the code %s expired before it was approved: run `rolecall login` again", f.prompt.UserCode)
 		}
 	}
+}
+
+// loginStartTimeout bounds a device login's calls before the code is shown.
+const loginStartTimeout = 15 * time.Second
+
+// fewRetries: a login's first calls are retried once, not with the
+// backoff that suits a discovery's throttling.
+func fewRetries(o *ssooidc.Options) { o.RetryMaxAttempts = 2 }
+
+// unreachable turns a failure to connect to Identity Center (DNS, refused,
+// timed out) into the one line that says where it was sought.
+func unreachable(err error) error {
+	var ue *url.Error
+	if !errors.As(err, &ue) {
+		return err
+	}
+	var op *net.OpError
+	var dns *net.DNSError
+	if !errors.As(err, &op) && !errors.As(err, &dns) && !ue.Timeout() && !errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	host := ue.URL
+	if u, perr := url.Parse(ue.URL); perr == nil && u.Host != "" {
+		host = u.Host
+	}
+	return creds.Errorf(creds.Unreachable, err, host)
 }

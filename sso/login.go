@@ -199,7 +199,7 @@ func (c *Client) registration(ctx context.Context, client *ssooidc.Client, s *Se
 		in.GrantTypes = []string{"authorization_code", "refresh_token"}
 		in.RedirectUris = []string{pkceRedirectURI}
 	}
-	out, err := client.RegisterClient(ctx, in)
+	out, err := client.RegisterClient(ctx, in, fewRetries)
 	if err != nil {
 		return registration{}, fmt.Errorf("register client: %w", err)
 	}

@@ -3,6 +3,7 @@ package sso
 import (
 	"context"
 	"errors"
+	"net"
 	"os"
 	"strings"
 	"testing"
@@ -125,5 +126,30 @@ func TestDiscoveredNamesAcrossSessions(t *testing.T) {
 	p, err := h.client.Resolve(ctx, "dev/Admin (lab)", "", "")
 	if err != nil || p.Session != "lab" || p.AccountID != "111111111111" || p.RoleName != "Admin" {
 		t.Errorf("load of the session's name: %+v %v", p, err)
+	}
+}
+
+// TestLoginUnreachable: a login that cannot reach Identity Center says
+// where it looked and what may be wrong, after one retry, not a backoff.
+func TestLoginUnreachable(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := l.Addr().String()
+	l.Close()
+	for _, tt := range []struct{ name, endpoint, host string }{
+		{"connection refused", "http://" + closed, closed},
+		{"no such host", "http://oidc.nosuch.invalid", "oidc.nosuch.invalid"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, nil)
+			t.Setenv("AWS_ENDPOINT_URL_SSO_OIDC", tt.endpoint)
+			_, err := h.client.Login(context.Background(), h.session("corp"), LoginOptions{NoBrowser: true})
+			want := "cannot reach Identity Center at " + tt.host + " (network, proxy, or sso_region?)"
+			if got := firstLine(err); got != want {
+				t.Errorf("got  %s\nwant %s", got, want)
+			}
+		})
 	}
 }

@@ -44,6 +44,13 @@ func (c *Client) Status(ctx context.Context) (Status, error) {
 	return s, c.do(ctx, http.MethodGet, "/v1/status", nil, &s)
 }
 
+// Stop asks the running process to shut down; it answers with its status
+// before it goes.
+func (c *Client) Stop(ctx context.Context) (Status, error) {
+	var s Status
+	return s, c.do(ctx, http.MethodPost, "/v1/stop", struct{}{}, &s)
+}
+
 // Slots lists the loaded slots, the default one first.
 func (c *Client) Slots(ctx context.Context) ([]SlotInfo, error) {
 	var s []SlotInfo

@@ -74,6 +74,9 @@ type Options struct {
 	TokenFile string
 	Version   string
 	Logger    *slog.Logger
+	// Stop asks the process to shut down (`rolecall stop`); it must not
+	// wait for the shutdown, which closes this server.
+	Stop func()
 }
 
 // Server is the control channel's server.
@@ -132,7 +135,18 @@ func (c *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /v1/logout", c.logout)
 	mux.HandleFunc("GET /v1/roles", c.roles)
 	mux.HandleFunc("GET /v1/credentials", c.credentials)
+	mux.HandleFunc("POST /v1/stop", c.stop)
 	return mux
+}
+
+// stop answers with the status, then asks the process to shut down.
+func (c *Server) stop(w http.ResponseWriter, r *http.Request) {
+	if c.opts.Stop == nil {
+		writeError(w, http.StatusNotImplemented, "this rolecall cannot be stopped from the command line: use Quit in the tray")
+		return
+	}
+	c.status(w, r)
+	c.opts.Stop()
 }
 
 func readJSON(w http.ResponseWriter, r *http.Request, v any) bool {

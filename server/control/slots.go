@@ -59,7 +59,10 @@ func (c *Server) load(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		status, msg := http.StatusBadGateway, err.Error()
 		if errors.Is(err, creds.ErrLoginRequired) {
-			status, msg = http.StatusForbidden, err.Error()+": run `rolecall login`"
+			status, msg = http.StatusForbidden, creds.Say(creds.SessionEnded)
+			if p.Session != "" {
+				msg = creds.Say(creds.LoginFor, err.Error(), p.Session)
+			}
 		}
 		writeError(w, status, msg)
 		return
@@ -73,11 +76,22 @@ func (c *Server) unload(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := c.opts.Manager.Unload(req.Profile); err != nil {
-		status := http.StatusInternalServerError
-		if errors.Is(err, creds.ErrNoSuchSlot) || errors.Is(err, creds.ErrNothingLoaded) {
-			status = http.StatusNotFound
+		status, msg := http.StatusInternalServerError, creds.Advice(req.Profile, err)
+		switch {
+		case errors.Is(err, creds.ErrNoSuchSlot):
+			// Not loaded: say which are, rather than advise loading it.
+			var loaded []string
+			for _, s := range c.opts.Manager.Snapshot().Named {
+				loaded = append(loaded, strconv.Quote(s.Name))
+			}
+			status, msg = http.StatusNotFound, creds.Say(creds.NotLoaded, req.Profile, creds.List(loaded))
+			if len(loaded) == 0 {
+				msg = creds.Say(creds.NotLoadedNone, req.Profile)
+			}
+		case errors.Is(err, creds.ErrNothingLoaded):
+			status, msg = http.StatusNotFound, creds.Say(creds.DefaultNotLoaded)
 		}
-		writeError(w, status, creds.Advice(req.Profile, err))
+		writeError(w, status, msg)
 		return
 	}
 	writeJSON(w, struct{}{})

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -14,6 +15,7 @@ import (
 
 	"gopkg.in/ini.v1"
 
+	"github.com/rolecall/rolecall/creds"
 	"github.com/rolecall/rolecall/keyring"
 	"github.com/rolecall/rolecall/server/control"
 	"github.com/rolecall/rolecall/settings"
@@ -41,6 +43,8 @@ type doctorEnv struct {
 	keyring    func() error                        // nil: usable
 	trayHost   func() error                        // nil: present
 	sessions   func() ([]sso.SessionStatus, error) // SSO sessions
+	settings   error                               // what loading config.toml said
+	token      func() (string, error)              // the running rolecall's bearer token
 	now        time.Time
 	expiringIn time.Duration // "close to expiry" threshold
 }
@@ -68,8 +72,13 @@ func diagnose(e doctorEnv) []Finding {
 		}
 		add("environment: "+v.name, problem, v.fix)
 	}
-	add("default profile", defaultProfileProblem(e.configFile, e.credsFile),
-		"remove the keys or credential_process from [default] (keep them under another profile name)")
+	add("default profile", defaultProfileProblem(e.configFile, e.credsFile), creds.Say(creds.DoctorDefaultFix))
+	add("AWS config", awsConfigProblem(e.configFile), creds.Say(creds.DoctorAWSConfigFix))
+	if e.settings != nil {
+		add("settings", e.settings.Error(), creds.Say(creds.DoctorSettingsFix))
+	} else {
+		add("settings", "", "")
+	}
 
 	st, err := e.status()
 	running := err == nil
@@ -93,9 +102,11 @@ func diagnose(e doctorEnv) []Finding {
 			problem = "the running rolecall reports no listener"
 		}
 		add("listener", problem, "restart rolecall")
+		add("environment: AWS_CONTAINER_CREDENTIALS_FULL_URI", fullURIProblem(e.getenv, st.URL), creds.Say(creds.DoctorShellFix))
+		add("environment: token", tokenProblem(e.getenv, e.token), creds.Say(creds.DoctorShellFix))
 	}
 	if err := e.keyring(); err != nil {
-		add("keyring", keyring.ErrorMessage(err), "without a keyring the SSO session is lost at every restart")
+		add("keyring", creds.Say(creds.DoctorNoKeyring, err), keyring.ErrorMessage(err))
 	} else {
 		add("keyring", "", "")
 	}
@@ -134,9 +145,10 @@ func defaultProfileProblem(configFile, credsFile string) string {
 		if err != nil {
 			continue
 		}
-		for _, k := range []string{"aws_access_key_id", "credential_process", "web_identity_token_file"} {
+		for _, k := range []string{"aws_access_key_id", "credential_process", "web_identity_token_file",
+			"sso_session", "sso_account_id", "sso_start_url", "role_arn"} {
 			if sec.HasKey(k) && !(k == "credential_process" && callsRolecall(sec.Key(k).String())) {
-				return fmt.Sprintf("[%s] in %s has %s: SDKs use it before rolecall's endpoint", f.section, f.path, k)
+				return creds.Say(creds.DoctorDefault, f.section, f.path, k)
 			}
 		}
 	}
@@ -178,9 +190,61 @@ func callsRolecall(cmd string) bool {
 	return (bin == "rolecall" || bin == "rolecall-cli") && slices.Contains(f[1:], "credential-process")
 }
 
+// awsConfigProblem: no AWS config, or one without an IAM Identity Center
+// session (nothing rolecall could serve).
+func awsConfigProblem(path string) string {
+	cfg, err := sso.LoadAWSConfig(context.Background(), path)
+	switch {
+	case err != nil:
+		return err.Error()
+	case cfg.Missing:
+		return creds.Say(creds.NoAWSConfig, path)
+	case len(cfg.Sessions) == 0:
+		return creds.Say(creds.NoSSOSession, path)
+	}
+	return ""
+}
+
+// fullURIProblem: this shell's FULL_URI points at another address than
+// the running rolecall's (an old port, another host).
+func fullURIProblem(getenv func(string) string, serving string) string {
+	set := getenv("AWS_CONTAINER_CREDENTIALS_FULL_URI")
+	if set == "" || serving == "" {
+		return ""
+	}
+	a, errA := url.Parse(set)
+	b, errB := url.Parse(serving)
+	if errA != nil || errB != nil || a.Scheme != b.Scheme || a.Host != b.Host {
+		return creds.Say(creds.DoctorFullURI, set, serving)
+	}
+	return ""
+}
+
+// tokenProblem: this shell's token, or its token file, is not the token
+// in force (rotated since, or another machine's).
+func tokenProblem(getenv func(string) string, current func() (string, error)) string {
+	tok, file := getenv("AWS_CONTAINER_AUTHORIZATION_TOKEN"), getenv("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE")
+	if tok == "" && file == "" {
+		return ""
+	}
+	want, err := current()
+	if err != nil {
+		return ""
+	}
+	if tok != "" && tok != want {
+		return creds.Say(creds.DoctorToken, "AWS_CONTAINER_AUTHORIZATION_TOKEN")
+	}
+	if file != "" {
+		if b, err := os.ReadFile(file); err != nil || string(b) != want {
+			return creds.Say(creds.DoctorToken, "the file in AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE ("+file+")")
+		}
+	}
+	return ""
+}
+
 // realDoctorEnv looks at this machine.
 func realDoctorEnv(ctx context.Context) doctorEnv {
-	st, _ := settings.Load(mustPath(settings.Path()))
+	st, stErr := settings.Load(mustPath(settings.Path()))
 	credsFile := os.Getenv("AWS_SHARED_CREDENTIALS_FILE")
 	if credsFile == "" {
 		if home, err := os.UserHomeDir(); err == nil {
@@ -188,7 +252,13 @@ func realDoctorEnv(ctx context.Context) doctorEnv {
 		}
 	}
 	kr := keyring.New("rolecall", nil)
+	client := func() *control.Client {
+		path, _ := control.SocketPath()
+		return control.NewClient(path)
+	}
 	return doctorEnv{
+		settings:   stErr,
+		token:      func() (string, error) { return client().Token(ctx, false) },
 		getenv:     os.Getenv,
 		configFile: sso.ConfigPath(),
 		credsFile:  credsFile,

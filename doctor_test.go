@@ -16,7 +16,10 @@ import (
 func healthy(t *testing.T) doctorEnv {
 	dir := t.TempDir()
 	now := time.Date(2026, 11, 22, 9, 0, 0, 0, time.UTC)
+	os.WriteFile(filepath.Join(dir, "config"), []byte(ssoConfig), 0o600)
+	os.WriteFile(filepath.Join(dir, "token"), []byte(testToken), 0o600)
 	return doctorEnv{
+		token:      func() (string, error) { return testToken, nil },
 		getenv:     func(string) string { return "" },
 		configFile: filepath.Join(dir, "config"),
 		credsFile:  filepath.Join(dir, "credentials"),
@@ -46,21 +49,53 @@ func TestDoctor(t *testing.T) {
 		{"RELATIVE_URI set", func(e *doctorEnv) { e.getenv = env("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "/v2/creds") }, "environment: AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "unset"},
 		{"[default] with keys", func(e *doctorEnv) {
 			os.WriteFile(e.credsFile, []byte("[default]\naws_access_key_id = AKIAIOSFODNN7EXAMPLE\naws_secret_access_key = x\n"), 0o600)
-		}, "default profile", "remove the keys"},
+		}, "default profile", "rename [default]"},
 		{"[default] with credential_process", func(e *doctorEnv) {
-			os.WriteFile(e.configFile, []byte("[default]\ncredential_process = /bin/echo\n"), 0o600)
+			os.WriteFile(e.configFile, []byte(ssoConfig+"[default]\ncredential_process = /bin/echo\n"), 0o600)
 		}, "default profile", "credential_process"},
 		{"[default] whose credential_process is rolecall", func(e *doctorEnv) {
-			os.WriteFile(e.configFile, []byte("[default]\ncredential_process = /usr/local/bin/rolecall credential-process --profile dev\n"), 0o600)
+			os.WriteFile(e.configFile, []byte(ssoSession+"[default]\ncredential_process = /usr/local/bin/rolecall credential-process --profile dev\n"), 0o600)
 		}, "", ""},
 		{"AWS_PROFILE naming a rolecall credential_process profile", func(e *doctorEnv) {
-			os.WriteFile(e.configFile, []byte("[profile dev-rc]\ncredential_process = rolecall credential-process --profile dev\n"), 0o600)
+			os.WriteFile(e.configFile, []byte(ssoSession+"[profile dev-rc]\ncredential_process = rolecall credential-process --profile dev\n"), 0o600)
 			e.getenv = env("AWS_PROFILE", "dev-rc")
 		}, "", ""},
 		{"AWS_PROFILE naming an SSO profile with a rolecall credential_process too", func(e *doctorEnv) {
-			os.WriteFile(e.configFile, []byte("[profile dev]\nsso_session = corp\ncredential_process = rolecall credential-process --profile dev\n"), 0o600)
+			os.WriteFile(e.configFile, []byte(ssoSession+"[profile dev]\nsso_session = corp\ncredential_process = rolecall credential-process --profile dev\n"), 0o600)
 			e.getenv = env("AWS_PROFILE", "dev")
 		}, "environment: AWS_PROFILE", "unset AWS_PROFILE"},
+		{"[default] with sso_session", func(e *doctorEnv) {
+			os.WriteFile(e.configFile, []byte(ssoConfig+"[default]\nsso_session = corp\nsso_account_id = 111122223333\nsso_role_name = Admin\n"), 0o600)
+		}, "default profile", "[default] in " + "CONFIG has sso_session"},
+		{"[profile default] with role_arn", func(e *doctorEnv) {
+			os.WriteFile(e.configFile, []byte(ssoConfig+"[profile default]\nrole_arn = arn:aws:iam::111122223333:role/x\nsource_profile = dev\n"), 0o600)
+		}, "default profile", "has role_arn"},
+		{"no AWS config", func(e *doctorEnv) { os.Remove(e.configFile) }, "AWS config", "no AWS config at CONFIG"},
+		{"no sso-session", func(e *doctorEnv) {
+			os.WriteFile(e.configFile, []byte("[profile keys]\naws_access_key_id = AKIAIOSFODNN7EXAMPLE\n"), 0o600)
+		}, "AWS config", "no IAM Identity Center session in CONFIG"},
+		{"broken config.toml", func(e *doctorEnv) {
+			e.settings = errors.New("config.toml:3: unknown key \"prot\"")
+		}, "settings", "rolecall does not start while config.toml is broken"},
+		{"FULL_URI and token of the running rolecall", func(e *doctorEnv) {
+			file := filepath.Join(filepath.Dir(e.configFile), "token")
+			e.getenv = func(k string) string {
+				return map[string]string{"AWS_CONTAINER_CREDENTIALS_FULL_URI": "http://127.0.0.1:4144/slot/prod",
+					"AWS_CONTAINER_AUTHORIZATION_TOKEN": testToken, "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE": file}[k]
+			}
+		}, "", ""},
+		{"FULL_URI at another port", func(e *doctorEnv) {
+			e.getenv = env("AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://127.0.0.1:4145/")
+		}, "environment: AWS_CONTAINER_CREDENTIALS_FULL_URI", "is http://127.0.0.1:4145/, but rolecall serves http://127.0.0.1:4144/"},
+		{"FULL_URI at another host", func(e *doctorEnv) {
+			e.getenv = env("AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://localhost:4144/slot/dev")
+		}, "environment: AWS_CONTAINER_CREDENTIALS_FULL_URI", "eval"},
+		{"old token in _TOKEN", func(e *doctorEnv) {
+			e.getenv = env("AWS_CONTAINER_AUTHORIZATION_TOKEN", "an-old-token-EXAMPLE")
+		}, "environment: token", "AWS_CONTAINER_AUTHORIZATION_TOKEN is not the token in force"},
+		{"token file of another rolecall", func(e *doctorEnv) {
+			e.getenv = env("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", filepath.Join(filepath.Dir(e.configFile), "config"))
+		}, "environment: token", "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"},
 		{"not running", func(e *doctorEnv) {
 			e.status = func() (control.Status, error) { return control.Status{}, control.ErrNotRunning }
 			e.portInUse = func(int) bool { return false }
@@ -72,7 +107,7 @@ func TestDoctor(t *testing.T) {
 			e.keyring = func() error {
 				return errors.New("The name org.freedesktop.secrets was not provided by any .service files")
 			}
-		}, "keyring", "restart"},
+		}, "keyring", "no usable OS keyring (The name org.freedesktop.secrets was not provided by any .service files): the SSO session is lost at every restart"},
 		{"no tray host", func(e *doctorEnv) { e.trayHost = func() error { return errors.New("no system tray host") } }, "tray host", "AppIndicator"},
 		{"session expired", func(e *doctorEnv) {
 			e.sessions = func() ([]sso.SessionStatus, error) { return []sso.SessionStatus{{Key: "corp"}}, nil }
@@ -103,12 +138,20 @@ func TestDoctor(t *testing.T) {
 			if len(failed) == 2 && failed[0].Check == "rolecall running" && tt.check != "rolecall running" {
 				failed = failed[1:]
 			}
-			if len(failed) != 1 || failed[0].Check != tt.check || !strings.Contains(failed[0].Fix+failed[0].Problem, tt.fix) {
+			want := strings.ReplaceAll(tt.fix, "CONFIG", e.configFile)
+			if len(failed) != 1 || failed[0].Check != tt.check || !strings.Contains(failed[0].Fix+failed[0].Problem, want) {
 				t.Fatalf("failed = %+v, want only %q with a fix mentioning %q", failed, tt.check, tt.fix)
 			}
 		})
 	}
 }
+
+const testToken = "tok-EXAMPLE-doctor-0123456789"
+
+const ssoSession = "[sso-session corp]\nsso_start_url = https://corp.awsapps.com/start\nsso_region = eu-west-1\n\n"
+
+const ssoConfig = ssoSession +
+	"[profile dev]\nsso_session = corp\nsso_account_id = 111122223333\nsso_role_name = Admin\n\n"
 
 func env(k, v string) func(string) string {
 	return func(name string) string {

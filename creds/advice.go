@@ -75,6 +75,14 @@ const (
 	ClipboardNone                     // -
 	ClipboardOther                    // error
 	EnvIMDSProfile                    // -
+	DoctorDefault                     // section, file, key
+	DoctorDefaultFix                  // -
+	DoctorSettingsFix                 // -
+	DoctorFullURI                     // set, serving
+	DoctorToken                       // which
+	DoctorShellFix                    // -
+	DoctorNoKeyring                   // error
+	DoctorAWSConfigFix                // -
 )
 
 // texts is the one mapping from a Text to its words (fmt verbs for its
@@ -118,6 +126,16 @@ var texts = map[Text]string{
 	ClipboardNone:    "no desktop clipboard in this session (neither WAYLAND_DISPLAY nor DISPLAY is set): copy from `rolecall env` instead",
 	ClipboardOther:   "could not copy to the clipboard (%s): copy from `rolecall env` instead",
 	EnvIMDSProfile:   "--imds serves the default slot only: load the role into it, or use the container endpoint for a named slot",
+	DoctorDefault:    "[%s] in %s has %s: SDKs use it before rolecall's endpoint",
+	DoctorDefaultFix: "rename [default] (keep its settings under another profile name): " +
+		"SDKs read it before the container endpoint, whether it has keys, credential_process, web identity, SSO settings or role_arn",
+	DoctorSettingsFix: "fix the line named (or move the file away): rolecall does not start while config.toml is broken",
+	DoctorFullURI:     "this shell's AWS_CONTAINER_CREDENTIALS_FULL_URI is %s, but rolecall serves %s",
+	DoctorToken:       "%s is not the token in force (rotated since, or from another rolecall): clients get 403",
+	DoctorShellFix:    "run `eval \"$(rolecall env)\"` in this shell (and copy the IDE settings again from the tray)",
+	DoctorNoKeyring:   "no usable OS keyring (%v): the SSO session is lost at every restart",
+	DoctorAWSConfigFix: "describe your IAM Identity Center as in the README's Quick start: " +
+		"an [sso-session NAME] with sso_start_url and sso_region, and a profile that uses it",
 }
 
 // Say is the text t with its arguments.

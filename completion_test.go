@@ -24,7 +24,7 @@ func TestCompletionsCoverEveryVerb(t *testing.T) {
 func TestBashCompletion(t *testing.T) {
 	bash, err := exec.LookPath("bash")
 	if err != nil {
-		skipOrFail(t, "bash is missing")
+		skipOrFail(t, "bash is missing: sudo apt-get install bash")
 	}
 	out, _, rc := cliRun(t, "completion", "bash")
 	if rc != 0 {

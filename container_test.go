@@ -31,11 +31,11 @@ func TestContainerRecipe(t *testing.T) {
 	}
 	desktoptest.SkipShort(t, "makes a network namespace")
 	if os.Getuid() != 0 {
-		skipOrFail(t, "the container recipe test needs root to make a network namespace")
+		skipOrFail(t, "the container recipe test needs root to make a network namespace: sudo go test -run TestContainerRecipe .")
 	}
 	ipBin, err := exec.LookPath("ip")
 	if err != nil {
-		skipOrFail(t, "ip is missing: install the Debian package iproute2")
+		skipOrFail(t, "ip is missing: sudo apt-get install iproute2")
 	}
 	stsURL := moto(t)
 	id := fmt.Sprintf("%d", os.Getpid()%100000)

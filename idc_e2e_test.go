@@ -66,7 +66,7 @@ func fakeBrowser(t *testing.T, dir string) (pathEnv, logFile string) {
 // logout.
 func TestIdentityCenterEndToEnd(t *testing.T) {
 	if _, err := exec.LookPath("aws"); err != nil {
-		skipOrFail(t, "the AWS CLI (aws) is missing")
+		skipOrFail(t, "the AWS CLI (aws) is missing: sudo apt-get install awscli")
 	}
 	stsURL := moto(t)
 	s := desktoptest.Start(t)

@@ -411,11 +411,11 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 func TestOtherUserRefused(t *testing.T) {
 	desktoptest.SkipShort(t, "runs a client as another user")
 	if os.Getuid() != 0 {
-		skipOrFail(t, "TestOtherUserRefused needs root to run a client as another user")
+		skipOrFail(t, "TestOtherUserRefused needs root to run a client as another user: sudo go test -run TestOtherUserRefused ./server")
 	}
 	setpriv, err := exec.LookPath("setpriv")
 	if err != nil {
-		skipOrFail(t, "setpriv (Debian package util-linux) is missing")
+		skipOrFail(t, "setpriv is missing: sudo apt-get install util-linux")
 	}
 	s := newTestServer(t, func(o *Options) { o.SameUserOnly = true })
 	if err := s.Open(); err != nil {

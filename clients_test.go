@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -252,5 +253,35 @@ func TestQuickStart(t *testing.T) {
 			}
 			wantAssumed(t, c.name, arn, "dev")
 		})
+	}
+}
+
+// TestIMDSWithAWSCLIv2: the endpoint `rolecall env --imds` prints works
+// with Debian's AWS CLI v2, which appends "latest/api/token" to it as it
+// is: without the trailing slash it fails.
+func TestIMDSWithAWSCLIv2(t *testing.T) {
+	desktoptest.SkipShort(t, "runs the AWS CLI")
+	if _, err := os.Stat(debianAWS); err != nil {
+		skipOrFail(t, "Debian's AWS CLI is missing: sudo apt-get install awscli")
+	}
+	_, stsURL := testEngine(t, nil) // IMDS on
+	mustCLI(t, "load", "--profile", "dev")
+	out := mustCLI(t, "env", "--imds", "--shell", "sh")
+	m := regexp.MustCompile(`(?m)^export AWS_EC2_METADATA_SERVICE_ENDPOINT='([^']*/)'$`).FindStringSubmatch(out)
+	if m == nil {
+		t.Fatalf("env --imds prints no endpoint with a trailing slash:\n%s", out)
+	}
+	endpoint := m[1]
+	argv := []string{debianAWS, "sts", "get-caller-identity", "--endpoint-url", stsURL, "--output", "json"}
+	run := func(ep string) (string, error) {
+		return callClient(append(clientEnv(t, "", ""), "AWS_EC2_METADATA_DISABLED=false", "AWS_EC2_METADATA_SERVICE_ENDPOINT="+ep), argv)
+	}
+	arn, err := run(endpoint)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantAssumed(t, "AWS CLI v2 over IMDS", arn, "dev")
+	if arn, err := run(strings.TrimSuffix(endpoint, "/")); err == nil {
+		t.Errorf("without the trailing slash the AWS CLI v2 got %s: the README's reason for it is wrong", arn)
 	}
 }

@@ -99,7 +99,7 @@ func TestVerbsAgainstRunningProcess(t *testing.T) {
 
 	// unload
 	mustCLI(t, "unload", "--profile", "123456789012/ReadOnly")
-	if _, errOut, rc := cliRun(t, "unload", "--profile", "123456789012/ReadOnly"); rc != 1 || !strings.Contains(errOut, "no slot named") {
+	if _, errOut, rc := cliRun(t, "unload", "--profile", "123456789012/ReadOnly"); rc != 1 || !strings.Contains(errOut, "is not loaded") {
 		t.Errorf("second unload: %d %q", rc, errOut)
 	}
 	mustCLI(t, "unload")

@@ -16,6 +16,7 @@ import (
 func childEnv(environ []string, fullURI, token, tokenFile string) []string {
 	drop := map[string]bool{
 		"AWS_CONTAINER_CREDENTIALS_FULL_URI": true, "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE": true,
+		"AWS_CONTAINER_AUTHORIZATION_TOKEN": true, // no longer in shadowing: `rolecall env` sets it
 	}
 	for _, v := range shadowing {
 		drop[v] = true

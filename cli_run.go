@@ -24,6 +24,9 @@ func (c *cli) exec(args []string) int {
 	fs := c.flags("exec", "exec [--profile P] -- COMMAND [ARGS...]",
 		"rolecall exec --profile prod -- terraform plan")
 	profile := fs.String("profile", "", "run with P's named slot (loaded if needed; default: the default slot)")
+	if wantsHelp(args) {
+		fs.SetOutput(c.stdout)
+	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK

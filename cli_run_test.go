@@ -40,9 +40,12 @@ func TestRunVerbsUsage(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
-			_, errOut, rc := cliRun(t, tt.args...)
+			out, errOut, rc := cliRun(t, tt.args...)
+			if tt.rc == 0 {
+				errOut = out // help asked for goes to stdout
+			}
 			if rc != tt.rc || !strings.Contains(errOut, tt.want) {
-				t.Errorf("exit %d, stderr %q; want exit %d containing %q", rc, errOut, tt.rc, tt.want)
+				t.Errorf("exit %d, output %q; want exit %d containing %q", rc, errOut, tt.rc, tt.want)
 			}
 		})
 	}

@@ -198,9 +198,9 @@ func awsConfigProblem(path string) string {
 	case err != nil:
 		return err.Error()
 	case cfg.Missing:
-		return creds.Say(creds.NoAWSConfig, path)
+		return creds.Say(creds.DoctorNoAWSConfig, path)
 	case len(cfg.Sessions) == 0:
-		return creds.Say(creds.NoSSOSession, path)
+		return creds.Say(creds.DoctorNoSSOSession, path)
 	}
 	return ""
 }

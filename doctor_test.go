@@ -73,7 +73,7 @@ func TestDoctor(t *testing.T) {
 		{"no AWS config", func(e *doctorEnv) { os.Remove(e.configFile) }, "AWS config", "no AWS config at CONFIG"},
 		{"no sso-session", func(e *doctorEnv) {
 			os.WriteFile(e.configFile, []byte("[profile keys]\naws_access_key_id = AKIAIOSFODNN7EXAMPLE\n"), 0o600)
-		}, "AWS config", "no IAM Identity Center session in CONFIG"},
+		}, "AWS config", "CONFIG has no [sso-session NAME] section"},
 		{"broken config.toml", func(e *doctorEnv) {
 			e.settings = errors.New("config.toml:3: unknown key \"prot\"")
 		}, "settings", "rolecall does not start while config.toml is broken"},

@@ -83,6 +83,8 @@ const (
 	DoctorShellFix                    // -
 	DoctorNoKeyring                   // error
 	DoctorAWSConfigFix                // -
+	DoctorNoAWSConfig                 // path
+	DoctorNoSSOSession                // path
 )
 
 // texts is the one mapping from a Text to its words (fmt verbs for its
@@ -129,11 +131,13 @@ var texts = map[Text]string{
 	DoctorDefault:    "[%s] in %s has %s: SDKs use it before rolecall's endpoint",
 	DoctorDefaultFix: "rename [default] (keep its settings under another profile name): " +
 		"SDKs read it before the container endpoint, whether it has keys, credential_process, web identity, SSO settings or role_arn",
-	DoctorSettingsFix: "fix the line named (or move the file away): rolecall does not start while config.toml is broken",
-	DoctorFullURI:     "this shell's AWS_CONTAINER_CREDENTIALS_FULL_URI is %s, but rolecall serves %s",
-	DoctorToken:       "%s is not the token in force (rotated since, or from another rolecall): clients get 403",
-	DoctorShellFix:    "run `eval \"$(rolecall env)\"` in this shell (and copy the IDE settings again from the tray)",
-	DoctorNoKeyring:   "no usable OS keyring (%v): the SSO session is lost at every restart",
+	DoctorSettingsFix:  "fix the line named (or move the file away): rolecall does not start while config.toml is broken",
+	DoctorFullURI:      "this shell's AWS_CONTAINER_CREDENTIALS_FULL_URI is %s, but rolecall serves %s",
+	DoctorToken:        "%s is not the token in force (rotated since, or from another rolecall): clients get 403",
+	DoctorShellFix:     "run `eval \"$(rolecall env)\"` in this shell (and copy the IDE settings again from the tray)",
+	DoctorNoKeyring:    "no usable OS keyring (%v): the SSO session is lost at every restart",
+	DoctorNoAWSConfig:  "no AWS config at %s: rolecall has no profile to serve and no Identity Center to sign in to",
+	DoctorNoSSOSession: "%s has no [sso-session NAME] section: rolecall has no Identity Center to sign in to",
 	DoctorAWSConfigFix: "describe your IAM Identity Center as in the README's Quick start: " +
 		"an [sso-session NAME] with sso_start_url and sso_region, and a profile that uses it",
 }

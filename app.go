@@ -127,7 +127,11 @@ func (a *app) changed() { notifyChan(a.changes) }
 // itself (the browser opens, the code is shown); headless, it is logged.
 func (a *app) loginRequired(p creds.Profile) {
 	if !a.withTray || p.Session == "" {
-		a.log.Warn("login required: run `rolecall login`", "profile", p.Name, "session", p.Session)
+		run := "rolecall login"
+		if p.Session != "" {
+			run += " --sso-session " + p.Session
+		}
+		a.log.Warn("login required", "profile", p.Name, "session", p.Session, "run", run)
 		return
 	}
 	a.startLogin(p.Session, true)

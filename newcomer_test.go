@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -49,20 +50,24 @@ func TestEveryVerbHelp(t *testing.T) {
 
 // quietEngine starts an engine that fetches nothing, on port, with its
 // control socket at sock.
-func quietEngine(t *testing.T, port int, sock string, stop func()) (*engine, error) {
+func quietEngine(t *testing.T, port int, sock string, stop func(), mods ...func(*engineConfig)) (*engine, error) {
 	t.Helper()
 	gokeyring.MockInit()
 	st := settings.Defaults()
 	st.Port, st.AuditLog = port, false
 	t.Setenv(control.SocketEnv, sock)
 	t.Setenv("XDG_CONFIG_HOME", filepath.Join(filepath.Dir(sock), "config"))
-	e, err := startEngine(engineConfig{
+	cfg := engineConfig{
 		settings: st, socketPath: sock, stateDir: filepath.Join(filepath.Dir(sock), "state"),
 		fetcher: creds.FetcherFunc(func(context.Context, creds.Profile) (creds.Credentials, error) {
 			return creds.Credentials{}, errors.New("no upstream in this test")
 		}),
 		resolve: resolveByName, keyring: keyring.New("rolecall-test", nil), log: newLogger(os.Stderr, false), stop: stop,
-	})
+	}
+	for _, m := range mods {
+		m(&cfg)
+	}
+	e, err := startEngine(cfg)
 	if err == nil {
 		t.Cleanup(e.Close)
 	}
@@ -147,6 +152,28 @@ func TestUnloadMessages(t *testing.T) {
 				t.Errorf("exit %d\ngot  %s\nwant %s", rc, firstLine(errOut), tt.want)
 			}
 		})
+	}
+}
+
+// TestLoadNamesTheSession: a load whose session needs a login names the
+// command with that session (`rolecall login` alone refuses when there
+// are two).
+func TestLoadNamesTheSession(t *testing.T) {
+	_, err := quietEngine(t, 0, filepath.Join(t.TempDir(), "control.sock"), nil, func(c *engineConfig) {
+		c.fetcher = creds.FetcherFunc(func(context.Context, creds.Profile) (creds.Credentials, error) {
+			return creds.Credentials{}, fmt.Errorf("sso session lab: %w", creds.ErrLoginRequired)
+		})
+		c.resolve = func(_ context.Context, req control.LoadRequest) (creds.Profile, error) {
+			return creds.Profile{Name: req.Profile, Session: "lab"}, nil
+		}
+		c.onLoginRequired = func(creds.Profile) {}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, errOut, rc := cliRun(t, "load", "--profile", "dev")
+	if want := "rolecall: load dev: sso session lab: login required: run `rolecall login --sso-session lab`, then retry"; rc != 1 || firstLine(errOut) != want {
+		t.Errorf("exit %d\ngot  %s\nwant %s", rc, firstLine(errOut), want)
 	}
 }
 

@@ -70,6 +70,9 @@ const (
 	DefaultNotLoaded                  // -
 	Unreachable                       // host
 	LoginWaiting                      // -
+	CodeExpired                       // code, session
+	LoginDenied                       // session
+	RegistrationGone                  // session
 	ClipboardWayland                  // -
 	ClipboardX11                      // -
 	ClipboardNone                     // -
@@ -122,6 +125,9 @@ var texts = map[Text]string{
 	NotLoadedNone:    "slot %q is not loaded; no named slot is loaded",
 	DefaultNotLoaded: "the default slot is empty already; `rolecall list` shows what is loaded",
 	Unreachable:      "cannot reach Identity Center at %s (network, proxy, or sso_region?)",
+	CodeExpired:      "the code %s expired before it was approved: run `rolecall login --sso-session %s` again",
+	LoginDenied:      "the login was denied in the browser: run `rolecall login --sso-session %s` to try again",
+	RegistrationGone: "IAM Identity Center no longer knows rolecall's client registration: run `rolecall login --sso-session %s` again",
 	LoginWaiting:     "waiting for IAM Identity Center to answer (rolecall gives up after 15 s)...",
 	ClipboardWayland: "nothing to copy with: install wl-clipboard (sudo apt-get install wl-clipboard), or copy from `rolecall env`",
 	ClipboardX11:     "nothing to copy with: install xclip (sudo apt-get install xclip), or copy from `rolecall env`",

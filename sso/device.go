@@ -81,19 +81,19 @@ func (c *Client) deviceLogin(ctx context.Context, s *Session, f *flow, openBrows
 		case errors.As(err, &slow):
 			interval += 5 * time.Second
 		case errors.As(err, &expired):
-			return nil, fmt.Errorf("the code %s expired before it was approved: run `rolecall login` again", f.prompt.UserCode)
+			return nil, creds.Errorf(creds.CodeExpired, nil, f.prompt.UserCode, s.Key)
 		case errors.As(err, &denied):
-			return nil, errors.New("the login was denied in the browser")
+			return nil, creds.Errorf(creds.LoginDenied, nil, s.Key)
 		case errors.As(err, &invalid):
 			c.opts.Keyring.Delete(registrationEntry(s.Key))
-			return nil, errors.New("IAM Identity Center no longer knows rolecall's client registration: run `rolecall login` again")
+			return nil, creds.Errorf(creds.RegistrationGone, nil, s.Key)
 		case ctx.Err() != nil:
 			return nil, ctx.Err()
 		default:
 			return nil, fmt.Errorf("create token: %w", err)
 		}
 		if !c.opts.Now().Before(expires) {
-			return nil, fmt.Errorf("the code %s expired before it was approved: run `rolecall login` again", f.prompt.UserCode)
+			return nil, creds.Errorf(creds.CodeExpired, nil, f.prompt.UserCode, s.Key)
 		}
 	}
 }

@@ -101,7 +101,7 @@ func (c *Server) env(w http.ResponseWriter, r *http.Request) {
 	u := c.opts.Listener.URL()
 	if p := r.URL.Query().Get("profile"); p != "" {
 		if _, ok := c.opts.Manager.Lookup(p); !ok {
-			writeError(w, http.StatusNotFound, "no slot named "+strconv.Quote(p)+": run `rolecall load --profile "+p+" --slot` first")
+			writeError(w, http.StatusNotFound, creds.Advice(p, creds.ErrNoSuchSlot))
 			return
 		}
 		u += "slot/" + url.PathEscape(p)

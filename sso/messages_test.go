@@ -123,6 +123,10 @@ func TestDiscoveredNamesAcrossSessions(t *testing.T) {
 	if want := `dev/Admin names more than one role: load one of "dev/Admin (corp)" and "dev/Admin (lab)"`; firstLine(err) != want {
 		t.Errorf("ambiguous load: %v\nwant %s", err, want)
 	}
+	_, err = h.client.Resolve(ctx, "dev/admin (lab)", "", "")
+	if want := "no profile named dev/admin (lab); did you mean dev/Admin (lab)?"; firstLine(err) != want {
+		t.Errorf("typo in a discovered name: %v\nwant %s", err, want)
+	}
 	p, err := h.client.Resolve(ctx, "dev/Admin (lab)", "", "")
 	if err != nil || p.Session != "lab" || p.AccountID != "111111111111" || p.RoleName != "Admin" {
 		t.Errorf("load of the session's name: %+v %v", p, err)

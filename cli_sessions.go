@@ -53,8 +53,9 @@ func (c *cli) login(args []string) int {
 	})
 }
 
-// loginWaitNotice is how long a login waits for its code in silence.
-const loginWaitNotice = 3 * time.Second
+// loginWaitNotice is how long a login waits for its code in silence (a
+// variable for the tests).
+var loginWaitNotice = 3 * time.Second
 
 func (c *cli) logout(args []string) int {
 	fs := c.flags("logout", "logout [--sso-session NAME]", "rolecall logout --sso-session corp")

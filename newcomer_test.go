@@ -177,6 +177,51 @@ func TestLoadNamesTheSession(t *testing.T) {
 	}
 }
 
+// slowSessions is an Identity Center that shows its code only when
+// released.
+type slowSessions struct{ release chan struct{} }
+
+func (s slowSessions) Login(ctx context.Context, req control.LoginRequest, prompt func(control.LoginPrompt)) (control.LoginResult, error) {
+	select {
+	case <-s.release:
+	case <-ctx.Done():
+		return control.LoginResult{}, ctx.Err()
+	}
+	prompt(control.LoginPrompt{Session: "corp", UserCode: "ABCD-EFGH", VerificationURIComplete: "https://device.sso.example/?user_code=ABCD-EFGH"})
+	return control.LoginResult{Session: "corp", ExpiresAt: "2099-01-01T00:00:00Z"}, nil
+}
+func (slowSessions) Logout(context.Context, string) (string, error) { return "", nil }
+func (slowSessions) Roles(context.Context) (control.Roles, error)   { return control.Roles{}, nil }
+
+// TestLoginProgress: a login that waits for Identity Center says so
+// before the code arrives.
+func TestLoginProgress(t *testing.T) {
+	old := loginWaitNotice
+	loginWaitNotice = time.Millisecond
+	t.Cleanup(func() { loginWaitNotice = old })
+	release := make(chan struct{})
+	_, err := quietEngine(t, 0, filepath.Join(t.TempDir(), "control.sock"), nil, func(c *engineConfig) {
+		c.sessions = slowSessions{release: release}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr syncBuffer
+	done := make(chan int, 1)
+	go func() { done <- run(context.Background(), []string{"login", "--no-browser"}, &stdout, &stderr) }()
+	const want = "waiting for IAM Identity Center to answer (rolecall gives up after 15 s)..."
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(stderr.String(), want); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			close(release)
+			t.Fatalf("no progress line while Identity Center is silent: %q", stderr.String())
+		}
+	}
+	close(release)
+	if rc := <-done; rc != 0 || firstLine(stderr.String()) != want || !strings.Contains(stderr.String(), "ABCD-EFGH") {
+		t.Errorf("exit %d, stderr %q", rc, stderr.String())
+	}
+}
+
 // TestEnvOutput: both token forms by default, the file alone with
 // --token-file-only, and the IMDS endpoint with its trailing slash.
 func TestEnvOutput(t *testing.T) {

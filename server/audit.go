@@ -29,6 +29,7 @@ type Audit struct {
 
 	handouts chan *handout
 	dropped  atomic.Int64
+	owners   *owners
 	stop     chan struct{}
 	wg       sync.WaitGroup
 
@@ -101,6 +102,7 @@ func OpenAudit(path string, o AuditOptions) (*Audit, error) {
 	if err := a.open(); err != nil {
 		return nil, err
 	}
+	a.owners = newOwners(socketOwner)
 	a.wg.Add(1)
 	go a.run()
 	return a, nil
@@ -116,7 +118,17 @@ func (a *Audit) Close() error {
 	}
 	close(a.stop)
 	a.wg.Wait()
+	a.owners.close()
 	return a.f.Close()
+}
+
+// resolveOwner starts finding the process behind a new connection whose
+// socket inode the peer check found, so that its hand-outs are attributed
+// even when the client exits at once.
+func (a *Audit) resolveOwner(ci *connInfo) {
+	if a != nil && ci.inode != 0 {
+		a.owners.resolve(ci)
+	}
 }
 
 // record notes one hand-out; it never blocks and, for the same credentials
@@ -211,7 +223,7 @@ func (a *Audit) flushOne(h *handout, windowStart, now time.Time) {
 	}
 	h.written = true
 	if h.conn != nil {
-		e.Client = h.conn.remote
+		e.Client = h.conn.remote.String()
 		e.PID, e.Exe = h.conn.process()
 	}
 	a.write(e)

@@ -52,8 +52,10 @@ type refusal struct {
 // browser headers. The bearer token is checked per route (healthz and IMDS
 // have none).
 func (s *Server) guard(r *http.Request) *refusal {
-	if ci := connFrom(r.Context()); ci != nil && ci.refused != "" {
-		return &refusal{http.StatusForbidden, ci.refused}
+	if ci := connFrom(r.Context()); ci != nil {
+		if msg := s.checkPeer(ci); msg != "" {
+			return &refusal{http.StatusForbidden, msg}
+		}
 	}
 	if !s.allowedHost(r.Host) {
 		return &refusal{http.StatusForbidden, fmt.Sprintf("Host %q is not allowed: use 127.0.0.1 (requests naming other hosts are refused to stop DNS rebinding)", r.Host)}

@@ -3,27 +3,37 @@ package server
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"net"
 	"os"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
-// connInfo is what is known of one client connection; it is looked up once
-// per connection, not per request.
+// connInfo is what is known of one client connection. The accept loop only
+// records the addresses; the peer check runs once, in the connection's own
+// goroutine, on its first request.
 type connInfo struct {
-	remote  string
-	refused string // non-empty: every request on it gets 403 with this
-	uid     int    // -1: unknown
-	inode   uint64
+	local, remote net.Addr
 
-	procOnce sync.Once
-	pid      int
-	exe      string
+	peerOnce sync.Once
+	refused  string // non-empty: every request on it gets 403 with this
+	uid      int    // -1: unknown
+	inode    uint64
+
+	// owner is the client process, set by the audit's resolver.
+	owner atomic.Pointer[procOwner]
 
 	// handout is the audit record of the last credentials handed out on
 	// this connection.
 	handout atomic.Pointer[handout]
+}
+
+// procOwner is the process holding a client socket; zero when unknown.
+type procOwner struct {
+	pid int
+	exe string
 }
 
 type connKey struct{}
@@ -33,39 +43,76 @@ func connFrom(ctx context.Context) *connInfo {
 	return ci
 }
 
-// connContext runs once per accepted connection.
+// connContext runs once per accepted connection, in the accept loop: it
+// must stay cheap, so it only keeps the addresses.
 func (s *Server) connContext(ctx context.Context, c net.Conn) context.Context {
-	ci := &connInfo{remote: c.RemoteAddr().String(), uid: -1}
-	local, lok := c.LocalAddr().(*net.TCPAddr)
-	remote, rok := c.RemoteAddr().(*net.TCPAddr)
-	if s.opts.SameUserOnly && lok && rok {
-		uid, inode, err := peerSocket(local, remote)
-		switch {
-		case err == errPeerUnsupported:
-		case err != nil && !remote.IP.IsLoopback():
-			// A remote peer (TLS on a non-loopback bind) has no local
-			// socket to look up; the token and TLS protect it.
-		case err != nil:
-			ci.refused = "cannot tell which user opened this connection, so it is refused: " + err.Error()
-			s.log.Warn("peer lookup failed", "remote", ci.remote, "err", err)
-		case uid != os.Getuid():
-			ci.refused = fmt.Sprintf("connection from a process of another user (uid %d) refused: rolecall serves only its own user", uid)
-			s.log.Warn("connection from another user refused", "remote", ci.remote, "uid", uid)
-		default:
-			ci.uid, ci.inode = uid, inode
-		}
-	}
-	return context.WithValue(ctx, connKey{}, ci)
+	return context.WithValue(ctx, connKey{}, &connInfo{local: c.LocalAddr(), remote: c.RemoteAddr(), uid: -1})
 }
 
-// process returns the pid and executable of the client, found from its
-// socket's inode; zero and empty when unknown. It is slow (a walk over
-// /proc) and so only called off the request path, once per connection.
+// checkPeer returns why the connection is refused, or "". The lookup runs
+// on the connection's first request only; later requests read the answer.
+func (s *Server) checkPeer(ci *connInfo) string {
+	ci.peerOnce.Do(func() { s.lookupPeer(ci) })
+	return ci.refused
+}
+
+func (s *Server) lookupPeer(ci *connInfo) {
+	local, lok := ci.local.(*net.TCPAddr)
+	remote, rok := ci.remote.(*net.TCPAddr)
+	if !s.opts.SameUserOnly || !lok || !rok {
+		return
+	}
+	uid, inode, err := peerSocket(local, remote)
+	switch {
+	case err == errPeerUnsupported:
+	case err != nil && !remote.IP.IsLoopback():
+		// A remote peer (TLS on a non-loopback bind) has no local
+		// socket to look up; the token and TLS protect it.
+	case err != nil:
+		ci.refused = "cannot tell which user opened this connection, so it is refused: " + err.Error()
+		s.refusals.note(s.opts.Now(), s.log, "peer lookup failed", "remote", ci.remote.String(), "err", err)
+	case uid != os.Getuid():
+		ci.refused = fmt.Sprintf("connection from a process of another user (uid %d) refused: rolecall serves only its own user", uid)
+		s.refusals.note(s.opts.Now(), s.log, "connection from another user refused", "remote", ci.remote.String(), "uid", uid)
+	default:
+		ci.uid, ci.inode = uid, inode
+		s.opts.Audit.resolveOwner(ci)
+	}
+}
+
+// RefusedConnections is how many connections the peer check has refused
+// since the listener started.
+func (s *Server) RefusedConnections() int64 { return s.refusals.count.Load() }
+
+// refusalLog counts refused connections and logs at most one line per
+// refusalLogEvery: a local user opening thousands of connections must not
+// turn the log into the attack.
+type refusalLog struct {
+	count  atomic.Int64
+	logged atomic.Int64 // count when the last line was written
+	last   atomic.Int64 // unix nanoseconds of the last line
+}
+
+const refusalLogEvery = time.Minute
+
+func (l *refusalLog) note(now time.Time, log *slog.Logger, msg string, args ...any) {
+	n := l.count.Add(1)
+	last := l.last.Load()
+	if last != 0 && now.UnixNano()-last < int64(refusalLogEvery) {
+		return
+	}
+	if !l.last.CompareAndSwap(last, now.UnixNano()) {
+		return
+	}
+	since := n - l.logged.Swap(n)
+	log.Warn(msg, append(args, "refused_since_last_line", since, "refused_total", n)...)
+}
+
+// process returns the pid and executable of the client; zero and empty
+// when unknown (not resolved, or the process was gone before it was).
 func (ci *connInfo) process() (int, string) {
-	ci.procOnce.Do(func() {
-		if ci.inode != 0 {
-			ci.pid, ci.exe = socketOwner(ci.inode)
-		}
-	})
-	return ci.pid, ci.exe
+	if o := ci.owner.Load(); o != nil {
+		return o.pid, o.exe
+	}
+	return 0, ""
 }

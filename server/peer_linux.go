@@ -8,17 +8,40 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
+
+	"golang.org/x/sys/unix"
 )
 
 var errPeerUnsupported = errors.New("peer lookup not supported on this system")
 
-// peerSocket finds the client's end of a loopback TCP connection in
-// /proc/net/tcp{,6} by its 4-tuple and returns the owning uid and the
-// socket's inode. The client's socket has local address = our remote.
+// peerSocket finds the client's end of a loopback TCP connection by its
+// 4-tuple and returns the owning uid and the socket's inode. The client's
+// socket has local address = our remote. Netlink sock_diag answers in
+// constant time; /proc/net/tcp, read whole, is the fallback for systems
+// that refuse netlink.
 func peerSocket(local, remote *net.TCPAddr) (uid int, inode uint64, err error) {
+	if !netlinkOff.Load() {
+		uid, inode, err = sockDiag(remote, local)
+		if err == nil {
+			return uid, inode, nil
+		}
+		if errors.Is(err, errNoSocket) {
+			return -1, 0, fmt.Errorf("no socket %s -> %s", remote, local)
+		}
+		if !errors.Is(err, errNetlinkRefused) {
+			return -1, 0, err
+		}
+		netlinkOff.Store(true)
+	}
+	return procNetSocket(local, remote)
+}
+
+// procNetSocket is peerSocket by a scan of /proc/net/tcp{,6}: its cost
+// grows with every socket on the machine.
+func procNetSocket(local, remote *net.TCPAddr) (uid int, inode uint64, err error) {
 	files := []string{"/proc/net/tcp", "/proc/net/tcp6"}
 	if remote.IP.To4() == nil {
 		files = files[1:]
@@ -88,27 +111,58 @@ func scanProcNet(path, want string) (uid int, inode uint64, found bool, err erro
 	return -1, 0, false, sc.Err()
 }
 
-// socketOwner finds the process holding socket inode by walking
-// /proc/*/fd. Only processes we may inspect are seen: our own user's.
+// maxOwnerProcs bounds one walk for a socket's owner.
+const maxOwnerProcs = 4096
+
+// socketOwner finds the process of our own user holding socket inode by
+// walking /proc/*/fd, newest processes first: a short-lived client (curl,
+// the AWS CLI) is among the last started, and is found before it exits.
+// Only processes of our own user are examined: the peer check let in no
+// other.
 func socketOwner(inode uint64) (int, string) {
 	target := "socket:[" + strconv.FormatUint(inode, 10) + "]"
-	procs, _ := os.ReadDir("/proc")
-	for _, p := range procs {
-		pid, err := strconv.Atoi(p.Name())
-		if err != nil || pid == os.Getpid() {
+	d, err := os.Open("/proc")
+	if err != nil {
+		return 0, ""
+	}
+	names, _ := d.Readdirnames(-1)
+	d.Close()
+	pids := make([]int, 0, len(names))
+	for _, n := range names {
+		if pid, err := strconv.Atoi(n); err == nil && pid != os.Getpid() {
+			pids = append(pids, pid)
+		}
+	}
+	slices.SortFunc(pids, func(a, b int) int { return b - a })
+	uid := uint32(os.Getuid())
+	for i, pid := range pids {
+		if i >= maxOwnerProcs {
+			break
+		}
+		dir := "/proc/" + strconv.Itoa(pid)
+		var st unix.Stat_t
+		if unix.Stat(dir, &st) != nil || st.Uid != uid {
 			continue
 		}
-		dir := filepath.Join("/proc", p.Name(), "fd")
-		fds, err := os.ReadDir(dir)
-		if err != nil {
-			continue
-		}
-		for _, fd := range fds {
-			if l, err := os.Readlink(filepath.Join(dir, fd.Name())); err == nil && l == target {
-				exe, _ := os.Readlink(filepath.Join("/proc", p.Name(), "exe"))
-				return pid, exe
-			}
+		if holdsSocket(dir+"/fd", target) {
+			exe, _ := os.Readlink(dir + "/exe")
+			return pid, exe
 		}
 	}
 	return 0, ""
+}
+
+func holdsSocket(dir, target string) bool {
+	d, err := os.Open(dir)
+	if err != nil {
+		return false
+	}
+	fds, _ := d.Readdirnames(-1)
+	d.Close()
+	for _, fd := range fds {
+		if l, err := os.Readlink(dir + "/" + fd); err == nil && l == target {
+			return true
+		}
+	}
+	return false
 }

@@ -65,6 +65,7 @@ type Server struct {
 	hosts    map[string]bool
 	imds     *imdsTokens
 	bodies   sync.Map // slot name -> *cachedBody
+	refusals refusalLog
 	http     *http.Server
 	listener atomic.Pointer[net.Listener] // set by Serve; the control socket reads it meanwhile
 	done     chan struct{}

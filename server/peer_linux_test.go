@@ -1,0 +1,180 @@
+package server
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rolecall/rolecall/internal/desktoptest"
+)
+
+// socketInode is the inode of the socket behind c, as /proc/self/fd shows.
+func socketInode(t testing.TB, c net.Conn) uint64 {
+	t.Helper()
+	raw, err := c.(*net.TCPConn).SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var link string
+	raw.Control(func(fd uintptr) {
+		link, err = os.Readlink("/proc/self/fd/" + strconv.Itoa(int(fd)))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := strconv.ParseUint(strings.TrimSuffix(strings.TrimPrefix(link, "socket:["), "]"), 10, 64)
+	if err != nil {
+		t.Fatalf("fd link %q: %v", link, err)
+	}
+	return n
+}
+
+// openSockets opens n loopback connections (2n sockets) to a listener of
+// its own, closed at the end of the test.
+func openSockets(t testing.TB, network, addr string, n int) {
+	t.Helper()
+	l, err := net.Listen(network, addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	accepted := make(chan net.Conn, n)
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				close(accepted)
+				return
+			}
+			accepted <- c
+		}
+	}()
+	var conns []net.Conn
+	for range n {
+		c, err := net.Dial(network, l.Addr().String())
+		if err != nil {
+			t.Fatalf("socket %d of %d: %v", len(conns), n, err)
+		}
+		conns = append(conns, c)
+	}
+	t.Cleanup(func() {
+		l.Close()
+		for _, c := range conns {
+			c.Close()
+		}
+		for c := range accepted {
+			c.Close()
+		}
+	})
+}
+
+// TestPeerLookupAmongThousands finds the uid and inode of one connection's
+// client socket by its 4-tuple while thousands of other sockets are open,
+// over netlink and over the /proc/net fallback, for IPv4 and IPv6.
+func TestPeerLookupAmongThousands(t *testing.T) {
+	others := 3000
+	if testing.Short() {
+		others = 300
+	}
+	for _, tc := range []struct{ network, addr string }{{"tcp4", "127.0.0.1:0"}, {"tcp6", "[::1]:0"}} {
+		t.Run(tc.network, func(t *testing.T) {
+			l, err := net.Listen(tc.network, tc.addr)
+			if err != nil {
+				t.Skipf("no %s loopback here: %v", tc.network, err)
+			}
+			defer l.Close()
+			openSockets(t, tc.network, tc.addr, others/2)
+			var conns []net.Conn
+			for range 5 {
+				c, err := net.Dial(tc.network, l.Addr().String())
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer c.Close()
+				conns = append(conns, c)
+			}
+			openSockets(t, tc.network, tc.addr, others/2)
+			for i, c := range conns {
+				// The server's view: local is the listener's end,
+				// remote is the client's.
+				client, server := c.LocalAddr().(*net.TCPAddr), c.RemoteAddr().(*net.TCPAddr)
+				want := socketInode(t, c)
+				uid, inode, err := sockDiag(client, server)
+				if errors.Is(err, errNetlinkRefused) {
+					desktoptest.SkipOrFail(t, "netlink sock_diag is refused on this system: "+err.Error())
+				}
+				if err != nil || uid != os.Getuid() || inode != want {
+					t.Fatalf("conn %d: netlink = uid %d inode %d, %v; want uid %d inode %d", i, uid, inode, err, os.Getuid(), want)
+				}
+				uid, inode, err = procNetSocket(server, client)
+				if err != nil || uid != os.Getuid() || inode != want {
+					t.Fatalf("conn %d: /proc/net = uid %d inode %d, %v; want inode %d", i, uid, inode, err, want)
+				}
+			}
+			// A 4-tuple nobody holds (nothing listens on port 1) is not
+			// found.
+			client := conns[0].LocalAddr().(*net.TCPAddr)
+			gone := &net.TCPAddr{IP: client.IP, Port: 1}
+			if _, _, err := peerSocket(gone, client); err == nil {
+				t.Error("lookup of a socket nobody holds succeeded")
+			}
+		})
+	}
+}
+
+// TestAuditAttributesClientAtFirstRequest: the client process is found
+// while the connection is new, not when the audit line is written: a
+// client that has exited by then is still named.
+func TestAuditAttributesClientAtFirstRequest(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "audit.log")
+	a, err := OpenAudit(path, AuditOptions{Every: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.owners.resolved = make(chan *connInfo, 1)
+	s := newTestServer(t, func(o *Options) { o.Audit = a; o.SameUserOnly = true })
+	if err := s.Open(); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close(context.Background())
+	_, port, _ := net.SplitHostPort(s.Addr().String())
+	// The client asks, reads the answer, then waits for its stdin to close
+	// so that it is certainly gone before the audit line is written.
+	script := `exec 3<>/dev/tcp/127.0.0.1/` + port + `; printf 'GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: ` + testToken + `\r\n\r\n' >&3; head -c 12 <&3; read -r _`
+	cmd := exec.Command("/bin/bash", "-c", script)
+	stdin, _ := cmd.StdinPipe()
+	var out bytes.Buffer
+	cmd.Stdout = &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case ci := <-a.owners.resolved:
+		if pid, _ := ci.process(); pid != cmd.Process.Pid {
+			t.Errorf("resolved pid %d, want the client's %d", pid, cmd.Process.Pid)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the client's connection was not resolved within 10 s")
+	}
+	stdin.Close()
+	cmd.Wait()
+	if !strings.HasPrefix(out.String(), "HTTP/1.1 200") {
+		t.Fatalf("client got %q", out.String())
+	}
+	s.Close(context.Background())
+	a.Close()
+	entries, err := ReadAudit(path)
+	if err != nil || len(entries) != 1 {
+		t.Fatalf("entries %+v, %v", entries, err)
+	}
+	if e := entries[0]; e.PID != cmd.Process.Pid || filepath.Base(e.Exe) != "bash" {
+		t.Errorf("audit entry names pid %d exe %q, want the exited client %d (bash)", e.PID, e.Exe, cmd.Process.Pid)
+	}
+}

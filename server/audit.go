@@ -122,11 +122,10 @@ func (a *Audit) Close() error {
 	return a.f.Close()
 }
 
-// resolveOwner starts finding the process behind a new connection whose
-// socket inode the peer check found, so that its hand-outs are attributed
-// even when the client exits at once.
+// resolveOwner starts finding the process behind a new connection, so
+// that its hand-outs are attributed even when the client exits at once.
 func (a *Audit) resolveOwner(ci *connInfo) {
-	if a != nil && ci.inode != 0 {
+	if a != nil {
 		a.owners.resolve(ci)
 	}
 }
@@ -148,6 +147,9 @@ func (a *Audit) record(r *http.Request, s creds.Slot, c creds.Credentials) {
 	h.count.Store(1)
 	if ci != nil {
 		ci.handout.Store(h)
+		// The answer is still in net/http's buffer: the client is alive
+		// until the newest processes have been searched for it.
+		ci.awaitProbe()
 	}
 	select {
 	case a.handouts <- h:

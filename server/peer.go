@@ -22,8 +22,10 @@ type connInfo struct {
 	uid      int    // -1: unknown
 	inode    uint64
 
-	// owner is the client process, set by the audit's resolver.
-	owner atomic.Pointer[procOwner]
+	// owner is the client process, set by the audit's resolver; probed
+	// is closed once the newest processes were searched (nil: no search).
+	owner  atomic.Pointer[procOwner]
+	probed chan struct{}
 
 	// handout is the audit record of the last credentials handed out on
 	// this connection.

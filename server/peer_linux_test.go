@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -147,7 +148,7 @@ func TestAuditAttributesClientAtFirstRequest(t *testing.T) {
 	_, port, _ := net.SplitHostPort(s.Addr().String())
 	// The client asks, reads the answer, then waits for its stdin to close
 	// so that it is certainly gone before the audit line is written.
-	script := `exec 3<>/dev/tcp/127.0.0.1/` + port + `; printf 'GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: ` + testToken + `\r\n\r\n' >&3; head -c 12 <&3; read -r _`
+	script := `exec 3<>/dev/tcp/127.0.0.1/` + port + `; printf 'GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: ` + testToken + `\r\n\r\n' >&3; read -r status <&3; echo "$status"; read -r _`
 	cmd := exec.Command("/bin/bash", "-c", script)
 	stdin, _ := cmd.StdinPipe()
 	var out bytes.Buffer
@@ -177,4 +178,83 @@ func TestAuditAttributesClientAtFirstRequest(t *testing.T) {
 	if e := entries[0]; e.PID != cmd.Process.Pid || filepath.Base(e.Exe) != "bash" {
 		t.Errorf("audit entry names pid %d exe %q, want the exited client %d (bash)", e.PID, e.Exe, cmd.Process.Pid)
 	}
+}
+
+// BenchmarkPeerLookup is the peer check of one connection with 0 and
+// 10,000 other sockets open on the machine: over netlink (what runs) and
+// over the /proc/net/tcp fallback (what ran before, and what runs where
+// netlink is refused).
+func BenchmarkPeerLookup(b *testing.B) {
+	for _, others := range []int{0, 10000} {
+		l, err := net.Listen("tcp4", "127.0.0.1:0")
+		if err != nil {
+			b.Fatal(err)
+		}
+		c, err := net.Dial("tcp4", l.Addr().String())
+		if err != nil {
+			b.Fatal(err)
+		}
+		if others > 0 {
+			openSockets(b, "tcp4", "127.0.0.1:0", others/2)
+		}
+		client, server := c.LocalAddr().(*net.TCPAddr), c.RemoteAddr().(*net.TCPAddr)
+		for _, via := range []struct {
+			name string
+			f    func(local, remote *net.TCPAddr) (int, uint64, error)
+		}{{"netlink", func(l, r *net.TCPAddr) (int, uint64, error) { return sockDiag(r, l) }}, {"procnet", procNetSocket}} {
+			b.Run(fmt.Sprintf("others=%d/%s", others, via.name), func(b *testing.B) {
+				for b.Loop() {
+					if _, _, err := via.f(server, client); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+		c.Close()
+		l.Close()
+	}
+}
+
+// BenchmarkAuditAttribution runs short-lived curl clients, one request
+// each, and reports the share of hand-outs whose audit line names the
+// client's pid and executable.
+func BenchmarkAuditAttribution(b *testing.B) {
+	curl, err := exec.LookPath("curl")
+	if err != nil {
+		desktoptest.SkipOrFail(b, "curl is missing: apt-get install curl")
+	}
+	path := filepath.Join(b.TempDir(), "audit.log")
+	a, err := OpenAudit(path, AuditOptions{Every: time.Hour})
+	if err != nil {
+		b.Fatal(err)
+	}
+	s := newTestServer(b, func(o *Options) { o.Audit = a; o.SameUserOnly = true })
+	if err := s.Open(); err != nil {
+		b.Fatal(err)
+	}
+	n := 0
+	for b.Loop() {
+		out, err := exec.Command(curl, "-sf", "-H", "Authorization: "+testToken, s.URL()).CombinedOutput()
+		if err != nil {
+			b.Fatalf("curl: %v\n%s", err, out)
+		}
+		n++
+	}
+	s.Close(context.Background())
+	a.Close()
+	entries, err := ReadAudit(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	var total, named int64
+	for _, e := range entries {
+		total += e.Count
+		if e.PID != 0 && filepath.Base(e.Exe) == "curl" {
+			named += e.Count
+		}
+	}
+	if total != int64(n) {
+		b.Fatalf("%d hand-outs in the audit log, %d requests", total, n)
+	}
+	b.ReportMetric(100*float64(named)/float64(total), "attributed-%")
 }

@@ -14,4 +14,4 @@ func peerSocket(local, remote *net.TCPAddr) (int, uint64, error) {
 	return -1, 0, errPeerUnsupported
 }
 
-func socketOwner(inode uint64) (int, string) { return 0, "" }
+func socketOwner(inode uint64, newest bool) (int, string) { return 0, "" }

@@ -71,6 +71,11 @@ type Client struct {
 	awsCfg   map[string]aws.Config // by region
 
 	events events
+
+	cfgMu    sync.Mutex
+	cfgStamp fileStamp
+	cfgRead  time.Time
+	cfg      *AWSConfig // the AWS config file as of cfgStamp
 }
 
 // sessionState is what the client holds for one SSO session.
@@ -146,9 +151,26 @@ func (c *Client) state(key string) *sessionState {
 	return s
 }
 
-// config reads the AWS config file.
+// config is the AWS config file, read again only when it changed (its
+// size, modification time or inode): menus, discovery and every refresh
+// share one parse. The stamp is taken before the read, so a change during
+// the read is seen next time.
 func (c *Client) config(ctx context.Context) (*AWSConfig, error) {
-	return LoadAWSConfig(ctx, c.opts.ConfigPath)
+	stamp := stampOf(c.opts.ConfigPath)
+	c.cfgMu.Lock()
+	defer c.cfgMu.Unlock()
+	// A file changed within a second of being read may have changed again
+	// within one tick of its timestamp: that stamp is not trusted.
+	if c.cfg != nil && stamp == c.cfgStamp && stamp.mtime.Before(c.cfgRead.Add(-time.Second)) {
+		return c.cfg, nil
+	}
+	read := time.Now()
+	cfg, err := LoadAWSConfig(ctx, c.opts.ConfigPath)
+	if err != nil {
+		return nil, err
+	}
+	c.cfg, c.cfgStamp, c.cfgRead = cfg, stamp, read
+	return cfg, nil
 }
 
 // Session finds a session by name (or start URL); with an empty name, the

@@ -7,10 +7,10 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/config"
-	"gopkg.in/ini.v1"
 
 	"github.com/rolecall/rolecall/creds"
 )
@@ -52,7 +52,11 @@ type Profile struct {
 	ExternalID               string
 }
 
-// AWSConfig is what rolecall reads of the AWS config file.
+// AWSConfig is what rolecall reads of the AWS config file: one pass over
+// the file lists its sessions and profiles (enough for menus and for
+// checking a name); a profile is resolved through the SDK's own loader only
+// when credentials are asked for it (resolve), and then kept with this
+// view of the file. An AWSConfig is read-only once made, but for that cache.
 type AWSConfig struct {
 	Path     string
 	Sessions map[string]*Session
@@ -62,6 +66,19 @@ type AWSConfig struct {
 	Skipped map[string]string
 	// Missing: there is no file at Path.
 	Missing bool
+
+	rolesOnce sync.Once
+	roles     []Role // profileRoles, sorted once
+
+	mu       sync.Mutex
+	resolved map[string]*resolvedProfile
+}
+
+// resolvedProfile is a profile as the SDK's loader reads it, with the
+// source it chains from.
+type resolvedProfile struct {
+	*Profile
+	src *resolvedProfile
 }
 
 // ConfigPath is the AWS config file: $AWS_CONFIG_FILE or ~/.aws/config.
@@ -72,71 +89,55 @@ func ConfigPath() string {
 	return config.DefaultSharedConfigFilename()
 }
 
-// LoadAWSConfig reads the AWS config file at path. The INI reader only
-// lists sections and reads sso-session keys the SDK does not expose
-// (sso_registration_scopes); profiles are loaded by the SDK itself, chains
-// included. A missing file is an empty config, marked Missing.
+// LoadAWSConfig reads the AWS config file at path in one pass. A missing
+// file is an empty config, marked Missing.
 func LoadAWSConfig(ctx context.Context, path string) (*AWSConfig, error) {
-	c := &AWSConfig{Path: path, Sessions: map[string]*Session{}, Profiles: map[string]*Profile{}, Skipped: map[string]string{}}
-	// Loose: ini reads a missing file as an empty one, so ask first.
-	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
-		c.Missing = true
-		return c, nil
+	c := &AWSConfig{Path: path, Sessions: map[string]*Session{}, Profiles: map[string]*Profile{}, Skipped: map[string]string{}, resolved: map[string]*resolvedProfile{}}
+	f, err := os.Open(path)
+	if err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			c.Missing = true
+			return c, nil
+		}
+		return nil, fmt.Errorf("read AWS config %s: %w", path, err)
 	}
-	f, err := ini.LoadSources(ini.LoadOptions{Loose: true, Insensitive: false, AllowPythonMultilineValues: true}, path)
+	defer f.Close()
+	sections, err := parseSections(f)
 	if err != nil {
 		return nil, fmt.Errorf("read AWS config %s: %w", path, err)
 	}
-	var profiles []string
-	sessionOf := map[string]string{} // profile name: its sso_session
-	for _, sec := range f.Sections() {
-		name := strings.TrimSpace(sec.Name())
-		switch {
-		case strings.HasPrefix(name, "sso-session "):
-			key := strings.TrimSpace(strings.TrimPrefix(name, "sso-session "))
-			s := &Session{
-				Key:      key,
-				StartURL: sec.Key("sso_start_url").String(),
-				Region:   sec.Key("sso_region").String(),
-				Scopes:   splitScopes(sec.Key("sso_registration_scopes").String()),
-			}
-			if s.StartURL == "" || s.Region == "" {
-				return nil, fmt.Errorf("%s: [sso-session %s] needs sso_start_url and sso_region", path, key)
-			}
-			c.Sessions[key] = s
-		case strings.HasPrefix(name, "profile "), name == "default":
-			p := strings.TrimSpace(strings.TrimPrefix(name, "profile "))
-			profiles = append(profiles, p)
-			sessionOf[p] = strings.TrimSpace(sec.Key("sso_session").String())
-		}
-	}
-	for _, name := range profiles {
-		if s := sessionOf[name]; s != "" && c.Sessions[s] == nil {
-			// The SDK would say "failed to find SSO session section".
-			c.Skipped[name] = creds.Say(creds.MissingSessionSection, s, path, s)
-			continue
-		}
-		sc, err := config.LoadSharedConfigProfile(ctx, name, func(o *config.LoadSharedConfigOptions) {
-			o.ConfigFiles = []string{path}
-			o.CredentialsFiles = []string{}
-		})
-		if err != nil {
-			c.Skipped[name] = err.Error()
-			continue
-		}
-		p, why := c.profile(sc)
-		if p == nil {
-			c.Skipped[name] = why
-			continue
-		}
-		c.Profiles[name] = p
+	if err := c.classify(sections); err != nil {
+		return nil, err
 	}
 	return c, nil
 }
 
-// profile turns the SDK's view of a profile into a servable Profile.
-func (c *AWSConfig) profile(sc config.SharedConfig) (*Profile, string) {
-	p := &Profile{Name: sc.Profile, Region: sc.Region}
+// resolve loads profile name through the SDK's loader, its source chain
+// included and nothing else, once per view of the file.
+func (c *AWSConfig) resolve(ctx context.Context, name string) (*resolvedProfile, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if p, ok := c.resolved[name]; ok {
+		return p, nil
+	}
+	sc, err := config.LoadSharedConfigProfile(ctx, name, func(o *config.LoadSharedConfigOptions) {
+		o.ConfigFiles = []string{c.Path}
+		o.CredentialsFiles = []string{}
+	})
+	if err != nil {
+		return nil, fmt.Errorf("profile %s: %w", name, err)
+	}
+	p, why := c.profile(sc)
+	if p == nil {
+		return nil, fmt.Errorf("profile %s cannot be served: %s", name, why)
+	}
+	c.resolved[name] = p
+	return p, nil
+}
+
+// profile turns the SDK's view of a profile into a servable profile.
+func (c *AWSConfig) profile(sc config.SharedConfig) (*resolvedProfile, string) {
+	p := &resolvedProfile{Profile: &Profile{Name: sc.Profile, Region: sc.Region}}
 	switch {
 	case sc.RoleARN != "":
 		if sc.Source == nil {
@@ -146,6 +147,7 @@ func (c *AWSConfig) profile(sc config.SharedConfig) (*Profile, string) {
 		if src == nil {
 			return nil, "source profile " + sc.SourceProfileName + ": " + why
 		}
+		p.src = src
 		p.Session = src.Session
 		p.RoleARN, p.RoleSessionName, p.Source, p.ExternalID = sc.RoleARN, sc.RoleSessionName, sc.SourceProfileName, sc.ExternalID
 		if sc.RoleDurationSeconds != nil {
@@ -154,29 +156,31 @@ func (c *AWSConfig) profile(sc config.SharedConfig) (*Profile, string) {
 		return p, ""
 	case sc.SSOAccountID != "" && sc.SSORoleName != "":
 		p.AccountID, p.RoleName = sc.SSOAccountID, sc.SSORoleName
+		key := sc.SSOStartURL
 		if sc.SSOSession != nil {
-			s, ok := c.Sessions[sc.SSOSession.Name]
-			if !ok {
-				return nil, "sso_session " + sc.SSOSession.Name + " has no [sso-session] section"
-			}
-			p.Session = s.Key
-			return p, ""
-		}
-		if sc.SSOStartURL == "" || sc.SSORegion == "" {
+			key = sc.SSOSession.Name
+		} else if sc.SSOStartURL == "" || sc.SSORegion == "" {
 			return nil, "sso_account_id without sso_session or sso_start_url/sso_region"
 		}
-		if _, ok := c.Sessions[sc.SSOStartURL]; !ok {
-			c.Sessions[sc.SSOStartURL] = &Session{Key: sc.SSOStartURL, StartURL: sc.SSOStartURL, Region: sc.SSORegion, Scopes: nil, Legacy: true}
+		if _, ok := c.Sessions[key]; !ok {
+			return nil, creds.Say(creds.MissingSessionSection, key, c.Path, key)
 		}
-		p.Session = sc.SSOStartURL
+		p.Session = key
 		return p, ""
 	case sc.CredentialProcess != "":
-		return nil, "credential_process profiles are not served by rolecall"
+		return nil, skipProcess
 	case sc.Credentials.HasKeys():
-		return nil, "static keys are not served by rolecall (they would be a long-lived secret in memory)"
+		return nil, skipStatic
 	}
-	return nil, "no SSO settings (sso_session or sso_start_url with sso_account_id and sso_role_name)"
+	return nil, skipNoSSO
 }
+
+// Why profiles are skipped.
+const (
+	skipProcess = "credential_process profiles are not served by rolecall"
+	skipStatic  = "static keys are not served by rolecall (they would be a long-lived secret in memory)"
+	skipNoSSO   = "no SSO settings (sso_session or sso_start_url with sso_account_id and sso_role_name)"
+)
 
 func splitScopes(s string) []string {
 	var out []string
@@ -194,4 +198,21 @@ func (s *Session) scopes() []string {
 		return s.Scopes
 	}
 	return DefaultScopes
+}
+
+// fileStamp tells whether a file changed: a rewrite in place changes the
+// size or modification time, an editor's rename changes the inode.
+type fileStamp struct {
+	exists bool
+	size   int64
+	mtime  time.Time
+	ino    uint64
+}
+
+func stampOf(path string) fileStamp {
+	st, err := os.Stat(path)
+	if err != nil {
+		return fileStamp{}
+	}
+	return fileStamp{exists: true, size: st.Size(), mtime: st.ModTime(), ino: inodeOf(st)}
 }

@@ -91,14 +91,18 @@ func disambiguate(roles []Role) []Role {
 // disambiguate.
 func baseName(r Role) string { return strings.TrimSuffix(r.Name, " ("+r.Session+")") }
 
-// profileRoles lists the config's profiles as roles, sorted by name.
+// profileRoles lists the config's profiles as roles, sorted by name: made
+// once per view of the file. Callers may append to it, never write in it.
 func (cfg *AWSConfig) profileRoles() []Role {
-	var roles []Role
-	for name, p := range cfg.Profiles {
-		roles = append(roles, Role{Name: name, Kind: "profile", Session: p.Session, AccountID: p.AccountID, RoleName: p.RoleName})
-	}
-	slices.SortFunc(roles, func(a, b Role) int { return strings.Compare(a.Name, b.Name) })
-	return roles
+	cfg.rolesOnce.Do(func() {
+		roles := make([]Role, 0, len(cfg.Profiles))
+		for name, p := range cfg.Profiles {
+			roles = append(roles, Role{Name: name, Kind: "profile", Session: p.Session, AccountID: p.AccountID, RoleName: p.RoleName})
+		}
+		slices.SortFunc(roles, func(a, b Role) int { return strings.Compare(a.Name, b.Name) })
+		cfg.roles = roles
+	})
+	return slices.Clip(cfg.roles)
 }
 
 // CachedRoles is Roles without network calls: the AWS config profiles and

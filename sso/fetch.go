@@ -25,7 +25,11 @@ func (c *Client) Fetch(ctx context.Context, p creds.Profile) (creds.Credentials,
 	if err != nil {
 		return creds.Credentials{}, err
 	}
-	if prof, ok := cfg.Profiles[p.Name]; ok {
+	if _, ok := cfg.Profiles[p.Name]; ok {
+		prof, err := cfg.resolve(ctx, p.Name)
+		if err != nil {
+			return creds.Credentials{}, err
+		}
 		return c.fetchProfile(ctx, cfg, prof, 0)
 	}
 	if p.AccountID == "" || p.RoleName == "" {
@@ -44,7 +48,7 @@ func (c *Client) Fetch(ctx context.Context, p creds.Profile) (creds.Credentials,
 // maxChain bounds role_arn chains (the SDK refuses cycles already).
 const maxChain = 8
 
-func (c *Client) fetchProfile(ctx context.Context, cfg *AWSConfig, p *Profile, depth int) (creds.Credentials, error) {
+func (c *Client) fetchProfile(ctx context.Context, cfg *AWSConfig, p *resolvedProfile, depth int) (creds.Credentials, error) {
 	if depth > maxChain {
 		return creds.Credentials{}, fmt.Errorf("profile %s: role chain longer than %d", p.Name, maxChain)
 	}
@@ -55,15 +59,11 @@ func (c *Client) fetchProfile(ctx context.Context, cfg *AWSConfig, p *Profile, d
 	if p.RoleARN == "" {
 		return c.roleCredentials(ctx, s, p.AccountID, p.RoleName)
 	}
-	src, ok := cfg.Profiles[p.Source]
-	if !ok {
-		return creds.Credentials{}, fmt.Errorf("profile %s: source_profile %s cannot be served: %s", p.Name, p.Source, cfg.Skipped[p.Source])
-	}
-	srcCreds, err := c.fetchProfile(ctx, cfg, src, depth+1)
+	srcCreds, err := c.fetchProfile(ctx, cfg, p.src, depth+1)
 	if err != nil {
 		return creds.Credentials{}, err
 	}
-	return c.assumeRole(ctx, s, p, srcCreds)
+	return c.assumeRole(ctx, s, p.Profile, srcCreds)
 }
 
 // roleCredentials calls GetRoleCredentials. A 401 means the token is gone:

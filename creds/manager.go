@@ -137,15 +137,35 @@ func (m *Manager) Close() error {
 // slot). It answers from memory; only when the slot holds no valid
 // credentials does it trigger a fetch and wait for it, at most RequestWait.
 func (m *Manager) Get(ctx context.Context, name string) (Credentials, Slot, error) {
+	s, err := m.GetSlot(ctx, name)
+	switch {
+	case s == nil:
+		return Credentials{}, Slot{}, err
+	case err != nil:
+		return Credentials{}, *s, err
+	}
+	return s.Creds, *s, nil
+}
+
+// GetSlot is Get without a copy, for the credential listener's hot path:
+// the slot as published in the snapshot (never changed after), whose Creds
+// are valid when err is nil. On an error the slot, when there is one, says
+// what it holds.
+func (m *Manager) GetSlot(ctx context.Context, name string) (*Slot, error) {
 	s, ok := (*m.snap.Load())[name]
 	if !ok {
 		if name == DefaultSlot {
-			return Credentials{}, Slot{}, ErrNothingLoaded
+			return nil, ErrNothingLoaded
 		}
 		if m.cfg.Resolver != nil {
-			return m.onDemand(ctx, name)
+			c, got, err := m.onDemand(ctx, name)
+			if err != nil {
+				return nil, err
+			}
+			got.Creds = c
+			return &got, nil
 		}
-		return Credentials{}, Slot{}, ErrNoSuchSlot
+		return nil, ErrNoSuchSlot
 	}
 	now := m.clock.Now()
 	if s.Creds.ValidAt(now) {
@@ -154,19 +174,19 @@ func (m *Manager) Get(ctx context.Context, name string) (Credentials, Slot, erro
 			// suspend. Wake it; this request is served from memory.
 			m.wake()
 		}
-		return s.Creds, *s, nil
+		return s, nil
 	}
 	if s.State == StateLoginRequired {
-		return Credentials{}, *s, fmt.Errorf("%w: %s", ErrLoginRequired, s.Err)
+		return s, fmt.Errorf("%w: %s", ErrLoginRequired, s.Err)
 	}
 	if s.State == StateError && now.Before(s.NextRefresh) {
 		// Upstream failed moments ago and a retry is scheduled: asking
 		// again on every request would only hammer it.
-		return Credentials{}, *s, fmt.Errorf("%w: %s (next try at %s)", ErrUnavailable, s.Err, s.NextRefresh.Format(time.TimeOnly))
+		return s, fmt.Errorf("%w: %s (next try at %s)", ErrUnavailable, s.Err, s.NextRefresh.Format(time.TimeOnly))
 	}
 	c := m.refresh(name, false)
 	if c == nil {
-		return Credentials{}, *s, ErrNoSuchSlot
+		return s, ErrNoSuchSlot
 	}
 	t := m.clock.NewTimer(m.cfg.RequestWait)
 	defer t.Stop()
@@ -174,18 +194,19 @@ func (m *Manager) Get(ctx context.Context, name string) (Credentials, Slot, erro
 	case <-c.done:
 		if c.err != nil {
 			if errors.Is(c.err, ErrLoginRequired) {
-				return Credentials{}, *s, c.err
+				return s, c.err
 			}
-			return Credentials{}, *s, fmt.Errorf("%w: %v", ErrUnavailable, c.err)
+			return s, fmt.Errorf("%w: %v", ErrUnavailable, c.err)
 		}
 		got, _ := m.Lookup(name)
-		return c.creds, got, nil
+		got.Creds = c.creds
+		return &got, nil
 	case <-t.C():
-		return Credentials{}, *s, fmt.Errorf("%w: refresh still running after %v", ErrUnavailable, m.cfg.RequestWait)
+		return s, fmt.Errorf("%w: refresh still running after %v", ErrUnavailable, m.cfg.RequestWait)
 	case <-ctx.Done():
-		return Credentials{}, *s, ctx.Err()
+		return s, ctx.Err()
 	case <-m.ctx.Done():
-		return Credentials{}, *s, ErrClosed
+		return s, ErrClosed
 	}
 }
 

@@ -132,7 +132,8 @@ func (a *Audit) resolveOwner(ci *connInfo) {
 
 // record notes one hand-out; it never blocks and, for the same credentials
 // on the same connection as the last time, only adds one to a counter.
-func (a *Audit) record(r *http.Request, s creds.Slot, c creds.Credentials) {
+func (a *Audit) record(r *http.Request, s *creds.Slot) {
+	c := &s.Creds
 	if a == nil {
 		return
 	}

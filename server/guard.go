@@ -46,6 +46,9 @@ func NewTokenString(random [32]byte) string {
 type refusal struct {
 	status int
 	msg    string
+	// peer: the connection is refused, not just the request; it gets
+	// this one answer, with a deadline, and is closed.
+	peer bool
 }
 
 // guard applies the checks every request passes: peer user, Host header,
@@ -54,14 +57,14 @@ type refusal struct {
 func (s *Server) guard(r *http.Request) *refusal {
 	if ci := connFrom(r.Context()); ci != nil {
 		if msg := s.checkPeer(ci); msg != "" {
-			return &refusal{http.StatusForbidden, msg}
+			return &refusal{status: http.StatusForbidden, msg: msg, peer: true}
 		}
 	}
 	if !s.allowedHost(r.Host) {
-		return &refusal{http.StatusForbidden, fmt.Sprintf("Host %q is not allowed: use 127.0.0.1 (requests naming other hosts are refused to stop DNS rebinding)", r.Host)}
+		return &refusal{status: http.StatusForbidden, msg: fmt.Sprintf("Host %q is not allowed: use 127.0.0.1 (requests naming other hosts are refused to stop DNS rebinding)", r.Host)}
 	}
 	if h := browserHeader(r.Header); h != "" {
-		return &refusal{http.StatusForbidden, "request carries the browser header " + h + ": web pages may not read credentials"}
+		return &refusal{status: http.StatusForbidden, msg: "request carries the browser header " + h + ": web pages may not read credentials"}
 	}
 	return nil
 }
@@ -89,14 +92,15 @@ func equalConstantTime(got string, want []byte) bool {
 	return subtle.ConstantTimeByteEq(v, 0) == 1
 }
 
+// browserHeaders are the headers that only browsers send: page script
+// cannot set a Sec- header, and every browser that sends Fetch Metadata
+// sends Site, Mode and Dest on every request, so looking these names up is
+// the whole Sec-Fetch-* check without a loop over every header.
+var browserHeaders = []string{"Origin", "Referer", "Sec-Fetch-Site", "Sec-Fetch-Mode", "Sec-Fetch-Dest", "Sec-Fetch-User"}
+
 func browserHeader(h http.Header) string {
-	for _, k := range []string{"Origin", "Referer"} {
+	for _, k := range browserHeaders {
 		if _, ok := h[k]; ok {
-			return k
-		}
-	}
-	for k := range h {
-		if strings.HasPrefix(k, "Sec-Fetch-") {
 			return k
 		}
 	}
@@ -108,13 +112,13 @@ func browserHeader(h http.Header) string {
 func (s *Server) authorized(r *http.Request) *refusal {
 	got := r.Header.Get("Authorization")
 	if got == "" {
-		return &refusal{http.StatusUnauthorized, creds.Say(creds.MissingToken)}
+		return &refusal{status: http.StatusUnauthorized, msg: creds.Say(creds.MissingToken)}
 	}
 	if len(got) > 7 && strings.EqualFold(got[:7], "bearer ") {
 		got = got[7:]
 	}
 	if !equalConstantTime(got, *s.token.Load()) {
-		return &refusal{http.StatusForbidden, creds.Say(creds.WrongToken)}
+		return &refusal{status: http.StatusForbidden, msg: creds.Say(creds.WrongToken)}
 	}
 	return nil
 }

@@ -21,6 +21,10 @@ func (s *Server) Handler() http.Handler {
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if f := s.guard(r); f != nil {
+			if f.peer {
+				w.Header()["Connection"] = connClose
+				http.NewResponseController(w).SetWriteDeadline(time.Now().Add(refusedWriteTimeout))
+			}
 			writeError(w, f.status, f.msg)
 			return
 		}
@@ -67,9 +71,14 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 
 // Header values shared by every answer; net/http only reads them.
 var (
-	jsonType = []string{"application/json"}
-	noStore  = []string{"no-store"}
+	jsonType  = []string{"application/json"}
+	noStore   = []string{"no-store"}
+	connClose = []string{"close"}
 )
+
+// refusedWriteTimeout bounds the answer to a refused connection: another
+// user must not hold a goroutine by not reading it.
+const refusedWriteTimeout = 5 * time.Second
 
 // credentials serves GET / and GET /slot/{name}.
 func (s *Server) credentials(w http.ResponseWriter, r *http.Request, name string) {
@@ -81,18 +90,19 @@ func (s *Server) credentials(w http.ResponseWriter, r *http.Request, name string
 		writeError(w, http.StatusNotFound, "empty slot name: use GET /slot/<profile>")
 		return
 	}
-	c, slot, err := s.opts.Source.Get(r.Context(), name)
+	slot, err := s.opts.Source.GetSlot(r.Context(), name)
 	if err != nil {
 		s.writeSourceError(w, name, err)
 		return
 	}
-	cb := s.body(name, c)
+	cb := s.body(name, &slot.Creds)
+	// Two headers: Cache-Control would add nothing to an answer to a
+	// request with Authorization, which no shared cache stores.
 	h := w.Header()
 	h["Content-Type"] = jsonType
 	h["Content-Length"] = cb.length
-	h["Cache-Control"] = noStore
 	w.Write(cb.body)
-	s.opts.Audit.record(r, slot, c)
+	s.opts.Audit.record(r, slot)
 }
 
 // cachedBody is the encoded answer for one set of credentials: encoding
@@ -104,7 +114,7 @@ type cachedBody struct {
 	length []string // Content-Length header value
 }
 
-func (s *Server) body(slot string, c creds.Credentials) *cachedBody {
+func (s *Server) body(slot string, c *creds.Credentials) *cachedBody {
 	if v, ok := s.bodies.Load(slot); ok {
 		cb := v.(*cachedBody)
 		if cb.keyID == c.AccessKeyID && cb.exp.Equal(c.Expiration) {
@@ -127,7 +137,7 @@ type credentialsBody struct {
 	AccountID       string `json:"AccountId"`
 }
 
-func newCredentialsBody(c creds.Credentials) credentialsBody {
+func newCredentialsBody(c *creds.Credentials) credentialsBody {
 	return credentialsBody{
 		AccessKeyID:     c.AccessKeyID,
 		SecretAccessKey: c.SecretAccessKey,

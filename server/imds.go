@@ -136,11 +136,12 @@ func (s *Server) imdsCredentials(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "no loaded role named "+strconv.Quote(role)+": list them at /latest/meta-data/iam/security-credentials/")
 		return
 	}
-	c, slot, err := s.opts.Source.Get(r.Context(), name)
+	slot, err := s.opts.Source.GetSlot(r.Context(), name)
 	if err != nil {
 		s.writeSourceError(w, name, err)
 		return
 	}
+	c := &slot.Creds
 	b, _ := json.Marshal(imdsCredentialsBody{
 		Code:            "Success",
 		LastUpdated:     c.Issued.UTC().Format(creds.ExpirationFormat),
@@ -150,7 +151,7 @@ func (s *Server) imdsCredentials(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.Write(b)
-	s.opts.Audit.record(r, slot, c)
+	s.opts.Audit.record(r, slot)
 }
 
 // imdsCredentialsBody is the container body with IMDS's three fields in

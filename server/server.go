@@ -25,7 +25,9 @@ import (
 
 // Source is what the credential listener needs from the credential manager.
 type Source interface {
-	Get(ctx context.Context, slot string) (creds.Credentials, creds.Slot, error)
+	// GetSlot returns the slot with valid credentials, or why not; the
+	// slot is shared and must not be changed.
+	GetSlot(ctx context.Context, slot string) (*creds.Slot, error)
 	Lookup(slot string) (creds.Slot, bool)
 }
 
@@ -107,10 +109,17 @@ func New(opts Options) (*Server, error) {
 	if opts.Certificate != nil {
 		s.cert.Store(opts.Certificate)
 	}
+	// A write deadline is re-armed on every request; a loopback answer
+	// fits the socket buffer, so only remote peers (TLS) need one. Refused
+	// connections are closed after their one answer.
+	var writeTimeout time.Duration
+	if opts.Certificate != nil {
+		writeTimeout = 10 * time.Second
+	}
 	s.http = &http.Server{
 		Handler:           s.Handler(),
 		ReadHeaderTimeout: 5 * time.Second,
-		WriteTimeout:      10 * time.Second,
+		WriteTimeout:      writeTimeout,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    16 << 10,
 		ConnContext:       s.connContext,

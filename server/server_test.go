@@ -423,14 +423,17 @@ func TestOtherUserRefused(t *testing.T) {
 	}
 	defer s.Close(context.Background())
 	_, port, _ := net.SplitHostPort(s.Addr().String())
-	script := `exec 3<>/dev/tcp/127.0.0.1/` + port + `; printf 'GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: ` + testToken + `\r\nConnection: close\r\n\r\n' >&3; cat <&3`
-	out, err := exec.Command(setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", "/bin/bash", "-c", script).CombinedOutput()
+	// The refused client asks to keep the connection; the server closes
+	// it after its one answer (timeout only bounds a failure).
+	request := `exec 3<>/dev/tcp/127.0.0.1/` + port + `; printf 'GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: ` + testToken + `\r\n%b\r\n' "$0" >&3; timeout 10 cat <&3`
+	out, err := exec.Command(setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", "/bin/bash", "-c", request, "").CombinedOutput()
 	if err != nil {
 		t.Fatalf("client as nobody: %v\n%s", err, out)
 	}
-	if !strings.HasPrefix(string(out), "HTTP/1.1 403") || !strings.Contains(string(out), "another user") {
+	if !strings.HasPrefix(string(out), "HTTP/1.1 403") || !strings.Contains(string(out), "another user") || !strings.Contains(string(out), "Connection: close") {
 		t.Fatalf("request from another user answered:\n%s", out)
 	}
+	script := strings.Replace(request, `"$0"`, `'Connection: close\r\n'`, 1)
 	// The same request from our own user is served.
 	out, err = exec.Command("/bin/bash", "-c", script).CombinedOutput()
 	if err != nil || !strings.HasPrefix(string(out), "HTTP/1.1 200") {

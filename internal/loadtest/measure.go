@@ -1,0 +1,247 @@
+package main
+
+import (
+	"fmt"
+	"log"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+type target struct {
+	name, mode string
+	slots      int
+}
+
+// run is one target's figures from one round.
+type run struct {
+	rps, cpuPerReq   float64 // requests per second; server CPU µs per request
+	p50, p99         float64 // µs
+	rssIdle, rssPeak int     // KiB
+	coldStart        time.Duration
+	requests         int
+	timeouts, errors int
+}
+
+// measure starts t, times its cold start, lets it settle, and loads it.
+func measure(t target, d time.Duration, conns int) run {
+	p := start(t.mode, t.slots)
+	defer p.stop()
+	var r run
+	r.coldStart = p.coldStart
+	time.Sleep(300 * time.Millisecond)
+	r.rssIdle = status(p.cmd.Process.Pid, "VmRSS:")
+	cpu0 := cpuTicks(p.cmd.Process.Pid)
+	w := wrk(p.url, d, conns)
+	cpu1 := cpuTicks(p.cmd.Process.Pid)
+	r.rps, r.p50, r.p99, r.requests, r.timeouts, r.errors = w.rps, w.p50, w.p99, w.requests, w.timeouts, w.errors
+	if w.requests > 0 {
+		r.cpuPerReq = float64(cpu1-cpu0) / clockTicks * 1e6 / float64(w.requests)
+	}
+	r.rssPeak = status(p.cmd.Process.Pid, "VmHWM:")
+	return r
+}
+
+type proc struct {
+	cmd       *exec.Cmd
+	url       string
+	coldStart time.Duration
+}
+
+// start runs this program in child or bare mode on a free port and times
+// exec to its first 200 on the credentials URL.
+func start(mode string, slots int) *proc {
+	port := freePort()
+	url := "http://127.0.0.1:" + port + "/slot/p" + strconv.Itoa(slots/2)
+	cmd := exec.Command(os.Args[0], mode, strconv.Itoa(slots), port)
+	cmd.Stderr = os.Stderr
+	cl := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: time.Second}
+	req, _ := http.NewRequest("GET", url, nil)
+	req.Header.Set("Authorization", token)
+	t0 := time.Now()
+	if err := cmd.Start(); err != nil {
+		log.Fatal(err)
+	}
+	for {
+		resp, err := cl.Do(req)
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				break
+			}
+		}
+		if time.Since(t0) > 20*time.Second {
+			cmd.Process.Kill()
+			log.Fatalf("loadtest %s: no 200 from %s within 20 s (last: %v)", mode, url, err)
+		}
+		time.Sleep(100 * time.Microsecond)
+	}
+	return &proc{cmd: cmd, url: url, coldStart: time.Since(t0)}
+}
+
+func (p *proc) stop() {
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	p.cmd.Wait()
+}
+
+type wrkResult struct {
+	rps, p50, p99    float64
+	requests         int
+	timeouts, errors int
+}
+
+var (
+	rpsRe  = regexp.MustCompile(`Requests/sec:\s+([\d.]+)`)
+	reqRe  = regexp.MustCompile(`(\d+) requests in`)
+	pctRe  = regexp.MustCompile(`(?m)^\s+(50|99)%\s+([\d.]+)(us|ms|s)\s*$`)
+	sockRe = regexp.MustCompile(`Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)`)
+)
+
+func wrk(url string, d time.Duration, conns int) wrkResult {
+	out, err := exec.Command("wrk", "-t2", "-c"+strconv.Itoa(conns), "-d"+strconv.Itoa(int(d.Seconds()))+"s",
+		"--latency", "-H", "Authorization: "+token, url).CombinedOutput()
+	if err != nil {
+		log.Fatalf("wrk: %v\n%s", err, out)
+	}
+	if strings.Contains(string(out), "Non-2xx") {
+		log.Fatalf("wrk saw errors:\n%s", out)
+	}
+	var r wrkResult
+	m := rpsRe.FindStringSubmatch(string(out))
+	if m == nil {
+		log.Fatalf("wrk output not understood:\n%s", out)
+	}
+	r.rps, _ = strconv.ParseFloat(m[1], 64)
+	if m := reqRe.FindStringSubmatch(string(out)); m != nil {
+		r.requests, _ = strconv.Atoi(m[1])
+	}
+	for _, m := range pctRe.FindAllStringSubmatch(string(out), -1) {
+		v, _ := strconv.ParseFloat(m[2], 64)
+		switch m[3] {
+		case "ms":
+			v *= 1000
+		case "s":
+			v *= 1e6
+		}
+		if m[1] == "50" {
+			r.p50 = v
+		} else {
+			r.p99 = v
+		}
+	}
+	if m := sockRe.FindStringSubmatch(string(out)); m != nil {
+		for i, v := range m[1:] {
+			n, _ := strconv.Atoi(v)
+			if i == 3 {
+				r.timeouts = n
+			} else {
+				r.errors += n
+			}
+		}
+	}
+	return r
+}
+
+// clockTicks is USER_HZ, the unit of /proc/<pid>/stat times (100 on every
+// Linux build that matters).
+const clockTicks = 100
+
+// cpuTicks is the user + system time of pid, in clock ticks.
+func cpuTicks(pid int) int {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// Fields after the command name (which may hold spaces).
+	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	u, _ := strconv.Atoi(f[11])
+	s, _ := strconv.Atoi(f[12])
+	return u + s
+}
+
+// status is one KiB figure of /proc/<pid>/status (VmRSS:, VmHWM:).
+func status(pid int, key string) int {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range splitLines(string(b)) {
+		if f := strings.Fields(line); len(f) >= 2 && f[0] == key {
+			n, _ := strconv.Atoi(f[1])
+			return n
+		}
+	}
+	return 0
+}
+
+func splitLines(s string) []string { return strings.Split(s, "\n") }
+
+func cut(line, sep string) (string, string, bool) {
+	k, v, ok := strings.Cut(line, sep)
+	return strings.TrimSpace(k), strings.TrimSpace(v), ok
+}
+
+func freePort() string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer l.Close()
+	_, port, _ := net.SplitHostPort(l.Addr().String())
+	return port
+}
+
+// serveStartup starts the real binary (`rolecall serve`, no session, no
+// keyring: a private empty environment) five times and returns the median
+// time from exec to its first 200 on /healthz, and its idle RSS.
+func serveStartup(bin string) (time.Duration, int, error) {
+	var times []time.Duration
+	idle := 0
+	for range 5 {
+		dir, _ := os.MkdirTemp("", "rolecall-bench-")
+		port := freePort()
+		cmd := exec.Command(bin, "serve", "--port", port)
+		cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+dir+"/state", "XDG_CONFIG_HOME="+dir+"/config",
+			"XDG_RUNTIME_DIR="+dir+"/run", "ROLECALL_SOCKET=", "AWS_CONFIG_FILE="+dir+"/aws-config",
+			"DBUS_SESSION_BUS_ADDRESS=unix:path="+dir+"/nobus")
+		os.MkdirAll(dir+"/run", 0o700)
+		cl := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: time.Second}
+		t0 := time.Now()
+		if err := cmd.Start(); err != nil {
+			return 0, 0, err
+		}
+		for {
+			resp, err := cl.Get("http://127.0.0.1:" + port + "/healthz")
+			if err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == 200 {
+					break
+				}
+			}
+			if time.Since(t0) > 10*time.Second {
+				cmd.Process.Kill()
+				cmd.Wait()
+				return 0, 0, fmt.Errorf("%s serve did not answer /healthz within 10 s", bin)
+			}
+			time.Sleep(100 * time.Microsecond)
+		}
+		times = append(times, time.Since(t0))
+		time.Sleep(time.Second)
+		idle = status(cmd.Process.Pid, "VmRSS:")
+		cmd.Process.Signal(syscall.SIGTERM)
+		cmd.Wait()
+		os.RemoveAll(dir)
+	}
+	slices.Sort(times)
+	return times[2], idle, nil
+}

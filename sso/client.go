@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -151,6 +152,10 @@ func (c *Client) state(key string) *sessionState {
 	return s
 }
 
+// bigConfig is the size of AWS config file (about 500 profiles) past which
+// memory is handed back to the system after a parse.
+const bigConfig = 64 << 10
+
 // config is the AWS config file, read again only when it changed (its
 // size, modification time or inode): menus, discovery and every refresh
 // share one parse. The stamp is taken before the read, so a change during
@@ -170,6 +175,12 @@ func (c *Client) config(ctx context.Context) (*AWSConfig, error) {
 		return nil, err
 	}
 	c.cfg, c.cfgStamp, c.cfgRead = cfg, stamp, read
+	if len(cfg.text) > bigConfig {
+		// The parse of a big file leaves megabytes of garbage in a
+		// process that is otherwise idle: hand them back now (once per
+		// change of the file) rather than keep them resident.
+		debug.FreeOSMemory()
+	}
 	return cfg, nil
 }
 

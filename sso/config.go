@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"slices"
 	"strings"
@@ -70,6 +71,11 @@ type AWSConfig struct {
 	rolesOnce sync.Once
 	roles     []Role // profileRoles, sorted once
 
+	// text is the file as read and spans where its sections are: the SDK
+	// is handed only the sections of the profile it resolves.
+	text  string
+	spans map[spanKey][]span
+
 	mu       sync.Mutex
 	resolved map[string]*resolvedProfile
 }
@@ -93,7 +99,7 @@ func ConfigPath() string {
 // file is an empty config, marked Missing.
 func LoadAWSConfig(ctx context.Context, path string) (*AWSConfig, error) {
 	c := &AWSConfig{Path: path, Sessions: map[string]*Session{}, Profiles: map[string]*Profile{}, Skipped: map[string]string{}, resolved: map[string]*resolvedProfile{}}
-	f, err := os.Open(path)
+	text, err := readText(path)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			c.Missing = true
@@ -101,15 +107,27 @@ func LoadAWSConfig(ctx context.Context, path string) (*AWSConfig, error) {
 		}
 		return nil, fmt.Errorf("read AWS config %s: %w", path, err)
 	}
-	defer f.Close()
-	sections, err := parseSections(f)
-	if err != nil {
-		return nil, fmt.Errorf("read AWS config %s: %w", path, err)
-	}
-	if err := c.classify(sections); err != nil {
+	rc := parseSections(text)
+	if err := c.classify(rc); err != nil {
 		return nil, err
 	}
+	c.text, c.spans = text, rc.spans
 	return c, nil
+}
+
+// readText reads a file into a string with one allocation.
+func readText(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	var b strings.Builder
+	if st, err := f.Stat(); err == nil {
+		b.Grow(int(st.Size()) + 1)
+	}
+	_, err = io.Copy(&b, f)
+	return b.String(), err
 }
 
 // resolve loads profile name through the SDK's loader, its source chain
@@ -120,8 +138,16 @@ func (c *AWSConfig) resolve(ctx context.Context, name string) (*resolvedProfile,
 	if p, ok := c.resolved[name]; ok {
 		return p, nil
 	}
+	// The SDK's loader reads whole files: it gets one holding only the
+	// sections this profile needs, where the system can make one in
+	// memory, so that its cost does not grow with the other profiles.
+	path := c.Path
+	if mem, done, ok := memFile(c.chainText(name)); ok {
+		defer done()
+		path = mem
+	}
 	sc, err := config.LoadSharedConfigProfile(ctx, name, func(o *config.LoadSharedConfigOptions) {
-		o.ConfigFiles = []string{c.Path}
+		o.ConfigFiles = []string{path}
 		o.CredentialsFiles = []string{}
 	})
 	if err != nil {
@@ -133,6 +159,40 @@ func (c *AWSConfig) resolve(ctx context.Context, name string) (*resolvedProfile,
 	}
 	c.resolved[name] = p
 	return p, nil
+}
+
+// chainText is the text of the sections the SDK needs to resolve name: its
+// own, those of its source chain, and their sso-sessions, as in the file.
+func (c *AWSConfig) chainText(name string) string {
+	var b strings.Builder
+	seen := map[spanKey]bool{}
+	add := func(k spanKey) {
+		if seen[k] {
+			return
+		}
+		seen[k] = true
+		for _, sp := range c.spans[k] {
+			b.WriteString(c.text[sp.start:sp.end])
+			b.WriteByte('\n')
+		}
+	}
+	for range maxChain + 2 {
+		if name == "default" {
+			add(spanKey{'d', name})
+		}
+		add(spanKey{'p', name})
+		p, ok := c.Profiles[name]
+		if !ok {
+			break
+		}
+		if s, ok := c.Sessions[p.Session]; ok && !s.Legacy {
+			add(spanKey{'s', p.Session})
+		}
+		if name = p.Source; name == "" {
+			break
+		}
+	}
+	return b.String()
 }
 
 // profile turns the SDK's view of a profile into a servable profile.

@@ -1,9 +1,7 @@
 package sso
 
 import (
-	"bufio"
 	"fmt"
-	"io"
 	"strconv"
 	"strings"
 	"time"
@@ -22,6 +20,26 @@ type rawConfig struct {
 	plainDefault map[string]string
 	sessions     map[string]map[string]string
 	order        []string // session names in file order
+	// spans are where each section's text is in the file, by header
+	// ("profile NAME", "default", "sso-session NAME"); a repeated header
+	// has several.
+	spans map[spanKey][]span
+}
+
+// spanKey names a section: kind 'p' profile, 'd' [default], 's'
+// sso-session.
+type spanKey struct {
+	kind byte
+	name string
+}
+
+// span is a byte range of the file.
+type span struct{ start, end int }
+
+func (rc *rawConfig) closeSpan(k spanKey, start, end int) {
+	if k.kind != 0 {
+		rc.spans[k] = append(rc.spans[k], span{start, end})
+	}
 }
 
 // rawKeys are the keys read; others are not kept (a file generated with
@@ -34,14 +52,20 @@ var rawKeys = map[string]bool{
 	"aws_access_key_id": true, "aws_secret_access_key": true,
 }
 
-// parseSections reads r in one pass.
-func parseSections(r io.Reader) (*rawConfig, error) {
-	rc := &rawConfig{profiles: map[string]map[string]string{}, sessions: map[string]map[string]string{}}
+// parseSections reads data in one pass. The values kept are substrings of
+// data: one allocation for the file, none per line.
+func parseSections(data string) *rawConfig {
+	rc := &rawConfig{profiles: map[string]map[string]string{}, sessions: map[string]map[string]string{}, spans: map[spanKey][]span{}}
 	var cur map[string]string // nil: a section rolecall does not read
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
+	var open spanKey          // the section being read
+	start, pos := 0, 0
+	rest := data
+	for len(rest) > 0 {
+		line, after, _ := strings.Cut(rest, "\n")
+		lineStart := pos
+		pos += len(rest) - len(after)
+		rest = after
+		line = strings.TrimSuffix(line, "\r")
 		trimmed := strings.TrimLeft(line, " \t")
 		if trimmed == "" || trimmed[0] == '#' || trimmed[0] == ';' {
 			continue
@@ -50,33 +74,45 @@ func parseSections(r io.Reader) (*rawConfig, error) {
 			continue // nested property or continuation
 		}
 		if line[0] == '[' {
-			cur = rc.section(line)
+			rc.closeSpan(open, start, lineStart)
+			cur, open = rc.section(line)
+			start = lineStart
 			continue
 		}
 		if cur == nil {
 			continue
 		}
 		k, v, ok := splitProperty(cutPropertyComment(line))
-		if k = strings.ToLower(k); ok && rawKeys[k] {
+		if k = lowerKey(k); ok && rawKeys[k] {
 			cur[k] = v
 		}
 	}
-	if err := sc.Err(); err != nil {
-		return nil, err
-	}
+	rc.closeSpan(open, start, len(data))
 	if rc.plainDefault != nil && rc.profiles["default"] == nil {
 		rc.profiles["default"] = rc.plainDefault
 	}
-	return rc, nil
+	return rc
 }
 
-// section starts the section of header line; nil for one not read.
-func (rc *rawConfig) section(line string) map[string]string {
+// lowerKey is strings.ToLower without an allocation for keys that are
+// lower case already (nearly all).
+func lowerKey(k string) string {
+	for i := range len(k) {
+		if 'A' <= k[i] && k[i] <= 'Z' {
+			return strings.ToLower(k)
+		}
+	}
+	return k
+}
+
+// section starts the section of header line: its keys (nil for one not
+// read) and its span's name.
+func (rc *rawConfig) section(line string) (map[string]string, spanKey) {
 	h, _, _ := strings.Cut(line, "#")
 	h, _, _ = strings.Cut(h, ";")
 	h = strings.TrimSpace(h)
 	if len(h) < 2 || h[len(h)-1] != ']' {
-		return nil
+		return nil, spanKey{}
 	}
 	h = strings.TrimSpace(h[1 : len(h)-1])
 	typ, name, found := h, "", false
@@ -88,16 +124,16 @@ func (rc *rawConfig) section(line string) map[string]string {
 		if rc.plainDefault == nil {
 			rc.plainDefault = map[string]string{}
 		}
-		return rc.plainDefault
+		return rc.plainDefault, spanKey{'d', "default"}
 	case found && typ == "profile" && name != "":
-		return sectionOf(rc.profiles, name)
+		return sectionOf(rc.profiles, name), spanKey{'p', name}
 	case found && typ == "sso-session" && name != "":
 		if rc.sessions[name] == nil {
 			rc.order = append(rc.order, name)
 		}
-		return sectionOf(rc.sessions, name)
+		return sectionOf(rc.sessions, name), spanKey{'s', name}
 	}
-	return nil
+	return nil, spanKey{}
 }
 
 // sectionOf returns section name of m, made when new; a repeated header
@@ -145,7 +181,8 @@ func (c *AWSConfig) classify(rc *rawConfig) error {
 		}
 		c.Sessions[key] = s
 	}
-	memo := map[string]rawResult{}
+	memo := make(map[string]rawResult, len(rc.profiles))
+	c.Profiles = make(map[string]*Profile, len(rc.profiles))
 	for name := range rc.profiles {
 		r := c.classifyProfile(rc, name, memo, 0)
 		if r.p == nil {

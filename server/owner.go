@@ -3,29 +3,38 @@ package server
 import (
 	"net"
 	"os"
+	"sync"
 	"time"
 )
 
-// owners finds the process behind each new client connection in a
-// background worker, from the moment the connection is accepted: a
-// short-lived client (curl, the AWS CLI) must be found before it exits.
+// owners finds the process behind each new client connection in the
+// background, from the moment the connection is accepted: a short-lived
+// client (curl, the AWS CLI) must be found before it exits.
 //
-// The search has two phases: the newest processes first (where a client
-// that just started is; well under a millisecond), then, if that found
-// nothing, a walk of every process (milliseconds). A connection's first
-// hand-out waits for the first phase only, at most ownerWait, so that the
-// client cannot have exited before it was looked for; nothing waits for
-// the walk.
+// The search has two phases, each with its own worker: the newest
+// processes first (where a client that just started is; well under a
+// millisecond), then, if that found nothing, a walk of every process
+// (milliseconds), so that a walk never delays the first phase of the next
+// connection. A connection's first hand-out waits for the first phase
+// only, at most ownerWait, so that the client cannot have exited before it
+// was looked for; nothing waits for the walk.
 type owners struct {
-	queue chan *connInfo
+	queue chan *connInfo // first phase
+	walks chan walk      // second phase
 	stop  chan struct{}
-	done  chan struct{}
+	wg    sync.WaitGroup
 	// resolved, when set (tests), gets every connection once resolved.
 	resolved chan *connInfo
 
-	// Owned by the worker: what was found per inode, bounded.
-	cache map[uint64]procOwner
-	find  func(inode uint64, newest bool) (int, string)
+	mu    sync.Mutex
+	cache map[uint64]procOwner // what was found per inode, bounded
+
+	find func(inode uint64, newest bool) (int, string)
+}
+
+type walk struct {
+	ci    *connInfo
+	inode uint64
 }
 
 const (
@@ -37,12 +46,14 @@ const (
 func newOwners(find func(inode uint64, newest bool) (int, string)) *owners {
 	o := &owners{
 		queue: make(chan *connInfo, ownerQueue),
+		walks: make(chan walk, ownerQueue),
 		stop:  make(chan struct{}),
-		done:  make(chan struct{}),
 		cache: map[uint64]procOwner{},
 		find:  find,
 	}
-	go o.run()
+	o.wg.Add(2)
+	go o.probe()
+	go o.walk()
 	return o
 }
 
@@ -57,18 +68,6 @@ func (o *owners) resolve(ci *connInfo) {
 	}
 }
 
-func (o *owners) run() {
-	defer close(o.done)
-	for {
-		select {
-		case ci := <-o.queue:
-			o.resolveOne(ci)
-		case <-o.stop:
-			return
-		}
-	}
-}
-
 // clientSocket is the uid and inode of a connection's client socket.
 func clientSocket(ci *connInfo) (int, uint64, error) {
 	local, lok := ci.local.(*net.TCPAddr)
@@ -79,32 +78,68 @@ func clientSocket(ci *connInfo) (int, uint64, error) {
 	return peerSocket(local, remote)
 }
 
-func (o *owners) resolveOne(ci *connInfo) {
-	// The worker looks the socket up itself: it starts before the
-	// connection's first request, where the peer check runs. A socket of
-	// another user is not searched for (that connection is refused).
-	uid, inode, err := clientSocket(ci)
-	if err != nil || uid != os.Getuid() {
-		o.finish(ci, procOwner{})
-		return
-	}
-	if p, ok := o.cache[inode]; ok {
-		o.finish(ci, p)
-		return
-	}
-	var p procOwner
-	p.pid, p.exe = o.find(inode, true)
-	if p.pid == 0 {
-		close(ci.probed)
-		p.pid, p.exe = o.find(inode, false)
-	}
-	if p.pid != 0 {
-		if len(o.cache) >= ownerCache {
-			clear(o.cache)
+// probe is the first phase. It looks the socket up itself: it starts
+// before the connection's first request, where the peer check runs. A
+// socket of another user is not searched for (that connection is refused).
+func (o *owners) probe() {
+	defer o.wg.Done()
+	for {
+		var ci *connInfo
+		select {
+		case ci = <-o.queue:
+		case <-o.stop:
+			return
 		}
-		o.cache[inode] = p
+		uid, inode, err := clientSocket(ci)
+		if err != nil || uid != os.Getuid() {
+			o.finish(ci, procOwner{})
+			continue
+		}
+		o.mu.Lock()
+		p, ok := o.cache[inode]
+		o.mu.Unlock()
+		if !ok {
+			p.pid, p.exe = o.find(inode, true)
+		}
+		if p.pid != 0 {
+			o.remember(inode, p)
+			o.finish(ci, p)
+			continue
+		}
+		close(ci.probed)
+		select {
+		case o.walks <- walk{ci, inode}:
+		default:
+			o.finish(ci, procOwner{})
+		}
 	}
-	o.finish(ci, p)
+}
+
+// walk is the second phase.
+func (o *owners) walk() {
+	defer o.wg.Done()
+	for {
+		select {
+		case w := <-o.walks:
+			var p procOwner
+			p.pid, p.exe = o.find(w.inode, false)
+			if p.pid != 0 {
+				o.remember(w.inode, p)
+			}
+			o.finish(w.ci, p)
+		case <-o.stop:
+			return
+		}
+	}
+}
+
+func (o *owners) remember(inode uint64, p procOwner) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if len(o.cache) >= ownerCache {
+		clear(o.cache)
+	}
+	o.cache[inode] = p
 }
 
 func (o *owners) finish(ci *connInfo, p procOwner) {
@@ -119,10 +154,10 @@ func (o *owners) finish(ci *connInfo, p procOwner) {
 	}
 }
 
-// close stops the worker; queued connections stay unattributed.
+// close stops the workers; queued connections stay unattributed.
 func (o *owners) close() {
 	close(o.stop)
-	<-o.done
+	o.wg.Wait()
 	for {
 		select {
 		case ci := <-o.queue:

@@ -38,20 +38,22 @@ func main() {
 			return
 		}
 	}
-	duration := flag.Duration("duration", 8*time.Second, "wrk duration per run")
+	duration := flag.Duration("duration", 4*time.Second, "wrk duration per run")
 	conns := flag.Int("conns", 50, "concurrent keep-alive connections")
-	rounds := flag.Int("rounds", 3, "rounds over all targets")
+	rounds := flag.Int("rounds", 7, "rounds over all targets")
 	idle := flag.Int("attack-idle", 4000, "idle connections held by another user in the attack run (0: no attack run)")
 	bin := flag.String("bin", "bin/rolecall", "rolecall binary for the start-up and idle-memory line")
 	flag.Parse()
 	if _, err := exec.LookPath("wrk"); err != nil {
 		log.Fatal("loadtest: wrk is missing: apt-get install wrk")
 	}
-	fmt.Printf("wrk -t2 -c%d -d%s --latency, GET of one slot's credentials; %d rounds in rotated order, median shown; %s\n\n",
+	fmt.Printf("wrk -t2 -c%d -d%s --latency, GET of one slot's credentials; %d rounds, forwards and backwards; %s\n\n",
 		*conns, *duration, *rounds, machine())
 
-	// Rounds rotate the order of the targets so that drift in the
-	// machine's speed hits them all alike.
+	// Each round runs every target, forwards in even rounds and backwards
+	// in odd ones; a ratio is taken within each round (neighbours in time,
+	// so that the drift of a shared machine's speed cancels) and the
+	// median of the rounds' ratios is shown.
 	targets := []target{
 		{name: "bare", mode: "bare", slots: 1},
 		{name: "rolecall", mode: "child", slots: 1},
@@ -61,7 +63,10 @@ func main() {
 	runs := make([][]run, len(targets))
 	for round := range *rounds {
 		for k := range targets {
-			i := (k + round) % len(targets)
+			i := k
+			if round%2 == 1 {
+				i = len(targets) - 1 - k
+			}
 			runs[i] = append(runs[i], measure(targets[i], *duration, *conns))
 		}
 	}
@@ -69,10 +74,10 @@ func main() {
 	for i := range targets {
 		med[i] = median(runs[i])
 	}
-	printTable(med[0], med[1])
-	rates := []float64{med[1].rps, med[2].rps, med[3].rps}
-	fmt.Printf("\nslots: 1 → %.0f req/s, 100 → %.0f, 1000 → %.0f; slowest / fastest %.3f\n",
-		rates[0], rates[1], rates[2], slices.Min(rates)/slices.Max(rates))
+	printTable(med[0], med[1], ratios(runs[0], runs[1]))
+	r100, r1000 := ratios(runs[1], runs[2]), ratios(runs[1], runs[3])
+	fmt.Printf("\nslots (req/s, median of rounds): 1 → %.0f, 100 → %.0f, 1000 → %.0f; per-round ratio to 1 slot: 100 → %.3f, 1000 → %.3f\n",
+		med[1].rps, med[2].rps, med[3].rps, r100.rps, r1000.rps)
 
 	if t, rss, err := serveStartup(*bin); err != nil {
 		fmt.Printf("\n`rolecall serve`: %v\n", err)
@@ -91,20 +96,37 @@ func main() {
 	}
 }
 
-func printTable(bare, rc run) {
-	fmt.Printf("%-26s %12s %12s %9s\n", "", "bare net/http", "rolecall", "rolecall/bare")
-	row := func(name string, b, r float64, format func(float64) string) {
-		fmt.Printf("%-26s %12s %12s %8.2f×\n", name, format(b), format(r), r/b)
+// printTable shows the medians of each target and the median of the
+// per-round ratios (for CPU, the median per-round difference).
+func printTable(bare, rc, ratio run) {
+	fmt.Printf("%-22s %14s %14s %14s\n", "", "bare net/http", "rolecall", "rolecall/bare")
+	row := func(name string, b, r, q float64, format func(float64) string) {
+		fmt.Printf("%-22s %14s %14s %13.2f×\n", name, format(b), format(r), q)
 	}
 	num := func(v float64) string { return fmt.Sprintf("%.0f", v) }
-	row("requests/s", bare.rps, rc.rps, num)
-	row("CPU µs/request", bare.cpuPerReq, rc.cpuPerReq, func(v float64) string { return fmt.Sprintf("%.1f", v) })
-	row("p50", bare.p50, rc.p50, us)
-	row("p99", bare.p99, rc.p99, us)
-	row("RSS idle", float64(bare.rssIdle), float64(rc.rssIdle), mib)
-	row("RSS loaded (peak)", float64(bare.rssPeak), float64(rc.rssPeak), mib)
-	row("exec to first 200", bare.coldStart.Seconds()*1e6, rc.coldStart.Seconds()*1e6, us)
-	fmt.Printf("%-26s %12s %12s %+8.1f µs\n", "CPU/request difference", "", "", rc.cpuPerReq-bare.cpuPerReq)
+	row("requests/s", bare.rps, rc.rps, ratio.rps, num)
+	fmt.Printf("%-22s %14.1f %14.1f %+11.1f µs\n", "CPU µs/request", bare.cpuPerReq, rc.cpuPerReq, ratio.cpuPerReq)
+	row("p50", bare.p50, rc.p50, ratio.p50, us)
+	row("p99", bare.p99, rc.p99, ratio.p99, us)
+	row("RSS idle", float64(bare.rssIdle), float64(rc.rssIdle), float64(ratio.rssIdle)/1000, mib)
+	row("RSS loaded (peak)", float64(bare.rssPeak), float64(rc.rssPeak), float64(ratio.rssPeak)/1000, mib)
+	row("exec to first 200", bare.coldStart.Seconds()*1e6, rc.coldStart.Seconds()*1e6, float64(ratio.coldStart)/1000, us)
+}
+
+// ratios is the median over rounds of b's figure over a's in the same
+// round (for CPU, the difference; RSS and start in thousandths).
+func ratios(a, b []run) run {
+	per := make([]run, len(a))
+	for i := range a {
+		per[i] = run{
+			rps: b[i].rps / a[i].rps, cpuPerReq: b[i].cpuPerReq - a[i].cpuPerReq,
+			p50: b[i].p50 / a[i].p50, p99: b[i].p99 / a[i].p99,
+			rssIdle:   1000 * b[i].rssIdle / max(a[i].rssIdle, 1),
+			rssPeak:   1000 * b[i].rssPeak / max(a[i].rssPeak, 1),
+			coldStart: 1000 * b[i].coldStart / max(a[i].coldStart, 1),
+		}
+	}
+	return median(per)
 }
 
 // median takes each figure's median over the rounds.

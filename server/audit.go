@@ -133,10 +133,10 @@ func (a *Audit) resolveOwner(ci *connInfo) {
 // record notes one hand-out; it never blocks and, for the same credentials
 // on the same connection as the last time, only adds one to a counter.
 func (a *Audit) record(r *http.Request, s *creds.Slot) {
-	c := &s.Creds
 	if a == nil {
 		return
 	}
+	c := &s.Creds
 	ci := connFrom(r.Context())
 	if ci != nil {
 		if h := ci.handout.Load(); h != nil && h.slot == s.Name && h.key == c.AccessKeyID {

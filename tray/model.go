@@ -72,6 +72,9 @@ type Action struct {
 
 // Item is one menu entry. Items with Children are submenus.
 type Item struct {
+	// Key tells entries apart beyond their action: a submenu's identity
+	// (its label may change), or one of several entries with one action.
+	Key       string
 	Label     string
 	Action    Action
 	Disabled  bool

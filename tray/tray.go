@@ -3,7 +3,6 @@
 package tray
 
 import (
-	"fmt"
 	"log/slog"
 	"runtime"
 	"sync"
@@ -52,20 +51,23 @@ func Quit() { systray.Quit() }
 // renderer turns the model into systray calls. It holds no lock while
 // calling systray and does no network work.
 type renderer struct {
-	opts  Options
-	stop  chan struct{}
-	wg    sync.WaitGroup
-	icon  IconKind
-	shape []string
-	items []*systray.MenuItem
-	flat  []Item
-	gen   chan struct{} // closed when the items are replaced
+	opts   Options
+	stop   chan struct{}
+	wg     sync.WaitGroup
+	icon   IconKind
+	menu   []*node
+	clicks *dispatcher
 }
 
 func (r *renderer) ready() {
 	systray.SetTitle("rolecall")
 	r.icon = -1
-	r.wg.Add(1)
+	r.clicks = newDispatcher(r.opts.Actions.Do)
+	r.wg.Add(2)
+	go func() {
+		defer r.wg.Done()
+		r.clicks.run(r.stop)
+	}()
 	go r.loop()
 	if r.opts.OnReady != nil {
 		r.opts.OnReady()
@@ -122,131 +124,4 @@ func setIcon(k IconKind) {
 	default:
 		systray.SetIcon(assets.Icon(name, "png"))
 	}
-}
-
-// build shows items. When only labels and checks changed, the existing
-// entries are updated in place; otherwise the menu is rebuilt.
-func (r *renderer) build(items []Item) {
-	var flat []Item
-	var shape []string
-	var walk func([]Item, int)
-	walk = func(items []Item, depth int) {
-		for _, it := range items {
-			flat = append(flat, it)
-			shape = append(shape, itemShape(it, depth))
-			walk(it.Children, depth+1)
-		}
-	}
-	walk(items, 0)
-	if slicesEqual(shape, r.shape) {
-		for i, it := range flat {
-			if it.Separator {
-				continue
-			}
-			mi := r.items[i]
-			if it.Label != r.flat[i].Label {
-				mi.SetTitle(it.Label)
-			}
-			if it.Checked != r.flat[i].Checked {
-				if it.Checked {
-					mi.Check()
-				} else {
-					mi.Uncheck()
-				}
-			}
-		}
-		r.flat = flat
-		return
-	}
-	if r.gen != nil {
-		close(r.gen)
-	}
-	r.gen = make(chan struct{})
-	systray.ResetMenu()
-	r.items = r.items[:0]
-	var add func([]Item, *systray.MenuItem)
-	add = func(items []Item, parent *systray.MenuItem) {
-		for _, it := range items {
-			if it.Separator {
-				if parent == nil {
-					systray.AddSeparator()
-				} else {
-					parent.AddSeparator()
-				}
-				r.items = append(r.items, nil)
-				continue
-			}
-			var mi *systray.MenuItem
-			switch {
-			case parent == nil && it.Checkable:
-				mi = systray.AddMenuItemCheckbox(it.Label, "", it.Checked)
-			case parent == nil:
-				mi = systray.AddMenuItem(it.Label, "")
-			case it.Checkable:
-				mi = parent.AddSubMenuItemCheckbox(it.Label, "", it.Checked)
-			default:
-				mi = parent.AddSubMenuItem(it.Label, "")
-			}
-			if it.Disabled {
-				mi.Disable()
-			}
-			r.items = append(r.items, mi)
-			if len(it.Children) > 0 {
-				add(it.Children, mi)
-				continue
-			}
-			if it.Action.Kind != ActNone {
-				r.wg.Add(1)
-				go r.clicks(mi, it, r.gen)
-			}
-		}
-	}
-	add(items, nil)
-	r.shape, r.flat = shape, flat
-}
-
-// clicks forwards the clicks of one entry until the menu is rebuilt.
-// fyne.io/systray delivers clicks on disabled entries too: they are
-// dropped here.
-func (r *renderer) clicks(mi *systray.MenuItem, it Item, gen chan struct{}) {
-	defer r.wg.Done()
-	for {
-		select {
-		case <-mi.ClickedCh:
-			if !it.Disabled {
-				go r.opts.Actions.Do(it.Action)
-			}
-		case <-gen:
-			return
-		case <-r.stop:
-			return
-		}
-	}
-}
-
-// itemShape is what an entry must keep for an in-place update: its place,
-// kind, action and enabled state. Labels and checks may change.
-func itemShape(it Item, depth int) string {
-	kind := "a"
-	switch {
-	case it.Separator:
-		kind = "-"
-	case len(it.Children) > 0:
-		kind = "+"
-	case it.Checkable:
-		kind = "c"
-	}
-	return fmt.Sprintf("%d%s%t|%d|%s|%s", depth, kind, it.Disabled, it.Action.Kind, it.Action.Profile, it.Action.Session)
-}
-
-func slicesEqual(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }

@@ -17,20 +17,33 @@ type Session struct {
 	Key      string
 	SignedIn bool
 	// ExpiresAt is when the session's access token ends; Renewable means
-	// rolecall renews it by itself (no warning is due then).
+	// rolecall renews the token by itself.
 	ExpiresAt time.Time
 	Renewable bool
+	// Ends is when Identity Center ends a renewable session (sign-in time
+	// plus the session length); zero when unknown.
+	Ends time.Time
 	// LoggingIn is set while a login waits for approval, with its code.
 	LoggingIn bool
 	UserCode  string
 }
 
+// End is when the session ends for good: the token's end for a session
+// that cannot be renewed, Ends for one that can (zero: unknown).
+func (s Session) End() time.Time {
+	if s.Renewable {
+		return s.Ends
+	}
+	return s.ExpiresAt
+}
+
 // Role is a loadable role: an AWS config profile or a discovered role.
 type Role struct {
-	Name    string // what loads it
-	Account string // account name for discovered roles, "" for profiles
-	Role    string
-	Session string
+	Name      string // what loads it
+	Account   string // account name or id of a discovered role; "" for a profile
+	AccountID string
+	Role      string
+	Session   string
 }
 
 // State is everything the menu shows.
@@ -38,9 +51,14 @@ type State struct {
 	Slots    creds.State
 	Sessions []Session
 	Roles    []Role
-	// Recent are profile names loaded lately, most recent first.
+	// Recent are profile names loaded lately, most recent first;
+	// Favorites the ones the user starred.
 	Recent    []string
+	Favorites []string
 	Autostart bool
+	// NoClipboard says why copying cannot work ("" when it can), e.g.
+	// "install xclip, xsel or wl-clipboard".
+	NoClipboard string
 }
 
 // ActionKind says what a click does.
@@ -48,19 +66,24 @@ type ActionKind int
 
 // The actions of the menu.
 const (
-	ActNone     ActionKind = iota
-	ActLoad                // load Profile into the default slot
-	ActLoadSlot            // load Profile into its own named slot
-	ActUnload              // unload named slot Profile
-	ActPin                 // pin named slot Profile
-	ActUnpin               // unpin named slot Profile
-	ActLogin               // log in to Session
-	ActCopyEnv             // copy terminal exports
-	ActCopyIDE             // copy IDE settings
-	ActRefresh             // refresh every slot now
-	ActAutostartOn
-	ActAutostartOff
-	ActQuit
+	ActNone         ActionKind = iota
+	ActLoad                    // load Profile into the default slot
+	ActLoadSlot                // load Profile into its own named slot
+	ActUnload                  // unload named slot Profile
+	ActPin                     // pin named slot Profile
+	ActUnpin                   // unpin named slot Profile
+	ActLogin                   // log in to Session
+	ActCopyEnv                 // copy terminal exports
+	ActCopyIDE                 // copy IDE settings
+	ActRefresh                 // refresh every slot now
+	ActAutostartOn             //
+	ActAutostartOff            //
+	ActQuit                    //
+	ActCopyCode                // copy the user code of Session's login
+	ActOpenBrowser             // open the browser again for Session's login
+	ActCancelLogin             // cancel Session's login
+	ActFavorite                // star Profile
+	ActUnfavorite              // unstar Profile
 )
 
 // Action is a click's meaning.
@@ -84,76 +107,47 @@ type Item struct {
 	Children  []Item
 }
 
-// Settings that shape the menu and the notifications.
+// Limits of the menu.
 const (
-	// RecentMax is how many recent roles stand at the top of the menu.
-	RecentMax = 5
-	// ExpiringSoon is when the icon turns to warning before the default
-	// slot's credentials end.
-	ExpiringSoon = 5 * time.Minute
+	// RecentMax is how many recent roles the menu lists.
+	RecentMax = 10
+	// MaxLevel is the most entries a submenu of roles or accounts holds;
+	// longer lists are folded into ranges.
+	MaxLevel = 25
+	// FavoritesInline is how many favourites stand at the top level; more
+	// go into a submenu.
+	FavoritesInline = 5
 )
 
 // Menu builds the menu for st at now. It is pure: same input, same menu.
+// The fixed entries come first and the top level stays short whatever the
+// number of roles; accounts are folded into ranges of at most MaxLevel.
 func Menu(st State, now time.Time) []Item {
-	var m []Item
 	sep := Item{Separator: true}
-	m = append(m, Item{Label: header(st.Slots.Default, now), Disabled: true})
+	roles := newRoleIndex(st)
+	m := []Item{statusItem(st, roles, now)}
+	m = append(m, sessionItems(st)...)
 	m = append(m, sep)
-	for _, s := range st.Sessions {
-		switch {
-		case s.LoggingIn && s.UserCode == "": // PKCE: no code to check
-			m = append(m, Item{Label: "Logging in to " + s.Key + " in the browser", Disabled: true})
-		case s.LoggingIn:
-			m = append(m, Item{Label: fmt.Sprintf("Logging in to %s: code %s", s.Key, s.UserCode), Disabled: true})
-		case !s.SignedIn:
-			m = append(m, Item{Label: "Log in to " + s.Key, Action: Action{Kind: ActLogin, Session: s.Key}})
-		case s.Renewable:
-			m = append(m, Item{Label: "Signed in to " + s.Key, Disabled: true})
-		default:
-			m = append(m, Item{Label: fmt.Sprintf("Signed in to %s until %s", s.Key, s.ExpiresAt.Local().Format("15:04")), Disabled: true})
-		}
+	m = append(m, roles.favorites()...)
+	if r := roles.recent(); len(r.Children) > 0 {
+		m = append(m, r)
 	}
-	if len(st.Sessions) == 0 {
-		m = append(m, Item{Label: "No sso-session in ~/.aws/config", Disabled: true})
-	}
-	m = append(m, sep)
-
-	loaded := ""
-	if st.Slots.Default != nil {
-		loaded = st.Slots.Default.Profile.Name
-	}
-	roleItem := func(label, name string) Item {
-		return Item{Label: label, Action: Action{Kind: ActLoad, Profile: name}, Checkable: true, Checked: name == loaded}
-	}
-	known := map[string]bool{}
-	for _, r := range st.Roles {
-		known[r.Name] = true
-	}
-	n := 0
-	for _, name := range st.Recent {
-		if n == RecentMax || !known[name] {
-			continue
-		}
-		m = append(m, roleItem(name, name))
-		n++
-	}
-	if n > 0 {
-		m = append(m, sep)
-	}
-	m = append(m, roleGroups(st.Roles, roleItem)...)
+	m = append(m, roles.groups()...)
 	if len(st.Roles) == 0 {
 		m = append(m, Item{Label: "No roles yet: log in first", Disabled: true})
 	}
-	m = append(m, sep)
-	m = append(m, slotsMenu(st.Slots, now))
+	if len(st.Slots.Named) > 0 {
+		m = append(m, sep, Item{Label: "Named slots", Disabled: true})
+		for _, s := range st.Slots.Named {
+			m = append(m, slotItem(s, now))
+		}
+	}
 	m = append(m, sep)
 	nothing := st.Slots.Default == nil && len(st.Slots.Named) == 0
-	m = append(m,
-		Item{Label: "Copy terminal exports", Action: Action{Kind: ActCopyEnv}},
-		Item{Label: "Copy IDE settings", Action: Action{Kind: ActCopyIDE}},
+	m = append(m, copyItem("Copy terminal exports", ActCopyEnv, st.NoClipboard),
+		copyItem("Copy IDE settings", ActCopyIDE, st.NoClipboard),
 		Item{Label: "Refresh now", Action: Action{Kind: ActRefresh}, Disabled: nothing},
-		sep,
-	)
+		sep)
 	auto := Item{Label: "Start at login", Checkable: true, Checked: st.Autostart, Action: Action{Kind: ActAutostartOn}}
 	if st.Autostart {
 		auto.Action.Kind = ActAutostartOff
@@ -162,23 +156,126 @@ func Menu(st State, now time.Time) []Item {
 	return escapeAll(m)
 }
 
-// header is the first line: the default slot's profile and time left.
-func header(d *creds.Slot, now time.Time) string {
+// statusItem is the first line: the default slot's role and time left. With
+// a role loaded it is a submenu of what can be done with that role.
+func statusItem(st State, roles *roleIndex, now time.Time) Item {
+	d := st.Slots.Default
 	if d == nil {
-		return "No role loaded"
+		return Item{Key: "status", Label: "No role loaded", Disabled: true}
 	}
-	switch d.State {
-	case creds.StateLoginRequired:
-		return d.Profile.Name + ": log in again"
-	case creds.StateError:
-		if !d.Creds.ValidAt(now) {
-			return d.Profile.Name + ": refresh failed"
+	it := Item{Key: "status", Label: "▶ " + status(*d, now)}
+	name := d.Profile.Name
+	if slices.Contains(st.Favorites, name) {
+		it.Children = append(it.Children, Item{Label: "★ Remove from favourites", Action: Action{Kind: ActUnfavorite, Profile: name}})
+	} else {
+		it.Children = append(it.Children, Item{Label: "☆ Add to favourites", Action: Action{Kind: ActFavorite, Profile: name}})
+	}
+	if !slices.ContainsFunc(st.Slots.Named, func(s creds.Slot) bool { return s.Name == name }) {
+		it.Children = append(it.Children, Item{Label: "Serve it in its own slot too", Action: Action{Kind: ActLoadSlot, Profile: name}})
+	}
+	if d.State == creds.StateLoginRequired && d.Profile.Session != "" && !roles.loggingIn(d.Profile.Session) {
+		it.Children = append(it.Children, Item{Label: "Log in to " + d.Profile.Session, Action: Action{Kind: ActLogin, Session: d.Profile.Session}})
+	}
+	return it
+}
+
+// status describes a slot: "payments-prod-admin — 1234…/Admin — 59m".
+func status(s creds.Slot, now time.Time) string {
+	p := s.Profile
+	who := p.Name
+	var acct []string
+	if p.AccountID != "" && !strings.Contains(p.Name, p.AccountID) {
+		id := p.AccountID
+		if len(id) > 4 {
+			id = id[:4] + "…"
+		}
+		acct = append(acct, id)
+	}
+	if p.RoleName != "" && !strings.Contains(p.Name, p.RoleName) {
+		acct = append(acct, p.RoleName)
+	}
+	if len(acct) > 0 {
+		who += " — " + strings.Join(acct, "/")
+	}
+	switch {
+	case s.State == creds.StateLoginRequired:
+		return who + " — log in again"
+	case s.State == creds.StateError && !s.Creds.ValidAt(now):
+		return who + " — refresh failed"
+	case !s.Creds.ValidAt(now):
+		return who + " — waiting for credentials"
+	case s.State == creds.StateError:
+		return who + " — " + left(s.Creds.Expiration.Sub(now)) + ", refresh failing"
+	}
+	return who + " — " + left(s.Creds.Expiration.Sub(now))
+}
+
+// sessionItems are the sign-in lines: one per session, three while a
+// login waits for approval.
+func sessionItems(st State) []Item {
+	if len(st.Sessions) == 0 {
+		return []Item{{Label: "No sso-session in ~/.aws/config", Disabled: true}}
+	}
+	var m []Item
+	for _, s := range st.Sessions {
+		of := ""
+		if len(st.Sessions) > 1 {
+			of = " (" + s.Key + ")"
+		}
+		switch {
+		case s.LoggingIn && s.UserCode == "": // PKCE: no code to check
+			m = append(m, Item{Label: "Logging in to " + s.Key + " in the browser", Disabled: true},
+				Item{Label: "Cancel login" + of, Action: Action{Kind: ActCancelLogin, Session: s.Key}})
+		case s.LoggingIn:
+			code := copyItem("Copy code "+s.UserCode+of, ActCopyCode, st.NoClipboard)
+			code.Action.Session = s.Key
+			m = append(m, code,
+				Item{Label: "Open browser again" + of, Action: Action{Kind: ActOpenBrowser, Session: s.Key}},
+				Item{Label: "Cancel login" + of, Action: Action{Kind: ActCancelLogin, Session: s.Key}})
+		case !s.SignedIn:
+			m = append(m, Item{Label: "Log in to " + s.Key, Action: Action{Kind: ActLogin, Session: s.Key}})
+		case s.End().IsZero():
+			m = append(m, Item{Key: "session/" + s.Key, Label: "Signed in to " + s.Key, Disabled: true})
+		default:
+			m = append(m, Item{Key: "session/" + s.Key, Label: fmt.Sprintf("Signed in to %s until %s", s.Key, s.End().Local().Format("15:04")), Disabled: true})
 		}
 	}
-	if !d.Creds.ValidAt(now) {
-		return d.Profile.Name + ": waiting for credentials"
+	return m
+}
+
+// copyItem is a copy entry, disabled with the hint when copying cannot work.
+func copyItem(label string, kind ActionKind, noClipboard string) Item {
+	if noClipboard != "" {
+		return Item{Label: label + " (" + noClipboard + ")", Disabled: true, Action: Action{Kind: kind}}
 	}
-	return d.Profile.Name + ": " + left(d.Creds.Expiration.Sub(now)) + " left"
+	return Item{Label: label, Action: Action{Kind: kind}}
+}
+
+// slotItem is a named slot, "checkout-dev · pinned · 59m", with its actions
+// one level below (a third level renders empty on some panels).
+func slotItem(s creds.Slot, now time.Time) Item {
+	parts := []string{s.Name}
+	if s.Pinned {
+		parts = append(parts, "pinned")
+	}
+	switch {
+	case s.State == creds.StateLoginRequired:
+		parts = append(parts, "log in again")
+	case s.State == creds.StateError && !s.Creds.ValidAt(now):
+		parts = append(parts, "refresh failed")
+	case !s.Creds.ValidAt(now):
+		parts = append(parts, string(s.State))
+	default:
+		parts = append(parts, left(s.Creds.Expiration.Sub(now)))
+	}
+	pin := Item{Label: "Pin (keep across restarts)", Action: Action{Kind: ActPin, Profile: s.Name}}
+	if s.Pinned {
+		pin = Item{Label: "Unpin", Action: Action{Kind: ActUnpin, Profile: s.Name}}
+	}
+	return Item{Key: "slot/" + s.Name, Label: strings.Join(parts, " · "), Children: []Item{
+		{Label: "Unload", Action: Action{Kind: ActUnload, Profile: s.Name}},
+		pin,
+	}}
 }
 
 // left writes a duration as people read it: "42m", "3h05m".
@@ -190,71 +287,6 @@ func left(d time.Duration) string {
 	return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
 }
 
-// roleGroups puts profiles in one submenu and each account's discovered
-// roles in a submenu of their own, sorted.
-func roleGroups(roles []Role, item func(label, name string) Item) []Item {
-	var profiles []Item
-	byAccount := map[string][]Item{}
-	var accounts []string
-	for _, r := range roles {
-		if r.Account == "" {
-			profiles = append(profiles, item(r.Name, r.Name))
-			continue
-		}
-		if _, ok := byAccount[r.Account]; !ok {
-			accounts = append(accounts, r.Account)
-		}
-		byAccount[r.Account] = append(byAccount[r.Account], item(r.Role, r.Name))
-	}
-	slices.Sort(accounts)
-	var out []Item
-	if len(profiles) > 0 {
-		out = append(out, Item{Label: "Profiles", Children: sortByLabel(profiles)})
-	}
-	for _, a := range accounts {
-		out = append(out, Item{Label: a, Children: sortByLabel(byAccount[a])})
-	}
-	return out
-}
-
-func sortByLabel(items []Item) []Item {
-	slices.SortFunc(items, func(a, b Item) int { return strings.Compare(a.Label, b.Label) })
-	return items
-}
-
-// slotsMenu lists the named slots with their time left and actions.
-func slotsMenu(st creds.State, now time.Time) Item {
-	menu := Item{Label: fmt.Sprintf("Named slots (%d)", len(st.Named))}
-	for _, s := range st.Named {
-		label := s.Name + ": "
-		switch {
-		case s.State == creds.StateLoginRequired:
-			label += "log in again"
-		case !s.Creds.ValidAt(now):
-			label += string(s.State)
-		default:
-			label += left(s.Creds.Expiration.Sub(now)) + " left"
-		}
-		pin := Item{Label: "Pinned", Checkable: true, Checked: s.Pinned, Action: Action{Kind: ActPin, Profile: s.Name}}
-		if s.Pinned {
-			pin.Action.Kind = ActUnpin
-		}
-		menu.Children = append(menu.Children, Item{Label: label, Children: []Item{
-			pin,
-			{Label: "Unload", Action: Action{Kind: ActUnload, Profile: s.Name}},
-		}})
-	}
-	if len(st.Named) > 0 {
-		menu.Children = append(menu.Children, Item{Separator: true})
-	}
-	add := Item{Label: "Serve the default role in its own slot too", Disabled: true}
-	if st.Default != nil {
-		add = Item{Label: "Serve " + st.Default.Profile.Name + " in its own slot too", Action: Action{Kind: ActLoadSlot, Profile: st.Default.Profile.Name}}
-	}
-	menu.Children = append(menu.Children, add)
-	return menu
-}
-
 // escapeAll doubles "_" in labels: GTK hosts read one as a mnemonic.
 func escapeAll(items []Item) []Item {
 	for i := range items {
@@ -262,46 +294,4 @@ func escapeAll(items []Item) []Item {
 		items[i].Children = escapeAll(items[i].Children)
 	}
 	return items
-}
-
-// IconKind is the state the tray icon shows.
-type IconKind int
-
-// The icons.
-const (
-	IconNone    IconKind = iota // no role loaded
-	IconActive                  // serving valid credentials
-	IconWarning                 // expiring soon, or a login is needed
-	IconError                   // refreshing fails
-)
-
-// Icon picks the icon for st at now.
-func Icon(st State, now time.Time) IconKind {
-	d := st.Slots.Default
-	if d == nil {
-		for _, s := range st.Slots.Named {
-			if s.State == creds.StateLoginRequired {
-				return IconWarning
-			}
-		}
-		return IconNone
-	}
-	switch {
-	case d.State == creds.StateLoginRequired:
-		return IconWarning
-	case d.State == creds.StateError && !d.Creds.ValidAt(now):
-		return IconError
-	case d.State == creds.StateError:
-		return IconWarning
-	case !d.Creds.ValidAt(now):
-		return IconWarning
-	case d.Creds.Expiration.Sub(now) < ExpiringSoon:
-		return IconWarning
-	}
-	return IconActive
-}
-
-// Tooltip is the icon's hover text.
-func Tooltip(st State, now time.Time) string {
-	return "rolecall: " + header(st.Slots.Default, now)
 }

@@ -49,169 +49,6 @@ func render(items []Item, depth int) string {
 	return b.String()
 }
 
-func TestMenu(t *testing.T) {
-	signedIn := []Session{{Key: "corp", SignedIn: true, Renewable: true}}
-	tests := []struct {
-		name string
-		st   State
-		want string
-	}{
-		{"logged out", State{Sessions: []Session{{Key: "corp"}}}, `
-(disabled) No role loaded
----
-Log in to corp
----
-(disabled) No roles yet: log in first
----
-Named slots (0)
-  (disabled) Serve the default role in its own slot too
----
-Copy terminal exports
-Copy IDE settings
-(disabled) Refresh now
----
-[ ] Start at login
-Quit
-`},
-		{"logging in, code shown", State{Sessions: []Session{{Key: "corp", LoggingIn: true, UserCode: "ABCD-EFGH"}}}, `
-(disabled) No role loaded
----
-(disabled) Logging in to corp: code ABCD-EFGH
----
-(disabled) No roles yet: log in first
----
-Named slots (0)
-  (disabled) Serve the default role in its own slot too
----
-Copy terminal exports
-Copy IDE settings
-(disabled) Refresh now
----
-[ ] Start at login
-Quit
-`},
-		{"logging in with PKCE, no code", State{Sessions: []Session{{Key: "corp", LoggingIn: true}}}, `
-(disabled) No role loaded
----
-(disabled) Logging in to corp in the browser
----
-(disabled) No roles yet: log in first
----
-Named slots (0)
-  (disabled) Serve the default role in its own slot too
----
-Copy terminal exports
-Copy IDE settings
-(disabled) Refresh now
----
-[ ] Start at login
-Quit
-`},
-		{"one role loaded, recent on top, underscores escaped", State{
-			Slots:    creds.State{Default: slot("", "Acme Dev/Admin", 42*time.Minute, creds.StateOK)},
-			Sessions: []Session{{Key: "corp", SignedIn: true, ExpiresAt: now.Add(8 * time.Hour)}},
-			Roles:    roles, Recent: []string{"Acme Dev/Admin", "gone", "dev"}, Autostart: true,
-		}, `
-(disabled) Acme Dev/Admin: 42m left
----
-(disabled) Signed in to corp until 17:00
----
-[x] Acme Dev/Admin
-[ ] dev
----
-Profiles
-  [ ] dev
-Acme Dev
-  [x] Admin
-  [ ] Read__Only
-Acme Prod
-  [ ] ReadOnly
----
-Named slots (0)
-  Serve Acme Dev/Admin in its own slot too
----
-Copy terminal exports
-Copy IDE settings
-Refresh now
----
-[x] Start at login
-Quit
-`},
-		{"several slots, one pinned, one needing a login", State{
-			Slots: creds.State{
-				Default: slot("", "dev", 3*time.Hour+5*time.Minute, creds.StateOK),
-				Named: []creds.Slot{
-					*slot("prod", "prod", 10*time.Minute, creds.StateOK),
-					*slot("stage", "stage", -time.Minute, creds.StateLoginRequired),
-				},
-			},
-			Sessions: signedIn, Roles: roles[:1],
-		}, `
-(disabled) dev: 3h05m left
----
-(disabled) Signed in to corp
----
-Profiles
-  [x] dev
----
-Named slots (2)
-  prod: 10m left
-    [ ] Pinned
-    Unload
-  stage: log in again
-    [ ] Pinned
-    Unload
-  ---
-  Serve dev in its own slot too
----
-Copy terminal exports
-Copy IDE settings
-Refresh now
----
-[ ] Start at login
-Quit
-`},
-		{"refresh error with expired credentials", State{
-			Slots: creds.State{Default: slot("", "dev", -time.Minute, creds.StateError)}, Sessions: signedIn, Roles: roles[:1],
-		}, "\n(disabled) dev: refresh failed\n"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got := "\n" + render(Menu(tt.st, now), 0)
-			if !strings.HasPrefix(got, tt.want) {
-				t.Errorf("menu:\n%s\nwant:\n%s", got, tt.want)
-			}
-		})
-	}
-}
-
-func TestMenuLargeRoleList(t *testing.T) {
-	var many []Role
-	for a := range 100 {
-		for _, r := range []string{"Admin", "ReadOnly", "Deploy"} {
-			acct := fmt.Sprintf("account-%03d", a)
-			many = append(many, Role{Name: acct + "/" + r, Account: acct, Role: r, Session: "corp"})
-		}
-	}
-	m := Menu(State{Roles: many, Recent: []string{"account-007/Admin", "account-042/Deploy"}}, now)
-	top, subs := 0, 0
-	for _, it := range m {
-		top++
-		if len(it.Children) == 3 {
-			subs++
-		}
-	}
-	if subs != 100 {
-		t.Errorf("%d account submenus, want 100", subs)
-	}
-	if top > 125 {
-		t.Errorf("%d top-level entries: a 300-role menu must stay one row per account", top)
-	}
-	if m[4].Label != "account-007/Admin" || m[5].Label != "account-042/Deploy" {
-		t.Errorf("recent roles are not on top: %q, %q", m[4].Label, m[5].Label)
-	}
-}
-
 func TestIcon(t *testing.T) {
 	tests := []struct {
 		name string
@@ -225,12 +62,26 @@ func TestIcon(t *testing.T) {
 		{"refresh failing, still valid", State{Slots: creds.State{Default: slot("", "dev", 30*time.Minute, creds.StateError)}}, IconWarning},
 		{"refresh failed, expired", State{Slots: creds.State{Default: slot("", "dev", -time.Minute, creds.StateError)}}, IconError},
 		{"named slot needs login", State{Slots: creds.State{Named: []creds.Slot{*slot("p", "p", 0, creds.StateLoginRequired)}}}, IconWarning},
+		{"session far from its end", withSession(Session{Key: "corp", SignedIn: true, ExpiresAt: now.Add(time.Hour)}), IconActive},
+		{"session ends within the lead", withSession(Session{Key: "corp", SignedIn: true, ExpiresAt: now.Add(14 * time.Minute)}), IconWarning},
+		{"renewable session ends within the lead", withSession(Session{Key: "corp", SignedIn: true, Renewable: true,
+			ExpiresAt: now.Add(time.Hour), Ends: now.Add(10 * time.Minute)}), IconWarning},
+		{"renewable session, end unknown", withSession(Session{Key: "corp", SignedIn: true, Renewable: true, ExpiresAt: now.Add(time.Minute)}), IconActive},
+		{"session ended, credentials still valid", withSession(Session{Key: "corp"}), IconWarning},
+		{"another session ended", withSession(Session{Key: "other"}), IconActive},
 	}
 	for _, tt := range tests {
-		if got := Icon(tt.st, now); got != tt.want {
+		if got := Icon(tt.st, now, 15*time.Minute); got != tt.want {
 			t.Errorf("%s: Icon = %d, want %d", tt.name, got, tt.want)
 		}
 	}
+}
+
+// withSession is an active default slot of session corp, and s.
+func withSession(s Session) State {
+	d := slot("", "dev", time.Hour, creds.StateOK)
+	d.Profile.Session = "corp"
+	return State{Slots: creds.State{Default: d}, Sessions: []Session{s}}
 }
 
 func TestDue(t *testing.T) {

@@ -5,6 +5,7 @@ package tray
 import (
 	"log/slog"
 	"runtime"
+	"slices"
 	"sync"
 	"time"
 
@@ -95,7 +96,7 @@ func (r *renderer) loop() {
 // minute (the menu shows minutes left).
 func (r *renderer) render(now time.Time) time.Time {
 	st := r.opts.State()
-	if k := Icon(st, now); k != r.icon {
+	if k := Icon(st, now, slices.Max(append([]time.Duration{0}, r.opts.Leads...))); k != r.icon {
 		r.icon = k
 		setIcon(k)
 	}

@@ -33,6 +33,11 @@ func TestMain(m *testing.M) {
 		stormHelper(gens)
 		os.Exit(0)
 	}
+	if n := os.Getenv(benchEnv); n != "" {
+		switches, _ := strconv.Atoi(n)
+		benchHelper(switches)
+		os.Exit(0)
+	}
 	os.Exit(m.Run())
 }
 

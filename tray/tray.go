@@ -28,6 +28,9 @@ type Options struct {
 	Logger   *slog.Logger
 	// OnReady runs once the icon is up; OnExit after the tray is gone.
 	OnReady, OnExit func()
+
+	// rendered, in tests, runs after each render.
+	rendered func()
 }
 
 // Run shows the tray icon and its menu until Quit. It must be called from
@@ -88,6 +91,9 @@ func (r *renderer) loop() {
 		}
 		next := r.render(time.Now())
 		timer.Reset(time.Until(next))
+		if r.opts.rendered != nil {
+			r.opts.rendered()
+		}
 	}
 }
 

@@ -28,26 +28,31 @@ type Settings struct {
 	RefreshWindow time.Duration   // refresh_window = "20m"
 	NotifyBefore  []time.Duration // notify_before = ["15m", "5m"]
 	Pinned        []string        // pinned = ["dev", "prod"]
-	IMDS          bool            // imds = false
-	IMDSv1        bool            // imds_v1 = false
-	CLICacheWrite bool            // cli_cache_writeback = false
-	AuditLog      bool            // audit_log = true
-	SameUserOnly  bool            // same_user_only = true
-	LoginFlow     string          // login_flow = "device" (or "pkce")
-	SlotsOnDemand bool            // slots_on_demand = true
+	Favorites     []string        // favorites = ["dev", "Acme Prod/Admin"]
+	// SSOSessionDuration is how long Identity Center keeps a session
+	// after sign-in (its default is 8h): rolecall warns before it ends.
+	SSOSessionDuration time.Duration // sso_session_duration = "8h"
+	IMDS               bool          // imds = false
+	IMDSv1             bool          // imds_v1 = false
+	CLICacheWrite      bool          // cli_cache_writeback = false
+	AuditLog           bool          // audit_log = true
+	SameUserOnly       bool          // same_user_only = true
+	LoginFlow          string        // login_flow = "device" (or "pkce")
+	SlotsOnDemand      bool          // slots_on_demand = true
 }
 
 // Defaults are the settings of a missing or empty file.
 func Defaults() Settings {
 	return Settings{
-		Port:          4144,
-		Bind:          "127.0.0.1",
-		RefreshWindow: 20 * time.Minute,
-		NotifyBefore:  []time.Duration{15 * time.Minute, 5 * time.Minute},
-		AuditLog:      true,
-		SameUserOnly:  true,
-		LoginFlow:     "device",
-		SlotsOnDemand: true,
+		Port:               4144,
+		Bind:               "127.0.0.1",
+		RefreshWindow:      20 * time.Minute,
+		NotifyBefore:       []time.Duration{15 * time.Minute, 5 * time.Minute},
+		SSOSessionDuration: 8 * time.Hour,
+		AuditLog:           true,
+		SameUserOnly:       true,
+		LoginFlow:          "device",
+		SlotsOnDemand:      true,
 	}
 }
 
@@ -146,24 +151,17 @@ var fields = map[string]field{
 		s.NotifyBefore = slices.Compact(out)
 		return nil
 	}},
-	"pinned": {"a list of profile names", func(s *Settings, v *unstable.Node) error {
-		if v.Kind != unstable.Array {
-			return errors.New(`pinned must be a list of profile names such as ["dev", "prod"]`)
+	"pinned":    namesField("pinned", func(s *Settings) *[]string { return &s.Pinned }),
+	"favorites": namesField("favorites", func(s *Settings) *[]string { return &s.Favorites }),
+	"sso_session_duration": {"a duration", func(s *Settings, v *unstable.Node) error {
+		d, err := durationValue(v)
+		if err != nil {
+			return err
 		}
-		var out []string
-		for it := v.Children(); it.Next(); {
-			str, err := stringValue(it.Node())
-			if err != nil {
-				return err
-			}
-			if str == "" {
-				return errors.New("pinned: empty profile name")
-			}
-			if !slices.Contains(out, str) {
-				out = append(out, str)
-			}
+		if d < 15*time.Minute || d > 90*24*time.Hour {
+			return fmt.Errorf("sso_session_duration must be between 15m and 90 days (2160h), got %s", d)
 		}
-		s.Pinned = out
+		s.SSOSessionDuration = d
 		return nil
 	}},
 	"imds":                boolField(func(s *Settings) *bool { return &s.IMDS }),
@@ -183,6 +181,30 @@ var fields = map[string]field{
 		s.LoginFlow = str
 		return nil
 	}},
+}
+
+// namesField is a list of distinct profile names.
+func namesField(key string, p func(*Settings) *[]string) field {
+	return field{"a list of profile names", func(s *Settings, v *unstable.Node) error {
+		if v.Kind != unstable.Array {
+			return fmt.Errorf(`%s must be a list of profile names such as ["dev", "prod"]`, key)
+		}
+		var out []string
+		for it := v.Children(); it.Next(); {
+			str, err := stringValue(it.Node())
+			if err != nil {
+				return err
+			}
+			if str == "" {
+				return fmt.Errorf("%s: empty profile name", key)
+			}
+			if !slices.Contains(out, str) {
+				out = append(out, str)
+			}
+		}
+		*p(s) = out
+		return nil
+	}}
 }
 
 func boolField(p func(*Settings) *bool) field {

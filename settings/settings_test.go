@@ -17,6 +17,8 @@ bind = "127.0.0.2"
 refresh_window = "30m"
 notify_before = ["5m", "15m", "5m"]
 pinned = ["dev", "Acme Corp/Admin", "dev"]
+favorites = ["Acme Corp/Admin", "dev"]
+sso_session_duration = "12h"
 imds = true
 imds_v1 = true
 cli_cache_writeback = true
@@ -29,7 +31,8 @@ slots_on_demand = false
 		Port: 4200, Bind: "127.0.0.2", RefreshWindow: 30 * time.Minute,
 		NotifyBefore: []time.Duration{15 * time.Minute, 5 * time.Minute},
 		Pinned:       []string{"dev", "Acme Corp/Admin"},
-		IMDS:         true, IMDSv1: true, CLICacheWrite: true, AuditLog: false, SameUserOnly: false,
+		Favorites:    []string{"Acme Corp/Admin", "dev"}, SSOSessionDuration: 12 * time.Hour,
+		IMDS: true, IMDSv1: true, CLICacheWrite: true, AuditLog: false, SameUserOnly: false,
 		LoginFlow: "pkce", SlotsOnDemand: false,
 	}
 	got, err := Parse("config.toml", []byte(full))
@@ -61,6 +64,9 @@ func TestParseErrors(t *testing.T) {
 		{"bool as string", "imds = \"yes\"\n", 1, "must be true or false"},
 		{"pinned not list", "pinned = \"dev\"\n", 1, "pinned must be a list"},
 		{"pinned number", "pinned = [1]\n", 1, "must be a quoted string"},
+		{"favorites not list", "favorites = \"dev\"\n", 1, "favorites must be a list"},
+		{"favorites empty name", "favorites = [\"\"]\n", 1, "favorites: empty profile name"},
+		{"session duration too short", "sso_session_duration = \"5m\"\n", 1, "between 15m and 90 days"},
 		{"twice", "port = 1\nport = 2\n", 2, "set twice"},
 		{"unknown login flow", "login_flow = \"browser\"\n", 1, `login_flow must be "device"`},
 		{"section", "port = 1\n[server]\nbind = \"::1\"\n", 2, "sections are not used"},

@@ -27,7 +27,18 @@ func (a *app) actions() tray.Actions {
 		Unload:   a.unload,
 		Pin:      a.pin,
 		Login:    func(s string) error { a.startLogin(s, false); return nil },
-		Copy:     a.copySettings,
+		CancelLogin: func(s string) error {
+			defer a.changed()
+			a.ic.CancelLogin(s)
+			return nil
+		},
+		CopyCode:    a.copyCode,
+		OpenBrowser: a.openBrowser,
+		Favorite: func(p string, on bool) error {
+			defer a.changed()
+			return a.favs.Set(p, on)
+		},
+		Copy: a.copySettings,
 		Refresh: func() error {
 			a.engine.manager.RefreshAll()
 			return nil
@@ -137,6 +148,41 @@ func clipboardAdvice(goos string, getenv func(string) string, err error) string 
 		return creds.Say(creds.ClipboardX11)
 	}
 	return creds.Say(creds.ClipboardNone)
+}
+
+// loginInProgress is the state of session's login waiting for approval.
+func (a *app) loginInProgress(session string) (sso.SessionStatus, error) {
+	sessions, err := a.ic.Status(a.ctx)
+	if err != nil {
+		return sso.SessionStatus{}, err
+	}
+	for _, s := range sessions {
+		if s.Key == session && s.LoggingIn && s.UserCode != "" {
+			return s, nil
+		}
+	}
+	return sso.SessionStatus{}, errors.New("no login to " + session + " is waiting for approval")
+}
+
+// copyCode puts the user code of a login in progress on the clipboard.
+func (a *app) copyCode(session string) error {
+	s, err := a.loginInProgress(session)
+	if err != nil {
+		return err
+	}
+	if err := a.clipboard(s.UserCode); err != nil {
+		return errors.New(clipboardAdvice(runtime.GOOS, os.Getenv, err))
+	}
+	return nil
+}
+
+// openBrowser opens the approval page of a login in progress again.
+func (a *app) openBrowser(session string) error {
+	s, err := a.loginInProgress(session)
+	if err != nil {
+		return err
+	}
+	return a.openURL(s.VerificationURL)
 }
 
 func (a *app) actionFailed(act tray.Action, err error) {

@@ -6,6 +6,9 @@ import (
 	"sync"
 	"time"
 
+	"github.com/atotto/clipboard"
+	"github.com/pkg/browser"
+
 	"github.com/rolecall/rolecall/assets"
 	"github.com/rolecall/rolecall/creds"
 	"github.com/rolecall/rolecall/keyring"
@@ -22,6 +25,7 @@ type app struct {
 	engine   *engine
 	ic       *sso.Client
 	pins     *pins
+	favs     *pins
 	recent   *recent
 	st       settings.Settings
 	log      *slog.Logger
@@ -31,6 +35,7 @@ type app struct {
 	resolve   func(context.Context, control.LoadRequest) (creds.Profile, error)
 	signIn    func(ctx context.Context, session string, automatic bool) error
 	clipboard func(string) error
+	openURL   func(string) error
 	show      func(title, body string) // a desktop notification
 
 	ctx     context.Context
@@ -70,11 +75,11 @@ func (c *cli) startApp(f serveFlags, withTray bool) (*app, error) {
 	a := &app{
 		ic: sso.NewClient(sso.Options{Keyring: kr, WriteCLICache: st.CLICacheWrite, LoginFlow: st.LoginFlow, Logger: log}),
 		st: st, log: log, withTray: withTray, ctx: ctx, cancel: cancel,
-		pins: newPins(cfgPath, st.Pinned), recent: &recent{},
+		pins: newPins(cfgPath, st.Pinned), favs: newFavorites(cfgPath, st.Favorites), recent: &recent{},
 		changes: make(chan struct{}, 1), logins: make(chan struct{}, 1), stopped: make(chan struct{}),
 	}
 	ic := identityCenter{a.ic}
-	a.resolve, a.signIn, a.clipboard = ic.resolve, ic.signIn, defaultClipboard
+	a.resolve, a.signIn, a.clipboard, a.openURL = ic.resolve, ic.signIn, defaultClipboard, browser.OpenURL
 	a.engine, err = startEngine(engineConfig{
 		settings: st, tlsCert: f.cert, tlsKey: f.key, socketPath: sock, stateDir: stateDir,
 		fetcher: a.ic, resolve: ic.resolve, sessions: ic, keyring: kr, log: log,
@@ -200,7 +205,10 @@ func (a *app) discoverLoop() {
 
 // trayState is what the menu shows; it makes no network call.
 func (a *app) trayState() tray.State {
-	st := tray.State{Slots: a.engine.manager.Snapshot(), Recent: a.recent.List()}
+	st := tray.State{Slots: a.engine.manager.Snapshot(), Recent: a.recent.List(), Favorites: a.favs.List()}
+	if clipboard.Unsupported {
+		st.NoClipboard = "install xclip, xsel or wl-clipboard"
+	}
 	st.Autostart, _ = tray.AutostartEnabled()
 	if sessions, err := a.ic.Status(a.ctx); err == nil {
 		for _, s := range sessions {
@@ -212,7 +220,7 @@ func (a *app) trayState() tray.State {
 	}
 	if roles, err := a.ic.CachedRoles(a.ctx); err == nil {
 		for _, r := range roles {
-			st.Roles = append(st.Roles, tray.Role{Name: r.Name, Account: r.AccountName, Role: r.RoleName, Session: r.Session})
+			st.Roles = append(st.Roles, tray.Role{Name: r.Name, Account: r.AccountName, AccountID: r.AccountID, Role: r.RoleName, Session: r.Session})
 			if r.Kind == "discovered" && r.AccountName == "" {
 				st.Roles[len(st.Roles)-1].Account = r.AccountID
 			}

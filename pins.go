@@ -14,13 +14,19 @@ import (
 // is not lost.
 type pins struct {
 	path string // the settings file
+	key  string // its key: "pinned" (or "favorites": the same kind of set)
 
 	mu    sync.Mutex
 	names []string
 }
 
 func newPins(path string, names []string) *pins {
-	return &pins{path: path, names: slices.Clone(names)}
+	return &pins{path: path, key: "pinned", names: slices.Clone(names)}
+}
+
+// newFavorites owns the starred roles, the settings file's `favorites`.
+func newFavorites(path string, names []string) *pins {
+	return &pins{path: path, key: "favorites", names: slices.Clone(names)}
 }
 
 // List returns the pinned names in the file's order.
@@ -49,7 +55,7 @@ func (p *pins) Set(name string, pinned bool) error {
 	if pinned {
 		next = append(next, name)
 	}
-	if err := settings.Set(p.path, "pinned", nonNil(next)); err != nil {
+	if err := settings.Set(p.path, p.key, nonNil(next)); err != nil {
 		return err
 	}
 	p.names = next

@@ -169,9 +169,9 @@ func TestTrayEndToEnd(t *testing.T) {
 	m.clickUntil("Log in to corp", func() bool { return !m.has("Log in to corp") })
 	notes.Wait(t, "Log in to corp", 10*time.Second)
 	// Discovery after the login: the account's submenu, "_" escaped; the
-	// loaded role then stands on top as a recent one.
+	// loaded role then stands in Recent, labelled with its account id.
 	m.waitLabel("Admin")
-	m.clickUntil("Admin", func() bool { return m.has("Acme__Dev/Admin") })
+	m.clickUntil("Admin", func() bool { return m.has("Acme__Dev/Admin — 111111111111") })
 	if b, _ := os.ReadFile(browserLog); strings.Count(string(b), "\n") != 1 {
 		t.Errorf("browser opened %q", b)
 	}

@@ -201,8 +201,10 @@ type SessionStatus struct {
 	ExpiresAt time.Time // of the access token; renewable when Renewable
 	Renewable bool
 	LoggingIn bool
-	// UserCode is the code of the login waiting for approval.
-	UserCode string
+	// UserCode is the code of the login waiting for approval, and
+	// VerificationURL its approval page.
+	UserCode        string
+	VerificationURL string
 }
 
 // Status reports every session of the AWS config.
@@ -219,6 +221,7 @@ func (c *Client) Status(ctx context.Context) ([]SessionStatus, error) {
 		ss := SessionStatus{Key: s.Key, StartURL: s.StartURL, LoggingIn: st.flow != nil}
 		if st.flow != nil {
 			ss.UserCode = st.flow.prompt.UserCode
+			ss.VerificationURL = st.flow.prompt.VerificationURIComplete
 		}
 		if t := st.token; t != nil {
 			ss.ExpiresAt, ss.Renewable = t.ExpiresAt, t.RefreshToken != ""

@@ -8,11 +8,18 @@ import "fmt"
 // calls the engine or Identity Center itself. Each runs in its own
 // goroutine; an error is passed to Failed.
 type Actions struct {
-	Load      func(profile string) error // into the default slot
-	LoadSlot  func(profile string) error // into its own named slot
-	Unload    func(slot string) error
-	Pin       func(slot string, pinned bool) error
-	Login     func(session string) error
+	Load     func(profile string) error // into the default slot
+	LoadSlot func(profile string) error // into its own named slot
+	Unload   func(slot string) error
+	Pin      func(slot string, pinned bool) error
+	Login    func(session string) error
+	// CancelLogin, CopyCode and OpenBrowser act on a login waiting for
+	// approval: stop it, copy its user code, open its page again.
+	CancelLogin func(session string) error
+	CopyCode    func(session string) error
+	OpenBrowser func(session string) error
+	// Favorite stars or unstars a role.
+	Favorite  func(profile string, on bool) error
 	Copy      func(ide bool) error // terminal exports, or IDE settings
 	Refresh   func() error
 	Autostart func(on bool) error
@@ -44,6 +51,17 @@ func (a Actions) call(act Action) error {
 		return a.Pin(act.Profile, act.Kind == ActPin)
 	case ActLogin:
 		return callWith(a.Login, act.Session)
+	case ActCancelLogin:
+		return callWith(a.CancelLogin, act.Session)
+	case ActCopyCode:
+		return callWith(a.CopyCode, act.Session)
+	case ActOpenBrowser:
+		return callWith(a.OpenBrowser, act.Session)
+	case ActFavorite, ActUnfavorite:
+		if a.Favorite == nil {
+			return errMissing
+		}
+		return a.Favorite(act.Profile, act.Kind == ActFavorite)
 	case ActCopyEnv, ActCopyIDE:
 		if a.Copy == nil {
 			return errMissing

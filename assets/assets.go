@@ -1,7 +1,10 @@
-// Package assets holds rolecall's icons, embedded: a key on a round badge
-// whose colour tells the state (grey: no role, green: active, amber:
-// expiring soon or a login is needed, red: refreshing fails). PNG for
-// Linux, ICO for Windows, black template PNGs for the macOS menu bar.
+// Package assets holds rolecall's icons, embedded. Each state has its own
+// silhouette as well as its colour, so that it reads on a monochrome panel
+// too: a key in thin grey lines (no role), a solid green key (serving), an
+// amber key with a warning triangle (ending soon, a login is needed), a
+// red key with a crossed disc (refreshing fails). PNG for Linux, ICO for
+// Windows, black template PNGs for the macOS menu bar; drawn by
+// internal/draw with hard edges.
 package assets
 
 //go:generate go run gen_icons.go

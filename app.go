@@ -151,7 +151,8 @@ func (a *app) Close() {
 
 // runTray shows the tray until Quit; it must run on the main goroutine.
 func (a *app) runTray() {
-	notifier := tray.NewNotifier(assets.AppIcon())
+	notifier := tray.NewNotifier(assets.AppIcon(), a.log)
+	defer notifier.Close()
 	a.show = func(title, body string) {
 		if err := notifier.Send(title, body); err != nil {
 			a.log.Warn("notification not shown", "err", err)

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -167,7 +168,10 @@ func TestTrayEndToEnd(t *testing.T) {
 	m.waitLabel("No role loaded")
 
 	m.clickUntil("Log in to corp", func() bool { return !m.has("Log in to corp") })
-	notes.Wait(t, "Log in to corp", 10*time.Second)
+	code := notes.Wait(t, "Log in to AWS session corp", 10*time.Second)
+	if !slices.Contains(code.Actions, "open-browser") {
+		t.Errorf("login code notification without its buttons: %+v", code)
+	}
 	// Discovery after the login: the account's submenu, "_" escaped; the
 	// loaded role then stands in Recent, labelled with its account id.
 	m.waitLabel("Admin")
@@ -198,6 +202,19 @@ func TestTrayEndToEnd(t *testing.T) {
 	n := notes.Wait(t, "AWS session corp ends in", 10*time.Second)
 	if n.App != "rolecall" {
 		t.Errorf("notification app name %q", n.App)
+	}
+	// Its "Log in" button starts a login: the browser opens again.
+	if !slices.Contains(n.Actions, "login") {
+		t.Fatalf("session warning without a Log in button: %+v", n)
+	}
+	notes.Invoke(t, n.ID, "login")
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if b, _ := os.ReadFile(browserLog); strings.Count(string(b), "\n") == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the notification's Log in button started no login")
+		}
 	}
 
 	// Start at login, from the menu.

@@ -2,132 +2,242 @@ package tray
 
 import (
 	"fmt"
+	"slices"
 	"strings"
-	"sync"
 	"time"
-
-	"github.com/gen2brain/beeep"
 
 	"github.com/rolecall/rolecall/creds"
 )
 
-// Note is a desktop notification. Key names the event: a note is shown
-// once per key.
+// NoteKind is how serious a notification is; it picks its icon.
+type NoteKind int
+
+// The kinds of notification.
+const (
+	NoteInfo NoteKind = iota
+	NoteWarning
+	NoteError
+)
+
+// Button is a notification action: its key on the bus ("login") and what
+// it does.
+type Button struct {
+	Key, Label string
+	Action     Action
+}
+
+// Note is a desktop notification.
 type Note struct {
-	Key   string
-	Title string
-	Body  string
+	// Key names the event: a note is shown once per key. Group names what
+	// the event is about (a session, or a slot without one): a note
+	// replaces the group's previous one on screen.
+	Key, Group string
+	Kind       NoteKind
+	Title      string
+	Body       string
+	// Detail goes to the log only (a raw error, for instance).
+	Detail  string
+	Buttons []Button
+	// Sticky notes stay until dismissed.
+	Sticky bool
+}
+
+// Reason turns a failure, as a slot records it, into a few words a person
+// understands; the raw text goes to the log. It is the one mapping of
+// failure texts for the tray.
+func Reason(err string) string {
+	s := strings.ToLower(err)
+	has := func(subs ...string) bool {
+		return slices.ContainsFunc(subs, func(x string) bool { return strings.Contains(s, x) })
+	}
+	switch {
+	case has("no such host", "network is unreachable", "connection refused", "i/o timeout",
+		"dial tcp", "connection reset", "tls handshake timeout", "no route to host", "context deadline exceeded"):
+		return "network unreachable"
+	case has("login required", "unauthorizedexception", "no longer accepts", "renewal refused", "invalid_grant", "expiredtoken"):
+		return "Identity Center refused the session"
+	case has("forbiddenexception", "accessdenied", "access denied", "not authorized", "no access"):
+		return "permission removed"
+	case has("throttl", "toomanyrequests", "rate exceeded"):
+		return "Identity Center is busy (throttled)"
+	case has("resourcenotfound", "not found"):
+		return "role or account not found"
+	}
+	return "unexpected error (details in the log)"
 }
 
 // Due returns the notifications st calls for at now, and when the next one
 // will be due (zero: none scheduled). It is pure; Notifier remembers what
 // was shown.
 //
-// Events: the user code of a login in progress; an SSO session that cannot
-// be renewed ending within one of the lead times; a slot whose credentials
-// can no longer be refreshed (login required); a failed refresh.
+// Per session (or per slot without one) at most one note stands for each
+// render: the login code; the session ending within a lead time (renewable
+// sessions too: Identity Center ends them sso_session_duration after
+// sign-in); and for its slots, in order of gravity: credentials expired
+// unrefreshed, the session ended (login required), refreshing fails.
 func Due(st State, now time.Time, leads []time.Duration) ([]Note, time.Time) {
 	var notes []Note
 	var next time.Time
 	later := func(t time.Time) {
+		if !t.After(now) {
+			return
+		}
 		if next.IsZero() || t.Before(next) {
 			next = t
 		}
 	}
+	bySession := map[string]Session{}
 	for _, s := range st.Sessions {
-		if s.LoggingIn && s.UserCode != "" {
-			notes = append(notes, Note{
-				Key:   "code/" + s.Key + "/" + s.UserCode,
-				Title: "Log in to " + s.Key,
-				Body:  fmt.Sprintf("Approve the request in your browser; check that it shows the code %s.", s.UserCode),
-			})
+		bySession[s.Key] = s
+		if n, ok := sessionNote(s, now, leads, later, st.NoClipboard == ""); ok {
+			notes = append(notes, n)
 		}
-		if !s.SignedIn || s.Renewable || s.ExpiresAt.IsZero() || !now.Before(s.ExpiresAt) {
+	}
+	type group struct {
+		expired, ended, failing []creds.Slot
+	}
+	groups := map[string]*group{}
+	var order []string
+	for _, s := range slotsOf(st.Slots) {
+		g := "slot/" + s.Name
+		if s.Profile.Session != "" {
+			g = "session/" + s.Profile.Session
+		}
+		if groups[g] == nil {
+			groups[g] = &group{}
+			order = append(order, g)
+		}
+		gr := groups[g]
+		switch {
+		case s.State == creds.StateOK || s.State == creds.StateRefreshing:
 			continue
+		case s.Creds.AccessKeyID != "" && !s.Creds.ValidAt(now):
+			gr.expired = append(gr.expired, s)
+		case s.State == creds.StateLoginRequired:
+			gr.ended = append(gr.ended, s)
+		case s.State == creds.StateError:
+			gr.failing = append(gr.failing, s)
 		}
-		// The shortest lead that has been reached speaks; longer ones
-		// passed already (or were missed while asleep: one note, not many).
-		var hit time.Duration
-		for _, lead := range leads {
-			at := s.ExpiresAt.Add(-lead)
-			if !now.Before(at) {
-				if hit == 0 || lead < hit {
-					hit = lead
-				}
-			} else {
-				later(at)
-			}
-		}
-		if hit > 0 {
-			notes = append(notes, Note{
-				Key:   fmt.Sprintf("ending/%s/%d/%s", s.Key, s.ExpiresAt.Unix(), hit),
-				Title: fmt.Sprintf("AWS session %s ends in %s", s.Key, left(s.ExpiresAt.Sub(now)+time.Minute-time.Nanosecond)),
-				Body:  "Log in again from the rolecall menu to keep your roles.",
-			})
+		if s.Creds.AccessKeyID != "" {
+			later(s.Creds.Expiration) // the expiry notice
 		}
 	}
-	slots := st.Slots.Named
-	if st.Slots.Default != nil {
-		slots = append([]creds.Slot{*st.Slots.Default}, slots...)
-	}
-	for _, s := range slots {
-		name := s.Profile.Name
-		switch s.State {
-		case creds.StateLoginRequired:
-			notes = append(notes, Note{
-				Key:   "login/" + s.Name + "/" + name + "/" + s.Creds.AccessKeyID,
-				Title: "Credentials for " + name + " can no longer be refreshed",
-				Body:  "The SSO session has ended: log in again from the rolecall menu.",
-			})
-		case creds.StateError:
-			notes = append(notes, Note{
-				Key:   "error/" + s.Name + "/" + name + "/" + s.Creds.AccessKeyID,
-				Title: "Refreshing " + name + " failed",
-				Body:  firstLine(s.Err) + ". rolecall retries by itself.",
-			})
+	for _, g := range order {
+		gr := groups[g]
+		session, _ := strings.CutPrefix(g, "session/")
+		if session == g {
+			session = ""
+		}
+		var login []Button
+		if session != "" && !bySession[session].LoggingIn {
+			login = []Button{{Key: "login", Label: "Log in", Action: Action{Kind: ActLogin, Session: session}}}
+		}
+		switch {
+		case len(gr.expired) > 0:
+			notes = append(notes, Note{Key: "expired/" + keys(gr.expired), Group: g, Kind: NoteError,
+				Title:  "Credentials for " + names(gr.expired) + " expired",
+				Body:   expiredBody(gr.expired[0], session),
+				Detail: gr.expired[0].Err, Buttons: login, Sticky: true})
+		case len(gr.ended) > 0:
+			notes = append(notes, Note{Key: "ended/" + keys(gr.ended), Group: g, Kind: NoteWarning,
+				Title: "AWS session " + session + " ended",
+				Body:  "Log in again to keep " + names(gr.ended) + " served.", Detail: gr.ended[0].Err,
+				Buttons: login, Sticky: true})
+		case len(gr.failing) > 0:
+			why := Reason(gr.failing[0].Err)
+			notes = append(notes, Note{Key: "failing/" + why + "/" + keys(gr.failing), Group: g, Kind: NoteError,
+				Title:  "Refreshing " + names(gr.failing) + " failed: " + why,
+				Body:   "rolecall retries by itself; the current credentials stay served until they expire.",
+				Detail: gr.failing[0].Err})
 		}
 	}
 	return notes, next
 }
 
-func firstLine(s string) string {
-	s, _, _ = strings.Cut(s, "\n")
-	return strings.TrimSuffix(s, ".")
-}
-
-// Notifier shows each due note once, through Send (beeep by default).
-type Notifier struct {
-	// Send shows a notification; the default is beeep.Notify.
-	Send func(title, body string) error
-
-	mu    sync.Mutex
-	shown map[string]bool
-}
-
-// NewNotifier returns a Notifier sending through the desktop's
-// org.freedesktop.Notifications (or the platform's equivalent).
-func NewNotifier(icon []byte) *Notifier {
-	beeep.AppName = "rolecall"
-	return &Notifier{
-		Send:  func(title, body string) error { return beeep.Notify(title, body, icon) },
-		shown: map[string]bool{},
-	}
-}
-
-// Show sends the notes not shown before; it returns the first error.
-func (n *Notifier) Show(notes []Note) error {
-	var first error
-	for _, note := range notes {
-		n.mu.Lock()
-		seen := n.shown[note.Key]
-		n.shown[note.Key] = true
-		n.mu.Unlock()
-		if seen {
-			continue
+// sessionNote is the login code, or the session ending warning.
+func sessionNote(s Session, now time.Time, leads []time.Duration, later func(time.Time), clipboard bool) (Note, bool) {
+	g := "session/" + s.Key
+	if s.LoggingIn {
+		if s.UserCode == "" {
+			return Note{}, false
 		}
-		if err := n.Send(note.Title, note.Body); err != nil && first == nil {
-			first = err
+		n := Note{Key: "code/" + s.Key + "/" + s.UserCode, Group: g, Kind: NoteInfo, Sticky: true,
+			Title: "Log in to AWS session " + s.Key,
+			Body:  fmt.Sprintf("Approve the request in your browser; check that it shows the code %s.", s.UserCode)}
+		if clipboard {
+			n.Buttons = append(n.Buttons, Button{Key: "copy-code", Label: "Copy code", Action: Action{Kind: ActCopyCode, Session: s.Key}})
+		}
+		n.Buttons = append(n.Buttons, Button{Key: "open-browser", Label: "Open browser", Action: Action{Kind: ActOpenBrowser, Session: s.Key}})
+		return n, true
+	}
+	end := s.End()
+	if !s.SignedIn || end.IsZero() || !now.Before(end) {
+		return Note{}, false
+	}
+	// The shortest lead reached speaks; longer ones passed already (or
+	// were missed while asleep: one note, not many).
+	var hit time.Duration
+	for _, lead := range leads {
+		if at := end.Add(-lead); !now.Before(at) {
+			if hit == 0 || lead < hit {
+				hit = lead
+			}
+		} else {
+			later(at)
 		}
 	}
-	return first
+	if hit == 0 {
+		return Note{}, false
+	}
+	body := "Log in again to keep your roles."
+	if s.Renewable {
+		body = "Identity Center ends sessions a fixed time after sign-in (sso_session_duration); log in again to keep your roles."
+	}
+	return Note{Key: fmt.Sprintf("ending/%s/%d/%s", s.Key, end.Unix(), hit), Group: g, Kind: NoteWarning, Sticky: true,
+		Title:   fmt.Sprintf("AWS session %s ends in %s", s.Key, left(end.Sub(now)+time.Minute-time.Nanosecond)),
+		Body:    body,
+		Buttons: []Button{{Key: "login", Label: "Log in", Action: Action{Kind: ActLogin, Session: s.Key}}}}, true
+}
+
+func expiredBody(s creds.Slot, session string) string {
+	if session == "" || s.State == creds.StateError {
+		return "Nothing valid is served for them until a refresh works (" + Reason(s.Err) + ")."
+	}
+	return "Nothing valid is served for them: log in again."
+}
+
+func slotsOf(st creds.State) []creds.Slot {
+	var out []creds.Slot
+	if st.Default != nil {
+		out = append(out, *st.Default)
+	}
+	return append(out, st.Named...)
+}
+
+// names lists profiles for a title: "dev", "dev and prod", "dev and 2 more".
+func names(slots []creds.Slot) string {
+	var ns []string
+	for _, s := range slots {
+		if !slices.Contains(ns, s.Profile.Name) {
+			ns = append(ns, s.Profile.Name)
+		}
+	}
+	switch len(ns) {
+	case 1:
+		return ns[0]
+	case 2:
+		return ns[0] + " and " + ns[1]
+	}
+	return fmt.Sprintf("%s and %d more", ns[0], len(ns)-1)
+}
+
+// keys identifies the credentials an event is about: the same failure of
+// the same credentials is one event.
+func keys(slots []creds.Slot) string {
+	var ks []string
+	for _, s := range slots {
+		ks = append(ks, s.Name+"="+s.Creds.AccessKeyID)
+	}
+	slices.Sort(ks)
+	return strings.Join(ks, ",")
 }

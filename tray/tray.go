@@ -40,6 +40,9 @@ func Run(opts Options) {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	r := &renderer{opts: opts, stop: make(chan struct{})}
+	if opts.Notifier != nil {
+		opts.Notifier.setActions(opts.Actions.Do)
+	}
 	systray.Run(r.ready, func() {
 		close(r.stop)
 		r.wg.Wait()

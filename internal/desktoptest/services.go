@@ -49,11 +49,16 @@ func (s *Session) StartWatcher(t testing.TB) {
 
 // Notification is one org.freedesktop.Notifications.Notify call.
 type Notification struct {
+	ID, Replaces       uint32
 	App, Summary, Body string
+	Icon               string
+	Actions            []string // key, label, key, label...
+	Timeout            int32
 }
 
 // Notifications records what is sent to org.freedesktop.Notifications.
 type Notifications struct {
+	conn *dbus.Conn
 	mu   sync.Mutex
 	got  []Notification
 	next uint32
@@ -64,13 +69,28 @@ func (n *Notifications) Notify(app string, replaces uint32, icon, summary, body 
 	actions []string, hints map[string]dbus.Variant, timeout int32) (uint32, *dbus.Error) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	n.next++
-	n.got = append(n.got, Notification{App: app, Summary: summary, Body: body})
-	return n.next, nil
+	id := replaces
+	if id == 0 {
+		n.next++
+		id = n.next + 1000 // never 0, never a small number a test could guess
+	}
+	n.got = append(n.got, Notification{ID: id, Replaces: replaces, App: app, Summary: summary, Body: body,
+		Icon: icon, Actions: actions, Timeout: timeout})
+	return id, nil
 }
 
 // GetCapabilities implements the interface's method.
-func (n *Notifications) GetCapabilities() ([]string, *dbus.Error) { return []string{"body"}, nil }
+func (n *Notifications) GetCapabilities() ([]string, *dbus.Error) {
+	return []string{"body", "actions"}, nil
+}
+
+// Invoke emits ActionInvoked, as a click on a notification's button does.
+func (n *Notifications) Invoke(t testing.TB, id uint32, key string) {
+	t.Helper()
+	if err := n.conn.Emit("/org/freedesktop/Notifications", "org.freedesktop.Notifications.ActionInvoked", id, key); err != nil {
+		t.Fatal(err)
+	}
+}
 
 // CloseNotification implements the interface's method.
 func (n *Notifications) CloseNotification(uint32) *dbus.Error { return nil }
@@ -110,7 +130,7 @@ func (s *Session) StartNotifications(t testing.TB) *Notifications {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	n := &Notifications{}
+	n := &Notifications{conn: conn}
 	const name = "org.freedesktop.Notifications"
 	if err := conn.Export(n, "/org/freedesktop/Notifications", name); err != nil {
 		t.Fatal(err)

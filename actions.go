@@ -111,6 +111,20 @@ func (a *app) startLogin(session string, automatic bool) {
 	}()
 }
 
+// signedIn records the sign-in time of a session rolecall renews: its end
+// is then known. A session that cannot be renewed ends with its token.
+func (a *app) signedIn(session string) {
+	sessions, err := a.ic.Status(a.ctx)
+	if err != nil {
+		return
+	}
+	for _, s := range sessions {
+		if s.Renewable && (s.Key == session || session == "" && len(sessions) == 1) {
+			a.signins.SignedIn(s.Key, time.Now())
+		}
+	}
+}
+
 // copySettings puts the terminal exports or the IDE settings on the
 // clipboard; the notification says what, never the token.
 func (a *app) copySettings(ide bool) error {

@@ -57,9 +57,9 @@ func newActionsHarness(t *testing.T, pinned ...string) *actionsHarness {
 	h.a = &app{
 		engine: &engine{manager: m},
 		pins:   newPins(cfgPath, pinned),
-		recent: &recent{},
-		log:    slog.New(slog.DiscardHandler),
-		ctx:    ctx, cancel: cancel,
+		recent: newRecent("", slog.New(slog.DiscardHandler)), signins: newSignins(filepath.Join(t.TempDir(), "signins.json"), slog.New(slog.DiscardHandler)),
+		log: slog.New(slog.DiscardHandler),
+		ctx: ctx, cancel: cancel,
 		changes: make(chan struct{}, 1),
 		resolve: func(_ context.Context, req control.LoadRequest) (creds.Profile, error) {
 			if req.Profile == "nope" {

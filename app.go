@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"log/slog"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -27,6 +28,7 @@ type app struct {
 	pins     *pins
 	favs     *pins
 	recent   *recent
+	signins  *signins
 	st       settings.Settings
 	log      *slog.Logger
 	withTray bool
@@ -75,11 +77,20 @@ func (c *cli) startApp(f serveFlags, withTray bool) (*app, error) {
 	a := &app{
 		ic: sso.NewClient(sso.Options{Keyring: kr, WriteCLICache: st.CLICacheWrite, LoginFlow: st.LoginFlow, Logger: log}),
 		st: st, log: log, withTray: withTray, ctx: ctx, cancel: cancel,
-		pins: newPins(cfgPath, st.Pinned), favs: newFavorites(cfgPath, st.Favorites), recent: &recent{},
+		pins: newPins(cfgPath, st.Pinned), favs: newFavorites(cfgPath, st.Favorites),
+		recent:  newRecent(filepath.Join(stateDir, "recent.json"), log),
+		signins: newSignins(filepath.Join(stateDir, "signins.json"), log),
 		changes: make(chan struct{}, 1), logins: make(chan struct{}, 1), stopped: make(chan struct{}),
 	}
 	ic := identityCenter{a.ic}
-	a.resolve, a.signIn, a.clipboard, a.openURL = ic.resolve, ic.signIn, defaultClipboard, browser.OpenURL
+	a.resolve, a.clipboard, a.openURL = ic.resolve, defaultClipboard, browser.OpenURL
+	a.signIn = func(ctx context.Context, session string, automatic bool) error {
+		err := ic.signIn(ctx, session, automatic)
+		if err == nil {
+			a.signedIn(session)
+		}
+		return err
+	}
 	a.engine, err = startEngine(engineConfig{
 		settings: st, tlsCert: f.cert, tlsKey: f.key, socketPath: sock, stateDir: stateDir,
 		fetcher: a.ic, resolve: ic.resolve, sessions: ic, keyring: kr, log: log,
@@ -131,6 +142,9 @@ func (a *app) changed() { notifyChan(a.changes) }
 // loginRequired: a slot needs a login. With a tray the login starts by
 // itself (the browser opens, the code is shown); headless, it is logged.
 func (a *app) loginRequired(p creds.Profile) {
+	if p.Session != "" {
+		a.signins.Ended(p.Session, time.Now(), a.st.SSOSessionDuration)
+	}
 	if !a.withTray || p.Session == "" {
 		run := "rolecall login"
 		if p.Session != "" {
@@ -213,10 +227,14 @@ func (a *app) trayState() tray.State {
 	st.Autostart, _ = tray.AutostartEnabled()
 	if sessions, err := a.ic.Status(a.ctx); err == nil {
 		for _, s := range sessions {
-			st.Sessions = append(st.Sessions, tray.Session{
+			ts := tray.Session{
 				Key: s.Key, SignedIn: s.SignedIn, ExpiresAt: s.ExpiresAt, Renewable: s.Renewable,
 				LoggingIn: s.LoggingIn, UserCode: s.UserCode,
-			})
+			}
+			if s.Renewable {
+				ts.Ends = a.signins.Ends(s.Key, a.st.SSOSessionDuration)
+			}
+			st.Sessions = append(st.Sessions, ts)
 		}
 	}
 	if roles, err := a.ic.CachedRoles(a.ctx); err == nil {

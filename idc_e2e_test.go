@@ -45,7 +45,7 @@ func motoMint(t *testing.T, stsURL string) func(account, role string) (fakeidc.R
 
 // fakeBrowser puts an xdg-open first on PATH that visits the URL (which
 // approves the login in the fake) and logs it.
-func fakeBrowser(t *testing.T, dir string) (pathEnv, logFile string) {
+func fakeBrowser(t testing.TB, dir string) (pathEnv, logFile string) {
 	t.Helper()
 	bin := filepath.Join(dir, "bin")
 	os.MkdirAll(bin, 0o755)

@@ -21,7 +21,7 @@ import (
 
 // menuClient reads and clicks a tray menu over com.canonical.dbusmenu.
 type menuClient struct {
-	t    *testing.T
+	t    testing.TB
 	menu dbus.BusObject
 }
 

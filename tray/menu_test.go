@@ -248,7 +248,7 @@ func TestFoldLabels(t *testing.T) {
 	for _, it := range fold(items, "k") {
 		got = append(got, it.Label)
 	}
-	want := []string{"a – acme-b (18)", "acme-c – be (18)", "br – c (18)"}
+	want := []string{"acme-a – acme-b (18)", "acme-c – beta-8 (18)", "br – ch (18)"}
 	if strings.Join(got, "|") != strings.Join(want, "|") {
 		t.Errorf("ranges %q, want %q", got, want)
 	}

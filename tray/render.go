@@ -4,6 +4,7 @@ package tray
 
 import (
 	"reflect"
+	"slices"
 	"strconv"
 	"sync/atomic"
 
@@ -17,6 +18,7 @@ type node struct {
 	shown Item              // what the entry shows now (Children unused)
 	click *entry            // nil when the entry does nothing
 	kids  []*node
+	watch *watcher // top level only: the clicks of every entry below
 }
 
 // build shows items, changing as little as it can. Where a menu level keeps
@@ -27,58 +29,70 @@ type node struct {
 // entry it was made on, or nothing.
 func (r *renderer) build(items []Item) {
 	if !sameKeys(r.menu, items) || hasSeparatorBelowTop(r.menu, items) {
+		r.opts.Logger.Debug("tray menu rebuilt", "why", firstChange(r.menu, items))
+		r.top.stop()
 		for _, n := range r.menu {
-			r.drop(n)
+			n.watch.stop()
 		}
 		systray.ResetMenu()
 		r.menu = r.add(nil, items)
-	} else {
-		r.update(r.menu, items)
+		r.top = r.watch(leafEntries(r.menu))
+		for _, n := range r.menu {
+			n.watch = r.watch(subtreeEntries(n.kids))
+		}
+		return
 	}
-	if r.clicks.changed {
-		r.clicks.publish(r.menu)
+	for i, n := range r.menu {
+		if r.update(n, items[i], n) {
+			n.watch = r.watch(subtreeEntries(n.kids))
+		}
 	}
 }
 
-// update brings the entries of one level, whose keys are unchanged, up to
-// date; levels below are rebuilt when their keys changed.
-func (r *renderer) update(nodes []*node, items []Item) {
-	for i, n := range nodes {
-		it := items[i]
-		if n.item == nil {
-			continue
-		}
-		if it.Label != n.shown.Label {
-			n.item.SetTitle(it.Label)
-		}
-		if it.Checked != n.shown.Checked {
-			if it.Checked {
-				n.item.Check()
-			} else {
-				n.item.Uncheck()
-			}
-		}
-		if it.Disabled != n.shown.Disabled {
-			if it.Disabled {
-				n.item.Disable()
-			} else {
-				n.item.Enable()
-			}
-			if n.click != nil {
-				n.click.enabled.Store(!it.Disabled)
-			}
-		}
-		n.shown = it
-		if sameKeys(n.kids, it.Children) {
-			r.update(n.kids, it.Children)
-			continue
-		}
-		for _, k := range n.kids {
-			r.drop(k)
-			k.item.Remove()
-		}
-		n.kids = r.add(n.item, it.Children)
+// update brings n, whose key is unchanged, up to date with it; levels below
+// whose keys changed are rebuilt. owner is n's top-level ancestor, whose
+// watcher covers n's clicks: it is stopped when entries below it change,
+// and update reports that it needs a new one.
+func (r *renderer) update(n *node, it Item, owner *node) (rewatch bool) {
+	if n.item == nil {
+		return false
 	}
+	if it.Label != n.shown.Label {
+		n.item.SetTitle(it.Label)
+	}
+	if it.Checked != n.shown.Checked {
+		if it.Checked {
+			n.item.Check()
+		} else {
+			n.item.Uncheck()
+		}
+	}
+	if it.Disabled != n.shown.Disabled {
+		if it.Disabled {
+			n.item.Disable()
+		} else {
+			n.item.Enable()
+		}
+		if n.click != nil {
+			n.click.enabled.Store(!it.Disabled)
+		}
+	}
+	n.shown = it
+	if sameKeys(n.kids, it.Children) {
+		for i, k := range n.kids {
+			if r.update(k, it.Children[i], owner) {
+				rewatch = true
+			}
+		}
+		return rewatch
+	}
+	owner.watch.stop() // before fyne.io/systray closes the channels
+	owner.watch = nil
+	for _, k := range n.kids {
+		k.item.Remove()
+	}
+	n.kids = r.add(n.item, it.Children)
+	return true
 }
 
 // add creates the entries of items under parent (nil: the top level).
@@ -111,7 +125,8 @@ func (r *renderer) add(parent *systray.MenuItem, items []Item) []*node {
 		if len(it.Children) > 0 {
 			n.kids = r.add(n.item, it.Children)
 		} else if it.Action.Kind != ActNone {
-			n.click = r.clicks.add(n.item.ClickedCh, it.Action, !it.Disabled)
+			n.click = &entry{ch: n.item.ClickedCh, action: it.Action}
+			n.click.enabled.Store(!it.Disabled)
 		}
 		n.shown.Children = nil
 		nodes = append(nodes, n)
@@ -119,14 +134,27 @@ func (r *renderer) add(parent *systray.MenuItem, items []Item) []*node {
 	return nodes
 }
 
-// drop forgets the click targets of n and the entries below it.
-func (r *renderer) drop(n *node) {
-	if n.click != nil {
-		r.clicks.remove(n.click)
+// leafEntries are the click targets of one level.
+func leafEntries(nodes []*node) []*entry {
+	var out []*entry
+	for _, n := range nodes {
+		if n.click != nil {
+			out = append(out, n.click)
+		}
 	}
-	for _, k := range n.kids {
-		r.drop(k)
+	return out
+}
+
+// subtreeEntries are the click targets of nodes and every level below.
+func subtreeEntries(nodes []*node) []*entry {
+	var out []*entry
+	for _, n := range nodes {
+		if n.click != nil {
+			out = append(out, n.click)
+		}
+		out = append(out, subtreeEntries(n.kids)...)
 	}
+	return out
 }
 
 // sameKeys reports whether nodes show the same entries as items.
@@ -140,6 +168,24 @@ func sameKeys(nodes []*node, items []Item) bool {
 		}
 	}
 	return true
+}
+
+// firstChange describes the first top-level entry that changed, for the
+// debug log.
+func firstChange(nodes []*node, items []Item) string {
+	for i := range max(len(nodes), len(items)) {
+		var was, is string
+		if i < len(nodes) {
+			was = nodes[i].key
+		}
+		if i < len(items) {
+			is = itemKey(items[i])
+		}
+		if was != is {
+			return strconv.Quote(was) + " -> " + strconv.Quote(is)
+		}
+	}
+	return "a separator in a changed submenu"
 }
 
 // hasSeparatorBelowTop reports whether a submenu whose entries change holds
@@ -186,15 +232,16 @@ func itemKey(it Item) string {
 	return kind + strconv.Itoa(int(a.Kind)) + "\x00" + a.Profile + "\x00" + a.Session + "\x00" + it.Key
 }
 
-// dispatcher waits for the clicks of every entry in one goroutine and
-// runs the entry's action. fyne.io/systray closes an entry's ClickedCh
+// A watcher waits for the clicks of one top-level submenu (or of the top
+// level's own entries) in its own goroutine and runs the clicked entry's
+// action. One per top-level submenu, rather than one for the whole menu,
+// keeps "All accounts" listening while Recent or the status line is
+// rebuilt by a switch: fyne.io/systray drops a click that finds nobody
+// waiting. fyne.io/systray closes an entry's ClickedCh
 // when the entry is removed: a closed channel is a removed entry, never a
 // click.
-type dispatcher struct {
-	do      func(Action)
-	entries map[*entry]bool
-	changed bool
-	tables  chan []*entry
+type watcher struct {
+	done chan struct{}
 }
 
 // entry is a clickable menu entry: its channel and its action, fixed for
@@ -205,72 +252,42 @@ type entry struct {
 	enabled atomic.Bool
 }
 
-func newDispatcher(do func(Action)) *dispatcher {
-	return &dispatcher{do: do, entries: map[*entry]bool{}, tables: make(chan []*entry, 1)}
-}
-
-func (d *dispatcher) add(ch <-chan struct{}, a Action, enabled bool) *entry {
-	e := &entry{ch: ch, action: a}
-	e.enabled.Store(enabled)
-	d.entries[e] = true
-	d.changed = true
-	return e
-}
-
-func (d *dispatcher) remove(e *entry) {
-	delete(d.entries, e)
-	d.changed = true
-}
-
-// publish hands the current entries, in menu order, to the dispatching
-// goroutine, replacing a table it has not picked up yet.
-func (d *dispatcher) publish(menu []*node) {
-	var table []*entry
-	var walk func([]*node)
-	walk = func(nodes []*node) {
-		for _, n := range nodes {
-			if n.click != nil && d.entries[n.click] {
-				table = append(table, n.click)
-			}
-			walk(n.kids)
-		}
+// watch starts a watcher of entries (nil when there are none).
+func (r *renderer) watch(entries []*entry) *watcher {
+	if len(entries) == 0 {
+		return nil
 	}
-	walk(menu)
-	select {
-	case <-d.tables:
-	default:
-	}
-	d.tables <- table
-	d.changed = false
-}
-
-// run dispatches clicks until stop is closed.
-func (d *dispatcher) run(stop <-chan struct{}) {
+	w := &watcher{done: make(chan struct{})}
 	cases := []reflect.SelectCase{
-		{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(stop)},
-		{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(d.tables)},
+		{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(w.done)},
+		{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(r.stop)},
 	}
-	var table []*entry
-	for {
-		i, v, ok := reflect.Select(cases)
-		switch {
-		case i == 0:
-			return
-		case i == 1:
-			table = v.Interface().([]*entry)
-			cases = cases[:2]
-			for _, e := range table {
-				cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(e.ch)})
-			}
-		case !ok:
-			// A removed entry: stop listening to it.
-			cases = append(cases[:i], cases[i+1:]...)
-			table = append(table[:i-2], table[i-1:]...)
-		default:
-			// fyne.io/systray delivers clicks on disabled entries too.
-			if e := table[i-2]; e.enabled.Load() {
-				go d.do(e.action)
+	for _, e := range entries {
+		cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(e.ch)})
+	}
+	do := r.opts.Actions.Do
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		for {
+			i, _, ok := reflect.Select(cases)
+			switch {
+			case i < 2:
+				return
+			case !ok:
+				cases = slices.Delete(cases, i, i+1)
+				entries = slices.Delete(entries, i-2, i-1)
+			case entries[i-2].enabled.Load(): // systray delivers clicks on disabled entries too
+				go do(entries[i-2].action)
 			}
 		}
+	}()
+	return w
+}
+
+// stop ends the watcher; a nil watcher has nothing to stop.
+func (w *watcher) stop() {
+	if w != nil {
+		close(w.done)
 	}
 }

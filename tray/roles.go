@@ -165,23 +165,30 @@ func fold(items []Item, key string) []Item {
 			next = items[hi].Label
 		}
 		first, last := part[0].Label, part[len(part)-1].Label
-		label := fmt.Sprintf("%s – %s (%d)", prefix(first, prev), prefix(last, next), len(part))
+		n := max(prefixLen(first, prev), prefixLen(last, next))
+		label := fmt.Sprintf("%s – %s (%d)", cut(first, n), cut(last, n), len(part))
 		sub := key + "/" + first
 		out = append(out, Item{Key: sub, Label: label, Children: fold(part, sub)})
 	}
 	return out
 }
 
-// prefix is the shortest start of s that tells it from its neighbour
-// across a range boundary (at least one letter).
-func prefix(s, neighbour string) string {
+// prefixLen is the length of the shortest start of s that tells it from
+// its neighbour across a range boundary (at least one letter). Both ends of
+// a range are cut to the longer of their two lengths: "acct-075 –
+// acct-099", not "acct-075 – acct-0".
+func prefixLen(s, neighbour string) int {
 	rs, rn := []rune(strings.ToLower(s)), []rune(strings.ToLower(neighbour))
 	n := 0
 	for n < len(rs) && n < len(rn) && rs[n] == rn[n] {
 		n++
 	}
-	out := []rune(s)[:min(n+1, len(rs))]
-	return strings.TrimSpace(string(out))
+	return n + 1
+}
+
+func cut(s string, n int) string {
+	r := []rune(s)
+	return strings.TrimSpace(string(r[:min(n, len(r))]))
 }
 
 func compareFold(a, b string) int {

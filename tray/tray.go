@@ -58,23 +58,18 @@ func Quit() { systray.Quit() }
 // renderer turns the model into systray calls. It holds no lock while
 // calling systray and does no network work.
 type renderer struct {
-	opts   Options
-	stop   chan struct{}
-	wg     sync.WaitGroup
-	icon   IconKind
-	menu   []*node
-	clicks *dispatcher
+	opts Options
+	stop chan struct{}
+	wg   sync.WaitGroup
+	icon IconKind
+	menu []*node
+	top  *watcher // the clicks of the top level
 }
 
 func (r *renderer) ready() {
 	systray.SetTitle("rolecall")
 	r.icon = -1
-	r.clicks = newDispatcher(r.opts.Actions.Do)
-	r.wg.Add(2)
-	go func() {
-		defer r.wg.Done()
-		r.clicks.run(r.stop)
-	}()
+	r.wg.Add(1)
 	go r.loop()
 	if r.opts.OnReady != nil {
 		r.opts.OnReady()

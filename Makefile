@@ -56,6 +56,8 @@ bench: build
 	$(GO) test -run '^$$' -bench . -benchmem ./creds ./server
 	$(GO) test -run '^$$' -bench Config -benchmem ./sso
 	$(GO) test -run '^$$' -bench Discovery -benchtime 3x ./sso
+	$(GO) test -run '^$$' -bench Switch -benchtime 20x ./tray
+	$(GO) test -run '^$$' -bench TrayDailyDriver -benchtime 20x .
 	$(GO) build -o bin/loadtest ./internal/loadtest
 	./bin/loadtest -bin $(BIN)
 

@@ -93,35 +93,7 @@ func Due(st State, now time.Time, leads []time.Duration) ([]Note, time.Time) {
 			notes = append(notes, n)
 		}
 	}
-	type group struct {
-		expired, ended, failing []creds.Slot
-	}
-	groups := map[string]*group{}
-	var order []string
-	for _, s := range slotsOf(st.Slots) {
-		g := "slot/" + s.Name
-		if s.Profile.Session != "" {
-			g = "session/" + s.Profile.Session
-		}
-		if groups[g] == nil {
-			groups[g] = &group{}
-			order = append(order, g)
-		}
-		gr := groups[g]
-		switch {
-		case s.State == creds.StateOK || s.State == creds.StateRefreshing:
-			continue
-		case s.Creds.AccessKeyID != "" && !s.Creds.ValidAt(now):
-			gr.expired = append(gr.expired, s)
-		case s.State == creds.StateLoginRequired:
-			gr.ended = append(gr.ended, s)
-		case s.State == creds.StateError:
-			gr.failing = append(gr.failing, s)
-		}
-		if s.Creds.AccessKeyID != "" {
-			later(s.Creds.Expiration) // the expiry notice
-		}
-	}
+	groups, order := slotGroups(st.Slots, now, later)
 	for _, g := range order {
 		gr := groups[g]
 		session, _ := strings.CutPrefix(g, "session/")
@@ -152,6 +124,44 @@ func Due(st State, now time.Time, leads []time.Duration) ([]Note, time.Time) {
 		}
 	}
 	return notes, next
+}
+
+// slotGroup is what is wrong with the slots of one session (or one slot
+// without a session), in order of gravity.
+type slotGroup struct {
+	expired, ended, failing []creds.Slot
+}
+
+// slotGroups sorts the slots in trouble by session; later is told when
+// credentials still served will expire (the expiry notice is due then).
+func slotGroups(st creds.State, now time.Time, later func(time.Time)) (map[string]*slotGroup, []string) {
+	groups := map[string]*slotGroup{}
+	var order []string
+	for _, s := range slotsOf(st) {
+		g := "slot/" + s.Name
+		if s.Profile.Session != "" {
+			g = "session/" + s.Profile.Session
+		}
+		if groups[g] == nil {
+			groups[g] = &slotGroup{}
+			order = append(order, g)
+		}
+		gr := groups[g]
+		switch {
+		case s.State == creds.StateOK || s.State == creds.StateRefreshing:
+			continue
+		case s.Creds.AccessKeyID != "" && !s.Creds.ValidAt(now):
+			gr.expired = append(gr.expired, s)
+		case s.State == creds.StateLoginRequired:
+			gr.ended = append(gr.ended, s)
+		case s.State == creds.StateError:
+			gr.failing = append(gr.failing, s)
+		}
+		if s.Creds.AccessKeyID != "" {
+			later(s.Creds.Expiration)
+		}
+	}
+	return groups, order
 }
 
 // sessionNote is the login code, or the session ending warning.

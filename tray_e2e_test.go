@@ -224,14 +224,25 @@ func TestTrayEndToEnd(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- cmd.Wait() }()
 	var exitErr error
-	m.clickUntil("Quit", func() bool {
+	// Click Quit until rolecall is gone; once it is, its menu is too (a
+	// slow exit must not read as a missing menu).
+	for exited, deadline := false, time.Now().Add(30*time.Second); !exited; {
+		var rev uint32
+		var l []any
+		if m.menu.Call("com.canonical.dbusmenu.GetLayout", 0, int32(0), int32(-1), []string{}).Store(&rev, &l) == nil {
+			if id, ok := findID(l, "Quit"); ok {
+				m.menu.Call("com.canonical.dbusmenu.Event", 0, id, "clicked", dbus.MakeVariant(""), uint32(0))
+			}
+		}
 		select {
 		case exitErr = <-done:
-			return true
-		default:
-			return false
+			exited = true
+		case <-time.After(time.Second):
+			if time.Now().After(deadline) {
+				t.Fatal("Quit did not end rolecall")
+			}
 		}
-	})
+	}
 	if exitErr != nil {
 		t.Fatalf("exit: %v\n%s", exitErr, logs.String())
 	}

@@ -1,0 +1,260 @@
+// Package picker is the tray's "Find a role…" page: a small search page
+// that rolecall serves on the loopback interface and opens in the user's
+// browser. It is as strict as the credential endpoint: reachable only
+// through a one-time link (which sets an HttpOnly, SameSite=Strict
+// cookie), only under its own Host names, with no CORS at all, and state
+// changes only from its own origin. The page never holds credentials: it
+// lists role names and asks rolecall to act on them.
+package picker
+
+import (
+	"crypto/rand"
+	"crypto/subtle"
+	"embed"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// Role is one entry of the page.
+type Role struct {
+	Name     string `json:"name"`  // what loads it
+	Label    string `json:"label"` // what the page shows and searches
+	Loaded   bool   `json:"loaded"`
+	Favorite bool   `json:"favorite"`
+}
+
+// Options configure a picker. Roles and the actions are required.
+type Options struct {
+	// Roles lists what can be picked; it must be cheap (no network).
+	Roles func() []Role
+	// Load loads a role into the default slot, LoadSlot into its own
+	// named slot; Favorite stars or unstars it.
+	Load, LoadSlot func(name string) error
+	Favorite       func(name string, on bool) error
+	Logger         *slog.Logger
+	// LinkTTL is how long a one-time link stays valid (default 2 min).
+	LinkTTL time.Duration
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+}
+
+const cookieName = "rolecall_picker"
+
+// Server serves the page on 127.0.0.1 until Close.
+type Server struct {
+	opts  Options
+	ln    net.Listener
+	srv   *http.Server
+	hosts []string // the Host values accepted
+	done  chan struct{}
+
+	mu       sync.Mutex
+	links    map[string]time.Time // one-time secret -> end of validity
+	sessions map[string]bool      // cookie values handed out
+}
+
+// Start listens on a free loopback port.
+func Start(opts Options) (*Server, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.LinkTTL == 0 {
+		opts.LinkTTL = 2 * time.Minute
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, fmt.Errorf("role picker: %w", err)
+	}
+	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+	s := &Server{opts: opts, ln: ln, hosts: []string{"127.0.0.1:" + port, "localhost:" + port},
+		links: map[string]time.Time{}, sessions: map[string]bool{}, done: make(chan struct{})}
+	s.srv = &http.Server{Handler: s.handler(), ReadHeaderTimeout: 5 * time.Second, ErrorLog: slog.NewLogLogger(opts.Logger.Handler(), slog.LevelDebug)}
+	go func() {
+		defer close(s.done)
+		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			opts.Logger.Warn("role picker stopped", "err", err)
+		}
+	}()
+	return s, nil
+}
+
+// Link returns a fresh one-time link to the page.
+func (s *Server) Link() string {
+	secret := randomToken()
+	s.mu.Lock()
+	s.links[secret] = s.opts.Now().Add(s.opts.LinkTTL)
+	s.mu.Unlock()
+	return "http://" + s.hosts[0] + "/open?t=" + secret
+}
+
+// Close stops the server.
+func (s *Server) Close() error {
+	err := s.srv.Close()
+	<-s.done
+	return err
+}
+
+func randomToken() string {
+	b := make([]byte, 32)
+	rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+//go:embed page
+var page embed.FS
+
+// handler checks every request before routing it.
+func (s *Server) handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /open", s.open)
+	mux.HandleFunc("GET /{$}", s.file("page/index.html", "text/html; charset=utf-8"))
+	mux.HandleFunc("GET /app.js", s.file("page/app.js", "text/javascript; charset=utf-8"))
+	mux.HandleFunc("GET /app.css", s.file("page/app.css", "text/css; charset=utf-8"))
+	mux.HandleFunc("GET /api/roles", s.roles)
+	mux.HandleFunc("POST /api/{action}", s.act)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "+
+			"base-uri 'none'; form-action 'none'; frame-ancestors 'none'")
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("Cache-Control", "no-store")
+		h.Set("X-Frame-Options", "DENY")
+		if !s.hostAllowed(r.Host) {
+			http.Error(w, "unknown host", http.StatusMisdirectedRequest)
+			return
+		}
+		if r.URL.Path != "/open" && !s.hasSession(r) {
+			http.Error(w, "open the role picker from rolecall's tray menu (Find a role…)", http.StatusForbidden)
+			return
+		}
+		if r.Method != http.MethodGet && !s.ownOrigin(r) {
+			http.Error(w, "cross-origin request refused", http.StatusForbidden)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
+}
+
+func (s *Server) hostAllowed(host string) bool {
+	for _, h := range s.hosts {
+		if host == h {
+			return true
+		}
+	}
+	return false
+}
+
+// ownOrigin: a state change must come from the page itself. Browsers send
+// Origin on every POST; a request without one is not from the page.
+func (s *Server) ownOrigin(r *http.Request) bool {
+	if site := r.Header.Get("Sec-Fetch-Site"); site != "" && site != "same-origin" {
+		return false
+	}
+	return r.Header.Get("Origin") == "http://"+r.Host && r.Header.Get("Content-Type") == "application/json"
+}
+
+func (s *Server) hasSession(r *http.Request) bool {
+	c, err := r.Cookie(cookieName)
+	if err != nil {
+		return false
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for v := range s.sessions {
+		if subtle.ConstantTimeCompare([]byte(v), []byte(c.Value)) == 1 {
+			return true
+		}
+	}
+	return false
+}
+
+// open trades a one-time link for a session cookie.
+func (s *Server) open(w http.ResponseWriter, r *http.Request) {
+	secret := r.URL.Query().Get("t")
+	s.mu.Lock()
+	until, ok := s.links[secret]
+	delete(s.links, secret)
+	for k, t := range s.links { // forget expired links
+		if s.opts.Now().After(t) {
+			delete(s.links, k)
+		}
+	}
+	ok = ok && secret != "" && !s.opts.Now().After(until)
+	var session string
+	if ok {
+		session = randomToken()
+		s.sessions[session] = true
+	}
+	s.mu.Unlock()
+	if !ok {
+		http.Error(w, "this link was used or has expired: open the role picker from rolecall's tray menu again", http.StatusForbidden)
+		return
+	}
+	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: session, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode})
+	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+func (s *Server) file(name, contentType string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		b, err := page.ReadFile(name)
+		if err != nil {
+			http.Error(w, "missing page", http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Type", contentType)
+		w.Write(b)
+	}
+}
+
+func (s *Server) roles(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	roles := s.opts.Roles()
+	if roles == nil {
+		roles = []Role{}
+	}
+	json.NewEncoder(w).Encode(roles)
+}
+
+// act runs a click of the page: {"name": ..., "on": ...}.
+func (s *Server) act(w http.ResponseWriter, r *http.Request) {
+	var req struct {
+		Name string `json:"name"`
+		On   bool   `json:"on"`
+	}
+	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4096)).Decode(&req); err != nil || req.Name == "" {
+		http.Error(w, "bad request", http.StatusBadRequest)
+		return
+	}
+	var err error
+	switch r.PathValue("action") {
+	case "load":
+		err = s.opts.Load(req.Name)
+	case "slot":
+		err = s.opts.LoadSlot(req.Name)
+	case "favorite":
+		err = s.opts.Favorite(req.Name, req.On)
+	default:
+		http.NotFound(w, r)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	if err != nil {
+		s.opts.Logger.Warn("role picker action failed", "action", r.PathValue("action"), "role", req.Name, "err", err)
+		w.WriteHeader(http.StatusConflict)
+		json.NewEncoder(w).Encode(map[string]string{"error": err.Error()})
+		return
+	}
+	json.NewEncoder(w).Encode(map[string]bool{"ok": true})
+}

@@ -27,15 +27,21 @@ check:
 	$(GO) vet ./...
 	$(GO) test -short -timeout 60s ./...
 
-# Everything. The JavaScript SDK client test needs its npm packages;
-# without npm the test says so and skips. A hang fails in minutes.
-test: testdata/js/node_modules/.installed
+# Everything. The JavaScript SDK client test and the role picker's browser
+# test need their npm packages; without npm the tests say so and skip. A
+# hang fails in minutes.
+test: testdata/js/node_modules/.installed tray/picker/testdata/node_modules/.installed
 	$(GO) test -race -timeout 240s ./...
 
 testdata/js/node_modules/.installed: testdata/js/package.json testdata/js/package-lock.json
 	@if command -v npm >/dev/null; then \
 		cd testdata/js && npm ci --no-audit --no-fund --loglevel=error && touch node_modules/.installed; \
 	else echo "npm not found: the JavaScript SDK test will be skipped"; fi
+
+tray/picker/testdata/node_modules/.installed: tray/picker/testdata/package.json tray/picker/testdata/package-lock.json
+	@if command -v npm >/dev/null; then \
+		cd tray/picker/testdata && npm ci --no-audit --no-fund --loglevel=error && touch node_modules/.installed; \
+	else echo "npm not found: the role picker's browser test will be skipped"; fi
 
 fuzz:
 	$(GO) test ./settings -run '^$$' -fuzz FuzzParse -fuzztime $(FUZZTIME)

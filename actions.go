@@ -33,6 +33,7 @@ func (a *app) actions() tray.Actions {
 			return nil
 		},
 		CopyCode:    a.copyCode,
+		FindRole:    a.findRole,
 		OpenBrowser: a.openBrowser,
 		Favorite: func(p string, on bool) error {
 			defer a.changed()

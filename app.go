@@ -29,6 +29,7 @@ type app struct {
 	favs     *pins
 	recent   *recent
 	signins  *signins
+	picker   rolePicker
 	st       settings.Settings
 	log      *slog.Logger
 	withTray bool
@@ -159,6 +160,7 @@ func (a *app) loginRequired(p creds.Profile) {
 // Close stops everything.
 func (a *app) Close() {
 	a.cancel()
+	a.picker.close()
 	a.engine.Close()
 	a.wg.Wait()
 }

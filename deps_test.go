@@ -8,7 +8,7 @@ import (
 )
 
 // TestImportArrows guards the package arrows of SPEC §1: main → everything;
-// tray → creds, assets; server → creds; server/control → creds (the
+// tray → creds, assets (tray/picker: a leaf); server → creds; server/control → creds (the
 // listener and the control channel never import each other); sso → creds,
 // keyring; creds → nothing (and standard library only). keyring, settings
 // and assets are leaves.
@@ -21,6 +21,7 @@ func TestImportArrows(t *testing.T) {
 		"keyring":        {},
 		"sso":            {"creds", "keyring"},
 		"tray":           {"creds", "assets"},
+		"tray/picker":    {},
 		"assets":         {},
 		"settings":       {},
 	}

@@ -26,7 +26,9 @@ type trayApp struct {
 	cmd   *exec.Cmd
 	port  string
 	token string
-	lost  int // clicks that reached nothing (the menu was rebuilt, or busy)
+	lost  int
+	// browserLog lists the URLs opened in the (fake) browser.
+	browserLog string // clicks that reached nothing (the menu was rebuilt, or busy)
 }
 
 // org300 is 300 accounts of four roles each.
@@ -50,7 +52,7 @@ func startTrayApp(tb testing.TB, fake *fakeidc.Server) *trayApp {
 	os.MkdirAll(filepath.Join(s.Dir, "config", "rolecall"), 0o700)
 	port := freePort(tb)
 	os.WriteFile(filepath.Join(s.Dir, "config", "rolecall", "config.toml"), []byte("port = "+port+"\n"), 0o600)
-	pathEnv, _ := fakeBrowser(tb, dir)
+	pathEnv, browserLog := fakeBrowser(tb, dir)
 	bin, err := buildBinary()
 	if err != nil {
 		tb.Fatal(err)
@@ -86,7 +88,7 @@ func startTrayApp(tb testing.TB, fake *fakeidc.Server) *trayApp {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return &trayApp{m: m, cmd: cmd, port: port, token: string(tok)}
+	return &trayApp{m: m, cmd: cmd, port: port, token: string(tok), browserLog: browserLog}
 }
 
 // served returns the role ARN the endpoint serves now ("" on an error).
@@ -172,6 +174,11 @@ func TestTrayBucketClickServes(t *testing.T) {
 	fake.PageSize = 100
 	a := startTrayApp(t, fake)
 	a.switchTo(t, map[string]int32{}, "acct-123", "100000000123", "Deploy")
+	// Find a role… opens the picker through a one-time link.
+	a.m.clickUntil("Find a role…", func() bool {
+		b, _ := os.ReadFile(a.browserLog)
+		return strings.Contains(string(b), "/open?t=")
+	})
 	// The status line names the role, its account id and the time left.
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 		if l := labels(a.m.layout()); strings.HasPrefix(l[0], "▶ acct-123/Deploy — 1000… — ") {

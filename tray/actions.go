@@ -19,7 +19,9 @@ type Actions struct {
 	CopyCode    func(session string) error
 	OpenBrowser func(session string) error
 	// Favorite stars or unstars a role.
-	Favorite  func(profile string, on bool) error
+	Favorite func(profile string, on bool) error
+	// FindRole opens the role picker page.
+	FindRole  func() error
 	Copy      func(ide bool) error // terminal exports, or IDE settings
 	Refresh   func() error
 	Autostart func(on bool) error
@@ -77,6 +79,11 @@ func (a Actions) call(act Action) error {
 			return errMissing
 		}
 		return a.Autostart(act.Kind == ActAutostartOn)
+	case ActFindRole:
+		if a.FindRole == nil {
+			return errMissing
+		}
+		return a.FindRole()
 	case ActQuit:
 		if a.Quit != nil {
 			a.Quit()

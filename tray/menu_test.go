@@ -72,6 +72,7 @@ Cancel login
   Serve it in its own slot too
 (disabled) Signed in to corp until 17:00
 ---
+Find a role…
 [ ] ★ Acme Prod/ReadOnly
 Recent
   [x] Acme Dev/Admin
@@ -106,6 +107,7 @@ Quit
   ★ Remove from favourites
 (disabled) Signed in to corp
 ---
+Find a role…
 [x] ★ dev
 Profiles (1)
   [x] dev

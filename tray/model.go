@@ -84,6 +84,7 @@ const (
 	ActCancelLogin             // cancel Session's login
 	ActFavorite                // star Profile
 	ActUnfavorite              // unstar Profile
+	ActFindRole                // open the role picker
 )
 
 // Action is a click's meaning.
@@ -128,6 +129,9 @@ func Menu(st State, now time.Time) []Item {
 	m := []Item{statusItem(st, roles, now)}
 	m = append(m, sessionItems(st)...)
 	m = append(m, sep)
+	if len(st.Roles) > 0 {
+		m = append(m, Item{Label: "Find a role…", Action: Action{Kind: ActFindRole}})
+	}
 	m = append(m, roles.favorites()...)
 	if r := roles.recent(); len(r.Children) > 0 {
 		m = append(m, r)

@@ -123,8 +123,10 @@ func (ix *roleIndex) groups() []Item {
 	return out
 }
 
-// fullLabel names a role with what its name does not say: "dev —
+// Label names a role with what its name does not say: "dev —
 // 111111111111/Admin", "Acme Dev/Admin — 111111111111".
+func Label(r Role) string { return fullLabel(r) }
+
 func fullLabel(r Role) string {
 	var acct []string
 	for _, s := range []string{r.Account, r.AccountID} {

@@ -1,5 +1,6 @@
 // Drives chromium over the role picker. Usage: node browser.mjs LINK
-// OTHER_ORIGIN_URL. Prints one JSON object with what it saw; the Go test
+// OTHER_ORIGIN_URL (PICKER_SCREENSHOT=file.png keeps a picture of the page
+// after the search, the switch and the star). Prints one JSON object with what it saw; the Go test
 // checks it (and what the picker was asked to do).
 import { chromium } from "playwright-core";
 
@@ -26,6 +27,7 @@ try {
   await page.locator("#roles li.loaded button.star").click();
   await page.waitForSelector("#roles li.loaded button.star:text('★')");
   out.starred = true;
+  if (process.env.PICKER_SCREENSHOT) await page.screenshot({ path: process.env.PICKER_SCREENSHOT });
   // The cookie is not readable from the page.
   out.cookieVisible = await page.evaluate(() => document.cookie);
   // The link works once.

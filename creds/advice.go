@@ -43,51 +43,69 @@ type Text int
 
 // The texts; the comment on each names its arguments.
 const (
-	NothingLoaded         Text = iota // -
-	NoSuchSlot                        // slot, slot
-	SessionEnded                      // -
-	RefreshFailed                     // slot label, error
-	MissingToken                      // -
-	WrongToken                        // -
-	NotRunning                        // -
-	AlreadyRunning                    // pid
-	PortTaken                         // port, settings file
-	NoAWSConfig                       // path
-	NoSSOSession                      // path
-	NoSuchSession                     // name, path, name
-	ManySessions                      // path, count, names
-	NoSuchProfile                     // name
-	NoSuchRole                        // role, account
-	DidYouMean                        // name, suggestion
-	NotSignedIn                       // profile, sessions, session
-	NotSignedInRole                   // role, account, sessions, session
-	AmbiguousRole                     // name, choices
-	CannotServe                       // profile, why
-	MissingSessionSection             // session, path, session
-	LoginFor                          // what failed, session
-	NotLoaded                         // slot, loaded slots
-	NotLoadedNone                     // slot
-	DefaultNotLoaded                  // -
-	Unreachable                       // host
-	LoginWaiting                      // -
-	CodeExpired                       // code, session
-	LoginDenied                       // session
-	RegistrationGone                  // session
-	ClipboardWayland                  // -
-	ClipboardX11                      // -
-	ClipboardNone                     // -
-	ClipboardOther                    // error
-	EnvIMDSProfile                    // -
-	DoctorDefault                     // section, file, key
-	DoctorDefaultFix                  // -
-	DoctorSettingsFix                 // -
-	DoctorFullURI                     // set, serving
-	DoctorToken                       // which
-	DoctorShellFix                    // -
-	DoctorNoKeyring                   // error
-	DoctorAWSConfigFix                // -
-	DoctorNoAWSConfig                 // path
-	DoctorNoSSOSession                // path
+	NothingLoaded           Text = iota // -
+	NoSuchSlot                          // slot, slot
+	SessionEnded                        // -
+	RefreshFailed                       // slot label, error
+	MissingToken                        // -
+	WrongToken                          // -
+	NotRunning                          // -
+	AlreadyRunning                      // pid
+	PortTaken                           // port, settings file
+	NoAWSConfig                         // path
+	NoSSOSession                        // path
+	NoSuchSession                       // name, path, name
+	ManySessions                        // path, count, names
+	NoSuchProfile                       // name
+	NoSuchRole                          // role, account
+	DidYouMean                          // name, suggestion
+	NotSignedIn                         // profile, sessions, session
+	NotSignedInRole                     // role, account, sessions, session
+	AmbiguousRole                       // name, choices
+	CannotServe                         // profile, why
+	MissingSessionSection               // session, path, session
+	LoginFor                            // what failed, session
+	NotLoaded                           // slot, loaded slots
+	NotLoadedNone                       // slot
+	DefaultNotLoaded                    // -
+	Unreachable                         // host
+	LoginWaiting                        // -
+	CodeExpired                         // code, session
+	LoginDenied                         // session
+	RegistrationGone                    // session
+	ClipboardWayland                    // -
+	ClipboardX11                        // -
+	ClipboardNone                       // -
+	ClipboardOther                      // error
+	EnvIMDSProfile                      // -
+	DoctorDefault                       // section, file, key
+	DoctorDefaultFix                    // -
+	DoctorSettingsFix                   // -
+	DoctorFullURI                       // set, serving
+	DoctorToken                         // which
+	DoctorShellFix                      // -
+	DoctorNoKeyring                     // error
+	DoctorAWSConfigFix                  // -
+	DoctorNoAWSConfig                   // path
+	DoctorNoSSOSession                  // path
+	WhyNetwork                          // - (the Why* texts: a failure in a few words, for the tray)
+	WhyRefused                          // -
+	WhyPermission                       // -
+	WhyThrottled                        // -
+	WhyNotFound                         // -
+	WhyUnexpected                       // -
+	NoteCode                            // session
+	NoteCodeBody                        // code
+	NoteEnding                          // session, time left
+	NoteEndingBody                      // -
+	NoteEndingRenewableBody             // -
+	NoteEnded                           // session
+	NoteEndedBody                       // profiles
+	NoteExpired                         // profiles
+	NoteExpiredLogin                    // -
+	NoteExpiredRetry                    // why
+	NoteFailing                         // profiles, why
+	NoteFailingBody                     // -
 )
 
 // texts is the one mapping from a Text to its words (fmt verbs for its
@@ -144,6 +162,25 @@ var texts = map[Text]string{
 	DoctorNoKeyring:    "no usable OS keyring (%v): the SSO session is lost at every restart",
 	DoctorNoAWSConfig:  "no AWS config at %s: rolecall has no profile to serve and no Identity Center to sign in to",
 	DoctorNoSSOSession: "%s has no [sso-session NAME] section: rolecall has no Identity Center to sign in to",
+	WhyNetwork:         "network unreachable",
+	WhyRefused:         "Identity Center refused the session",
+	WhyPermission:      "permission removed",
+	WhyThrottled:       "Identity Center is busy (throttled)",
+	WhyNotFound:        "role or account not found",
+	WhyUnexpected:      "unexpected error (details in the log)",
+	NoteCode:           "Log in to AWS session %s",
+	NoteCodeBody:       "Approve the request in your browser; check that it shows the code %s.",
+	NoteEnding:         "AWS session %s ends in %s",
+	NoteEndingBody:     "Log in again to keep your roles.",
+	NoteEndingRenewableBody: "Identity Center ends sessions a fixed time after sign-in (sso_session_duration); " +
+		"log in again to keep your roles.",
+	NoteEnded:        "AWS session %s ended",
+	NoteEndedBody:    "Log in again to keep %s served.",
+	NoteExpired:      "Credentials for %s expired",
+	NoteExpiredLogin: "Nothing valid is served for them: log in again.",
+	NoteExpiredRetry: "Nothing valid is served for them until a refresh works (%s).",
+	NoteFailing:      "Refreshing %s failed: %s",
+	NoteFailingBody:  "rolecall retries by itself; the current credentials stay served until they expire.",
 	DoctorAWSConfigFix: "describe your IAM Identity Center as in the README's Quick start: " +
 		"an [sso-session NAME] with sso_start_url and sso_region, and a profile that uses it",
 }

@@ -43,8 +43,7 @@ type Note struct {
 }
 
 // Reason turns a failure, as a slot records it, into a few words a person
-// understands; the raw text goes to the log. It is the one mapping of
-// failure texts for the tray.
+// understands (from creds' texts); the raw text goes to the log.
 func Reason(err string) string {
 	s := strings.ToLower(err)
 	has := func(subs ...string) bool {
@@ -53,17 +52,17 @@ func Reason(err string) string {
 	switch {
 	case has("no such host", "network is unreachable", "connection refused", "i/o timeout",
 		"dial tcp", "connection reset", "tls handshake timeout", "no route to host", "context deadline exceeded"):
-		return "network unreachable"
+		return creds.Say(creds.WhyNetwork)
 	case has("login required", "unauthorizedexception", "no longer accepts", "renewal refused", "invalid_grant", "expiredtoken"):
-		return "Identity Center refused the session"
+		return creds.Say(creds.WhyRefused)
 	case has("forbiddenexception", "accessdenied", "access denied", "not authorized", "no access"):
-		return "permission removed"
+		return creds.Say(creds.WhyPermission)
 	case has("throttl", "toomanyrequests", "rate exceeded"):
-		return "Identity Center is busy (throttled)"
+		return creds.Say(creds.WhyThrottled)
 	case has("resourcenotfound", "not found"):
-		return "role or account not found"
+		return creds.Say(creds.WhyNotFound)
 	}
-	return "unexpected error (details in the log)"
+	return creds.Say(creds.WhyUnexpected)
 }
 
 // Due returns the notifications st calls for at now, and when the next one
@@ -107,19 +106,19 @@ func Due(st State, now time.Time, leads []time.Duration) ([]Note, time.Time) {
 		switch {
 		case len(gr.expired) > 0:
 			notes = append(notes, Note{Key: "expired/" + keys(gr.expired), Group: g, Kind: NoteError,
-				Title:  "Credentials for " + names(gr.expired) + " expired",
+				Title:  creds.Say(creds.NoteExpired, names(gr.expired)),
 				Body:   expiredBody(gr.expired[0], session),
 				Detail: gr.expired[0].Err, Buttons: login, Sticky: true})
 		case len(gr.ended) > 0:
 			notes = append(notes, Note{Key: "ended/" + keys(gr.ended), Group: g, Kind: NoteWarning,
-				Title: "AWS session " + session + " ended",
-				Body:  "Log in again to keep " + names(gr.ended) + " served.", Detail: gr.ended[0].Err,
+				Title: creds.Say(creds.NoteEnded, session),
+				Body:  creds.Say(creds.NoteEndedBody, names(gr.ended)), Detail: gr.ended[0].Err,
 				Buttons: login, Sticky: true})
 		case len(gr.failing) > 0:
 			why := Reason(gr.failing[0].Err)
 			notes = append(notes, Note{Key: "failing/" + why + "/" + keys(gr.failing), Group: g, Kind: NoteError,
-				Title:  "Refreshing " + names(gr.failing) + " failed: " + why,
-				Body:   "rolecall retries by itself; the current credentials stay served until they expire.",
+				Title:  creds.Say(creds.NoteFailing, names(gr.failing), why),
+				Body:   creds.Say(creds.NoteFailingBody),
 				Detail: gr.failing[0].Err})
 		}
 	}
@@ -172,8 +171,8 @@ func sessionNote(s Session, now time.Time, leads []time.Duration, later func(tim
 			return Note{}, false
 		}
 		n := Note{Key: "code/" + s.Key + "/" + s.UserCode, Group: g, Kind: NoteInfo, Sticky: true,
-			Title: "Log in to AWS session " + s.Key,
-			Body:  fmt.Sprintf("Approve the request in your browser; check that it shows the code %s.", s.UserCode)}
+			Title: creds.Say(creds.NoteCode, s.Key),
+			Body:  creds.Say(creds.NoteCodeBody, s.UserCode)}
 		if clipboard {
 			n.Buttons = append(n.Buttons, Button{Key: "copy-code", Label: "Copy code", Action: Action{Kind: ActCopyCode, Session: s.Key}})
 		}
@@ -199,21 +198,21 @@ func sessionNote(s Session, now time.Time, leads []time.Duration, later func(tim
 	if hit == 0 {
 		return Note{}, false
 	}
-	body := "Log in again to keep your roles."
+	body := creds.Say(creds.NoteEndingBody)
 	if s.Renewable {
-		body = "Identity Center ends sessions a fixed time after sign-in (sso_session_duration); log in again to keep your roles."
+		body = creds.Say(creds.NoteEndingRenewableBody)
 	}
 	return Note{Key: fmt.Sprintf("ending/%s/%d/%s", s.Key, end.Unix(), hit), Group: g, Kind: NoteWarning, Sticky: true,
-		Title:   fmt.Sprintf("AWS session %s ends in %s", s.Key, left(end.Sub(now)+time.Minute-time.Nanosecond)),
+		Title:   creds.Say(creds.NoteEnding, s.Key, left(end.Sub(now)+time.Minute-time.Nanosecond)),
 		Body:    body,
 		Buttons: []Button{{Key: "login", Label: "Log in", Action: Action{Kind: ActLogin, Session: s.Key}}}}, true
 }
 
 func expiredBody(s creds.Slot, session string) string {
 	if session == "" || s.State == creds.StateError {
-		return "Nothing valid is served for them until a refresh works (" + Reason(s.Err) + ")."
+		return creds.Say(creds.NoteExpiredRetry, Reason(s.Err))
 	}
-	return "Nothing valid is served for them: log in again."
+	return creds.Say(creds.NoteExpiredLogin)
 }
 
 func slotsOf(st creds.State) []creds.Slot {

@@ -57,7 +57,7 @@ func newActionsHarness(t *testing.T, pinned ...string) *actionsHarness {
 	h.a = &app{
 		engine: &engine{manager: m},
 		pins:   newPins(cfgPath, pinned),
-		recent: newRecent("", slog.New(slog.DiscardHandler)), signins: newSignins(filepath.Join(t.TempDir(), "signins.json"), slog.New(slog.DiscardHandler)),
+		recent: &recent{}, signins: newSignins(filepath.Join(t.TempDir(), "signins.json"), slog.New(slog.DiscardHandler)),
 		log: slog.New(slog.DiscardHandler),
 		ctx: ctx, cancel: cancel,
 		changes: make(chan struct{}, 1),

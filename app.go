@@ -79,7 +79,7 @@ func (c *cli) startApp(f serveFlags, withTray bool) (*app, error) {
 		ic: sso.NewClient(sso.Options{Keyring: kr, WriteCLICache: st.CLICacheWrite, LoginFlow: st.LoginFlow, Logger: log}),
 		st: st, log: log, withTray: withTray, ctx: ctx, cancel: cancel,
 		pins: newPins(cfgPath, st.Pinned), favs: newFavorites(cfgPath, st.Favorites),
-		recent:  newRecent(filepath.Join(stateDir, "recent.json"), log),
+		recent:  &recent{},
 		signins: newSignins(filepath.Join(stateDir, "signins.json"), log),
 		changes: make(chan struct{}, 1), logins: make(chan struct{}, 1), stopped: make(chan struct{}),
 	}

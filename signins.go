@@ -92,13 +92,13 @@ func (s *signins) lengthLocked(session string, length time.Duration) time.Durati
 
 func (s *signins) saveLocked() {
 	b, _ := json.Marshal(s.st)
-	if err := writeFileAtomic(s.path, b); err != nil {
+	if err := replaceFile(s.path, b); err != nil {
 		s.log.Warn("sign-in times not saved", "file", s.path, "err", err)
 	}
 }
 
-// writeFileAtomic replaces path with data (mode 0600) through a rename.
-func writeFileAtomic(path string, data []byte) error {
+// replaceFile replaces path with data (mode 0600) through a rename.
+func replaceFile(path string, data []byte) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return err
 	}

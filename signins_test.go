@@ -32,19 +32,3 @@ func TestSignins(t *testing.T) {
 		t.Errorf("ends %v, want the learned 4h", got)
 	}
 }
-
-func TestRecentKeptAcrossRestarts(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "recent.json")
-	log := slog.New(slog.DiscardHandler)
-	r := newRecent(path, log)
-	for _, n := range []string{"a", "b", "c", "a"} {
-		r.Used(n)
-	}
-	for i := range 12 {
-		newRecent(path, log).Used(string(rune('d' + i)))
-	}
-	got := newRecent(path, log).List()
-	if len(got) != recentMax || got[0] != "o" || got[9] != "f" {
-		t.Errorf("recent after restarts: %q", got)
-	}
-}

@@ -1,0 +1,5 @@
+//go:build !windows
+
+package settings
+
+func underWine() bool { return false }

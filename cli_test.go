@@ -80,8 +80,9 @@ func TestVerbsAgainstRunningProcess(t *testing.T) {
 	if b, _ := os.ReadFile(tokenFile); string(b) != tok {
 		t.Errorf("token file %q, token %q", b, tok)
 	}
-	if st, _ := os.Stat(tokenFile); st.Mode().Perm() != 0o600 {
-		t.Errorf("token file mode %v", st.Mode().Perm())
+	// Mode 0600 on Unix, a current-user-only ACL on Windows.
+	if err := settings.CheckPrivateFile(tokenFile); err != nil {
+		t.Errorf("token file: %v", err)
 	}
 	newTok := strings.TrimSpace(mustCLI(t, "token", "--rotate"))
 	if newTok == tok || len(newTok) != 43 {

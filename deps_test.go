@@ -11,15 +11,16 @@ import (
 // tray → creds, assets (tray/picker: a leaf); server → creds; server/control → creds (the
 // listener and the control channel never import each other); sso → creds,
 // keyring; creds → nothing (and standard library only). keyring, settings
-// and assets are leaves.
+// and assets are leaves. server and sso also reach settings for its private
+// file helpers (the audit log, the AWS CLI cache write-back).
 func TestImportArrows(t *testing.T) {
 	const mod = "github.com/rolecall/rolecall"
 	allowed := map[string][]string{
 		"creds":          {},
-		"server":         {"creds"},
+		"server":         {"creds", "settings"},
 		"server/control": {"creds"},
 		"keyring":        {},
-		"sso":            {"creds", "keyring"},
+		"sso":            {"creds", "keyring", "settings"},
 		"tray":           {"creds", "assets"},
 		"tray/picker":    {},
 		"assets":         {},

@@ -4,12 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 
 	"github.com/rolecall/rolecall/keyring"
 	"github.com/rolecall/rolecall/server"
+	"github.com/rolecall/rolecall/settings"
 )
 
 // Keyring entries of the credential listener.
@@ -126,45 +126,23 @@ func (s *listenerSecrets) DeleteTLS() error {
 	return s.keyring.Delete(keyTLSKey)
 }
 
-// writeTokenFile writes tok to path with mode 0600 and no trailing newline
-// (SDKs send the file's bytes as the header value), replacing the file
-// atomically so that a reader never sees half a token.
+// writeTokenFile writes tok to path, readable by the current user only
+// (settings.WritePrivateFile: mode 0600, or a user-only ACL on Windows),
+// with no trailing newline (SDKs send the file's bytes as the header
+// value), replacing the file atomically so that a reader never sees half a
+// token.
 func writeTokenFile(path, tok string) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("token file: %w", err)
-	}
-	f, err := os.CreateTemp(dir, ".token-*")
-	if err != nil {
-		return fmt.Errorf("token file: %w", err)
-	}
-	defer os.Remove(f.Name())
-	if err := f.Chmod(0o600); err != nil {
-		f.Close()
-		return fmt.Errorf("token file: %w", err)
-	}
-	if _, err := f.WriteString(tok); err != nil {
-		f.Close()
-		return fmt.Errorf("token file: %w", err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("token file: %w", err)
-	}
-	if err := os.Rename(f.Name(), path); err != nil {
+	if err := settings.WritePrivateFile(path, []byte(tok)); err != nil {
 		return fmt.Errorf("token file: %w", err)
 	}
 	return nil
 }
 
-// readOwnTokenFile reads a token file only if nobody else could have
-// written or read it.
+// readOwnTokenFile reads a token file only if it is ours and nobody else
+// could have written or read it.
 func readOwnTokenFile(path string) (string, error) {
-	st, err := os.Stat(path)
-	if err != nil {
-		return "", err
-	}
-	if st.Mode().Perm()&0o077 != 0 {
-		return "", fmt.Errorf("%s is readable by others; not reusing it", path)
+	if err := settings.CheckPrivateFile(path); err != nil {
+		return "", fmt.Errorf("not reusing the token file: %w", err)
 	}
 	b, err := os.ReadFile(path)
 	if err != nil {

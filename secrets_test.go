@@ -9,6 +9,7 @@ import (
 	gokeyring "github.com/zalando/go-keyring"
 
 	"github.com/rolecall/rolecall/keyring"
+	"github.com/rolecall/rolecall/settings"
 )
 
 func TestListenerTokenSurvivesWithoutKeyring(t *testing.T) {
@@ -28,11 +29,13 @@ func TestListenerTokenSurvivesWithoutKeyring(t *testing.T) {
 	if string(b) != first {
 		t.Errorf("token file = %q (no trailing newline wanted)", b)
 	}
-	if st, _ := os.Stat(file); st.Mode().Perm() != 0o600 {
-		t.Errorf("token file mode %v", st.Mode().Perm())
+	// Mode 0600 on Unix; on Windows an ACL for the current user only.
+	if err := settings.CheckPrivateFile(file); err != nil {
+		t.Errorf("token file: %v", err)
 	}
 	// A token file others can read is not trusted.
-	os.Chmod(file, 0o644)
+	os.Remove(file)
+	os.WriteFile(file, b, 0o644)
 	fresh, _ := (&listenerSecrets{keyring: keyring.New("t", nil), tokenFile: file}).load(func() (string, error) { return "third-token-cccccccccccccccc", nil })
 	if fresh != "third-token-cccccccccccccccc" {
 		t.Errorf("token from a world-readable file reused: %q", fresh)

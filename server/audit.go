@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/rolecall/rolecall/creds"
+	"github.com/rolecall/rolecall/settings"
 )
 
 // Audit records credential hand-outs as JSON lines. Repeated hand-outs of
@@ -77,7 +78,8 @@ type AuditOptions struct {
 	Logger   *slog.Logger
 }
 
-// OpenAudit opens (creating with mode 0600) the audit log at path.
+// OpenAudit opens the audit log at path, readable by the current user only
+// (mode 0600, or a user-only ACL on Windows).
 func OpenAudit(path string, o AuditOptions) (*Audit, error) {
 	if o.MaxBytes <= 0 {
 		o.MaxBytes = 10 << 20
@@ -251,7 +253,7 @@ func (a *Audit) write(e *AuditEntry) {
 }
 
 func (a *Audit) open() error {
-	f, err := os.OpenFile(a.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	f, err := settings.OpenPrivateFile(a.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE)
 	if err != nil {
 		return fmt.Errorf("audit log: %w", err)
 	}

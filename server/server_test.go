@@ -28,6 +28,7 @@ import (
 
 	"github.com/rolecall/rolecall/creds"
 	"github.com/rolecall/rolecall/internal/desktoptest"
+	"github.com/rolecall/rolecall/settings"
 )
 
 const (
@@ -504,8 +505,9 @@ func TestAuditCoalescesAndMasks(t *testing.T) {
 	if bytes.Contains(b, []byte(testKeyID)) || bytes.Contains(b, []byte(testSecret)) {
 		t.Error("audit log holds a secret")
 	}
-	if st, _ := os.Stat(path); st.Mode().Perm() != 0o600 {
-		t.Errorf("audit log mode %v", st.Mode().Perm())
+	// Mode 0600 on Unix, a current-user-only ACL on Windows.
+	if err := settings.CheckPrivateFile(path); err != nil {
+		t.Errorf("audit log: %v", err)
 	}
 }
 

@@ -2,9 +2,9 @@ package settings
 
 import (
 	"os"
-	"sync"
 	"path/filepath"
 	"regexp"
+	"sync"
 	"testing"
 
 	"golang.org/x/sys/windows"

@@ -19,6 +19,7 @@ import (
 
 	"github.com/rolecall/rolecall/creds"
 	"github.com/rolecall/rolecall/internal/fakeidc"
+	"github.com/rolecall/rolecall/settings"
 )
 
 const testConfig = `[sso-session corp]
@@ -412,8 +413,9 @@ func TestAWSCLICacheInterop(t *testing.T) {
 	if err != nil {
 		t.Fatalf("cache not written back: %v", err)
 	}
-	if st, _ := os.Stat(path); st.Mode().Perm() != 0o600 {
-		t.Errorf("cache file mode %v", st.Mode().Perm())
+	// Mode 0600 on Unix, a current-user-only ACL on Windows.
+	if err := settings.CheckPrivateFile(path); err != nil {
+		t.Errorf("cache file: %v", err)
 	}
 	if strings.Contains(string(b), tok.RefreshToken) || strings.Contains(string(b), "clientSecret") {
 		t.Errorf("the cache holds more than the access token: %s", b)

@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssooidc/types"
 
 	"github.com/rolecall/rolecall/creds"
+	"github.com/rolecall/rolecall/settings"
 )
 
 // Token is an IAM Identity Center access token and what renews it.
@@ -296,31 +297,13 @@ func readCLICache(path string, s *Session) (*Token, error) {
 // writeCLICache writes the access token where the AWS CLI looks for it. The
 // refresh token and the client secret stay in the keyring: the CLI can use
 // the token until it expires, and nothing that outlives it is put in a
-// plain file.
+// plain file. Like the CLI's own, the file is readable by the current user
+// only.
 func writeCLICache(path string, t *Token) error {
 	f := cliCacheFile{
 		StartURL: t.StartURL, Region: t.Region, AccessToken: t.AccessToken,
 		ExpiresAt: t.ExpiresAt.UTC().Format("2006-01-02T15:04:05Z"),
 	}
 	b, _ := json.Marshal(f)
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".rolecall-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return err
-	}
-	if _, err := tmp.Write(b); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return settings.WritePrivateFile(path, b)
 }

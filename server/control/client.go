@@ -26,11 +26,10 @@ type Client struct {
 
 // NewClient returns a client for the control socket at path.
 func NewClient(path string) *Client {
-	d := net.Dialer{Timeout: 2 * time.Second}
 	return &Client{path: path, http: &http.Client{
 		Transport: &http.Transport{
 			DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-				return d.DialContext(ctx, "unix", path)
+				return Dial(ctx, path)
 			},
 		},
 		// Loads wait on upstream; the server bounds them at one minute.

@@ -94,7 +94,7 @@ func Open(path string, opts Options) (*Server, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	l, err := listenSocket(path)
+	l, err := Listen(path)
 	if err != nil {
 		return nil, err
 	}

@@ -1,86 +1,37 @@
 package control
 
 import (
+	"context"
 	"errors"
-	"fmt"
 	"net"
 	"os"
-	"path/filepath"
-	"runtime"
-	"time"
 )
 
 // SocketEnv names the variable that overrides the control socket's path.
 const SocketEnv = "ROLECALL_SOCKET"
 
-// SocketPath is where the control socket lives: $ROLECALL_SOCKET, else
-// $XDG_RUNTIME_DIR/rolecall/control.sock on Linux, else the user cache dir.
+// SocketPath is where the control channel lives: $ROLECALL_SOCKET, else
+// $XDG_RUNTIME_DIR/rolecall/control.sock on Linux, the user cache dir's
+// rolecall/control.sock on other Unix systems, and on Windows the named
+// pipe \\.\pipe\rolecall-<the user's SID>.
 func SocketPath() (string, error) {
 	if p := os.Getenv(SocketEnv); p != "" {
 		return p, nil
 	}
-	if dir := os.Getenv("XDG_RUNTIME_DIR"); dir != "" && runtime.GOOS == "linux" {
-		return filepath.Join(dir, "rolecall", "control.sock"), nil
-	}
-	dir, err := os.UserCacheDir()
-	if err != nil {
-		return "", fmt.Errorf("control socket: no runtime or cache dir: %w", err)
-	}
-	return filepath.Join(dir, "rolecall", "control.sock"), nil
+	return defaultSocketPath()
 }
 
 // ErrAlreadyRunning: another process answers on the control socket.
 var ErrAlreadyRunning = errors.New("rolecall is already running")
 
-// listenSocket creates the socket's 0700 directory (refusing one that
-// belongs to someone else or that others can enter), clears a stale socket
-// and listens with mode 0600.
-func listenSocket(path string) (net.Listener, error) {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("control socket directory: %w", err)
-	}
-	if err := checkPrivateDir(dir); err != nil {
-		return nil, err
-	}
-	if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
-		c.Close()
-		return nil, fmt.Errorf("%w: its control socket %s answers", ErrAlreadyRunning, path)
-	}
-	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("remove stale control socket: %w", err)
-	}
-	// The umask makes the socket 0600 from its creation: no window in
-	// which another user could connect before a chmod.
-	old := umask(0o177)
-	l, err := net.Listen("unix", path)
-	umask(old)
-	if err != nil {
-		return nil, fmt.Errorf("control socket: %w", err)
-	}
-	if err := os.Chmod(path, 0o600); err != nil {
-		l.Close()
-		return nil, fmt.Errorf("control socket: %w", err)
-	}
-	return l, nil
-}
+// Listen opens the control channel at path, reachable by the current user
+// only: on Unix a socket with mode 0600 in a 0700 directory (refusing a
+// directory that belongs to someone else); on Windows a named pipe whose
+// security descriptor grants only the current user (a path that is not a
+// pipe name is mapped to one). ErrAlreadyRunning when a process answers
+// there already.
+func Listen(path string) (net.Listener, error) { return listen(path) }
 
-// checkPrivateDir makes sure only we can reach into dir.
-func checkPrivateDir(dir string) error {
-	st, err := os.Lstat(dir)
-	if err != nil {
-		return err
-	}
-	if !st.IsDir() {
-		return fmt.Errorf("%s is not a directory", dir)
-	}
-	if uid, ok := fileOwner(st); ok && uid != os.Getuid() {
-		return fmt.Errorf("%s belongs to uid %d, not to you: refusing to put the control socket there", dir, uid)
-	}
-	if st.Mode().Perm()&0o077 != 0 {
-		if err := os.Chmod(dir, 0o700); err != nil {
-			return fmt.Errorf("%s is open to other users and cannot be fixed: %w", dir, err)
-		}
-	}
-	return nil
-}
+// Dial connects to the control channel at path. An error for which
+// errors.Is(err, os.ErrNotExist) holds means that nothing listens there.
+func Dial(ctx context.Context, path string) (net.Conn, error) { return dial(ctx, path) }

@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"syscall"
@@ -267,6 +268,9 @@ func serveEnv(dir string, extra ...string) []string {
 // TestServeProcess runs the built binary: serve, answer /healthz, serve the
 // verbs, refuse a second instance, and shut down cleanly on SIGTERM.
 func TestServeProcess(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("stops serve with SIGTERM and reads the XDG dirs: Unix only; on Windows, TestWindowsEndToEnd (make test-windows) runs serve")
+	}
 	dir := t.TempDir()
 	port := freePort(t)
 	os.MkdirAll(filepath.Join(dir, "config", "rolecall"), 0o700)
@@ -383,6 +387,7 @@ func TestAutostartVerb(t *testing.T) {
 // TestNoTrayHostFallsBackToServe: `rolecall` with no tray host says so in
 // one line and serves headless.
 func TestNoTrayHostFallsBackToServe(t *testing.T) {
+	desktoptest.LinuxOnly(t, "the D-Bus tray host lookup")
 	desktoptest.SkipShort(t, "starts rolecall")
 	dir := t.TempDir()
 	port := freePort(t)

@@ -29,6 +29,7 @@ func TestContainerRecipe(t *testing.T) {
 		containerClient(t)
 		return
 	}
+	desktoptest.LinuxOnly(t, "the container recipe test makes a network namespace")
 	desktoptest.SkipShort(t, "makes a network namespace")
 	if os.Getuid() != 0 {
 		skipOrFail(t, "the container recipe test needs root to make a network namespace: sudo go test -run TestContainerRecipe .")

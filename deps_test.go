@@ -14,6 +14,11 @@ import (
 // and assets are leaves. server and sso also reach settings for its private
 // file helpers (the audit log, the AWS CLI cache write-back).
 func TestImportArrows(t *testing.T) {
+	if _, err := exec.LookPath("go"); err != nil {
+		// The arrows are the same on every system: where the Go toolchain
+		// is (make test), they are checked.
+		t.Skip("the go command is missing: the import arrows are read with go list")
+	}
 	const mod = "github.com/rolecall/rolecall"
 	allowed := map[string][]string{
 		"creds":          {},

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -28,6 +29,16 @@ func SkipOrFail(t testing.TB, why string) {
 		t.Fatal(why + " (" + RequireAllEnv + " is set, so this is a failure)")
 	}
 	t.Skip(why)
+}
+
+// LinuxOnly skips a test of something that exists on Linux only (a D-Bus
+// desktop session, network namespaces, the peer lookup), saying so, on any
+// other system: there it is no missing package but a platform fact.
+func LinuxOnly(t testing.TB, what string) {
+	t.Helper()
+	if runtime.GOOS != "linux" {
+		t.Skip(what + ": Linux only, not on " + runtime.GOOS)
+	}
 }
 
 // SkipShort skips a test that starts processes or a desktop session under
@@ -58,6 +69,7 @@ type Session struct {
 // missing.
 func Start(t testing.TB) *Session {
 	t.Helper()
+	LinuxOnly(t, "a private D-Bus desktop session (Secret Service, tray host, notifications)")
 	SkipShort(t, "needs a private desktop session")
 	bin, err := exec.LookPath("dbus-daemon")
 	if err != nil {

@@ -3,6 +3,9 @@ package tray
 import (
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
 
 	"golang.org/x/sys/windows/registry"
 )
@@ -34,5 +37,20 @@ func setAutostart(on bool, exe string) error {
 		}
 		return nil
 	}
-	return k.SetStringValue("rolecall", `"`+exe+`"`)
+	return k.SetStringValue("rolecall", `"`+trayExe(exe)+`"`)
+}
+
+// trayExe is what starts at login: rolecall.exe, the tray build (no
+// console window), also when asked from rolecall-cli.exe beside it, whose
+// console would open at every login.
+func trayExe(exe string) string {
+	dir, base := filepath.Split(exe)
+	if !strings.EqualFold(base, "rolecall-cli.exe") {
+		return exe
+	}
+	tray := filepath.Join(dir, "rolecall.exe")
+	if st, err := os.Stat(tray); err == nil && st.Mode().IsRegular() {
+		return tray
+	}
+	return exe
 }

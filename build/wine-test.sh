@@ -8,6 +8,7 @@
 #
 #   build/wine-test.sh            all packages, then the end-to-end test
 #   build/wine-test.sh ./sso      only these packages (no end-to-end test)
+#   WINE_E2E_ONLY=1 build/wine-test.sh   only the end-to-end test
 #
 # Last line: "wine: N passed, N failed".
 set -euo pipefail
@@ -112,23 +113,43 @@ inner_run() {
 	cp -a "$root$prefix_tmpl" "$root$prefix"
 	install -d -m 700 "$root/tmp/xdg"
 	chroot "$root" $(wine_env) wineserver -p
-	local pass=0 fail=0 skip=0 pkg dir exe log rc p f s t0 ms
+	local pkg dir exe log rc t0
 	while read -r pkg dir exe; do
 		log=$out/log/$(basename "$exe" .test.exe).log
 		t0=${EPOCHREALTIME/./}
 		rc=0
 		timeout -k 10 "$pkg_timeout" chroot "$root" $(wine_env) sh -c 'cd "$1" && shift && exec wine "$@"' _ \
 			"$dir" "$exe" -test.v -test.timeout=$((pkg_timeout - 30))s >"$log" 2>&1 || rc=$?
-		ms=$(((${EPOCHREALTIME/./} - t0) / 1000))
-		p=$(grep -c '^--- PASS' "$log" || true)
-		f=$(grep -c '^--- FAIL' "$log" || true)
-		s=$(grep -c '^--- SKIP' "$log" || true)
-		if [ "$rc" != 0 ] && [ "$f" = 0 ]; then f=1; fi # a panic, a timeout, a crash
-		printf 'wine: %-40s %3d passed, %d failed, %d skipped (%d.%d s)\n' "$pkg" "$p" "$f" "$s" $((ms / 1000)) $((ms % 1000 / 100))
-		report "$log"
-		pass=$((pass + p)) fail=$((fail + f)) skip=$((skip + s))
+		count "$pkg" "$log" "$rc" "$t0"
 	done <"$out/tests"
+	if [ "$e2e" = 1 ]; then
+		# The end-to-end test runs on this side (fake Identity Center, moto)
+		# and starts the Windows programs through $out/wine.
+		cat >"$out/wine" <<-EOF
+			#!/bin/sh
+			export PATH=/usr/bin:/bin HOME=/root XDG_RUNTIME_DIR=/tmp/xdg WINEPREFIX=$prefix WINEDEBUG=-all WINEDLLOVERRIDES='mscoree,mshtml='
+			exec /usr/sbin/chroot "$root" sh -c 'cd "\$0" 2>/dev/null; exec wine "\$@"' "\$PWD" "\$@"
+		EOF
+		chmod +x "$out/wine"
+		log=$out/log/e2e.log t0=${EPOCHREALTIME/./} rc=0
+		TMPDIR=$out/tmp ROLECALL_WINE=$out/wine timeout -k 10 "$pkg_timeout" \
+			go test -count=1 -v -run '^TestWindowsEndToEnd$' -timeout $((pkg_timeout - 30))s . >"$log" 2>&1 || rc=$?
+		count "end-to-end (TestWindowsEndToEnd)" "$log" "$rc" "$t0"
+	fi
 	echo "$pass $fail $skip" >"$out/counts"
+}
+
+# count adds up one test binary's results and prints them.
+pass=0 fail=0 skip=0
+count() {
+	local p f s ms=$(((${EPOCHREALTIME/./} - $4) / 1000))
+	p=$(grep -c '^--- PASS' "$2" || true)
+	f=$(grep -c '^--- FAIL' "$2" || true)
+	s=$(grep -c '^--- SKIP' "$2" || true)
+	if [ "$3" != 0 ] && [ "$f" = 0 ]; then f=1; fi # a panic, a timeout, a crash
+	printf 'wine: %-40s %3d passed, %d failed, %d skipped (%d.%d s)\n' "$1" "$p" "$f" "$s" $((ms / 1000)) $((ms % 1000 / 100))
+	report "$2"
+	pass=$((pass + p)) fail=$((fail + f)) skip=$((skip + s))
 }
 
 # build_tests cross-compiles each package's tests on the host and lists
@@ -153,8 +174,13 @@ esac
 
 t0=$(date +%s)
 setup
-if [ $# = 0 ]; then set -- ./...; fi
-build_tests "$@"
+export e2e=0
+if [ $# = 0 ]; then set -- ./...; e2e=1; fi
+if [ "${WINE_E2E_ONLY:-}" = 1 ]; then
+	rm -rf "$out" && mkdir -p "$out/log" "$out/tmp" && : >"$out/tests"
+else
+	build_tests "$@"
+fi
 echo "wine: tests built ($(($(date +%s) - t0)) s so far)"
 unshare -m -- "$0" --inner-run
 read -r pass fail skip <"$out/counts"

@@ -6,7 +6,7 @@ BIN      := bin/rolecall
 FUZZTIME ?= 10s
 PREFIX   ?= $(HOME)/.local
 
-.PHONY: build run install check test fuzz lint bench dist clean
+.PHONY: build run install check test test-windows fuzz lint bench dist clean
 
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) .
@@ -32,6 +32,11 @@ check:
 # hang fails in minutes.
 test: testdata/js/node_modules/.installed tray/picker/testdata/node_modules/.installed
 	$(GO) test -race -timeout 240s ./...
+
+# Every package's tests as Windows binaries under wine 10, then the Windows
+# end-to-end test (root, debootstrap; the trixie chroot is cached in .cache).
+test-windows:
+	./build/wine-test.sh
 
 testdata/js/node_modules/.installed: testdata/js/package.json testdata/js/package-lock.json
 	@if command -v npm >/dev/null; then \
@@ -72,4 +77,4 @@ dist:
 	VERSION=$(VERSION) ./build/dist.sh
 
 clean:
-	rm -rf bin dist testdata/js/node_modules
+	rm -rf bin dist testdata/js/node_modules .cache/wine-run

@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -88,11 +89,11 @@ func diagnose(e doctorEnv) []Finding {
 	case errors.Is(err, control.ErrNotRunning):
 		add("rolecall running", "rolecall is not running", "start it: `rolecall` (tray), `rolecall serve`, or `rolecall autostart on` for every login")
 	default:
-		add("rolecall running", err.Error(), "check the control socket's directory ($XDG_RUNTIME_DIR/rolecall)")
+		add("rolecall running", err.Error(), controlFix())
 	}
 	if !running && e.portInUse(e.port) {
 		add("port "+strconv.Itoa(e.port), fmt.Sprintf("port %d is taken by another program", e.port),
-			"stop that program, or set another port in ~/.config/rolecall/config.toml (port = N)")
+			"stop that program, or set another port in "+settingsPathText()+" (port = N)")
 	} else {
 		add("port "+strconv.Itoa(e.port), "", "")
 	}
@@ -326,4 +327,25 @@ func (c *cli) doctor(args []string) int {
 		return exitFail
 	}
 	return exitOK
+}
+
+// controlFix says where to look when the control channel fails, in this
+// system's own terms.
+func controlFix() string {
+	path, err := control.SocketPath()
+	if err != nil {
+		return err.Error()
+	}
+	if runtime.GOOS == "windows" {
+		return "another program may hold the named pipe " + path + ": end it, or set ROLECALL_SOCKET"
+	}
+	return "check the control socket's directory (" + filepath.Dir(path) + ")"
+}
+
+// settingsPathText is the settings file's place on this system.
+func settingsPathText() string {
+	if p, err := settings.Path(); err == nil {
+		return p
+	}
+	return "the rolecall settings file"
 }

@@ -5,9 +5,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -105,5 +108,44 @@ func TestAcceptReturnsOnClose(t *testing.T) {
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("Accept still blocked 10 s after Close")
+	}
+}
+
+// TestHTTPKeepAlive: requests that follow one another on one connection
+// each get a live context. (A connection whose read errors net/http does
+// not take for a timeout cancels its context after the first request: the
+// second load of `credential-process` failed so on Windows.)
+func TestHTTPKeepAlive(t *testing.T) {
+	l, err := Listen(filepath.Join(t.TempDir(), "control.sock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		time.Sleep(20 * time.Millisecond) // the server's background read is pending meanwhile
+		fmt.Fprint(w, r.Context().Err())
+	})}
+	go srv.Serve(l)
+	defer srv.Close()
+	dials := 0
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			dials++
+			return Dial(ctx, l.Addr().String())
+		},
+	}}
+	for i := range 3 {
+		resp, err := client.Post("http://rolecall/", "text/plain", strings.NewReader("body"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if string(b) != "<nil>" {
+			t.Errorf("request %d: context %s", i, b)
+		}
+	}
+	if dials != 1 {
+		t.Errorf("%d connections for 3 requests, want 1 (keep-alive)", dials)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"strings"
@@ -201,6 +202,35 @@ func (l *pipeListener) Addr() net.Addr { return pipeAddr(l.name) }
 type pipeConn struct {
 	*os.File
 	name string
+}
+
+// Read and Write give errors as a net.Conn does: io.EOF as it is, others
+// as *net.OpError, so that net/http sees the deadline it set to end its
+// background read as a timeout (an *os.PathError is not a net.Error, and
+// would cancel the connection's context, and with it the next request on
+// the connection).
+func (c *pipeConn) Read(b []byte) (int, error) {
+	n, err := c.File.Read(b)
+	if n == 0 && err == nil && len(b) > 0 {
+		err = io.EOF
+	}
+	return n, c.opError("read", err)
+}
+
+func (c *pipeConn) Write(b []byte) (int, error) {
+	n, err := c.File.Write(b)
+	return n, c.opError("write", err)
+}
+
+func (c *pipeConn) opError(op string, err error) error {
+	if err == nil || err == io.EOF {
+		return err
+	}
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		err = pe.Err
+	}
+	return &net.OpError{Op: op, Net: "pipe", Addr: pipeAddr(c.name), Err: err}
 }
 
 func (c *pipeConn) LocalAddr() net.Addr  { return pipeAddr(c.name) }

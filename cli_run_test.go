@@ -86,10 +86,7 @@ func execEnv(t *testing.T, stsURL string) []string {
 func TestExec(t *testing.T) {
 	desktoptest.SkipShort(t, "runs the built binary and AWS clients")
 	_, stsURL := testEngine(t, nil)
-	bin, err := buildBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin := builtBinary(t)
 	env := execEnv(t, stsURL)
 	rc := func(args ...string) (string, int) {
 		t.Helper()
@@ -171,10 +168,7 @@ os._exit(1)`
 func TestCredentialProcess(t *testing.T) {
 	desktoptest.SkipShort(t, "runs the built binary and AWS clients")
 	_, stsURL := testEngine(t, nil)
-	bin, err := buildBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin := builtBinary(t)
 	env := clientEnv(t, "", "")
 	cfg := filepath.Join(t.TempDir(), "config")
 	os.WriteFile(cfg, []byte("[profile rc-prod]\ncredential_process = "+bin+" credential-process --profile prod\nregion = us-east-1\n"), 0o600)

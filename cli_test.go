@@ -190,6 +190,21 @@ var buildBinary = sync.OnceValues(func() (string, error) {
 	return bin, nil
 })
 
+// builtBinary is rolecall built for this system, or a skip where there is
+// no Go toolchain (the Windows test binaries under wine: there,
+// TestWindowsEndToEnd runs the Windows build).
+func builtBinary(t *testing.T) string {
+	t.Helper()
+	if _, err := exec.LookPath("go"); err != nil {
+		t.Skip("the go command is missing: this test builds rolecall")
+	}
+	bin, err := buildBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bin
+}
+
 // syncBuffer is a bytes.Buffer that a process may write while the test
 // reads it.
 type syncBuffer struct {
@@ -222,10 +237,7 @@ type serveProc struct {
 func startServe(t *testing.T, env []string, port string) *serveProc {
 	t.Helper()
 	desktoptest.SkipShort(t, "starts rolecall serve")
-	bin, err := buildBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin := builtBinary(t)
 	p := &serveProc{logs: &syncBuffer{}, url: "http://127.0.0.1:" + port, env: env, bin: bin}
 	p.cmd = exec.Command(bin, "serve", "--port", port)
 	p.cmd.Env, p.cmd.Stderr = env, p.logs
@@ -393,10 +405,7 @@ func TestNoTrayHostFallsBackToServe(t *testing.T) {
 	port := freePort(t)
 	os.MkdirAll(filepath.Join(dir, "config", "rolecall"), 0o700)
 	os.WriteFile(filepath.Join(dir, "config", "rolecall", "config.toml"), []byte("port = "+port+"\n"), 0o600)
-	bin, err := buildBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin := builtBinary(t)
 	cmd := exec.Command(bin)
 	cmd.Env = serveEnv(dir, "DBUS_SESSION_BUS_ADDRESS=")
 	logs := &syncBuffer{}

@@ -225,10 +225,7 @@ func TestExternalClients(t *testing.T) {
 // "$(rolecall env)"`, then the AWS CLI, from apt and from pip.
 func TestQuickStart(t *testing.T) {
 	desktoptest.SkipShort(t, "runs the AWS CLI")
-	bin, err := buildBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin := builtBinary(t)
 	for _, c := range externalClients {
 		if !strings.HasPrefix(c.name, "AWS CLI") {
 			continue

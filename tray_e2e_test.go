@@ -135,10 +135,7 @@ func TestTrayEndToEnd(t *testing.T) {
 	os.WriteFile(filepath.Join(s.Dir, "config", "rolecall", "config.toml"),
 		[]byte("port = "+port+"\nnotify_before = [\"15m\", \"5m\"]\n"), 0o600)
 	pathEnv, browserLog := fakeBrowser(t, dir)
-	bin, err := buildBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
+	bin := builtBinary(t)
 	cmd := exec.Command(bin)
 	cmd.Env = append(append(os.Environ(), s.Env...), pathEnv, "ROLECALL_SOCKET=", "AWS_CONFIG_FILE="+cfg, "HOME="+dir,
 		"AWS_ENDPOINT_URL_SSO_OIDC="+fake.URL, "AWS_ENDPOINT_URL_SSO="+fake.URL)

@@ -27,8 +27,8 @@ func winPath(p string) string { return `Z:` + strings.ReplaceAll(p, "/", `\`) }
 // TestWindowsEndToEnd runs the Windows builds under wine against the fake
 // Identity Center and moto's STS on this machine: `rolecall.exe serve`
 // (the tray build); rolecall-cli.exe verbs over the named pipe (list,
-// login approved in the fake, load, env, a second serve refused, autostart
-// registering rolecall.exe); and a Windows Go program using the SDK's
+// login approved in the fake, load, env, credential-process, a second
+// serve refused, autostart registering rolecall.exe); and a Windows Go program using the SDK's
 // default credential chain (FULL_URI + token file) calling moto's STS with
 // the credentials it got from rolecall.
 func TestWindowsEndToEnd(t *testing.T) {
@@ -127,6 +127,11 @@ func TestWindowsEndToEnd(t *testing.T) {
 	}
 	if out, err := run(sdkEnv, sdkExe); err != nil || !strings.Contains(out, ":assumed-role/Admin/") {
 		t.Errorf("Go SDK under wine: %v %q", err, out)
+	}
+
+	// credential-process reads the keys over the pipe (GET /v1/credentials).
+	if out := verb("credential-process", "--profile", "dev"); !strings.Contains(out, `"Version": 1`) && !strings.Contains(out, `"Version":1`) {
+		t.Errorf("credential-process: %q", out)
 	}
 
 	if out, err := run(env, trayExe, "serve", "--port", freePort(t)); err == nil || !strings.Contains(out, "already running") {

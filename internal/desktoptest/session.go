@@ -23,12 +23,46 @@ import (
 const RequireAllEnv = "ROLECALL_REQUIRE_ALL"
 
 // SkipOrFail skips the test with why, or fails it under RequireAllEnv.
+// Off Linux, a Debian install command in why is replaced by this system's.
 func SkipOrFail(t testing.TB, why string) {
 	t.Helper()
+	why = platformHint(why, runtime.GOOS)
 	if os.Getenv(RequireAllEnv) != "" {
 		t.Fatal(why + " (" + RequireAllEnv + " is set, so this is a failure)")
 	}
 	t.Skip(why)
+}
+
+// otherInstall is how to get, on Windows and macOS, what a skip message
+// names as a Debian package.
+var otherInstall = map[string]map[string]string{
+	"sudo apt-get install awscli":         {"windows": "winget install Amazon.AWSCLI", "darwin": "brew install awscli"},
+	"sudo apt-get install python3-boto3":  {"windows": "pip install boto3", "darwin": "pip3 install boto3"},
+	"sudo apt-get install nodejs npm":     {"windows": "winget install OpenJS.NodeJS", "darwin": "brew install node"},
+	"sudo apt-get install bash":           {"windows": "winget install Git.Git (Git Bash)", "darwin": "brew install bash"},
+	"sudo apt-get install util-linux":     {},
+	"sudo apt-get install iproute2":       {},
+	"sudo apt-get install wl-clipboard":   {},
+	"sudo apt-get install xclip":          {},
+	"install the Debian package dbus":     {},
+	"install the Debian package iproute2": {},
+}
+
+// platformHint rewrites the Debian install command in why for goos; one
+// with no equivalent there is dropped, the tool being Linux's own.
+func platformHint(why, goos string) string {
+	if goos == "linux" {
+		return why
+	}
+	for apt, other := range otherInstall {
+		if strings.Contains(why, apt) {
+			if cmd, ok := other[goos]; ok {
+				return strings.Replace(why, apt, cmd, 1)
+			}
+			return strings.TrimSuffix(strings.TrimSuffix(strings.Replace(why, apt, "", 1), " "), ":") + " (Linux only)"
+		}
+	}
+	return why
 }
 
 // LinuxOnly skips a test of something that exists on Linux only (a D-Bus

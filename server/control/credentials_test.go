@@ -66,6 +66,7 @@ func TestCredentialsRoute(t *testing.T) {
 }
 
 func TestPeerUIDOwnConnection(t *testing.T) {
+	desktoptest.LinuxOnly(t, "the peer's user of a control connection (SO_PEERCRED)")
 	_, _, path := testControl(t)
 	c, err := net.Dial("unix", path)
 	if err != nil {
@@ -82,6 +83,7 @@ func TestPeerUIDOwnConnection(t *testing.T) {
 // TestCredentialsRefusedToOtherUser: even on a socket whose permissions
 // were opened up, another user gets no credentials.
 func TestCredentialsRefusedToOtherUser(t *testing.T) {
+	desktoptest.LinuxOnly(t, "the peer's user of a control connection (SO_PEERCRED)")
 	desktoptest.SkipShort(t, "runs a client as another user")
 	if os.Getuid() != 0 {
 		desktoptest.SkipOrFail(t, "TestCredentialsRefusedToOtherUser needs root to run a client as another user")

@@ -11,7 +11,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
@@ -205,7 +204,8 @@ func alreadyRunning(socket string, cause error) error {
 
 // addrInUse: the port is taken (Unix EADDRINUSE, Windows WSAEADDRINUSE).
 func addrInUse(err error) bool {
-	return errors.Is(err, syscall.EADDRINUSE) || strings.Contains(err.Error(), "Only one usage of each socket address")
+	// 10048 is WSAEADDRINUSE; wine's message for it is "winapi error #10048".
+	return errors.Is(err, syscall.EADDRINUSE) || errors.Is(err, syscall.Errno(10048))
 }
 
 func firstEnv(names ...string) string {

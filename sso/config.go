@@ -274,5 +274,5 @@ func stampOf(path string) fileStamp {
 	if err != nil {
 		return fileStamp{}
 	}
-	return fileStamp{exists: true, size: st.Size(), mtime: st.ModTime(), ino: inodeOf(st)}
+	return fileStamp{exists: true, size: st.Size(), mtime: st.ModTime(), ino: inodeOf(path, st)}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"runtime"
 	"strings"
@@ -34,6 +35,7 @@ func (a *app) actions() tray.Actions {
 		},
 		CopyCode:    a.copyCode,
 		FindRole:    a.findRole,
+		Console:     a.console,
 		OpenBrowser: a.openBrowser,
 		Favorite: func(p string, on bool) error {
 			defer a.changed()
@@ -213,3 +215,19 @@ func (a *app) notify(title, body string) {
 
 // defaultClipboard writes to the system clipboard.
 func defaultClipboard(text string) error { return clipboard.WriteAll(text) }
+
+// console opens the AWS console signed in as the role of slot (the
+// default slot for ""), through the federation sign-in.
+func (a *app) console(slot string) error {
+	s, ok := a.engine.manager.Lookup(slot)
+	if !ok || !s.Creds.ValidAt(time.Now()) {
+		return fmt.Errorf("%s has no valid credentials to sign in to the console with", creds.SlotLabel(slot))
+	}
+	ctx, cancel := context.WithTimeout(a.ctx, actionTimeout)
+	defer cancel()
+	u, err := sso.ConsoleURL(ctx, s.Creds, profileRegion(ctx, s.Profile.Name))
+	if err != nil {
+		return err
+	}
+	return a.openURL(u)
+}

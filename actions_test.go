@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"slices"
@@ -16,6 +18,7 @@ import (
 	"github.com/rolecall/rolecall/creds"
 	"github.com/rolecall/rolecall/server/control"
 	"github.com/rolecall/rolecall/settings"
+	"github.com/rolecall/rolecall/sso"
 	"github.com/rolecall/rolecall/tray"
 )
 
@@ -225,5 +228,31 @@ func TestRecentKeepsTenMostRecentFirst(t *testing.T) {
 	want := []string{"p5", "p11", "p10", "p9", "p8", "p7", "p6", "p4", "p3", "p2"}
 	if !slices.Equal(got, want) {
 		t.Errorf("recent = %v\nwant     %v", got, want)
+	}
+}
+
+func TestActionConsoleOpensSignIn(t *testing.T) {
+	fed := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Get("Action") != "getSigninToken" {
+			http.Error(w, "unexpected action", http.StatusBadRequest)
+			return
+		}
+		w.Write([]byte(`{"SigninToken":"fake-signin-token"}`))
+	}))
+	defer fed.Close()
+	t.Setenv(sso.FederationEndpointEnv, fed.URL)
+	h := newActionsHarness(t)
+	var opened []string
+	h.a.openURL = func(u string) error { opened = append(opened, u); return nil }
+
+	if err := h.run(tray.Action{Kind: tray.ActConsole}); err == nil {
+		t.Error("console with nothing loaded did not fail")
+	}
+	h.run(tray.Action{Kind: tray.ActLoad, Profile: "dev"})
+	if err := h.run(tray.Action{Kind: tray.ActConsole}); err != nil {
+		t.Fatal(err)
+	}
+	if len(opened) != 1 || !strings.HasPrefix(opened[0], fed.URL) || !strings.Contains(opened[0], "SigninToken=fake-signin-token") {
+		t.Errorf("opened %q", opened)
 	}
 }

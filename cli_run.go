@@ -179,7 +179,13 @@ func (c *cli) consoleRegion(cl *control.Client, profile string) string {
 			profile = slots[0].Profile
 		}
 	}
-	if cfg, err := sso.LoadAWSConfig(c.ctx, sso.ConfigPath()); err == nil {
+	return profileRegion(c.ctx, profile)
+}
+
+// profileRegion is the region of profile in the AWS config, else
+// $AWS_REGION or $AWS_DEFAULT_REGION, else "".
+func profileRegion(ctx context.Context, profile string) string {
+	if cfg, err := sso.LoadAWSConfig(ctx, sso.ConfigPath()); err == nil {
 		if p, ok := cfg.Profiles[profile]; ok && p.Region != "" {
 			return p.Region
 		}

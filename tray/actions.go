@@ -21,7 +21,9 @@ type Actions struct {
 	// Favorite stars or unstars a role.
 	Favorite func(profile string, on bool) error
 	// FindRole opens the role picker page.
-	FindRole  func() error
+	FindRole func() error
+	// Console opens the AWS console signed in as a slot's role.
+	Console   func(slot string) error
 	Copy      func(ide bool) error // terminal exports, or IDE settings
 	Refresh   func() error
 	Autostart func(on bool) error
@@ -79,6 +81,11 @@ func (a Actions) call(act Action) error {
 			return errMissing
 		}
 		return a.Autostart(act.Kind == ActAutostartOn)
+	case ActConsole:
+		if a.Console == nil {
+			return errMissing
+		}
+		return a.Console(act.Profile)
 	case ActFindRole:
 		if a.FindRole == nil {
 			return errMissing

@@ -70,6 +70,7 @@ Cancel login
 ▶ Acme Dev/Admin — 1111… — 42m
   ☆ Add to favourites
   Serve it in its own slot too
+  Open AWS console
 (disabled) Signed in to corp until 17:00
 ---
 Find a role…
@@ -105,6 +106,7 @@ Quit
 		}, `
 ▶ dev — 3h05m
   ★ Remove from favourites
+  Open AWS console
 (disabled) Signed in to corp
 ---
 Find a role…
@@ -116,9 +118,11 @@ Profiles (1)
 checkout-dev · 59m
   Unload
   Pin (keep across restarts)
+  Open AWS console
 dev · 10m
   Unload
   Pin (keep across restarts)
+  Open AWS console
 stage · log in again
   Unload
   Pin (keep across restarts)

@@ -85,6 +85,7 @@ const (
 	ActFavorite                // star Profile
 	ActUnfavorite              // unstar Profile
 	ActFindRole                // open the role picker
+	ActConsole                 // open the AWS console as slot Profile's role ("" the default slot)
 )
 
 // Action is a click's meaning.
@@ -176,6 +177,9 @@ func statusItem(st State, roles *roleIndex, now time.Time) Item {
 	}
 	if !slices.ContainsFunc(st.Slots.Named, func(s creds.Slot) bool { return s.Name == name }) {
 		it.Children = append(it.Children, Item{Label: "Serve it in its own slot too", Action: Action{Kind: ActLoadSlot, Profile: name}})
+	}
+	if d.Creds.ValidAt(now) {
+		it.Children = append(it.Children, Item{Label: "Open AWS console", Action: Action{Kind: ActConsole, Profile: d.Name}})
 	}
 	if d.State == creds.StateLoginRequired && d.Profile.Session != "" && !roles.loggingIn(d.Profile.Session) {
 		it.Children = append(it.Children, Item{Label: "Log in to " + d.Profile.Session, Action: Action{Kind: ActLogin, Session: d.Profile.Session}})
@@ -276,10 +280,14 @@ func slotItem(s creds.Slot, now time.Time) Item {
 	if s.Pinned {
 		pin = Item{Label: "Unpin", Action: Action{Kind: ActUnpin, Profile: s.Name}}
 	}
-	return Item{Key: "slot/" + s.Name, Label: strings.Join(parts, " · "), Children: []Item{
+	it := Item{Key: "slot/" + s.Name, Label: strings.Join(parts, " · "), Children: []Item{
 		{Label: "Unload", Action: Action{Kind: ActUnload, Profile: s.Name}},
 		pin,
 	}}
+	if s.Creds.ValidAt(now) {
+		it.Children = append(it.Children, Item{Label: "Open AWS console", Action: Action{Kind: ActConsole, Profile: s.Name}})
+	}
+	return it
 }
 
 // left writes a duration as people read it: "42m", "3h05m".

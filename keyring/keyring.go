@@ -1,8 +1,10 @@
 // Package keyring keeps rolecall's small secrets in the OS keyring (Secret
 // Service, macOS Keychain, Windows Credential Manager): every call bounded
 // by a timeout, large values split below Windows' size limit, and a memory
-// fallback when the machine has no keyring at all. It knows nothing of
-// what the secrets are: sso keeps its tokens here, main the listener's.
+// fallback only when the machine has no keyring at all. A keyring that is
+// locked or slow is reported (ErrLocked, ErrTimeout) and asked again: a
+// write it refused is retried until it lands. It knows nothing of what the
+// secrets are: sso keeps its tokens here, main the listener's.
 package keyring
 
 import (
@@ -21,28 +23,47 @@ import (
 // ErrNotFound: no such entry in the keyring.
 var ErrNotFound = errors.New("not found in keyring")
 
+// ErrLocked: the keyring's collection is locked and could not be unlocked
+// (no password prompt, or it was dismissed). The call may work later.
+var ErrLocked = errors.New("the OS keyring is locked")
+
+// ErrTimeout: the keyring did not answer in time (often: waiting behind a
+// password prompt). The call may work later.
+var ErrTimeout = errors.New("the OS keyring did not answer in time")
+
 // chunkSize keeps every keyring entry under Windows' limit of 2560 bytes
 // per secret, with room for the encoding go-keyring adds.
 const chunkSize = 1800
 
 const chunkPrefix = "rolecall-chunks:"
 
-// Keyring stores small secrets in the OS keyring (Secret Service, macOS
-// Keychain, Windows Credential Manager) under one service name. Every call
-// is bounded by a timeout, since a locked keyring can block forever behind
-// a prompt. When no keyring is reachable it says so once and keeps secrets
-// in memory only.
+// Keyring stores small secrets in the OS keyring under one service name.
+// Every call is bounded by a timeout, since a locked keyring can block
+// forever behind a prompt; at most one call waits on the OS keyring at a
+// time. When there is no keyring at all it says so once and keeps secrets
+// in memory only; when the keyring is locked or slow, reads fail with
+// ErrLocked or ErrTimeout and writes are kept pending and retried.
 type Keyring struct {
 	service string
 	timeout time.Duration
+	retry   time.Duration // between attempts to write pending entries
 	log     *slog.Logger
 	backend backend
+	busy    chan struct{} // held by the one call in the OS keyring
 
 	memOnly atomic.Bool
 	warn    sync.Once
-	reason  error // why memOnly was set
-	mu      sync.Mutex
-	mem     map[string]string
+
+	wmu sync.Mutex // one write (of a caller or of the retry loop) at a time
+
+	mu       sync.Mutex
+	reason   error // why memOnly was set
+	lastErr  error // of the last OS keyring call; nil after a success
+	mem      map[string]string
+	pending  map[string]pendingWrite
+	gen      uint64
+	retrying bool
+	closed   chan struct{}
 }
 
 // New returns a keyring for service with a 5 s timeout per call.
@@ -50,11 +71,15 @@ func New(service string, log *slog.Logger) *Keyring {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Keyring{service: service, timeout: 5 * time.Second, log: log, mem: map[string]string{}, backend: osKeyring{}}
+	return &Keyring{
+		service: service, timeout: 5 * time.Second, retry: 5 * time.Second, log: log, backend: osKeyring{},
+		busy: make(chan struct{}, 1), mem: map[string]string{}, pending: map[string]pendingWrite{},
+		closed: make(chan struct{}),
+	}
 }
 
 // backend is the OS keyring as go-keyring offers it; tests swap it for one
-// that hangs.
+// that hangs or is locked.
 type backend interface {
 	Get(service, user string) (string, error)
 	Set(service, user, password string) error
@@ -69,14 +94,26 @@ func (osKeyring) Set(service, user, password string) error {
 }
 func (osKeyring) Delete(service, user string) error { return gokeyring.Delete(service, user) }
 
-// Available reports whether secrets reach the OS keyring (false after it
-// failed and the keyring fell back to memory).
+// Available reports whether secrets reach the OS keyring (false when
+// there is none and secrets are kept in memory only).
 func (k *Keyring) Available() bool { return !k.memOnly.Load() }
 
-// Probe checks that the OS keyring answers, falling back to memory if not;
-// the error says why it cannot be used.
+// Err is what went wrong with the OS keyring's last call (ErrLocked,
+// ErrTimeout, ...), or nil when it answered; also non-nil while writes
+// wait to be retried.
+func (k *Keyring) Err() error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.lastErr == nil && len(k.pending) > 0 {
+		return fmt.Errorf("%d keyring write(s) waiting to be retried", len(k.pending))
+	}
+	return k.lastErr
+}
+
+// Probe checks that the OS keyring answers (falling back to memory if
+// there is none); the error says why it cannot be used now.
 func (k *Keyring) Probe() error {
-	_, err := k.Get("probe")
+	_, err := k.get("probe")
 	if !k.Available() {
 		k.mu.Lock()
 		defer k.mu.Unlock()
@@ -88,8 +125,18 @@ func (k *Keyring) Probe() error {
 	return err
 }
 
-// Get returns the secret stored under key.
+// Get returns the secret stored under key. A value whose write is still
+// pending is returned as written.
 func (k *Keyring) Get(key string) (string, error) {
+	k.mu.Lock()
+	p, ok := k.pending[key]
+	k.mu.Unlock()
+	if ok {
+		if p.deleted {
+			return "", ErrNotFound
+		}
+		return p.value, nil
+	}
 	v, err := k.get(key)
 	if err != nil || !strings.HasPrefix(v, chunkPrefix) {
 		return v, err
@@ -109,30 +156,59 @@ func (k *Keyring) Get(key string) (string, error) {
 	return b.String(), nil
 }
 
-// Set stores value under key, split into parts when it is large.
+// Set stores value under key, split into parts when it is large. When the
+// OS keyring is locked or does not answer, the error says so and the
+// write is kept pending: Get returns it and it is retried until it lands
+// or a later Set or Delete of key replaces it.
 func (k *Keyring) Set(key, value string) error {
-	if len(value) <= chunkSize && !strings.HasPrefix(value, chunkPrefix) {
-		k.deleteChunks(key)
-		return k.set(key, value)
+	return k.write(pendingWrite{key: key, value: value})
+}
+
+// Delete removes key and its parts; a missing key is not an error. A
+// delete the OS keyring refused is retried like a Set.
+func (k *Keyring) Delete(key string) error {
+	return k.write(pendingWrite{key: key, deleted: true})
+}
+
+// write applies w to the OS keyring (or memory), or keeps it pending.
+func (k *Keyring) write(w pendingWrite) error {
+	k.wmu.Lock()
+	defer k.wmu.Unlock()
+	err := k.apply(w)
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if err == nil || !retryable(err) {
+		delete(k.pending, w.key)
+		return err
 	}
-	n := (len(value) + chunkSize - 1) / chunkSize
+	k.gen++
+	w.gen = k.gen
+	k.pending[w.key] = w
+	k.startRetryLocked()
+	return fmt.Errorf("%w (rolecall retries it)", err)
+}
+
+func (k *Keyring) apply(w pendingWrite) error {
+	if w.deleted {
+		k.deleteChunks(w.key)
+		err := k.del(w.key)
+		if errors.Is(err, ErrNotFound) {
+			return nil
+		}
+		return err
+	}
+	if len(w.value) <= chunkSize && !strings.HasPrefix(w.value, chunkPrefix) {
+		k.deleteChunks(w.key)
+		return k.set(w.key, w.value)
+	}
+	n := (len(w.value) + chunkSize - 1) / chunkSize
 	for i := 1; i <= n; i++ {
-		part := value[(i-1)*chunkSize : min(i*chunkSize, len(value))]
-		if err := k.set(chunkKey(key, i), part); err != nil {
+		part := w.value[(i-1)*chunkSize : min(i*chunkSize, len(w.value))]
+		if err := k.set(chunkKey(w.key, i), part); err != nil {
 			return err
 		}
 	}
-	return k.set(key, chunkPrefix+strconv.Itoa(n))
-}
-
-// Delete removes key and its parts; a missing key is not an error.
-func (k *Keyring) Delete(key string) error {
-	k.deleteChunks(key)
-	err := k.del(key)
-	if errors.Is(err, ErrNotFound) {
-		return nil
-	}
-	return err
+	return k.set(w.key, chunkPrefix+strconv.Itoa(n))
 }
 
 func (k *Keyring) deleteChunks(key string) {
@@ -148,11 +224,11 @@ func (k *Keyring) deleteChunks(key string) {
 
 func chunkKey(key string, i int) string { return key + "#" + strconv.Itoa(i) }
 
+// get reads key from the OS keyring, or from memory when there is none.
 func (k *Keyring) get(key string) (string, error) {
 	if !k.memOnly.Load() {
-		var v string
-		err := k.call(func() (err error) { v, err = k.backend.Get(k.service, key); return err })
-		if err == nil || errors.Is(err, ErrNotFound) || !k.fallBack(err) {
+		v, err := k.readOS(key)
+		if err == nil || !k.fallBack(err) {
 			return v, err
 		}
 	}
@@ -163,6 +239,12 @@ func (k *Keyring) get(key string) (string, error) {
 		return "", ErrNotFound
 	}
 	return v, nil
+}
+
+func (k *Keyring) readOS(key string) (string, error) {
+	var v string
+	err := k.call(func() (err error) { v, err = k.backend.Get(k.service, key); return err })
+	return v, err
 }
 
 func (k *Keyring) set(key, value string) error {
@@ -181,7 +263,7 @@ func (k *Keyring) set(key, value string) error {
 func (k *Keyring) del(key string) error {
 	if !k.memOnly.Load() {
 		err := k.call(func() error { return k.backend.Delete(k.service, key) })
-		if err == nil || errors.Is(err, ErrNotFound) || !k.fallBack(err) {
+		if err == nil || !k.fallBack(err) {
 			return err
 		}
 	}
@@ -194,54 +276,37 @@ func (k *Keyring) del(key string) error {
 	return nil
 }
 
-// call runs f with the timeout. go-keyring takes no context, so a call
-// that hangs is abandoned (its goroutine ends whenever the keyring does).
+// call runs f with the timeout, one call at a time. go-keyring takes no
+// context, so a call that hangs is abandoned: its goroutine keeps the
+// keyring busy until the OS keyring answers, and later calls wait for it
+// (within their own timeout) rather than pile up.
 func (k *Keyring) call(f func() error) error {
-	done := make(chan error, 1)
-	go func() { done <- f() }()
+	timer := time.NewTimer(k.timeout)
+	defer timer.Stop()
+	var err error
 	select {
-	case err := <-done:
-		if errors.Is(err, gokeyring.ErrNotFound) {
-			return ErrNotFound
+	case k.busy <- struct{}{}:
+		done := make(chan error, 1)
+		go func() {
+			err := f()
+			<-k.busy
+			done <- err
+		}()
+		select {
+		case err = <-done:
+			err = classify(err)
+		case <-timer.C:
+			err = fmt.Errorf("%w within %v (locked, waiting for a password prompt?)", ErrTimeout, k.timeout)
 		}
-		return err
-	case <-time.After(k.timeout):
-		return fmt.Errorf("the OS keyring did not answer within %v (locked, waiting for a password prompt?)", k.timeout)
-	}
-}
-
-// fallBack switches to memory-only storage after an error that means the
-// keyring cannot be used at all, and says so once. It reports whether it
-// did. Other errors (such as a value too large) are returned as they are.
-func (k *Keyring) fallBack(err error) bool {
-	if errors.Is(err, gokeyring.ErrSetDataTooBig) {
-		return false
+	case <-timer.C:
+		err = fmt.Errorf("%w within %v: an earlier call is still waiting for it", ErrTimeout, k.timeout)
 	}
 	k.mu.Lock()
-	if k.reason == nil {
-		k.reason = err
+	if err == nil || errors.Is(err, ErrNotFound) {
+		k.lastErr = nil
+	} else {
+		k.lastErr = err
 	}
 	k.mu.Unlock()
-	k.memOnly.Store(true)
-	k.warn.Do(func() {
-		k.log.Warn("no usable OS keyring: secrets are kept in memory only and will not survive a restart",
-			"reason", ErrorMessage(err))
-	})
-	return true
-}
-
-// ErrorMessage turns a keyring failure into what a person can act on.
-func ErrorMessage(err error) string {
-	s := err.Error()
-	switch {
-	case strings.Contains(s, "dbus-launch") || strings.Contains(s, "DBUS_SESSION_BUS_ADDRESS"):
-		return "no D-Bus session bus: start rolecall inside a desktop session (or dbus-run-session)"
-	case strings.Contains(s, "org.freedesktop.secrets"):
-		return "no Secret Service on the session bus: install and start gnome-keyring (or KeePassXC with Secret Service)"
-	case strings.Contains(s, "failed to unlock"):
-		return "the keyring is locked: unlock it (log in to the desktop, or gnome-keyring-daemon --unlock)"
-	case strings.Contains(s, "did not answer"):
-		return s
-	}
-	return s
+	return err
 }

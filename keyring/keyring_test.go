@@ -1,10 +1,15 @@
 package keyring
 
 import (
+	"bufio"
+	"context"
 	"errors"
+	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -123,31 +128,6 @@ func secretServiceChecks(t *testing.T) {
 	}
 }
 
-// hangingBackend never answers, like go-keyring behind a locked keyring's
-// password prompt.
-type hangingBackend struct{ release chan struct{} }
-
-func (h hangingBackend) Get(string, string) (string, error) { <-h.release; return "", nil }
-func (h hangingBackend) Set(string, string, string) error   { <-h.release; return nil }
-func (h hangingBackend) Delete(string, string) error        { <-h.release; return nil }
-
-func TestKeyringTimeoutFallsBackToMemory(t *testing.T) {
-	release := make(chan struct{})
-	defer close(release)
-	k := New("rolecall-test", nil)
-	k.backend = hangingBackend{release}
-	k.timeout = 50 * time.Millisecond
-	if err := k.Set("a", "1"); err != nil {
-		t.Fatalf("Set behind a hanging keyring: %v", err)
-	}
-	if k.Available() {
-		t.Error("still using the hanging keyring")
-	}
-	if v, err := k.Get("a"); err != nil || v != "1" {
-		t.Errorf("Get = %q, %v", v, err)
-	}
-}
-
 func TestProbeSaysWhy(t *testing.T) {
 	gokeyring.MockInitWithError(errors.New("The name org.freedesktop.secrets was not provided by any .service files"))
 	defer gokeyring.MockInit()
@@ -158,5 +138,302 @@ func TestProbeSaysWhy(t *testing.T) {
 	gokeyring.MockInit()
 	if err := New("rolecall-test", nil).Probe(); err != nil {
 		t.Errorf("Probe with a keyring = %v", err)
+	}
+}
+
+// flakyBackend is an OS keyring that can hang (like go-keyring behind a
+// password prompt) or be locked, and answers again when told.
+type flakyBackend struct {
+	mu      sync.Mutex
+	data    map[string]string
+	locked  bool
+	release chan struct{} // non-nil: calls hang until it is closed
+	calls   int
+}
+
+func newFlaky() *flakyBackend { return &flakyBackend{data: map[string]string{}} }
+
+func (f *flakyBackend) enter() error {
+	f.mu.Lock()
+	f.calls++
+	rel, locked := f.release, f.locked
+	f.mu.Unlock()
+	if rel != nil {
+		<-rel
+	}
+	if locked {
+		return errors.New("failed to unlock correct collection '/org/freedesktop/secrets/collection/login'")
+	}
+	return nil
+}
+
+func (f *flakyBackend) Get(_, user string) (string, error) {
+	if err := f.enter(); err != nil {
+		return "", err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	v, ok := f.data[user]
+	if !ok {
+		return "", gokeyring.ErrNotFound
+	}
+	return v, nil
+}
+
+func (f *flakyBackend) Set(_, user, v string) error {
+	if err := f.enter(); err != nil {
+		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.data[user] = v
+	return nil
+}
+
+func (f *flakyBackend) Delete(_, user string) error {
+	if err := f.enter(); err != nil {
+		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if _, ok := f.data[user]; !ok {
+		return gokeyring.ErrNotFound
+	}
+	delete(f.data, user)
+	return nil
+}
+
+func (f *flakyBackend) stored(user string) (string, bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	v, ok := f.data[user]
+	return v, ok
+}
+
+func testKeyring(b backend) *Keyring {
+	k := New("rolecall-test", nil)
+	k.backend, k.timeout, k.retry = b, 50*time.Millisecond, 5*time.Millisecond
+	return k
+}
+
+// waitPending waits (bounded) until no write waits to be retried.
+func waitPending(t *testing.T, k *Keyring) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); k.Pending() > 0; time.Sleep(2 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d writes still pending", k.Pending())
+		}
+	}
+}
+
+// A keyring that times out is reported, never replaced by memory: reads
+// fail with ErrTimeout, writes are kept pending, and once it answers the
+// writes land in it and reads go through to it.
+func TestKeyringTimeoutIsReportedAndRetried(t *testing.T) {
+	b := newFlaky()
+	b.data["old"] = "kept-before"
+	b.release = make(chan struct{})
+	k := testKeyring(b)
+	t.Cleanup(k.Close)
+	if _, err := k.Get("old"); !errors.Is(err, ErrTimeout) {
+		t.Fatalf("Get behind a hanging keyring: %v, want ErrTimeout", err)
+	}
+	if err := k.Set("new", "written-while-hung"); !errors.Is(err, ErrTimeout) {
+		t.Fatalf("Set behind a hanging keyring: %v, want ErrTimeout", err)
+	}
+	if !k.Available() || k.Err() == nil {
+		t.Errorf("Available = %v, Err = %v: a slow keyring is not a missing one", k.Available(), k.Err())
+	}
+	if v, err := k.Get("new"); err != nil || v != "written-while-hung" {
+		t.Errorf("Get of a pending write = %q, %v", v, err)
+	}
+	if k.Pending() != 1 {
+		t.Errorf("pending = %d, want 1", k.Pending())
+	}
+	b.mu.Lock()
+	close(b.release)
+	b.release = nil
+	b.mu.Unlock()
+	waitPending(t, k)
+	if v, ok := b.stored("new"); !ok || v != "written-while-hung" {
+		t.Errorf("the OS keyring holds %q, %v after it answered", v, ok)
+	}
+	if v, err := k.Get("old"); err != nil || v != "kept-before" {
+		t.Errorf("Get reads through after the keyring answered: %q, %v", v, err)
+	}
+	if err := k.Err(); err != nil {
+		t.Errorf("Err after recovery = %v", err)
+	}
+}
+
+// A locked keyring: ErrLocked, a later write replaces a pending one, and a
+// delete is retried too; nothing ends up in memory only.
+func TestKeyringLockedThenUnlocked(t *testing.T) {
+	b := newFlaky()
+	b.data["gone"] = "x"
+	b.locked = true
+	k := testKeyring(b)
+	k.retry = time.Hour // retried by hand below
+	t.Cleanup(k.Close)
+	if err := k.Probe(); !errors.Is(err, ErrLocked) || !strings.Contains(ErrorMessage(err), "unlock it") {
+		t.Errorf("Probe of a locked keyring = %v (%s)", err, ErrorMessage(err))
+	}
+	for _, v := range []string{"first", "second"} {
+		if err := k.Set("a", v); !errors.Is(err, ErrLocked) {
+			t.Fatalf("Set %s: %v, want ErrLocked", v, err)
+		}
+	}
+	if err := k.Delete("gone"); !errors.Is(err, ErrLocked) {
+		t.Fatalf("Delete: %v, want ErrLocked", err)
+	}
+	if _, err := k.Get("gone"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Get after a pending delete: %v", err)
+	}
+	b.mu.Lock()
+	b.locked = false
+	b.mu.Unlock()
+	k.mu.Lock()
+	todo := []pendingWrite{k.pending["a"], k.pending["gone"]}
+	k.mu.Unlock()
+	for _, w := range todo {
+		k.retryOne(w)
+	}
+	if v, _ := b.stored("a"); v != "second" {
+		t.Errorf("OS keyring holds a = %q, want the last write", v)
+	}
+	if _, ok := b.stored("gone"); ok {
+		t.Error("the pending delete was not applied")
+	}
+	if k.Pending() != 0 || !k.Available() {
+		t.Errorf("pending %d, available %v", k.Pending(), k.Available())
+	}
+	// A direct write that lands drops an older pending one of its key.
+	b.mu.Lock()
+	b.locked = true
+	b.mu.Unlock()
+	k.Set("c", "old")
+	b.mu.Lock()
+	b.locked = false
+	b.mu.Unlock()
+	if err := k.Set("c", "new"); err != nil || k.Pending() != 0 {
+		t.Fatalf("Set after unlock: %v, pending %d", err, k.Pending())
+	}
+}
+
+// At most one call waits on a hung keyring: the rest time out without
+// starting more goroutines that hang.
+func TestKeyringHungCallsDoNotPileUp(t *testing.T) {
+	b := newFlaky()
+	b.release = make(chan struct{})
+	defer close(b.release)
+	k := testKeyring(b)
+	k.retry = time.Hour
+	t.Cleanup(k.Close)
+	for range 5 {
+		if _, err := k.Get("x"); !errors.Is(err, ErrTimeout) {
+			t.Fatalf("Get: %v", err)
+		}
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.calls != 1 {
+		t.Errorf("%d calls entered the hung keyring, want 1", b.calls)
+	}
+}
+
+// TestSecretServiceLocked: gnome-keyring's login collection is locked
+// (autostart before the user typed the password), then unlocked. rolecall
+// reports ErrLocked meanwhile, never falls back to memory, and loses
+// nothing: the write it was refused lands after the unlock. The keyring
+// user is a child process, so that it talks to the real Secret Service.
+func TestSecretServiceLocked(t *testing.T) {
+	if os.Getenv("ROLECALL_KEYRING_CHILD") == "locked" {
+		lockedChild(t)
+		return
+	}
+	s := desktoptest.Start(t)
+	s.StartKeyring(t)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestSecretServiceLocked$", "-test.v")
+	cmd.Env = append(append(os.Environ(), s.Env...), "ROLECALL_KEYRING_CHILD=locked")
+	stdin, _ := cmd.StdinPipe()
+	stdout, _ := cmd.StdoutPipe()
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	lines := bufio.NewScanner(stdout)
+	var out strings.Builder
+	expect := func(want string) {
+		t.Helper()
+		for lines.Scan() {
+			out.WriteString(lines.Text() + "\n")
+			if lines.Text() == want {
+				return
+			}
+		}
+		cmd.Wait()
+		t.Fatalf("child never said %s:\n%s%s", want, out.String(), stderr.String())
+	}
+	expect("STORED")
+	s.LockKeyring(t)
+	io.WriteString(stdin, "locked\n")
+	expect("REFUSED")
+	s.UnlockKeyring(t)
+	io.WriteString(stdin, "unlocked\n")
+	for lines.Scan() {
+		out.WriteString(lines.Text() + "\n")
+	}
+	if err := cmd.Wait(); err != nil || !strings.Contains(out.String(), "--- PASS: TestSecretServiceLocked") {
+		t.Fatalf("against a locked gnome-keyring: %v\n%s%s", err, out.String(), stderr.String())
+	}
+	if st, err := exec.LookPath("secret-tool"); err == nil {
+		c := exec.Command(st, "lookup", "service", "rolecall-locktest", "username", "written-while-locked")
+		c.Env = append(os.Environ(), s.Env...)
+		if got, err := c.Output(); err != nil || string(got) != "v2" {
+			t.Errorf("secret-tool lookup of the retried write = %q, %v", got, err)
+		}
+	}
+}
+
+func lockedChild(t *testing.T) {
+	k := New("rolecall-locktest", nil)
+	k.retry = 20 * time.Millisecond
+	defer k.Close()
+	stdin := bufio.NewScanner(os.Stdin)
+	step := func(say, want string) {
+		fmt.Println(say)
+		if !stdin.Scan() || stdin.Text() != want {
+			t.Fatalf("parent did not say %s", want)
+		}
+	}
+	if err := k.Set("kept", "v1"); err != nil {
+		t.Fatal(err)
+	}
+	step("STORED", "locked")
+	if _, err := k.Get("kept"); !errors.Is(err, ErrLocked) {
+		t.Errorf("Get from a locked keyring: %v, want ErrLocked", err)
+	}
+	if err := k.Set("written-while-locked", "v2"); !errors.Is(err, ErrLocked) {
+		t.Errorf("Set into a locked keyring: %v, want ErrLocked", err)
+	}
+	if !k.Available() {
+		t.Error("fell back to memory for a locked keyring")
+	}
+	step("REFUSED", "unlocked")
+	for deadline := time.Now().Add(10 * time.Second); k.Pending() > 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("write still pending 10s after the unlock: %v", k.Err())
+		}
+	}
+	for key, want := range map[string]string{"kept": "v1", "written-while-locked": "v2"} {
+		if got, err := k.Get(key); err != nil || got != want {
+			t.Errorf("Get %s after the unlock = %q, %v", key, got, err)
+		}
+	}
+	if !k.Available() || k.Err() != nil {
+		t.Errorf("after the unlock: available %v, err %v", k.Available(), k.Err())
 	}
 }

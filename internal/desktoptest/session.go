@@ -156,7 +156,7 @@ func (s *Session) StartKeyring(t testing.TB) {
 	cmd := exec.Command(bin, "--foreground", "--unlock", "--components=secrets")
 	cmd.Env = append(os.Environ(), s.Env...)
 	cmd.Env = append(cmd.Env, "DISPLAY=", "WAYLAND_DISPLAY=")
-	cmd.Stdin = strings.NewReader("test-keyring-password")
+	cmd.Stdin = strings.NewReader(KeyringPassword)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,181 @@
+package keyring
+
+import (
+	"errors"
+	"fmt"
+	"os/exec"
+	"strings"
+	"time"
+
+	"github.com/godbus/dbus/v5"
+	gokeyring "github.com/zalando/go-keyring"
+)
+
+// pendingWrite is a Set (or a Delete) the OS keyring refused, waiting to
+// be retried.
+type pendingWrite struct {
+	key     string
+	value   string
+	deleted bool
+	gen     uint64 // tells a retried write from a newer one of the same key
+}
+
+// Pending is how many writes wait to be retried.
+func (k *Keyring) Pending() int {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return len(k.pending)
+}
+
+// Close stops retrying pending writes (they are lost, and were reported
+// when they failed).
+func (k *Keyring) Close() {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	select {
+	case <-k.closed:
+	default:
+		close(k.closed)
+	}
+}
+
+// startRetryLocked starts the loop that writes pending entries, unless it
+// runs. k.mu is held.
+func (k *Keyring) startRetryLocked() {
+	if k.retrying {
+		return
+	}
+	select {
+	case <-k.closed:
+		return
+	default:
+	}
+	k.retrying = true
+	go k.retryLoop()
+}
+
+// retryLoop writes the pending entries every k.retry until none is left
+// or the keyring is closed.
+func (k *Keyring) retryLoop() {
+	for {
+		select {
+		case <-k.closed:
+			k.mu.Lock()
+			k.retrying = false
+			k.mu.Unlock()
+			return
+		case <-time.After(k.retry):
+		}
+		k.mu.Lock()
+		todo := make([]pendingWrite, 0, len(k.pending))
+		for _, w := range k.pending {
+			todo = append(todo, w)
+		}
+		k.mu.Unlock()
+		for _, w := range todo {
+			k.retryOne(w)
+		}
+		k.mu.Lock()
+		if len(k.pending) == 0 {
+			k.retrying = false
+			k.mu.Unlock()
+			return
+		}
+		k.mu.Unlock()
+	}
+}
+
+// retryOne writes w unless a newer write of its key came meanwhile.
+func (k *Keyring) retryOne(w pendingWrite) {
+	k.wmu.Lock()
+	defer k.wmu.Unlock()
+	k.mu.Lock()
+	cur, ok := k.pending[w.key]
+	k.mu.Unlock()
+	if !ok || cur.gen != w.gen {
+		return
+	}
+	err := k.apply(w)
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if err != nil && retryable(err) {
+		return
+	}
+	delete(k.pending, w.key)
+	if err != nil {
+		k.log.Warn("keyring write given up", "entry", w.key, "err", err)
+		return
+	}
+	k.log.Info("keyring write retried and saved", "entry", w.key)
+}
+
+// classify maps go-keyring's and D-Bus's errors onto this package's.
+func classify(err error) error {
+	var dbusErr dbus.Error
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, gokeyring.ErrNotFound):
+		return ErrNotFound
+	case strings.Contains(err.Error(), "failed to unlock"),
+		errors.As(err, &dbusErr) && dbusErr.Name == "org.freedesktop.Secret.Error.IsLocked":
+		return fmt.Errorf("%w: %v", ErrLocked, err)
+	}
+	return err
+}
+
+// noKeyring reports whether err means there is no OS keyring at all: no
+// session bus, nothing providing the Secret Service, an unsupported
+// platform.
+func noKeyring(err error) bool {
+	var dbusErr dbus.Error
+	var execErr *exec.Error
+	s := err.Error()
+	return errors.Is(err, gokeyring.ErrUnsupportedPlatform) || errors.As(err, &execErr) ||
+		errors.As(err, &dbusErr) && dbusErr.Name == "org.freedesktop.DBus.Error.ServiceUnknown" ||
+		strings.Contains(s, "was not provided by any .service files") ||
+		strings.Contains(s, "dbus-launch") || strings.Contains(s, "DBUS_SESSION_BUS_ADDRESS")
+}
+
+// retryable reports whether a failed write may work later (and so is kept
+// pending).
+func retryable(err error) bool {
+	return !errors.Is(err, gokeyring.ErrSetDataTooBig) && !errors.Is(err, ErrNotFound)
+}
+
+// fallBack switches to memory-only storage after an error that means
+// there is no OS keyring, and says so once. It reports whether it did.
+// Other errors (locked, timeout, a value too large) are returned as they
+// are: the OS keyring is asked again at the next call.
+func (k *Keyring) fallBack(err error) bool {
+	if errors.Is(err, ErrNotFound) || !noKeyring(err) {
+		return false
+	}
+	k.mu.Lock()
+	if k.reason == nil {
+		k.reason = err
+	}
+	k.mu.Unlock()
+	k.memOnly.Store(true)
+	k.warn.Do(func() {
+		k.log.Warn("no usable OS keyring: secrets are kept in memory only and will not survive a restart",
+			"reason", ErrorMessage(err))
+	})
+	return true
+}
+
+// ErrorMessage turns a keyring failure into what a person can act on.
+func ErrorMessage(err error) string {
+	s := err.Error()
+	switch {
+	case errors.Is(err, ErrLocked) || strings.Contains(s, "failed to unlock"):
+		return "the keyring is locked: unlock it (log in to the desktop, or gnome-keyring-daemon --unlock); rolecall keeps asking"
+	case errors.Is(err, ErrTimeout):
+		return s + ": answer the keyring's password prompt; rolecall keeps asking"
+	case strings.Contains(s, "dbus-launch") || strings.Contains(s, "DBUS_SESSION_BUS_ADDRESS"):
+		return "no D-Bus session bus: start rolecall inside a desktop session (or dbus-run-session)"
+	case strings.Contains(s, "org.freedesktop.secrets"):
+		return "no Secret Service on the session bus: install and start gnome-keyring (or KeePassXC with Secret Service)"
+	}
+	return s
+}

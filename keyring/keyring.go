@@ -48,7 +48,7 @@ type Keyring struct {
 	timeout time.Duration
 	retry   time.Duration // between attempts to write pending entries
 	log     *slog.Logger
-	backend backend
+	backend Backend
 	busy    chan struct{} // held by the one call in the OS keyring
 
 	memOnly atomic.Bool
@@ -78,9 +78,17 @@ func New(service string, log *slog.Logger) *Keyring {
 	}
 }
 
-// backend is the OS keyring as go-keyring offers it; tests swap it for one
-// that hangs or is locked.
-type backend interface {
+// NewWith returns a keyring for service kept in b instead of the OS
+// keyring.
+func NewWith(service string, b Backend, log *slog.Logger) *Keyring {
+	k := New(service, log)
+	k.backend = b
+	return k
+}
+
+// Backend is an OS keyring as go-keyring offers it. NewWith takes one:
+// tests use one that is slow, hangs or is locked.
+type Backend interface {
 	Get(service, user string) (string, error)
 	Set(service, user, password string) error
 	Delete(service, user string) error

@@ -210,7 +210,7 @@ func (f *flakyBackend) stored(user string) (string, bool) {
 	return v, ok
 }
 
-func testKeyring(b backend) *Keyring {
+func testKeyring(b Backend) *Keyring {
 	k := New("rolecall-test", nil)
 	k.backend, k.timeout, k.retry = b, 50*time.Millisecond, 5*time.Millisecond
 	return k

@@ -83,9 +83,17 @@ type Client struct {
 type sessionState struct {
 	refreshMu sync.Mutex // one renewal at a time
 
+	// saveMu orders writes of the token's keyring entry with forgetToken's
+	// check of what it holds.
+	saveMu sync.Mutex
+
 	// guarded by Client.mu
 	token       *Token
-	loaded      bool // the keyring and CLI cache were consulted
+	loaded      bool      // a load finished: token is what was stored
+	loading     *loadCall // the load in progress, which others wait for
+	cliStamp    fileStamp // of the AWS CLI's cache file at the last load
+	lookedAt    time.Time // of the last load
+	rejected    string    // access token Identity Center refused last
 	flow        *flow
 	cancelledAt time.Time
 	user        string
@@ -303,24 +311,29 @@ func (p staticProvider) Retrieve(context.Context) (aws.Credentials, error) {
 func tokenEntry(key string) string        { return "sso-token:" + key }
 func registrationEntry(key string) string { return "sso-client:" + key }
 
-func (c *Client) loadJSON(entry string, v any) bool {
+// loadJSON reads a JSON keyring entry into v: false when there is none (or
+// it is unreadable), an error when the keyring could not be read (locked,
+// not answering: worth trying again).
+func (c *Client) loadJSON(entry string, v any) (bool, error) {
 	s, err := c.opts.Keyring.Get(entry)
+	if errors.Is(err, keyring.ErrNotFound) {
+		return false, nil
+	}
 	if err != nil {
-		if !errors.Is(err, keyring.ErrNotFound) {
-			c.log.Warn("keyring read failed", "entry", entry, "err", err)
-		}
-		return false
+		return false, err
 	}
 	if err := json.Unmarshal([]byte(s), v); err != nil {
 		c.log.Warn("keyring entry unreadable, ignoring it", "entry", entry, "err", err)
-		return false
+		return false, nil
 	}
-	return true
+	return true, nil
 }
 
+// saveJSON writes v to a keyring entry. A keyring that refuses it (locked,
+// not answering) keeps the write pending and retries it.
 func (c *Client) saveJSON(entry string, v any) {
 	b, _ := json.Marshal(v)
 	if err := c.opts.Keyring.Set(entry, string(b)); err != nil {
-		c.log.Warn("keyring write failed: the secret is kept in memory only", "entry", entry, "err", err)
+		c.log.Warn("keyring write failed", "entry", entry, "err", err, "what_to_do", keyring.ErrorMessage(err))
 	}
 }

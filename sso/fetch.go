@@ -273,7 +273,7 @@ func (c *Client) Logout(ctx context.Context, s *Session) error {
 	tok := st.token
 	c.mu.Unlock()
 	if tok == nil {
-		tok = c.storedToken(s)
+		tok, _ = c.storedToken(s, "")
 	}
 	if tok != nil {
 		if portal, err := c.portal(ctx, s.Region); err == nil {
@@ -284,6 +284,9 @@ func (c *Client) Logout(ctx context.Context, s *Session) error {
 	}
 	c.forgetToken(s, nil)
 	c.mu.Lock()
+	if tok != nil {
+		st.rejected = tok.AccessToken // logged out: not to be loaded again
+	}
 	st.user = ""
 	c.mu.Unlock()
 	err := c.opts.Keyring.Delete(deviceClient.entry(s.Key))

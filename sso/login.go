@@ -183,7 +183,11 @@ func (k clientKind) entry(key string) string {
 // registering anew when there is none or it expires within the hour.
 func (c *Client) registration(ctx context.Context, client *ssooidc.Client, s *Session, k clientKind) (registration, error) {
 	var reg registration
-	if c.loadJSON(k.entry(s.Key), &reg) && reg.ClientID != "" &&
+	found, err := c.loadJSON(k.entry(s.Key), &reg)
+	if err != nil {
+		return registration{}, fmt.Errorf("read the client registration: %w", err)
+	}
+	if found && reg.ClientID != "" &&
 		reg.ExpiresAt.Sub(c.opts.Now()) > time.Hour && slices.Equal(reg.Scopes, s.scopes()) &&
 		reg.Region == s.Region && reg.StartURL == s.StartURL {
 		return reg, nil

@@ -2,13 +2,9 @@ package sso
 
 import (
 	"context"
-	"crypto/sha1"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"slices"
 	"time"
 
@@ -17,7 +13,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ssooidc/types"
 
 	"github.com/rolecall/rolecall/creds"
-	"github.com/rolecall/rolecall/settings"
 )
 
 // Token is an IAM Identity Center access token and what renews it.
@@ -51,12 +46,10 @@ const renewBefore = 15 * time.Minute
 // when it is close to expiry. Without one it returns an error wrapping
 // creds.ErrLoginRequired; it never starts a login.
 func (c *Client) token(ctx context.Context, s *Session) (*Token, error) {
-	st := c.state(s.Key)
-	c.mu.Lock()
-	c.loadStoredLocked(s, st)
-	t := st.token
-	c.mu.Unlock()
-
+	t, err := c.current(ctx, s)
+	if err != nil {
+		return nil, err
+	}
 	now := c.opts.Now()
 	if t != nil && t.ExpiresAt.Sub(now) > renewBefore {
 		return t, nil
@@ -80,38 +73,90 @@ func (c *Client) token(ctx context.Context, s *Session) (*Token, error) {
 	return nil, fmt.Errorf("sso session %s: %w", s.Key, creds.ErrLoginRequired)
 }
 
-// loadStoredLocked reads the session's stored token once, the first time
-// it is needed. c.mu is held on entry and exit, and released around the
-// keyring read, which can take seconds.
-func (c *Client) loadStoredLocked(s *Session, st *sessionState) {
-	if st.loaded {
-		return
-	}
-	st.loaded = true
-	c.mu.Unlock()
-	t := c.storedToken(s)
+// relookEvery: a session without a usable token reads the keyring again at
+// most this often (the AWS CLI's cache file whenever it changes).
+const relookEvery = time.Minute
+
+// loadCall is one read of a session's stored token, which every caller
+// arriving meanwhile waits for.
+type loadCall struct {
+	done  chan struct{}
+	token *Token
+	err   error
+}
+
+// current returns the session's token in memory. It is loaded from the
+// keyring and the AWS CLI's cache the first time, and again while there is
+// no usable token when the CLI's cache file changed (an `aws sso login`
+// meanwhile) or relookEvery passed. Concurrent callers share one load. An
+// OS keyring that is locked or slow is an error (not ErrLoginRequired),
+// and the next call loads again.
+func (c *Client) current(ctx context.Context, s *Session) (*Token, error) {
+	st := c.state(s.Key)
+	stamp := stampOf(c.cliCachePath(s))
+	now := c.opts.Now()
 	c.mu.Lock()
-	if st.token == nil {
-		st.token = t
+	if usable(st.token, now) || (st.loaded && st.cliStamp == stamp && now.Sub(st.lookedAt) < relookEvery) {
+		t := st.token
+		c.mu.Unlock()
+		return t, nil
 	}
+	l := st.loading
+	if l != nil {
+		c.mu.Unlock()
+		select {
+		case <-l.done:
+			return l.token, l.err
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	l = &loadCall{done: make(chan struct{})}
+	st.loading = l
+	rejected := st.rejected
+	c.mu.Unlock()
+
+	t, err := c.storedToken(s, rejected)
+	c.mu.Lock()
+	st.loading = nil
+	if err == nil {
+		st.loaded, st.cliStamp, st.lookedAt = true, stamp, now
+		if t != nil && !usable(st.token, now) {
+			st.token = t
+		}
+	}
+	l.token, l.err = st.token, err
+	c.mu.Unlock()
+	close(l.done)
+	return l.token, l.err
+}
+
+// usable: t can be used or renewed.
+func usable(t *Token, now time.Time) bool {
+	return t != nil && (t.RefreshToken != "" || now.Before(t.ExpiresAt))
 }
 
 // storedToken reads the token kept in the keyring, else a valid one the
-// AWS CLI cached for the same start URL.
-func (c *Client) storedToken(s *Session) *Token {
+// AWS CLI cached for the same start URL; never the token Identity Center
+// refused last (rejected).
+func (c *Client) storedToken(s *Session, rejected string) (*Token, error) {
 	var t Token
-	if c.loadJSON(tokenEntry(s.Key), &t) && t.StartURL == s.StartURL && t.AccessToken != "" {
-		return &t
+	found, err := c.loadJSON(tokenEntry(s.Key), &t)
+	if err != nil {
+		return nil, fmt.Errorf("sso session %s: read the stored token: %w", s.Key, err)
 	}
-	if t, err := readCLICache(c.cliCachePath(s), s); err == nil {
-		if c.opts.Now().Before(t.ExpiresAt) {
-			c.log.Info("using the AWS CLI's sso token", "session", s.Key, "expires", t.ExpiresAt.Format(time.RFC3339))
-			return t
-		}
-	} else if !errors.Is(err, os.ErrNotExist) {
+	if found && t.StartURL == s.StartURL && t.AccessToken != "" && t.AccessToken != rejected {
+		return &t, nil
+	}
+	cli, err := readCLICache(c.cliCachePath(s), s)
+	switch {
+	case err == nil && cli.AccessToken != rejected && c.opts.Now().Before(cli.ExpiresAt):
+		c.log.Info("using the AWS CLI's sso token", "session", s.Key, "expires", cli.ExpiresAt.Format(time.RFC3339))
+		return cli, nil
+	case err != nil && !errors.Is(err, os.ErrNotExist):
 		c.log.Debug("AWS CLI sso cache not used", "session", s.Key, "err", err)
 	}
-	return nil
+	return nil, nil
 }
 
 // renew trades the refresh token for a new access token (one renewal at
@@ -127,7 +172,9 @@ func (c *Client) renew(ctx context.Context, s *Session, old *Token) (*Token, err
 		return cur, nil // renewed meanwhile
 	}
 	var reg registration
-	if !c.loadJSON(old.Client.entry(s.Key), &reg) || reg.ClientID == "" {
+	if found, err := c.loadJSON(old.Client.entry(s.Key), &reg); err != nil {
+		return nil, fmt.Errorf("sso session %s: read the client registration: %w", s.Key, err)
+	} else if !found || reg.ClientID == "" {
 		return nil, fmt.Errorf("sso session %s: no client registration to renew with: %w", s.Key, creds.ErrLoginRequired)
 	}
 	client, err := c.oidc(ctx, s.Region)
@@ -171,26 +218,51 @@ func (c *Client) newToken(s *Session, out *ssooidc.CreateTokenOutput, oldRefresh
 	c.mu.Lock()
 	st.token, st.loaded = t, true
 	c.mu.Unlock()
+	st.saveMu.Lock()
 	c.saveJSON(tokenEntry(s.Key), t)
+	st.saveMu.Unlock()
 	if c.opts.WriteCLICache {
-		if err := writeCLICache(c.cliCachePath(s), t); err != nil {
+		path := c.cliCachePath(s)
+		if err := writeCLICache(path, t); err != nil {
 			c.log.Warn("AWS CLI sso cache not written", "err", err)
 		}
+		c.mu.Lock()
+		st.cliStamp = stampOf(path) // our own write is not a new login
+		c.mu.Unlock()
 	}
 	return t
 }
 
-// forgetToken drops a token that upstream no longer accepts.
+// forgetToken drops a token that upstream no longer accepts: from memory
+// and from the keyring, but only where it is still the token held (a
+// login meanwhile may have replaced it). A nil t forgets whatever is held
+// (logout).
 func (c *Client) forgetToken(s *Session, t *Token) {
 	st := c.state(s.Key)
 	c.mu.Lock()
-	if st.token == t || t == nil {
+	if t == nil || (st.token != nil && st.token.AccessToken == t.AccessToken) {
 		st.token = nil
+	}
+	if t != nil {
+		st.rejected = t.AccessToken
 	}
 	st.found = nil
 	c.mu.Unlock()
+	st.saveMu.Lock()
+	defer st.saveMu.Unlock()
+	if t != nil {
+		var kept Token
+		found, err := c.loadJSON(tokenEntry(s.Key), &kept)
+		if err != nil {
+			c.log.Warn("keyring read failed; the refused token is left there and ignored", "session", s.Key, "err", err)
+			return
+		}
+		if !found || kept.AccessToken != t.AccessToken {
+			return // replaced meanwhile: keep the newer token
+		}
+	}
 	if err := c.opts.Keyring.Delete(tokenEntry(s.Key)); err != nil {
-		c.log.Warn("keyring delete failed", "err", err)
+		c.log.Warn("keyring delete failed", "session", s.Key, "err", err)
 	}
 }
 
@@ -217,8 +289,10 @@ func (c *Client) Status(ctx context.Context) ([]SessionStatus, error) {
 	var out []SessionStatus
 	for _, s := range cfg.Sessions {
 		st := c.state(s.Key)
+		if _, err := c.current(ctx, s); err != nil {
+			c.log.Debug("sso session status without its stored token", "session", s.Key, "err", err)
+		}
 		c.mu.Lock()
-		c.loadStoredLocked(s, st)
 		ss := SessionStatus{Key: s.Key, StartURL: s.StartURL, LoggingIn: st.flow != nil}
 		if st.flow != nil {
 			ss.UserCode = st.flow.prompt.UserCode
@@ -241,69 +315,4 @@ func (c *Client) Status(ctx context.Context) ([]SessionStatus, error) {
 		return 0
 	})
 	return out, nil
-}
-
-// cliCachePath is the AWS CLI's cache file for s: the SHA-1 of the
-// sso-session name, or of the start URL for legacy profiles.
-func (c *Client) cliCachePath(s *Session) string {
-	sum := sha1.Sum([]byte(s.Key))
-	return filepath.Join(c.opts.CLICacheDir, hex.EncodeToString(sum[:])+".json")
-}
-
-// cliCacheFile is the AWS CLI's token cache format.
-type cliCacheFile struct {
-	StartURL              string `json:"startUrl"`
-	Region                string `json:"region"`
-	AccessToken           string `json:"accessToken"`
-	ExpiresAt             string `json:"expiresAt"`
-	ClientID              string `json:"clientId,omitempty"`
-	ClientSecret          string `json:"clientSecret,omitempty"`
-	RegistrationExpiresAt string `json:"registrationExpiresAt,omitempty"`
-	RefreshToken          string `json:"refreshToken,omitempty"`
-}
-
-// cliTime parses the AWS CLI's times: RFC 3339, or the "...UTC" form older
-// CLIs wrote.
-func cliTime(s string) (time.Time, error) {
-	for _, layout := range []string{time.RFC3339, "2006-01-02T15:04:05UTC", "2006-01-02T15:04:05Z0700"} {
-		if t, err := time.Parse(layout, s); err == nil {
-			return t, nil
-		}
-	}
-	return time.Time{}, fmt.Errorf("unreadable time %q", s)
-}
-
-func readCLICache(path string, s *Session) (*Token, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	var f cliCacheFile
-	if err := json.Unmarshal(b, &f); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	if f.StartURL != s.StartURL || (f.Region != "" && f.Region != s.Region) || f.AccessToken == "" {
-		return nil, fmt.Errorf("%s is for another start URL or region", path)
-	}
-	exp, err := cliTime(f.ExpiresAt)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	// The CLI's refresh token belongs to the CLI's registration, which
-	// rolecall does not hold: it is not used.
-	return &Token{AccessToken: f.AccessToken, ExpiresAt: exp, StartURL: f.StartURL, Region: s.Region}, nil
-}
-
-// writeCLICache writes the access token where the AWS CLI looks for it. The
-// refresh token and the client secret stay in the keyring: the CLI can use
-// the token until it expires, and nothing that outlives it is put in a
-// plain file. Like the CLI's own, the file is readable by the current user
-// only.
-func writeCLICache(path string, t *Token) error {
-	f := cliCacheFile{
-		StartURL: t.StartURL, Region: t.Region, AccessToken: t.AccessToken,
-		ExpiresAt: t.ExpiresAt.UTC().Format("2006-01-02T15:04:05Z"),
-	}
-	b, _ := json.Marshal(f)
-	return settings.WritePrivateFile(path, b)
 }

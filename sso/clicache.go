@@ -1,0 +1,78 @@
+package sso
+
+import (
+	"crypto/sha1"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/rolecall/rolecall/settings"
+)
+
+// cliCachePath is the AWS CLI's cache file for s: the SHA-1 of the
+// sso-session name, or of the start URL for legacy profiles.
+func (c *Client) cliCachePath(s *Session) string {
+	sum := sha1.Sum([]byte(s.Key))
+	return filepath.Join(c.opts.CLICacheDir, hex.EncodeToString(sum[:])+".json")
+}
+
+// cliCacheFile is the AWS CLI's token cache format.
+type cliCacheFile struct {
+	StartURL              string `json:"startUrl"`
+	Region                string `json:"region"`
+	AccessToken           string `json:"accessToken"`
+	ExpiresAt             string `json:"expiresAt"`
+	ClientID              string `json:"clientId,omitempty"`
+	ClientSecret          string `json:"clientSecret,omitempty"`
+	RegistrationExpiresAt string `json:"registrationExpiresAt,omitempty"`
+	RefreshToken          string `json:"refreshToken,omitempty"`
+}
+
+// cliTime parses the AWS CLI's times: RFC 3339, or the "...UTC" form older
+// CLIs wrote.
+func cliTime(s string) (time.Time, error) {
+	for _, layout := range []string{time.RFC3339, "2006-01-02T15:04:05UTC", "2006-01-02T15:04:05Z0700"} {
+		if t, err := time.Parse(layout, s); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("unreadable time %q", s)
+}
+
+func readCLICache(path string, s *Session) (*Token, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var f cliCacheFile
+	if err := json.Unmarshal(b, &f); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	if f.StartURL != s.StartURL || (f.Region != "" && f.Region != s.Region) || f.AccessToken == "" {
+		return nil, fmt.Errorf("%s is for another start URL or region", path)
+	}
+	exp, err := cliTime(f.ExpiresAt)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	// The CLI's refresh token belongs to the CLI's registration, which
+	// rolecall does not hold: it is not used.
+	return &Token{AccessToken: f.AccessToken, ExpiresAt: exp, StartURL: f.StartURL, Region: s.Region}, nil
+}
+
+// writeCLICache writes the access token where the AWS CLI looks for it. The
+// refresh token and the client secret stay in the keyring: the CLI can use
+// the token until it expires, and nothing that outlives it is put in a
+// plain file. Like the CLI's own, the file is readable by the current user
+// only.
+func writeCLICache(path string, t *Token) error {
+	f := cliCacheFile{
+		StartURL: t.StartURL, Region: t.Region, AccessToken: t.AccessToken,
+		ExpiresAt: t.ExpiresAt.UTC().Format("2006-01-02T15:04:05Z"),
+	}
+	b, _ := json.Marshal(f)
+	return settings.WritePrivateFile(path, b)
+}

@@ -1,0 +1,149 @@
+package sso
+
+import (
+	"context"
+	"errors"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	gokeyring "github.com/zalando/go-keyring"
+
+	"github.com/rolecall/rolecall/creds"
+	"github.com/rolecall/rolecall/keyring"
+)
+
+// gatedKeyring is go-keyring's mock behind a gate: a Get waits until the
+// gate opens, like the Secret Service while the login keyring unlocks.
+type gatedKeyring struct {
+	entered chan struct{} // gets a value at every Get
+	open    chan struct{}
+}
+
+func (g gatedKeyring) Get(svc, user string) (string, error) {
+	select {
+	case g.entered <- struct{}{}:
+	default:
+	}
+	<-g.open
+	return gokeyring.Get(svc, user)
+}
+func (g gatedKeyring) Set(svc, user, v string) error { return gokeyring.Set(svc, user, v) }
+func (g gatedKeyring) Delete(svc, user string) error { return gokeyring.Delete(svc, user) }
+
+// Two pinned slots of one session at start: every caller waits for the
+// one load of the stored token; none is told "login required".
+func TestStartupLoadIsSharedByConcurrentCallers(t *testing.T) {
+	h := newHarness(t, nil)
+	h.login()
+	gate := gatedKeyring{entered: make(chan struct{}, 1), open: make(chan struct{})}
+	opts := h.client.opts
+	opts.Keyring = keyring.NewWith("rolecall-test-"+t.Name(), gate, nil)
+	restarted := NewClient(opts)
+	const callers = 5
+	errs := make(chan error, callers)
+	var started sync.WaitGroup
+	for range callers {
+		started.Add(1)
+		go func() {
+			started.Done()
+			_, err := restarted.Fetch(context.Background(), creds.Profile{Name: "dev"})
+			errs <- err
+		}()
+	}
+	started.Wait()
+	<-gate.entered // the first caller reads the keyring ...
+	time.AfterFunc(50*time.Millisecond, func() { close(gate.open) }) // ... slowly
+	for range callers {
+		select {
+		case err := <-errs:
+			if err != nil {
+				t.Errorf("Fetch during the start-up load: %v", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("Fetch did not return")
+		}
+	}
+}
+
+// A keyring that is locked at start is an error worth retrying, not
+// "login required"; once it answers, the stored token is used.
+func TestLockedKeyringAtStartIsNotLoginRequired(t *testing.T) {
+	h := newHarness(t, nil)
+	h.login()
+	gokeyring.MockInitWithError(errors.New("failed to unlock correct collection '/org/freedesktop/secrets/collection/login'"))
+	restarted := NewClient(h.client.opts)
+	_, err := restarted.Fetch(context.Background(), creds.Profile{Name: "dev"})
+	if err == nil || errors.Is(err, creds.ErrLoginRequired) || !errors.Is(err, keyring.ErrLocked) {
+		t.Fatalf("Fetch with a locked keyring: %v, want ErrLocked and not login required", err)
+	}
+	if n := h.fake.Calls("StartDeviceAuthorization"); n != 1 {
+		t.Errorf("a login was started: %d", n)
+	}
+	// Unlocked: the mock's store is gone with MockInitWithError, so the
+	// token is stored again, as the keyring held it all along.
+	gokeyring.MockInit()
+	h.client.saveJSON(tokenEntry("corp"), h.client.state("corp").token)
+	if _, err := restarted.Fetch(context.Background(), creds.Profile{Name: "dev"}); err != nil {
+		t.Fatalf("Fetch after the unlock: %v", err)
+	}
+}
+
+// `aws sso login` while rolecall runs: a session found without a token is
+// looked up again when the AWS CLI's cache file changes.
+func TestCLILoginWhileRunningIsSeen(t *testing.T) {
+	h := newHarness(t, nil)
+	if _, err := h.client.Fetch(context.Background(), creds.Profile{Name: "dev"}); !errors.Is(err, creds.ErrLoginRequired) {
+		t.Fatalf("before any login: %v", err)
+	}
+	// The AWS CLI signs in on its own (its own registration and storage).
+	opts := h.client.opts
+	opts.Keyring = keyring.New("rolecall-test-cli-"+t.Name(), nil)
+	cli := NewClient(opts)
+	go h.approveInBrowser()
+	tok, err := cli.Login(context.Background(), h.session("corp"), LoginOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(h.cache, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	writeCLIFile(t, h.client.cliCachePath(h.session("corp")), `{"startUrl":"https://corp.awsapps.com/start","region":"eu-west-1","accessToken":"`+
+		tok.AccessToken+`","expiresAt":"`+tok.ExpiresAt.Format(time.RFC3339)+`","refreshToken":"cli-own","clientId":"cli-client"}`)
+	if _, err := h.client.Fetch(context.Background(), creds.Profile{Name: "dev"}); err != nil {
+		t.Fatalf("Fetch after `aws sso login`: %v", err)
+	}
+}
+
+func writeCLIFile(t *testing.T, path, body string) {
+	t.Helper()
+	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A 401 for a token that a login replaced meanwhile deletes nothing: the
+// new token stays in memory and in the keyring (a restart uses it).
+func TestStale401KeepsNewerToken(t *testing.T) {
+	h := newHarness(t, nil)
+	old := h.login()
+	fresh := h.login()
+	if old.AccessToken == fresh.AccessToken {
+		t.Fatal("the fake gave the same token twice")
+	}
+	s := h.session("corp")
+	h.client.forgetToken(s, old) // the 401 of a call made with the old token
+	if got := h.client.state("corp").token; got == nil || got.AccessToken != fresh.AccessToken {
+		t.Errorf("token in memory after a stale 401: %+v", got)
+	}
+	restarted := NewClient(h.client.opts)
+	if _, err := restarted.Fetch(context.Background(), creds.Profile{Name: "dev"}); err != nil {
+		t.Errorf("after a restart: %v (the keyring lost the new token)", err)
+	}
+	// The token that failed is deleted when it is the one kept.
+	h.client.forgetToken(s, fresh)
+	if _, err := h.client.opts.Keyring.Get(tokenEntry("corp")); !errors.Is(err, keyring.ErrNotFound) {
+		t.Errorf("refused token left in the keyring: %v", err)
+	}
+}

@@ -53,7 +53,7 @@ func TestStartupLoadIsSharedByConcurrentCallers(t *testing.T) {
 		}()
 	}
 	started.Wait()
-	<-gate.entered // the first caller reads the keyring ...
+	<-gate.entered                                                   // the first caller reads the keyring ...
 	time.AfterFunc(50*time.Millisecond, func() { close(gate.open) }) // ... slowly
 	for range callers {
 		select {

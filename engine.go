@@ -55,7 +55,7 @@ type engine struct {
 // running.
 func startEngine(cfg engineConfig) (_ *engine, err error) {
 	st := cfg.settings
-	e := &engine{secrets: &listenerSecrets{keyring: cfg.keyring, tokenFile: filepath.Join(cfg.stateDir, "token")}}
+	e := &engine{secrets: &listenerSecrets{keyring: cfg.keyring, tokenFile: filepath.Join(cfg.stateDir, "token"), log: cfg.log}}
 	defer func() {
 		if err != nil {
 			e.Close()

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"strings"
 	"sync"
@@ -26,6 +27,7 @@ const (
 type listenerSecrets struct {
 	keyring   *keyring.Keyring
 	tokenFile string
+	log       *slog.Logger // nil: discarded
 
 	mu       sync.Mutex
 	current  string
@@ -33,8 +35,9 @@ type listenerSecrets struct {
 }
 
 // load returns the bearer token kept from an earlier start, or a new one,
-// saved. Without a keyring, the token file (0600, ours) carries the token
-// across restarts, so IDE settings keep working.
+// saved. The keyring holds it; the token file (0600, ours) carries it too,
+// so it is used when there is no keyring or the keyring is locked or slow
+// at start (autostart before the user unlocked it).
 func (s *listenerSecrets) load(gen func() (string, error)) (string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -43,13 +46,17 @@ func (s *listenerSecrets) load(gen func() (string, error)) (string, error) {
 	case err == nil && tok != "":
 		s.current = tok
 		return tok, writeTokenFile(s.tokenFile, tok)
-	case !errors.Is(err, keyring.ErrNotFound) && s.keyring.Available():
-		return "", fmt.Errorf("read bearer token from keyring: %w", err)
-	case !s.keyring.Available():
-		if tok, err := readOwnTokenFile(s.tokenFile); err == nil {
-			s.keyring.Set(keyListenerToken, tok)
+	case errors.Is(err, keyring.ErrNotFound) && s.keyring.Available():
+	default: // no keyring, or it cannot be read now: the file says
+		if tok, ferr := readOwnTokenFile(s.tokenFile); ferr == nil {
+			if !s.keyring.Available() {
+				s.keyring.Set(keyListenerToken, tok)
+			}
 			s.current = tok
 			return tok, nil
+		}
+		if err != nil && !errors.Is(err, keyring.ErrNotFound) {
+			return "", fmt.Errorf("read bearer token from keyring: %w", err)
 		}
 	}
 	if tok, err = gen(); err != nil {
@@ -70,7 +77,9 @@ func (s *listenerSecrets) Token() string {
 }
 
 // RotateToken replaces the token in the keyring, the token file and the
-// listener.
+// listener as one step: when a write fails, what was written is put back
+// (a keyring write it refused and would retry is replaced by the old
+// token), so the next start uses the token the user was last told.
 func (s *listenerSecrets) RotateToken() (string, error) {
 	tok, err := server.NewToken()
 	if err != nil {
@@ -79,16 +88,27 @@ func (s *listenerSecrets) RotateToken() (string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.keyring.Set(keyListenerToken, tok); err != nil {
-		return "", fmt.Errorf("save bearer token in keyring: %w", err)
+		s.restoreKeyring()
+		return "", fmt.Errorf("token not rotated: save it in the keyring: %w", err)
 	}
 	if err := writeTokenFile(s.tokenFile, tok); err != nil {
-		return "", err
+		s.restoreKeyring()
+		return "", fmt.Errorf("token not rotated: %w", err)
 	}
 	s.current = tok
 	if s.setToken != nil {
 		s.setToken(tok)
 	}
 	return tok, nil
+}
+
+// restoreKeyring puts the token in force back into the keyring after a
+// rotation failed half way. If the keyring refuses, the keyring retries
+// the old token, which replaces the new one it was retrying.
+func (s *listenerSecrets) restoreKeyring() {
+	if err := s.keyring.Set(keyListenerToken, s.current); err != nil && s.log != nil {
+		s.log.Warn("bearer token rotation undone; the keyring will get the old token back when it answers", "err", err)
+	}
 }
 
 // SaveTLS stores a certificate and key pair.

@@ -41,3 +41,70 @@ func TestListenerTokenSurvivesWithoutKeyring(t *testing.T) {
 		t.Errorf("token from a world-readable file reused: %q", fresh)
 	}
 }
+
+// A rotation whose token file cannot be written changes nothing: the
+// keyring keeps the old token, so the next start serves the token the user
+// was last told (not the one "not rotated" hid).
+func TestRotationIsAllOrNothing(t *testing.T) {
+	gokeyring.MockInit()
+	dir := filepath.Join(t.TempDir(), "state")
+	file := filepath.Join(dir, "token")
+	s := &listenerSecrets{keyring: keyring.New("rotate-test", nil), tokenFile: file}
+	old, err := s.load(func() (string, error) { return "old-token-aaaaaaaaaaaaaaaaaaa", nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The state dir cannot be written (a file where the directory was; a
+	// chmod would not stop root).
+	if err := os.Rename(dir, dir+".away"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(dir, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if tok, err := s.RotateToken(); err == nil {
+		t.Fatalf("rotation with an unwritable state dir succeeded: %q", tok)
+	}
+	if s.Token() != old {
+		t.Errorf("token in force = %q, want the old one", s.Token())
+	}
+	os.Remove(dir)
+	os.Rename(dir+".away", dir)
+	next := &listenerSecrets{keyring: keyring.New("rotate-test", nil), tokenFile: file}
+	got, err := next.load(func() (string, error) { return "never-used-bbbbbbbbbbbbbbbbbb", nil })
+	if err != nil || got != old {
+		t.Errorf("next start serves %q, %v; want the old token", got, err)
+	}
+	// A rotation that works changes both.
+	tok, err := next.RotateToken()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(file)
+	kept, _ := next.keyring.Get(keyListenerToken)
+	if string(b) != tok || kept != tok {
+		t.Errorf("after rotation: file %q, keyring %q, told %q", b, kept, tok)
+	}
+}
+
+// A keyring locked at start: the token file carries the token, and the
+// start does not fail.
+func TestLockedKeyringAtStartUsesTokenFile(t *testing.T) {
+	gokeyring.MockInit()
+	file := filepath.Join(t.TempDir(), "state", "token")
+	first, err := (&listenerSecrets{keyring: keyring.New("locked-test", nil), tokenFile: file}).load(func() (string, error) { return "first-token-aaaaaaaaaaaaaaaa", nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	gokeyring.MockInitWithError(errors.New("failed to unlock correct collection '/org/freedesktop/secrets/collection/login'"))
+	defer gokeyring.MockInit()
+	kr := keyring.New("locked-test", nil)
+	defer kr.Close()
+	again, err := (&listenerSecrets{keyring: kr, tokenFile: file}).load(func() (string, error) { return "second-token-bbbbbbbbbbbbbbb", nil })
+	if err != nil || again != first {
+		t.Fatalf("start with a locked keyring: %q, %v; want %q", again, err, first)
+	}
+	if !kr.Available() {
+		t.Error("a locked keyring was replaced by memory")
+	}
+}

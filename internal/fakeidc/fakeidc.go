@@ -67,6 +67,12 @@ type Server struct {
 	// NoRefreshTokens issues access tokens only, so a session ends when
 	// its token does.
 	NoRefreshTokens bool
+	// Outage makes every call answer 503, as during an Identity Center
+	// outage (the calls are still counted: AllCalls).
+	Outage bool
+	// StallPolls makes the next n device-code token polls hang until the
+	// client gives up, as on a half-open connection.
+	StallPolls int
 	// Mint makes role credentials; the default invents fake ones.
 	Mint func(accountID, role string) (RoleCredentials, error)
 	// Now is the fake's clock (default time.Now).
@@ -81,6 +87,7 @@ type Server struct {
 	tokens         map[string]grant           // access token -> what it grants
 	refresh        map[string]grant           // refresh token -> what it renews
 	calls          map[string]int
+	all            atomic.Int64
 	inflight       atomic.Int32
 	peak           atomic.Int32
 }
@@ -128,8 +135,39 @@ func New(accounts ...Account) *Server {
 	mux.HandleFunc("GET /assignment/roles", s.portal("ListAccountRoles", s.listRoles))
 	mux.HandleFunc("GET /federation/credentials", s.portal("GetRoleCredentials", s.roleCredentials))
 	mux.HandleFunc("POST /logout", s.portal("Logout", s.logout))
-	s.Server = httptest.NewServer(mux)
+	s.Server = httptest.NewServer(s.outage(mux))
 	return s
+}
+
+// outage counts every request and answers 503 to all of them while
+// Outage is set.
+func (s *Server) outage(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.all.Add(1)
+		s.mu.Lock()
+		down := s.Outage
+		s.mu.Unlock()
+		if down {
+			w.Header().Set("Content-Type", "application/json")
+			w.Header().Set("X-Amzn-ErrorType", "ServiceUnavailableException")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			w.Write([]byte(`{"message":"Service Unavailable"}`))
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// AllCalls is how many requests reached the fake, outage answers included.
+func (s *Server) AllCalls() int { return int(s.all.Load()) }
+
+// ForgetClients drops every client registration, as Identity Center does
+// when one expires early or is revoked: their calls answer
+// InvalidClientException.
+func (s *Server) ForgetClients() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	clear(s.clients)
 }
 
 // Lock and Unlock guard changes to the exported fields while serving.
@@ -289,6 +327,15 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 	}
 	json.NewDecoder(r.Body).Decode(&req)
 	s.mu.Lock()
+	if req.GrantType == "urn:ietf:params:oauth:grant-type:device_code" && s.StallPolls > 0 {
+		s.StallPolls--
+		s.mu.Unlock()
+		select { // until the client gives up (bounded, so Close never waits long)
+		case <-r.Context().Done():
+		case <-time.After(time.Minute):
+		}
+		return
+	}
 	defer s.mu.Unlock()
 	c, ok := s.clients[req.ClientID]
 	if !ok || c.secret != req.ClientSecret {

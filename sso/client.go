@@ -55,6 +55,10 @@ type Options struct {
 	DiscoveryTTL time.Duration
 	// Concurrency bounds the portal calls of one discovery (default 16).
 	Concurrency int
+	// CallTimeout bounds each HTTP attempt of an Identity Center or STS
+	// call (default 10 s): a half-open connection cannot hold a refresh or
+	// a login.
+	CallTimeout time.Duration
 	Logger      *slog.Logger
 	// Now and Sleep are the clock; tests replace them.
 	Now   func() time.Time
@@ -124,6 +128,9 @@ func NewClient(opts Options) *Client {
 	}
 	if opts.Concurrency <= 0 {
 		opts.Concurrency = 16
+	}
+	if opts.CallTimeout <= 0 {
+		opts.CallTimeout = 10 * time.Second
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
@@ -230,11 +237,22 @@ func sessionNames(cfg *AWSConfig) string {
 	return joinSorted(names)
 }
 
+// Retries of one Identity Center or STS call: few and short, so that one
+// refresh attempt ends within seconds during an outage and the manager's
+// jittered backoff spaces the attempts (and the slot shows why at once).
+// A discovery's listing calls wait out throttling longer (throttled).
+const (
+	callAttempts     = 3
+	callMaxBackoff   = time.Second
+	throttleAttempts = 8
+)
+
 // awsConfig is the SDK configuration for calls in region: the SDK's own
-// environment loading, so the standard endpoint overrides (AWS_ENDPOINT_URL_SSO,
-// AWS_ENDPOINT_URL_SSO_OIDC, AWS_ENDPOINT_URL_STS) apply, but no
-// credentials from the environment: the Identity Center calls are
-// unsigned, and rolecall's own environment may point back at rolecall.
+// environment loading, so the standard endpoint overrides (AWS_ENDPOINT_URL,
+// and per service AWS_ENDPOINT_URL_SSO, AWS_ENDPOINT_URL_SSO_OIDC,
+// AWS_ENDPOINT_URL_STS) apply, but no credentials from the environment:
+// the Identity Center calls are unsigned, and rolecall's own environment
+// may point back at rolecall.
 func (c *Client) awsConfig(ctx context.Context, region string) (aws.Config, error) {
 	c.mu.Lock()
 	cfg, ok := c.awsCfg[region]
@@ -252,23 +270,32 @@ func (c *Client) awsConfig(ctx context.Context, region string) (aws.Config, erro
 	cfg = aws.Config{
 		Region:        region,
 		Credentials:   aws.AnonymousCredentials{},
-		HTTPClient:    awshttp.NewBuildableClient(),
+		HTTPClient:    awshttp.NewBuildableClient().WithTimeout(c.opts.CallTimeout),
 		ConfigSources: []any{env},
 		Retryer: func() aws.Retryer {
-			// Throttling (TooManyRequestsException, 429) is retried with
-			// the SDK's jittered backoff; no retry quota, since a
-			// discovery sends hundreds of calls at once.
+			// No retry quota: a discovery sends hundreds of calls at once.
 			return retry.NewStandard(func(o *retry.StandardOptions) {
-				o.MaxAttempts = 8
-				o.MaxBackoff = 5 * time.Second
+				o.MaxAttempts = callAttempts
+				o.MaxBackoff = callMaxBackoff
 				o.RateLimiter = ratelimit.None
 			})
 		},
+	}
+	// AWS_ENDPOINT_URL alone applies to every service (the per-service
+	// variables, read by each client from ConfigSources, win over it).
+	if env.BaseEndpoint != "" && (env.IgnoreConfiguredEndpoints == nil || !*env.IgnoreConfiguredEndpoints) {
+		cfg.BaseEndpoint = aws.String(env.BaseEndpoint)
 	}
 	c.mu.Lock()
 	c.awsCfg[region] = cfg
 	c.mu.Unlock()
 	return cfg, nil
+}
+
+// throttled lets one portal call of a discovery retry throttling
+// (TooManyRequestsException, 429) longer, with the SDK's jittered backoff.
+func throttled(o *sso.Options) {
+	o.Retryer = retry.AddWithMaxBackoffDelay(retry.AddWithMaxAttempts(o.Retryer, throttleAttempts), 5*time.Second)
 }
 
 func (c *Client) oidc(ctx context.Context, region string) (*ssooidc.Client, error) {

@@ -28,14 +28,20 @@ func (c *Client) deviceLogin(ctx context.Context, s *Session, f *flow, openBrows
 	if err != nil {
 		return nil, unreachable(err)
 	}
-	dev, err := client.StartDeviceAuthorization(startCtx, &ssooidc.StartDeviceAuthorizationInput{
-		ClientId: aws.String(reg.ClientID), ClientSecret: aws.String(reg.ClientSecret), StartUrl: aws.String(s.StartURL),
-	}, fewRetries)
-	if err != nil {
-		var inv *types.InvalidClientException
-		if errors.As(err, &inv) {
-			c.opts.Keyring.Delete(registrationEntry(s.Key))
+	start := func() (*ssooidc.StartDeviceAuthorizationOutput, error) {
+		return client.StartDeviceAuthorization(startCtx, &ssooidc.StartDeviceAuthorizationInput{
+			ClientId: aws.String(reg.ClientID), ClientSecret: aws.String(reg.ClientSecret), StartUrl: aws.String(s.StartURL),
+		}, fewRetries)
+	}
+	dev, err := start()
+	if isInvalidClient(err) {
+		// Identity Center forgot the registration: register again, once.
+		if reg, err = c.reregister(startCtx, client, s, deviceClient); err != nil {
+			return nil, unreachable(err)
 		}
+		dev, err = start()
+	}
+	if err != nil {
 		return nil, unreachable(fmt.Errorf("start device authorization: %w", err))
 	}
 	expires := c.opts.Now().Add(time.Duration(dev.ExpiresIn) * time.Second)
@@ -58,15 +64,26 @@ func (c *Client) deviceLogin(ctx context.Context, s *Session, f *flow, openBrows
 		}
 	}
 
+	// Polling ends when the code expires, and every poll has its own
+	// timeout: a poll stuck on a half-open connection cannot hold the flow
+	// (which every later login joins).
+	ctx, cancelPoll := context.WithTimeout(ctx, time.Duration(dev.ExpiresIn)*time.Second)
+	defer cancelPoll()
+	expiredErr := creds.Errorf(creds.CodeExpired, nil, f.prompt.UserCode, s.Key)
 	interval := time.Duration(max(dev.Interval, 1)) * time.Second
 	for {
 		if err := c.opts.Sleep(ctx, interval); err != nil {
+			if errors.Is(err, context.DeadlineExceeded) {
+				return nil, expiredErr
+			}
 			return nil, err
 		}
-		out, err := client.CreateToken(ctx, &ssooidc.CreateTokenInput{
+		pctx, pcancel := context.WithTimeout(ctx, c.opts.CallTimeout)
+		out, err := client.CreateToken(pctx, &ssooidc.CreateTokenInput{
 			ClientId: aws.String(reg.ClientID), ClientSecret: aws.String(reg.ClientSecret),
 			GrantType: aws.String("urn:ietf:params:oauth:grant-type:device_code"), DeviceCode: dev.DeviceCode,
 		})
+		pcancel()
 		var (
 			pending *types.AuthorizationPendingException
 			slow    *types.SlowDownException
@@ -87,13 +104,17 @@ func (c *Client) deviceLogin(ctx context.Context, s *Session, f *flow, openBrows
 		case errors.As(err, &invalid):
 			c.opts.Keyring.Delete(registrationEntry(s.Key))
 			return nil, creds.Errorf(creds.RegistrationGone, nil, s.Key)
+		case errors.Is(ctx.Err(), context.DeadlineExceeded):
+			return nil, expiredErr
 		case ctx.Err() != nil:
 			return nil, ctx.Err()
+		case transient(err):
+			c.log.Warn("device-code poll failed; polling on", "session", s.Key, "err", err)
 		default:
 			return nil, fmt.Errorf("create token: %w", err)
 		}
 		if !c.opts.Now().Before(expires) {
-			return nil, creds.Errorf(creds.CodeExpired, nil, f.prompt.UserCode, s.Key)
+			return nil, expiredErr
 		}
 	}
 }

@@ -145,7 +145,7 @@ func (c *Client) discover(ctx context.Context, s *Session) ([]Role, error) {
 	var accounts []accountInfo
 	pages := sso.NewListAccountsPaginator(portal, &sso.ListAccountsInput{AccessToken: aws.String(tok.AccessToken), MaxResults: aws.Int32(100)})
 	for pages.HasMorePages() {
-		out, err := pages.NextPage(ctx)
+		out, err := pages.NextPage(ctx, throttled)
 		if err != nil {
 			return nil, c.portalError(s, tok, "list accounts", err)
 		}
@@ -227,7 +227,7 @@ func (c *Client) accountRoles(ctx context.Context, portal *sso.Client, s *Sessio
 		AccessToken: aws.String(tok.AccessToken), AccountId: aws.String(a.id), MaxResults: aws.Int32(100),
 	})
 	for pages.HasMorePages() {
-		out, err := pages.NextPage(ctx)
+		out, err := pages.NextPage(ctx, throttled)
 		if err != nil {
 			return nil, c.portalError(s, tok, "list roles of account "+a.id, err)
 		}

@@ -181,15 +181,25 @@ func (c *Client) renew(ctx context.Context, s *Session, old *Token) (*Token, err
 	if err != nil {
 		return nil, err
 	}
-	out, err := client.CreateToken(ctx, &ssooidc.CreateTokenInput{
-		ClientId: aws.String(reg.ClientID), ClientSecret: aws.String(reg.ClientSecret),
-		GrantType: aws.String("refresh_token"), RefreshToken: aws.String(old.RefreshToken),
-	})
+	refresh := func() (*ssooidc.CreateTokenOutput, error) {
+		return client.CreateToken(ctx, &ssooidc.CreateTokenInput{
+			ClientId: aws.String(reg.ClientID), ClientSecret: aws.String(reg.ClientSecret),
+			GrantType: aws.String("refresh_token"), RefreshToken: aws.String(old.RefreshToken),
+		})
+	}
+	out, err := refresh()
+	if isInvalidClient(err) {
+		// Identity Center forgot the registration: register again, once,
+		// so that the refresh (or else the login that follows) works.
+		if reg, err = c.reregister(ctx, client, s, old.Client); err != nil {
+			return nil, err
+		}
+		out, err = refresh()
+	}
 	if err != nil {
 		var grant *types.InvalidGrantException
-		var client *types.InvalidClientException
 		var expired *types.ExpiredTokenException
-		if errors.As(err, &grant) || errors.As(err, &client) || errors.As(err, &expired) {
+		if errors.As(err, &grant) || isInvalidClient(err) || errors.As(err, &expired) {
 			c.forgetToken(s, old)
 			return nil, fmt.Errorf("sso session %s: renewal refused: %w", s.Key, creds.ErrLoginRequired)
 		}

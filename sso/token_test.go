@@ -147,3 +147,9 @@ func TestStale401KeepsNewerToken(t *testing.T) {
 		t.Errorf("refused token left in the keyring: %v", err)
 	}
 }
+
+// unsetenv removes key for the rest of the test.
+func unsetenv(t *testing.T, key string) {
+	t.Setenv(key, "")
+	os.Unsetenv(key)
+}

@@ -63,16 +63,25 @@ func readCLICache(path string, s *Session) (*Token, error) {
 	return &Token{AccessToken: f.AccessToken, ExpiresAt: exp, StartURL: f.StartURL, Region: s.Region}, nil
 }
 
-// writeCLICache writes the access token where the AWS CLI looks for it. The
-// refresh token and the client secret stay in the keyring: the CLI can use
-// the token until it expires, and nothing that outlives it is put in a
-// plain file. Like the CLI's own, the file is readable by the current user
-// only.
+// writeCLICache writes the access token where the AWS CLI looks for it.
+// It reads, modifies and writes the file: when it is for the same start
+// URL, every field the CLI keeps there (its refresh token, its client
+// registration, ...) stays, and only accessToken and expiresAt change.
+// rolecall's own refresh token and client secret stay in the keyring. Like
+// the CLI's own, the file is readable by the current user only.
 func writeCLICache(path string, t *Token) error {
-	f := cliCacheFile{
-		StartURL: t.StartURL, Region: t.Region, AccessToken: t.AccessToken,
-		ExpiresAt: t.ExpiresAt.UTC().Format("2006-01-02T15:04:05Z"),
+	f := map[string]any{}
+	if b, err := os.ReadFile(path); err == nil {
+		if json.Unmarshal(b, &f) != nil || f["startUrl"] != t.StartURL {
+			f = map[string]any{} // another session's, or damaged: replaced
+		}
 	}
-	b, _ := json.Marshal(f)
+	f["startUrl"], f["region"] = t.StartURL, t.Region
+	f["accessToken"] = t.AccessToken
+	f["expiresAt"] = t.ExpiresAt.UTC().Format("2006-01-02T15:04:05Z")
+	b, err := json.Marshal(f)
+	if err != nil {
+		return err
+	}
 	return settings.WritePrivateFile(path, b)
 }

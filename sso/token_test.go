@@ -2,8 +2,10 @@ package sso
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
+	"reflect"
 	"sync"
 	"testing"
 	"time"
@@ -152,4 +154,33 @@ func TestStale401KeepsNewerToken(t *testing.T) {
 func unsetenv(t *testing.T, key string) {
 	t.Setenv(key, "")
 	os.Unsetenv(key)
+}
+
+// cli_cache_writeback keeps what the AWS CLI put in its cache file (its
+// refresh token and registration) and replaces only the access token.
+func TestCLICacheWritebackKeepsCLIFields(t *testing.T) {
+	h := newHarness(t, func(o *Options) { o.WriteCLICache = true })
+	path := h.client.cliCachePath(h.session("corp"))
+	os.MkdirAll(h.cache, 0o700)
+	writeCLIFile(t, path, `{"startUrl":"https://corp.awsapps.com/start","region":"eu-west-1","accessToken":"old-cli-access",`+
+		`"expiresAt":"2020-01-01T00:00:00Z","refreshToken":"cli-refresh","clientId":"cli-client","clientSecret":"cli-secret",`+
+		`"registrationExpiresAt":"2030-01-01T00:00:00Z","futureField":{"x":1}}`)
+	tok := h.login()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got map[string]any
+	if err := json.Unmarshal(b, &got); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{
+		"startUrl": "https://corp.awsapps.com/start", "region": "eu-west-1", "accessToken": tok.AccessToken,
+		"expiresAt": tok.ExpiresAt.UTC().Format("2006-01-02T15:04:05Z"), "refreshToken": "cli-refresh",
+		"clientId": "cli-client", "clientSecret": "cli-secret", "registrationExpiresAt": "2030-01-01T00:00:00Z",
+		"futureField": map[string]any{"x": float64(1)},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("cache file after writeback:\n got %v\nwant %v", got, want)
+	}
 }

@@ -206,6 +206,10 @@ func TestConcurrentLoginsJoinOneFlow(t *testing.T) {
 			toks[i] = tok
 		}()
 	}
+	// Approve only once all five joined: approved earlier, the flow could
+	// end before a late caller joins it, and that caller would start a
+	// second flow that nobody approves.
+	h.waitWaiters("corp", len(toks))
 	h.approveInBrowser()
 	wg.Wait()
 	for _, tok := range toks[1:] {
@@ -290,6 +294,26 @@ func TestDeviceCodeOutcomes(t *testing.T) {
 			t.Errorf("automatic login after a cancel: %v", err)
 		}
 	})
+}
+
+// waitWaiters waits (bounded) until n callers wait on session key's login.
+func (h *harness) waitWaiters(key string, n int) {
+	h.t.Helper()
+	st := h.client.state(key)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+		h.client.mu.Lock()
+		got := 0
+		if st.flow != nil {
+			got = st.flow.waiters
+		}
+		h.client.mu.Unlock()
+		if got == n {
+			return
+		}
+		if time.Now().After(deadline) {
+			h.t.Fatalf("%d callers joined the login, want %d", got, n)
+		}
+	}
 }
 
 func (st *sessionState) flowRunning(c *Client) bool {

@@ -87,6 +87,10 @@ type Server struct {
 	l    net.Listener
 	path string
 	wg   sync.WaitGroup
+	// closing ends with Close: long requests (a streaming login) end with
+	// it rather than hold the shutdown.
+	closing context.Context
+	close   context.CancelFunc
 }
 
 // Open listens on the control socket at path and serves the API.
@@ -99,6 +103,7 @@ func Open(path string, opts Options) (*Server, error) {
 		return nil, err
 	}
 	c := &Server{opts: opts, log: opts.Logger, l: l, path: path}
+	c.closing, c.close = context.WithCancel(context.Background())
 	c.http = &http.Server{Handler: c.Handler(), ReadHeaderTimeout: 5 * time.Second, ConnContext: withConn}
 	c.wg.Add(1)
 	go func() {
@@ -112,6 +117,7 @@ func Open(path string, opts Options) (*Server, error) {
 
 // Close stops the server and removes the socket.
 func (c *Server) Close(ctx context.Context) error {
+	c.close()
 	err := c.http.Shutdown(ctx)
 	c.wg.Wait()
 	os.Remove(c.path)

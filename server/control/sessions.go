@@ -10,8 +10,8 @@ import (
 )
 
 // login streams JSON lines: a prompt as soon as the code is known, then
-// the result or the error. The request's context is the login's: a client
-// that goes away cancels it.
+// the result or the error. A client that goes away cancels the login, and
+// so does Close.
 func (c *Server) login(w http.ResponseWriter, r *http.Request) {
 	var req LoginRequest
 	if !readJSON(w, r, &req) {
@@ -26,7 +26,12 @@ func (c *Server) login(w http.ResponseWriter, r *http.Request) {
 			flusher.Flush()
 		}
 	}
-	res, err := c.opts.Sessions.Login(r.Context(), req, func(p LoginPrompt) { send(loginEvent{Prompt: &p}) })
+	ctx, cancel := context.WithCancel(r.Context())
+	defer cancel()
+	if c.closing != nil { // the app stopping ends the login too
+		defer context.AfterFunc(c.closing, cancel)()
+	}
+	res, err := c.opts.Sessions.Login(ctx, req, func(p LoginPrompt) { send(loginEvent{Prompt: &p}) })
 	if err != nil {
 		send(loginEvent{Error: err.Error()})
 		return

@@ -76,3 +76,27 @@ func benchClient(b *testing.B, fake *fakeidc.Server) (*Client, *Session) {
 	}
 	return client, s
 }
+
+// BenchmarkOutageRefresh is one refresh of a role's credentials while
+// Identity Center answers 503 to everything: calls/op is what one refresh
+// attempt costs the service, ns/op how long the slot waits for its error
+// (and so shows "refreshing" without a reason). Calls per outage minute
+// follow from the manager's backoff (5 s doubling, ±50 % jitter).
+func BenchmarkOutageRefresh(b *testing.B) {
+	fake := fakeidc.New(fakeidc.Account{ID: "111111111111", Name: "dev", Roles: []string{"Admin"}})
+	defer fake.Close()
+	b.Setenv("AWS_ENDPOINT_URL_SSO_OIDC", fake.URL)
+	b.Setenv("AWS_ENDPOINT_URL_SSO", fake.URL)
+	client, s := benchClient(b, fake)
+	fake.Lock()
+	fake.Outage = true
+	fake.Unlock()
+	before := fake.AllCalls()
+	b.ResetTimer()
+	for b.Loop() {
+		if _, err := client.roleCredentials(context.Background(), s, "111111111111", "Admin"); err == nil {
+			b.Fatal("no error during an outage")
+		}
+	}
+	b.ReportMetric(float64(fake.AllCalls()-before)/float64(b.N), "calls/op")
+}

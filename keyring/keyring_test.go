@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -437,3 +439,26 @@ func lockedChild(t *testing.T) {
 		t.Errorf("after the unlock: available %v, err %v", k.Available(), k.Err())
 	}
 }
+
+// No session bus where DBUS_SESSION_BUS_ADDRESS points: no keyring at
+// all, so memory (said once), not an error at every call.
+func TestNoBusFallsBackToMemory(t *testing.T) {
+	_, dialErr := net.Dial("unix", filepath.Join(t.TempDir(), "no-bus"))
+	if dialErr == nil {
+		t.Fatal("dialled a socket that does not exist")
+	}
+	k := testKeyring(errBackend{dialErr})
+	if err := k.Set("a", "1"); err != nil || k.Available() {
+		t.Fatalf("Set without a bus: %v, available %v", err, k.Available())
+	}
+	if v, err := k.Get("a"); err != nil || v != "1" {
+		t.Errorf("Get = %q, %v", v, err)
+	}
+}
+
+// errBackend fails every call with err.
+type errBackend struct{ err error }
+
+func (e errBackend) Get(string, string) (string, error) { return "", e.err }
+func (e errBackend) Set(string, string, string) error   { return e.err }
+func (e errBackend) Delete(string, string) error        { return e.err }

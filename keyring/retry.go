@@ -3,6 +3,7 @@ package keyring
 import (
 	"errors"
 	"fmt"
+	"net"
 	"os/exec"
 	"strings"
 	"time"
@@ -125,13 +126,15 @@ func classify(err error) error {
 }
 
 // noKeyring reports whether err means there is no OS keyring at all: no
-// session bus, nothing providing the Secret Service, an unsupported
-// platform.
+// session bus (none named, or nothing listening where it is named),
+// nothing providing the Secret Service, an unsupported platform.
 func noKeyring(err error) bool {
 	var dbusErr dbus.Error
 	var execErr *exec.Error
+	var netErr *net.OpError
 	s := err.Error()
 	return errors.Is(err, gokeyring.ErrUnsupportedPlatform) || errors.As(err, &execErr) ||
+		errors.As(err, &netErr) && netErr.Op == "dial" ||
 		errors.As(err, &dbusErr) && dbusErr.Name == "org.freedesktop.DBus.Error.ServiceUnknown" ||
 		strings.Contains(s, "was not provided by any .service files") ||
 		strings.Contains(s, "dbus-launch") || strings.Contains(s, "DBUS_SESSION_BUS_ADDRESS")

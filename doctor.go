@@ -106,7 +106,9 @@ func diagnose(e doctorEnv) []Finding {
 		add("environment: AWS_CONTAINER_CREDENTIALS_FULL_URI", fullURIProblem(e.getenv, st.URL), creds.Say(creds.DoctorShellFix))
 		add("environment: token", tokenProblem(e.getenv, e.token), creds.Say(creds.DoctorShellFix))
 	}
-	if err := e.keyring(); err != nil {
+	if err := e.keyring(); errors.Is(err, keyring.ErrLocked) || errors.Is(err, keyring.ErrTimeout) {
+		add("keyring", creds.Say(creds.DoctorKeyringLocked, err), keyring.ErrorMessage(err))
+	} else if err != nil {
 		add("keyring", creds.Say(creds.DoctorNoKeyring, err), keyring.ErrorMessage(err))
 	} else {
 		add("keyring", "", "")

@@ -2,12 +2,14 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/rolecall/rolecall/keyring"
 	"github.com/rolecall/rolecall/server/control"
 	"github.com/rolecall/rolecall/sso"
 )
@@ -108,6 +110,9 @@ func TestDoctor(t *testing.T) {
 				return errors.New("The name org.freedesktop.secrets was not provided by any .service files")
 			}
 		}, "keyring", "no usable OS keyring (The name org.freedesktop.secrets was not provided by any .service files): the SSO session is lost at every restart"},
+		{"keyring locked", func(e *doctorEnv) {
+			e.keyring = func() error { return fmt.Errorf("%w: failed to unlock correct collection", keyring.ErrLocked) }
+		}, "keyring", "gnome-keyring-daemon --unlock"},
 		{"no tray host", func(e *doctorEnv) { e.trayHost = func() error { return errors.New("no system tray host") } }, "tray host", "AppIndicator"},
 		{"session expired", func(e *doctorEnv) {
 			e.sessions = func() ([]sso.SessionStatus, error) { return []sso.SessionStatus{{Key: "corp"}}, nil }

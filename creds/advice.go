@@ -106,6 +106,7 @@ const (
 	NoteExpiredRetry                    // why
 	NoteFailing                         // profiles, why
 	NoteFailingBody                     // -
+	DoctorKeyringLocked                 // error
 )
 
 // texts is the one mapping from a Text to its words (fmt verbs for its
@@ -183,6 +184,7 @@ var texts = map[Text]string{
 	NoteFailingBody:  "rolecall retries by itself; the current credentials stay served until they expire.",
 	DoctorAWSConfigFix: "describe your IAM Identity Center as in the README's Quick start: " +
 		"an [sso-session NAME] with sso_start_url and sso_region, and a profile that uses it",
+	DoctorKeyringLocked: "the OS keyring does not answer (%v): until it is unlocked rolecall cannot read the SSO session; it keeps asking",
 }
 
 // Say is the text t with its arguments.

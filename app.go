@@ -23,6 +23,7 @@ import (
 // what the tray needs from them. It is wiring: each piece of state has its
 // own owner (the manager: slots; sso.Client: sessions; pins; recent).
 type app struct {
+	keyring  *keyring.Keyring // closed last: pending writes get a last try
 	engine   *engine
 	ic       *sso.Client
 	pins     *pins
@@ -84,6 +85,7 @@ func (c *cli) startApp(f serveFlags, withTray bool) (*app, error) {
 		changes: make(chan struct{}, 1), logins: make(chan struct{}, 1), stopped: make(chan struct{}),
 	}
 	ic := identityCenter{a.ic}
+	a.keyring = kr
 	a.resolve, a.clipboard, a.openURL = ic.resolve, defaultClipboard, browser.OpenURL
 	a.signIn = func(ctx context.Context, session string, automatic bool) error {
 		err := ic.signIn(ctx, session, automatic)
@@ -163,6 +165,7 @@ func (a *app) Close() {
 	a.picker.close()
 	a.engine.Close()
 	a.wg.Wait()
+	a.keyring.Close() // last attempt at keyring writes still pending
 }
 
 // runTray shows the tray until Quit; it must run on the main goroutine.

@@ -462,3 +462,22 @@ type errBackend struct{ err error }
 func (e errBackend) Get(string, string) (string, error) { return "", e.err }
 func (e errBackend) Set(string, string, string) error   { return e.err }
 func (e errBackend) Delete(string, string) error        { return e.err }
+
+// Close makes one last attempt at what is pending (rolecall stopping
+// right after the keyring was unlocked loses nothing).
+func TestKeyringCloseWritesPending(t *testing.T) {
+	b := newFlaky()
+	b.locked = true
+	k := testKeyring(b)
+	k.retry = time.Hour
+	if err := k.Set("a", "1"); !errors.Is(err, ErrLocked) {
+		t.Fatalf("Set: %v", err)
+	}
+	b.mu.Lock()
+	b.locked = false
+	b.mu.Unlock()
+	k.Close()
+	if v, ok := b.stored("a"); !ok || v != "1" {
+		t.Errorf("after Close the OS keyring holds %q, %v", v, ok)
+	}
+}

@@ -28,15 +28,30 @@ func (k *Keyring) Pending() int {
 	return len(k.pending)
 }
 
-// Close stops retrying pending writes (they are lost, and were reported
-// when they failed).
+// Close stops retrying pending writes after one last attempt at each (it
+// stops at the first that fails, so it waits at most about one timeout);
+// what is still pending then is lost, and was reported when it failed.
 func (k *Keyring) Close() {
 	k.mu.Lock()
-	defer k.mu.Unlock()
 	select {
 	case <-k.closed:
+		k.mu.Unlock()
+		return
 	default:
 		close(k.closed)
+	}
+	todo := make([]pendingWrite, 0, len(k.pending))
+	for _, w := range k.pending {
+		todo = append(todo, w)
+	}
+	k.mu.Unlock()
+	for _, w := range todo {
+		if !k.retryOne(w) {
+			break
+		}
+	}
+	if n := k.Pending(); n > 0 {
+		k.log.Warn("keyring writes not saved: the keyring did not answer before rolecall stopped", "count", n)
 	}
 }
 
@@ -86,28 +101,30 @@ func (k *Keyring) retryLoop() {
 	}
 }
 
-// retryOne writes w unless a newer write of its key came meanwhile.
-func (k *Keyring) retryOne(w pendingWrite) {
+// retryOne writes w unless a newer write of its key came meanwhile; false
+// when the keyring refused it again.
+func (k *Keyring) retryOne(w pendingWrite) bool {
 	k.wmu.Lock()
 	defer k.wmu.Unlock()
 	k.mu.Lock()
 	cur, ok := k.pending[w.key]
 	k.mu.Unlock()
 	if !ok || cur.gen != w.gen {
-		return
+		return true
 	}
 	err := k.apply(w)
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if err != nil && retryable(err) {
-		return
+		return false
 	}
 	delete(k.pending, w.key)
 	if err != nil {
 		k.log.Warn("keyring write given up", "entry", w.key, "err", err)
-		return
+		return true
 	}
 	k.log.Info("keyring write retried and saved", "entry", w.key)
+	return true
 }
 
 // classify maps go-keyring's and D-Bus's errors onto this package's.

@@ -250,14 +250,12 @@ func (k *Keyring) get(key string) (string, error) {
 }
 
 func (k *Keyring) readOS(key string) (string, error) {
-	var v string
-	err := k.call(func() (err error) { v, err = k.backend.Get(k.service, key); return err })
-	return v, err
+	return k.call(func() (string, error) { return k.backend.Get(k.service, key) })
 }
 
 func (k *Keyring) set(key, value string) error {
 	if !k.memOnly.Load() {
-		err := k.call(func() error { return k.backend.Set(k.service, key, value) })
+		_, err := k.call(func() (string, error) { return "", k.backend.Set(k.service, key, value) })
 		if err == nil || !k.fallBack(err) {
 			return err
 		}
@@ -270,7 +268,7 @@ func (k *Keyring) set(key, value string) error {
 
 func (k *Keyring) del(key string) error {
 	if !k.memOnly.Load() {
-		err := k.call(func() error { return k.backend.Delete(k.service, key) })
+		_, err := k.call(func() (string, error) { return "", k.backend.Delete(k.service, key) })
 		if err == nil || !k.fallBack(err) {
 			return err
 		}
@@ -288,21 +286,26 @@ func (k *Keyring) del(key string) error {
 // context, so a call that hangs is abandoned: its goroutine keeps the
 // keyring busy until the OS keyring answers, and later calls wait for it
 // (within their own timeout) rather than pile up.
-func (k *Keyring) call(f func() error) error {
+func (k *Keyring) call(f func() (string, error)) (string, error) {
 	timer := time.NewTimer(k.timeout)
 	defer timer.Stop()
+	type result struct {
+		v   string
+		err error
+	}
+	var r result
 	var err error
 	select {
 	case k.busy <- struct{}{}:
-		done := make(chan error, 1)
+		done := make(chan result, 1)
 		go func() {
-			err := f()
+			v, err := f()
 			<-k.busy
-			done <- err
+			done <- result{v, err}
 		}()
 		select {
-		case err = <-done:
-			err = classify(err)
+		case r = <-done:
+			err = classify(r.err)
 		case <-timer.C:
 			err = fmt.Errorf("%w within %v (locked, waiting for a password prompt?)", ErrTimeout, k.timeout)
 		}
@@ -316,5 +319,5 @@ func (k *Keyring) call(f func() error) error {
 		k.lastErr = err
 	}
 	k.mu.Unlock()
-	return err
+	return r.v, err
 }

@@ -350,15 +350,30 @@ func TestKeyringHungCallsDoNotPileUp(t *testing.T) {
 // user is a child process, so that it talks to the real Secret Service.
 func TestSecretServiceLocked(t *testing.T) {
 	if os.Getenv("ROLECALL_KEYRING_CHILD") == "locked" {
-		lockedChild(t)
+		refusedChild(t, "rolecall-locktest", ErrLocked)
 		return
 	}
 	s := desktoptest.Start(t)
 	s.StartKeyring(t)
+	keyringDialogue(t, s, "TestSecretServiceLocked", "locked", s.LockKeyring, s.UnlockKeyring)
+	if st, err := exec.LookPath("secret-tool"); err == nil {
+		c := exec.Command(st, "lookup", "service", "rolecall-locktest", "username", "written-while-refused")
+		c.Env = append(os.Environ(), s.Env...)
+		if got, err := c.Output(); err != nil || string(got) != "v2" {
+			t.Errorf("secret-tool lookup of the retried write = %q, %v", got, err)
+		}
+	}
+}
+
+// keyringDialogue runs test in a child process (mode child) inside s:
+// once the child has stored a secret, refuse makes the keyring refuse;
+// once the child saw it refused, allow makes it answer again.
+func keyringDialogue(t *testing.T, s *desktoptest.Session, test, child string, refuse, allow func(testing.TB)) {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestSecretServiceLocked$", "-test.v")
-	cmd.Env = append(append(os.Environ(), s.Env...), "ROLECALL_KEYRING_CHILD=locked")
+	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^"+test+"$", "-test.v")
+	cmd.Env = append(append(os.Environ(), s.Env...), "ROLECALL_KEYRING_CHILD="+child)
 	stdin, _ := cmd.StdinPipe()
 	stdout, _ := cmd.StdoutPipe()
 	var stderr strings.Builder
@@ -380,29 +395,24 @@ func TestSecretServiceLocked(t *testing.T) {
 		t.Fatalf("child never said %s:\n%s%s", want, out.String(), stderr.String())
 	}
 	expect("STORED")
-	s.LockKeyring(t)
-	io.WriteString(stdin, "locked\n")
+	refuse(t)
+	io.WriteString(stdin, "refused\n")
 	expect("REFUSED")
-	s.UnlockKeyring(t)
-	io.WriteString(stdin, "unlocked\n")
+	allow(t)
+	io.WriteString(stdin, "answering\n")
 	for lines.Scan() {
 		out.WriteString(lines.Text() + "\n")
 	}
-	if err := cmd.Wait(); err != nil || !strings.Contains(out.String(), "--- PASS: TestSecretServiceLocked") {
-		t.Fatalf("against a locked gnome-keyring: %v\n%s%s", err, out.String(), stderr.String())
-	}
-	if st, err := exec.LookPath("secret-tool"); err == nil {
-		c := exec.Command(st, "lookup", "service", "rolecall-locktest", "username", "written-while-locked")
-		c.Env = append(os.Environ(), s.Env...)
-		if got, err := c.Output(); err != nil || string(got) != "v2" {
-			t.Errorf("secret-tool lookup of the retried write = %q, %v", got, err)
-		}
+	if err := cmd.Wait(); err != nil || !strings.Contains(out.String(), "--- PASS: "+test) {
+		t.Fatalf("child: %v\n%s%s", err, out.String(), stderr.String())
 	}
 }
 
-func lockedChild(t *testing.T) {
-	k := New("rolecall-locktest", nil)
-	k.retry = 20 * time.Millisecond
+// refusedChild is the child of keyringDialogue: the keyring (service)
+// refuses with want while the parent makes it, and nothing is lost.
+func refusedChild(t *testing.T, service string, want error) {
+	k := New(service, nil)
+	k.timeout, k.retry = time.Second, 20*time.Millisecond
 	defer k.Close()
 	stdin := bufio.NewScanner(os.Stdin)
 	step := func(say, want string) {
@@ -414,29 +424,29 @@ func lockedChild(t *testing.T) {
 	if err := k.Set("kept", "v1"); err != nil {
 		t.Fatal(err)
 	}
-	step("STORED", "locked")
-	if _, err := k.Get("kept"); !errors.Is(err, ErrLocked) {
-		t.Errorf("Get from a locked keyring: %v, want ErrLocked", err)
+	step("STORED", "refused")
+	if _, err := k.Get("kept"); !errors.Is(err, want) {
+		t.Errorf("Get from a refusing keyring: %v, want %v", err, want)
 	}
-	if err := k.Set("written-while-locked", "v2"); !errors.Is(err, ErrLocked) {
-		t.Errorf("Set into a locked keyring: %v, want ErrLocked", err)
+	if err := k.Set("written-while-refused", "v2"); !errors.Is(err, want) {
+		t.Errorf("Set into a refusing keyring: %v, want %v", err, want)
 	}
 	if !k.Available() {
-		t.Error("fell back to memory for a locked keyring")
+		t.Error("fell back to memory")
 	}
-	step("REFUSED", "unlocked")
+	step("REFUSED", "answering")
 	for deadline := time.Now().Add(10 * time.Second); k.Pending() > 0; time.Sleep(10 * time.Millisecond) {
 		if time.Now().After(deadline) {
-			t.Fatalf("write still pending 10s after the unlock: %v", k.Err())
+			t.Fatalf("write still pending 10s after the keyring answers again: %v", k.Err())
 		}
 	}
-	for key, want := range map[string]string{"kept": "v1", "written-while-locked": "v2"} {
+	for key, want := range map[string]string{"kept": "v1", "written-while-refused": "v2"} {
 		if got, err := k.Get(key); err != nil || got != want {
-			t.Errorf("Get %s after the unlock = %q, %v", key, got, err)
+			t.Errorf("Get %s afterwards = %q, %v", key, got, err)
 		}
 	}
 	if !k.Available() || k.Err() != nil {
-		t.Errorf("after the unlock: available %v, err %v", k.Available(), k.Err())
+		t.Errorf("afterwards: available %v, err %v", k.Available(), k.Err())
 	}
 }
 

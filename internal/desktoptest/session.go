@@ -97,6 +97,8 @@ type Session struct {
 	Env  []string
 	Addr string
 	Dir  string
+
+	keyring *os.Process // gnome-keyring-daemon, once started
 }
 
 // Start starts a bare session bus; it skips (or fails) when dbus-daemon is
@@ -161,6 +163,7 @@ func (s *Session) StartKeyring(t testing.TB) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	s.keyring = cmd.Process
 	s.WaitName(t, "org.freedesktop.secrets", 10*time.Second)
 }
 

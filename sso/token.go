@@ -93,8 +93,14 @@ type loadCall struct {
 // and the next call loads again.
 func (c *Client) current(ctx context.Context, s *Session) (*Token, error) {
 	st := c.state(s.Key)
-	stamp := stampOf(c.cliCachePath(s))
 	now := c.opts.Now()
+	c.mu.Lock()
+	t := st.token
+	c.mu.Unlock()
+	if usable(t, now) {
+		return t, nil // the common case: no file is looked at
+	}
+	stamp := stampOf(c.cliCachePath(s))
 	c.mu.Lock()
 	if usable(st.token, now) || (st.loaded && st.cliStamp == stamp && now.Sub(st.lookedAt) < relookEvery) {
 		t := st.token

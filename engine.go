@@ -163,6 +163,11 @@ func loadCertificate(cfg engineConfig, secrets *listenerSecrets) (*tls.Certifica
 		return &c, nil
 	}
 	certPEM, keyPEM, err := secrets.LoadTLS()
+	if errors.Is(err, keyring.ErrLocked) || errors.Is(err, keyring.ErrTimeout) {
+		cfg.log.Warn("the keyring could not be read: a TLS pair saved there is not used until rolecall starts again with the keyring unlocked",
+			"err", err, "what_to_do", keyring.ErrorMessage(err))
+		return nil, nil
+	}
 	if err != nil {
 		return nil, nil // none saved (or no keyring): plain HTTP on loopback
 	}

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -175,9 +176,20 @@ func TestTrayBucketClickServes(t *testing.T) {
 	a := startTrayApp(t, fake)
 	a.switchTo(t, map[string]int32{}, "acct-123", "100000000123", "Deploy")
 	// Find a role… opens the picker through a one-time link.
+	// The browser is handed a private file that forwards to the link, so
+	// that the link's secret never stands on a command line.
 	a.m.clickUntil("Find a role…", func() bool {
 		b, _ := os.ReadFile(a.browserLog)
-		return strings.Contains(string(b), "/open?t=")
+		i := strings.Index(string(b), "file://")
+		if i < 0 {
+			return false
+		}
+		u, err := url.Parse(strings.Fields(string(b[i:]))[0])
+		if err != nil {
+			return false
+		}
+		page, _ := os.ReadFile(u.Path)
+		return strings.Contains(string(page), "/open?t=") && !strings.Contains(string(b), "/open?t=")
 	})
 	// The status line names the role, its account id and the time left.
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {

@@ -118,3 +118,25 @@ func (ci *connInfo) process() (int, string) {
 	}
 	return 0, ""
 }
+
+// SameUser checks that the loopback TCP connection from remote to local was
+// opened by a process of this user. It is the listener's peer lookup for
+// other loopback servers of rolecall (the role picker page); where the
+// system cannot tell, it does not refuse.
+func SameUser(local, remote net.Addr) error {
+	l, lok := local.(*net.TCPAddr)
+	r, rok := remote.(*net.TCPAddr)
+	if !lok || !rok {
+		return nil
+	}
+	uid, _, err := peerSocket(l, r)
+	switch {
+	case err == errPeerUnsupported:
+		return nil
+	case err != nil:
+		return fmt.Errorf("cannot tell which user opened this connection: %w", err)
+	case uid != os.Getuid():
+		return fmt.Errorf("connection from a process of another user (uid %d) refused", uid)
+	}
+	return nil
+}

@@ -258,3 +258,32 @@ func BenchmarkAuditAttribution(b *testing.B) {
 	}
 	b.ReportMetric(100*float64(named)/float64(total), "attributed-%")
 }
+
+func TestSameUserOwnConnection(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err == nil {
+			accepted <- c
+		}
+	}()
+	client, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	srv := <-accepted
+	defer srv.Close()
+	if err := SameUser(srv.LocalAddr(), srv.RemoteAddr()); err != nil {
+		t.Errorf("own connection refused: %v", err)
+	}
+	// Addresses of no socket cannot be vouched for.
+	if err := SameUser(srv.LocalAddr(), &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 1}); err == nil {
+		t.Error("a connection that does not exist was accepted")
+	}
+}

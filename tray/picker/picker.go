@@ -1,13 +1,15 @@
 // Package picker is the tray's "Find a role…" page: a small search page
 // that rolecall serves on the loopback interface and opens in the user's
-// browser. It is as strict as the credential endpoint: reachable only
-// through a one-time link (which sets an HttpOnly, SameSite=Strict
-// cookie), only under its own Host names, with no CORS at all, and state
-// changes only from its own origin. The page never holds credentials: it
+// browser. It is guarded like the credential endpoint: connections from
+// other users' processes are refused (Options.Accept, the listener's peer
+// check), a session starts only through a one-time link (which sets an
+// HttpOnly, SameSite=Strict cookie that expires), only under its own Host
+// names, with no CORS at all, and state changes only from its own origin. The page never holds credentials: it
 // lists role names and asks rolecall to act on them.
 package picker
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/subtle"
 	"embed"
@@ -40,8 +42,12 @@ type Options struct {
 	Load, LoadSlot func(name string) error
 	Favorite       func(name string, on bool) error
 	Logger         *slog.Logger
-	// LinkTTL is how long a one-time link stays valid (default 2 min).
-	LinkTTL time.Duration
+	// Accept refuses a connection by its addresses (the same-user check);
+	// nil accepts every connection.
+	Accept func(local, remote net.Addr) error
+	// LinkTTL is how long a one-time link stays valid (default 2 min);
+	// SessionTTL how long the page's cookie does (default 1 h).
+	LinkTTL, SessionTTL time.Duration
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 }
@@ -58,7 +64,7 @@ type Server struct {
 
 	mu       sync.Mutex
 	links    map[string]time.Time // one-time secret -> end of validity
-	sessions map[string]bool      // cookie values handed out
+	sessions map[string]time.Time // cookie value -> end of validity
 }
 
 // Start listens on a free loopback port.
@@ -69,6 +75,9 @@ func Start(opts Options) (*Server, error) {
 	if opts.LinkTTL == 0 {
 		opts.LinkTTL = 2 * time.Minute
 	}
+	if opts.SessionTTL == 0 {
+		opts.SessionTTL = time.Hour
+	}
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -78,8 +87,9 @@ func Start(opts Options) (*Server, error) {
 	}
 	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
 	s := &Server{opts: opts, ln: ln, hosts: []string{"127.0.0.1:" + port, "localhost:" + port},
-		links: map[string]time.Time{}, sessions: map[string]bool{}, done: make(chan struct{})}
-	s.srv = &http.Server{Handler: s.handler(), ReadHeaderTimeout: 5 * time.Second, ErrorLog: slog.NewLogLogger(opts.Logger.Handler(), slog.LevelDebug)}
+		links: map[string]time.Time{}, sessions: map[string]time.Time{}, done: make(chan struct{})}
+	s.srv = &http.Server{Handler: s.handler(), ReadHeaderTimeout: 5 * time.Second, ErrorLog: slog.NewLogLogger(opts.Logger.Handler(), slog.LevelDebug),
+		ConnContext: s.connContext}
 	go func() {
 		defer close(s.done)
 		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -131,6 +141,10 @@ func (s *Server) handler() http.Handler {
 		h.Set("Referrer-Policy", "no-referrer")
 		h.Set("Cache-Control", "no-store")
 		h.Set("X-Frame-Options", "DENY")
+		if why := s.refused(r); why != "" {
+			http.Error(w, why, http.StatusForbidden)
+			return
+		}
 		if !s.hostAllowed(r.Host) {
 			http.Error(w, "unknown host", http.StatusMisdirectedRequest)
 			return
@@ -145,6 +159,35 @@ func (s *Server) handler() http.Handler {
 		}
 		mux.ServeHTTP(w, r)
 	})
+}
+
+// connState is the Accept verdict of one connection, decided on its first
+// request in the connection's own goroutine.
+type connState struct {
+	local, remote net.Addr
+	once          sync.Once
+	refused       string
+}
+
+type connKey struct{}
+
+func (s *Server) connContext(ctx context.Context, c net.Conn) context.Context {
+	return context.WithValue(ctx, connKey{}, &connState{local: c.LocalAddr(), remote: c.RemoteAddr()})
+}
+
+// refused is why the request's connection is refused, or "".
+func (s *Server) refused(r *http.Request) string {
+	cs, _ := r.Context().Value(connKey{}).(*connState)
+	if cs == nil || s.opts.Accept == nil {
+		return ""
+	}
+	cs.once.Do(func() {
+		if err := s.opts.Accept(cs.local, cs.remote); err != nil {
+			cs.refused = "role picker: " + err.Error()
+			s.opts.Logger.Warn("role picker connection refused", "remote", cs.remote.String(), "err", err)
+		}
+	})
+	return cs.refused
 }
 
 func (s *Server) hostAllowed(host string) bool {
@@ -170,14 +213,20 @@ func (s *Server) hasSession(r *http.Request) bool {
 	if err != nil {
 		return false
 	}
+	now := s.opts.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for v := range s.sessions {
+	ok := false
+	for v, until := range s.sessions {
+		if now.After(until) {
+			delete(s.sessions, v)
+			continue
+		}
 		if subtle.ConstantTimeCompare([]byte(v), []byte(c.Value)) == 1 {
-			return true
+			ok = true
 		}
 	}
-	return false
+	return ok
 }
 
 // open trades a one-time link for a session cookie.
@@ -195,14 +244,15 @@ func (s *Server) open(w http.ResponseWriter, r *http.Request) {
 	var session string
 	if ok {
 		session = randomToken()
-		s.sessions[session] = true
+		s.sessions[session] = s.opts.Now().Add(s.opts.SessionTTL)
 	}
 	s.mu.Unlock()
 	if !ok {
 		http.Error(w, "this link was used or has expired: open the role picker from rolecall's tray menu again", http.StatusForbidden)
 		return
 	}
-	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: session, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode})
+	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: session, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode,
+		MaxAge: int(s.opts.SessionTTL / time.Second)})
 	http.Redirect(w, r, "/", http.StatusSeeOther)
 }
 

@@ -2,8 +2,10 @@ package picker
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -268,5 +270,70 @@ func TestInChromium(t *testing.T) {
 	}
 	if acts := f.done(); !slices.Equal(acts, []string{"load acct-120/Deploy", "favorite acct-120/Deploy true"}) {
 		t.Errorf("actions %q, want the switch and the star only", acts)
+	}
+}
+
+func TestAcceptRefusesConnection(t *testing.T) {
+	f := &fakeRoles{stars: map[string]bool{}}
+	opts := f.options()
+	var asked []string
+	var mu sync.Mutex
+	opts.Accept = func(local, remote net.Addr) error {
+		mu.Lock()
+		defer mu.Unlock()
+		asked = append(asked, remote.String())
+		return errors.New("connection from a process of another user (uid 65534) refused")
+	}
+	s, err := Start(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	// Even a valid one-time link is refused on a refused connection.
+	resp, err := http.Get(s.Link())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 403 || !strings.Contains(string(b), "another user") {
+		t.Errorf("refused connection: %d %q", resp.StatusCode, b)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(asked) != 1 {
+		t.Errorf("Accept asked %d times for one connection", len(asked))
+	}
+}
+
+func TestSessionExpires(t *testing.T) {
+	f := &fakeRoles{stars: map[string]bool{}}
+	var mu sync.Mutex
+	clock := time.Date(2026, 11, 22, 9, 0, 0, 0, time.UTC)
+	opts := f.options()
+	opts.Now = func() time.Time { mu.Lock(); defer mu.Unlock(); return clock }
+	opts.SessionTTL = time.Hour
+	s, err := Start(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	c, origin := session(t, s)
+	get := func() int {
+		resp, err := c.Get(origin + "/api/roles")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := get(); code != 200 {
+		t.Fatalf("fresh session: %d", code)
+	}
+	mu.Lock()
+	clock = clock.Add(61 * time.Minute)
+	mu.Unlock()
+	if code := get(); code != 403 {
+		t.Errorf("session after its hour: %d, want 403", code)
 	}
 }

@@ -192,7 +192,9 @@ func (cb *callback) close() {
 }
 
 // ServeHTTP takes the redirect: the code when the state is this login's,
-// an error otherwise; the page tells the user the window can be closed.
+// Identity Center's refusal otherwise; the page tells the user the window
+// can be closed. A request with another state is answered 400 and ignored:
+// any local process can reach the port, and must not end the login.
 func (cb *callback) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if r.URL.Path != callbackPath || r.Method != http.MethodGet {
 		http.NotFound(w, r)
@@ -200,9 +202,14 @@ func (cb *callback) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	q := r.URL.Query()
 	var res callbackResult
+	if subtle.ConstantTimeCompare([]byte(q.Get("state")), []byte(cb.state)) != 1 {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		w.Header().Set("Cache-Control", "no-store")
+		w.WriteHeader(http.StatusBadRequest)
+		fmt.Fprint(w, "rolecall: this is not the answer of the login in progress (another login's state: a stale or forged redirect). You can close this window.\n")
+		return
+	}
 	switch {
-	case subtle.ConstantTimeCompare([]byte(q.Get("state")), []byte(cb.state)) != 1:
-		res.err = errors.New("the browser came back with another login's state (a stale or forged redirect): run `rolecall login --pkce` again")
 	case q.Get("error") != "":
 		res.err = fmt.Errorf("IAM Identity Center refused the login (%s %s): run `rolecall login --pkce` again", q.Get("error"), q.Get("error_description"))
 	case q.Get("code") == "":

@@ -8,15 +8,23 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/pelletier/go-toml/v2/unstable"
 )
+
+// writeMu serialises Set's read-modify-write of the file: the owners of
+// different keys (pins, favourites, the tray's toggles) write the one file
+// from different goroutines, and a change must never undo another.
+var writeMu sync.Mutex
 
 // Set writes key = value into the settings file at path, keeping every
 // other line (comments and hand edits) as it is. value is a string, bool,
 // int or []string. A file that does not parse is left alone: the error
 // says so.
 func Set(path, key string, value any) error {
+	writeMu.Lock()
+	defer writeMu.Unlock()
 	if _, ok := fields[key]; !ok {
 		return fmt.Errorf("settings: unknown key %q", key)
 	}

@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -68,5 +69,37 @@ func TestSetRefusesBrokenFile(t *testing.T) {
 	}
 	if err := Set(p, "nope", 1); err == nil {
 		t.Error("unknown key written")
+	}
+}
+
+// TestSetConcurrentKeysKeepEachOther: owners writing different keys at
+// the same time (a pin from the tray, a star from the picker, a toggle)
+// keep each other's changes: every round starts from an empty file and
+// writes eight keys at once; all eight must be there.
+func TestSetConcurrentKeysKeepEachOther(t *testing.T) {
+	writes := map[string]any{
+		"pinned": []string{"p"}, "favorites": []string{"f"}, "imds": true, "imds_v1": true,
+		"cli_cache_writeback": true, "audit_log": false, "same_user_only": false, "slots_on_demand": false,
+	}
+	for round := range 20 {
+		path := filepath.Join(t.TempDir(), "config.toml")
+		var wg sync.WaitGroup
+		start := make(chan struct{})
+		for k, v := range writes {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				if err := Set(path, k, v); err != nil {
+					t.Error(err)
+				}
+			}()
+		}
+		close(start)
+		wg.Wait()
+		b, _ := os.ReadFile(path)
+		if n := strings.Count(string(b), " = "); n != len(writes) {
+			t.Fatalf("round %d: %d of %d keys kept: a write undid another\n%s", round, n, len(writes), b)
+		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/rolecall/rolecall/keyring"
 	"github.com/rolecall/rolecall/server"
@@ -29,9 +30,9 @@ type listenerSecrets struct {
 	tokenFile string
 	log       *slog.Logger // nil: discarded
 
-	mu       sync.Mutex
-	current  string
-	setToken func(string) // the listener's; nil until it exists
+	mu       sync.Mutex             // one load or rotation at a time
+	current  atomic.Pointer[string] // read without the lock: a rotation may wait on the keyring
+	setToken func(string)           // the listener's; nil until it exists
 }
 
 // load returns the bearer token kept from an earlier start, or a new one,
@@ -44,7 +45,7 @@ func (s *listenerSecrets) load(gen func() (string, error)) (string, error) {
 	tok, err := s.keyring.Get(keyListenerToken)
 	switch {
 	case err == nil && tok != "":
-		s.current = tok
+		s.current.Store(&tok)
 		return tok, writeTokenFile(s.tokenFile, tok)
 	case errors.Is(err, keyring.ErrNotFound) && s.keyring.Available():
 	default: // no keyring, or it cannot be read now: the file says
@@ -52,7 +53,7 @@ func (s *listenerSecrets) load(gen func() (string, error)) (string, error) {
 			if !s.keyring.Available() {
 				s.keyring.Set(keyListenerToken, tok)
 			}
-			s.current = tok
+			s.current.Store(&tok)
 			return tok, nil
 		}
 		if err != nil && !errors.Is(err, keyring.ErrNotFound) {
@@ -65,15 +66,16 @@ func (s *listenerSecrets) load(gen func() (string, error)) (string, error) {
 	if err := s.keyring.Set(keyListenerToken, tok); err != nil {
 		return "", fmt.Errorf("save bearer token in keyring: %w", err)
 	}
-	s.current = tok
+	s.current.Store(&tok)
 	return tok, writeTokenFile(s.tokenFile, tok)
 }
 
 // Token is the bearer token in force.
 func (s *listenerSecrets) Token() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.current
+	if t := s.current.Load(); t != nil {
+		return *t
+	}
+	return ""
 }
 
 // RotateToken replaces the token in the keyring, the token file and the
@@ -95,7 +97,7 @@ func (s *listenerSecrets) RotateToken() (string, error) {
 		s.restoreKeyring()
 		return "", fmt.Errorf("token not rotated: %w", err)
 	}
-	s.current = tok
+	s.current.Store(&tok)
 	if s.setToken != nil {
 		s.setToken(tok)
 	}
@@ -106,7 +108,7 @@ func (s *listenerSecrets) RotateToken() (string, error) {
 // rotation failed half way. If the keyring refuses, the keyring retries
 // the old token, which replaces the new one it was retrying.
 func (s *listenerSecrets) restoreKeyring() {
-	if err := s.keyring.Set(keyListenerToken, s.current); err != nil && s.log != nil {
+	if err := s.keyring.Set(keyListenerToken, s.Token()); err != nil && s.log != nil {
 		s.log.Warn("bearer token rotation undone; the keyring will get the old token back when it answers", "err", err)
 	}
 }

@@ -64,6 +64,7 @@ type Keyring struct {
 	gen      uint64
 	retrying bool
 	closed   chan struct{}
+	loops    sync.WaitGroup // the retry loop, waited for by Close
 }
 
 // New returns a keyring for service with a 5 s timeout per call.
@@ -147,6 +148,13 @@ func (k *Keyring) Get(key string) (string, error) {
 	}
 	v, err := k.get(key)
 	if err != nil || !strings.HasPrefix(v, chunkPrefix) {
+		return v, err
+	}
+	// A value in parts is read again under the write lock, so that a
+	// concurrent Set cannot hand back old parts mixed with new ones.
+	k.wmu.Lock()
+	defer k.wmu.Unlock()
+	if v, err = k.get(key); err != nil || !strings.HasPrefix(v, chunkPrefix) {
 		return v, err
 	}
 	n, err := strconv.Atoi(strings.TrimPrefix(v, chunkPrefix))

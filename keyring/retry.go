@@ -40,6 +40,9 @@ func (k *Keyring) Close() {
 	default:
 		close(k.closed)
 	}
+	k.mu.Unlock()
+	k.loops.Wait() // the loop ends at its next turn: no call is left behind
+	k.mu.Lock()
 	todo := make([]pendingWrite, 0, len(k.pending))
 	for _, w := range k.pending {
 		todo = append(todo, w)
@@ -67,12 +70,14 @@ func (k *Keyring) startRetryLocked() {
 	default:
 	}
 	k.retrying = true
+	k.loops.Add(1)
 	go k.retryLoop()
 }
 
 // retryLoop writes the pending entries every k.retry until none is left
 // or the keyring is closed.
 func (k *Keyring) retryLoop() {
+	defer k.loops.Done()
 	for {
 		select {
 		case <-k.closed:

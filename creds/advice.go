@@ -20,6 +20,8 @@ func Advice(slot string, err error) string {
 		return Say(NothingLoaded)
 	case errors.Is(err, ErrNoSuchSlot):
 		return Say(NoSuchSlot, slot, slot)
+	case errors.Is(err, ErrPermanent):
+		return Say(Permanent, SlotLabel(slot), err.Error())
 	case errors.Is(err, ErrLoginRequired):
 		return Say(SessionEnded)
 	default:
@@ -47,6 +49,7 @@ const (
 	NoSuchSlot                          // slot, slot
 	SessionEnded                        // -
 	RefreshFailed                       // slot label, error
+	Permanent                           // slot label, error
 	MissingToken                        // -
 	WrongToken                          // -
 	NotRunning                          // -
@@ -116,6 +119,8 @@ var texts = map[Text]string{
 	NoSuchSlot:    "no slot named %q: run `rolecall load --profile %s --slot`",
 	SessionEnded:  "the SSO session has ended: run `rolecall login` (or use Log in in the tray), then retry",
 	RefreshFailed: "credentials for %s are expired and could not be refreshed: %s",
+	Permanent: "credentials for %s cannot be had: %s: fix the profile in the AWS config, " +
+		"or load another role (`rolecall roles` lists them)",
 	MissingToken: "missing Authorization header: this client reads neither AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE nor _TOKEN " +
 		"(many read only _TOKEN, such as Debian's awscli and boto3): run `eval \"$(rolecall env)\"`, which sets both",
 	WrongToken:     "wrong authorization token: it may have been rotated; run `eval \"$(rolecall env)\"` again, or read it from the token file or `rolecall token`",

@@ -79,6 +79,11 @@ var (
 	// ErrUnavailable: no valid credentials are held and upstream failed (or
 	// did not answer in time); it is wrapped with the reason.
 	ErrUnavailable = errors.New("credentials unavailable")
+	// ErrPermanent: upstream refused in a way that retrying cannot fix (a
+	// profile gone from the AWS config, a permission set taken away, a
+	// source_profile loop). Fetchers wrap it; the Manager does not retry
+	// such a slot until RefreshWaiting (the config or the session changed).
+	ErrPermanent = errors.New("not retried until the AWS config or the sign-in changes")
 	// ErrClosed: the Manager has been closed.
 	ErrClosed = errors.New("credential manager closed")
 )
@@ -107,6 +112,9 @@ type Slot struct {
 	// Err is the reason of the last failure, empty when the last fetch worked.
 	Err    string
 	Pinned bool
+	// Permanent: the last failure wraps ErrPermanent; the slot is not
+	// fetched again until RefreshWaiting.
+	Permanent bool
 	// NextRefresh is when the scheduler will next fetch (zero: not scheduled).
 	NextRefresh time.Time
 }

@@ -21,11 +21,12 @@ func (m *Manager) publishLocked() {
 	snap := make(map[string]*Slot, len(m.slots))
 	for name, s := range m.slots {
 		v := &Slot{
-			Name:    name,
-			Profile: s.profile,
-			Creds:   s.creds,
-			State:   s.state,
-			Pinned:  s.pinned,
+			Name:      name,
+			Profile:   s.profile,
+			Creds:     s.creds,
+			State:     s.state,
+			Pinned:    s.pinned,
+			Permanent: s.permanent,
 		}
 		if s.err != nil {
 			v.Err = s.err.Error()

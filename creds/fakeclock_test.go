@@ -83,3 +83,11 @@ func (t *fakeTimer) Stop() bool {
 	t.stopped = true
 	return was
 }
+
+// Jump moves the wall clock without firing any timer, as a resume from
+// suspend does: Go's timers run on the monotonic clock, which stood still.
+func (c *fakeClock) Jump(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+}

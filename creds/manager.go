@@ -21,8 +21,14 @@ const (
 // Config configures a Manager. Only Fetcher is required.
 type Config struct {
 	Fetcher Fetcher
-	Clock   Clock // default SystemClock
-	Logger  *slog.Logger
+	// Names completes the profiles of restored slots (Restore: pins, the
+	// remembered default slot), known by name only, at fetch time: naming
+	// a discovered role may need Identity Center, which may be unreachable
+	// at start, so a failed resolve is retried like a failed fetch.
+	// Without it they are fetched as given.
+	Names  Resolver
+	Clock  Clock // default SystemClock
+	Logger *slog.Logger
 	// RefreshWindow: a slot is refreshed when the time left falls below
 	// min(RefreshWindow, lifetime - 1 minute). Default 20 minutes, the
 	// margin botocore's IMDS provider wants.
@@ -72,6 +78,11 @@ type slot struct {
 	state   SlotState
 	err     error
 	pinned  bool
+	// resolved is false for a restored slot whose profile is known by
+	// name only: the fetch resolves it first.
+	resolved bool
+	// permanent: the last failure wraps ErrPermanent; not scheduled.
+	permanent bool
 	// gen changes whenever the slot gets a new profile, so that a fetch
 	// started for the old one cannot land in it.
 	gen      uint64
@@ -179,6 +190,11 @@ func (m *Manager) GetSlot(ctx context.Context, name string) (*Slot, error) {
 	if s.State == StateLoginRequired {
 		return s, fmt.Errorf("%w: %s", ErrLoginRequired, s.Err)
 	}
+	if s.Permanent {
+		// Asking again cannot help: wait for the config or the session
+		// to change (RefreshWaiting).
+		return s, recorded{msg: s.Err, kind: ErrPermanent}
+	}
 	if s.State == StateError && now.Before(s.NextRefresh) {
 		// Upstream failed moments ago and a retry is scheduled: asking
 		// again on every request would only hammer it.
@@ -193,7 +209,7 @@ func (m *Manager) GetSlot(ctx context.Context, name string) (*Slot, error) {
 	select {
 	case <-c.done:
 		if c.err != nil {
-			if errors.Is(c.err, ErrLoginRequired) {
+			if errors.Is(c.err, ErrLoginRequired) || errors.Is(c.err, ErrPermanent) {
 				return s, c.err
 			}
 			return s, fmt.Errorf("%w: %v", ErrUnavailable, c.err)
@@ -265,6 +281,7 @@ func (m *Manager) Load(ctx context.Context, name string, p Profile) (Slot, error
 	s.gen++
 	s.profile, s.creds, s.state, s.err = p, cr, StateOK, nil
 	s.inflight, s.failures, s.retryAt = nil, 0, time.Time{}
+	s.resolved, s.permanent = true, false
 	m.publishLocked()
 	m.mu.Unlock()
 	m.wake()
@@ -275,8 +292,11 @@ func (m *Manager) Load(ctx context.Context, name string, p Profile) (Slot, error
 }
 
 // Restore puts p into slot name without credentials and fetches them in
-// the background, retrying on failure. It is how pinned slots come back at
-// start, when an upstream failure must not stop the process.
+// the background, retrying on failure. It is how pinned slots and the
+// remembered default slot come back at start, when an upstream failure
+// must not stop the process: p may hold only a name, which the Resolver
+// completes at fetch time (and again at each retry until it works), so a
+// slot that cannot be named yet (offline, signed out) stays a slot.
 func (m *Manager) Restore(name string, p Profile, pinned bool) {
 	m.mu.Lock()
 	s := m.slots[name]
@@ -287,6 +307,7 @@ func (m *Manager) Restore(name string, p Profile, pinned bool) {
 	s.gen++
 	s.profile, s.creds, s.state, s.err, s.pinned = p, Credentials{}, StateRefreshing, nil, pinned
 	s.inflight, s.failures, s.retryAt = nil, 0, time.Time{}
+	s.resolved, s.permanent = m.cfg.Names == nil, false
 	m.startLocked(s)
 	m.publishLocked()
 	m.mu.Unlock()
@@ -306,6 +327,41 @@ func (m *Manager) Unload(name string) error {
 	m.publishLocked()
 	return nil
 }
+
+// SignOut empties the slots of session after a logout: pinned named slots
+// stay (without credentials, login-required) so that the next login brings
+// them back; the others are unloaded. It returns the names unloaded.
+func (m *Manager) SignOut(session string) []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	unloaded := []string{}
+	for name, s := range m.slots {
+		if s.profile.Session != session {
+			continue
+		}
+		if !s.pinned {
+			delete(m.slots, name)
+			unloaded = append(unloaded, name)
+			continue
+		}
+		s.gen++
+		s.creds, s.state, s.err = Credentials{}, StateLoginRequired, fmt.Errorf("signed out of %s: %w", session, ErrLoginRequired)
+		s.inflight, s.failures, s.retryAt, s.permanent = nil, 0, time.Time{}, false
+	}
+	sort.Strings(unloaded)
+	m.publishLocked()
+	return unloaded
+}
+
+// recorded is a slot's recorded failure as an error that still matches
+// its sentinel.
+type recorded struct {
+	msg  string
+	kind error
+}
+
+func (e recorded) Error() string { return e.msg }
+func (e recorded) Unwrap() error { return e.kind }
 
 // SetPinned marks slot name as pinned (loaded again at the next start) or not.
 func (m *Manager) SetPinned(name string, pinned bool) error {

@@ -39,6 +39,34 @@ func (m *Manager) RefreshAll() {
 	m.mu.Unlock()
 }
 
+// RefreshWaiting starts a fetch for every slot whose profile matches and
+// that waits for something to change: login-required, failed (also
+// permanently), or not yet resolved. Healthy slots keep their schedule:
+// unlike RefreshAll, nothing is fetched that does not need it. It is what
+// a login or renewal of a session, or a change of the AWS config, calls.
+func (m *Manager) RefreshWaiting(match func(Profile) bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	started := false
+	for _, s := range m.slots {
+		waiting := s.state == StateLoginRequired || s.state == StateError || !s.resolved
+		if s.inflight != nil || !waiting || !match(s.profile) {
+			continue
+		}
+		m.startLocked(s)
+		started = true
+	}
+	if started {
+		m.publishLocked()
+	}
+}
+
+// RefreshSession is RefreshWaiting for the slots of one SSO session, and
+// for those not yet resolved (their session is not known yet).
+func (m *Manager) RefreshSession(session string) {
+	m.RefreshWaiting(func(p Profile) bool { return p.Session == session || p.Session == "" })
+}
+
 // refresh starts (or joins) the fetch for slot name. Unless force is set, a
 // slot in login-required state is not fetched again, and a slot whose
 // credentials are valid is not fetched at all.
@@ -74,20 +102,30 @@ func (m *Manager) startLocked(s *slot) *call {
 	if s.state != StateError && s.state != StateLoginRequired {
 		s.state = StateRefreshing
 	}
-	gen, p := s.gen, s.profile
+	gen, p, resolve := s.gen, s.profile, !s.resolved
 	m.wg.Add(1)
 	go func() {
 		defer m.wg.Done()
 		ctx, cancel := context.WithTimeout(m.ctx, m.cfg.FetchTimeout)
+		defer cancel()
+		var resolved *Profile
+		if resolve {
+			rp, err := m.cfg.Names.ResolveSlot(ctx, p.Name)
+			if err != nil {
+				m.finish(s, gen, c, nil, Credentials{}, fmt.Errorf("resolve %s: %w", p.Name, err))
+				return
+			}
+			p, resolved = rp, &rp
+		}
 		cr, err := m.cfg.Fetcher.Fetch(ctx, p)
-		cancel()
-		m.finish(s, gen, c, cr, err)
+		m.finish(s, gen, c, resolved, cr, err)
 	}()
 	return c
 }
 
-// finish records the outcome of a fetch and releases its waiters.
-func (m *Manager) finish(s *slot, gen uint64, c *call, cr Credentials, err error) {
+// finish records the outcome of a fetch (and of the resolve before it,
+// when resolved is set) and releases its waiters.
+func (m *Manager) finish(s *slot, gen uint64, c *call, resolved *Profile, cr Credentials, err error) {
 	now := m.clock.Now()
 	if err == nil {
 		err = checkCreds(cr, now)
@@ -102,6 +140,10 @@ func (m *Manager) finish(s *slot, gen uint64, c *call, cr Credentials, err error
 	current := m.slots[s.name] == s && s.gen == gen
 	if current {
 		s.inflight = nil
+		s.permanent = false
+		if resolved != nil {
+			s.profile, s.resolved = *resolved, true
+		}
 		switch {
 		case err == nil:
 			s.creds, s.state, s.err, s.failures = cr, StateOK, nil, 0
@@ -116,6 +158,10 @@ func (m *Manager) finish(s *slot, gen uint64, c *call, cr Credentials, err error
 			m.log.Warn("login required", "slot", logName(s.name), "profile", s.profile.Name, "err", err)
 		case m.ctx.Err() != nil:
 			// Shutting down: not a failure of the slot.
+		case errors.Is(err, ErrPermanent):
+			s.state, s.err, s.permanent, s.failures, s.retryAt = StateError, err, true, 0, time.Time{}
+			m.log.Warn("refresh failed, not retrying until the config or the session changes",
+				"slot", logName(s.name), "profile", s.profile.Name, "err", err)
 		default:
 			s.failures++
 			s.state, s.err = StateError, err
@@ -158,7 +204,7 @@ func (m *Manager) backoff(n int) time.Duration {
 // dueLocked is when slot s should next be fetched; zero means not scheduled.
 func (m *Manager) dueLocked(s *slot) time.Time {
 	switch {
-	case s.inflight != nil || s.state == StateLoginRequired:
+	case s.inflight != nil || s.state == StateLoginRequired || s.permanent:
 		return time.Time{}
 	case !s.retryAt.IsZero():
 		return s.retryAt

@@ -165,6 +165,9 @@ func SourceErrorMessage(slot string, err error) (int, string) {
 		return http.StatusNotFound, creds.Advice(slot, err)
 	case errors.Is(err, creds.ErrLoginRequired):
 		return http.StatusForbidden, creds.Advice(slot, err)
+	case errors.Is(err, creds.ErrPermanent):
+		// Not 503: retrying cannot help until the config changes.
+		return http.StatusConflict, creds.Advice(slot, err)
 	default:
 		return http.StatusServiceUnavailable, creds.Advice(slot, err)
 	}

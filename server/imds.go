@@ -20,6 +20,8 @@ const (
 	imdsTokenHeader = "X-Aws-Ec2-Metadata-Token"
 	imdsTTLHeader   = "X-Aws-Ec2-Metadata-Token-Ttl-Seconds"
 	imdsMaxTTL      = 21600
+
+	imdsCredentialsPath = "/latest/meta-data/iam/security-credentials/"
 )
 
 // imdsTokens issues and checks IMDSv2 session tokens: the expiry, signed
@@ -60,12 +62,18 @@ func (t *imdsTokens) valid(tok string) bool {
 func (s *Server) imdsRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("PUT /latest/api/token", s.imdsToken)
 	mux.HandleFunc("GET /latest/meta-data/iam/security-credentials/{$}", s.imdsAuth(s.imdsRoleList))
-	mux.HandleFunc("GET /latest/meta-data/iam/security-credentials/{name}", s.imdsAuth(s.imdsCredentials))
+	mux.HandleFunc("GET "+imdsCredentialsPath+"{name}", s.imdsAuth(s.imdsCredentials))
 	mux.HandleFunc("GET /latest/meta-data/iam/info", s.imdsAuth(s.imdsInfo))
 	mux.HandleFunc("GET /latest/dynamic/instance-identity/document", s.imdsAuth(s.imdsDocument))
 }
 
 func (s *Server) imdsToken(w http.ResponseWriter, r *http.Request) {
+	if _, ok := r.Header["X-Forwarded-For"]; ok {
+		// As EC2 does: a token request that went through a proxy is
+		// refused, so that a misconfigured proxy cannot hand tokens out.
+		writeError(w, http.StatusForbidden, "IMDS token requests through a proxy (X-Forwarded-For) are refused: call rolecall directly")
+		return
+	}
 	raw := r.Header.Get(imdsTTLHeader)
 	ttl, err := strconv.Atoi(raw)
 	if err != nil || ttl < 1 || ttl > imdsMaxTTL {
@@ -115,6 +123,9 @@ func imdsRoleName(s creds.Slot) string {
 // imdsSlot finds the slot behind an IMDS role name: the default slot's,
 // else a named slot's.
 func (s *Server) imdsSlot(role string) (string, bool) {
+	if role == "" || strings.Contains(role, "/") {
+		return "", false
+	}
 	if d, ok := s.opts.Source.Lookup(creds.DefaultSlot); ok && imdsRoleName(d) == role {
 		return creds.DefaultSlot, true
 	}
@@ -130,7 +141,10 @@ func (s *Server) imdsSlot(role string) (string, bool) {
 }
 
 func (s *Server) imdsCredentials(w http.ResponseWriter, r *http.Request) {
-	role := r.PathValue("name")
+	// The name is read from the path, not r.PathValue: the listener
+	// dispatches with mux.Handler, which sets no path values, and an empty
+	// name would be the default slot's.
+	role := strings.TrimPrefix(r.URL.Path, imdsCredentialsPath)
 	name, ok := s.imdsSlot(role)
 	if !ok {
 		writeError(w, http.StatusNotFound, "no loaded role named "+strconv.Quote(role)+": list them at /latest/meta-data/iam/security-credentials/")

@@ -180,17 +180,15 @@ func (s *Server) Addr() net.Addr {
 	return a
 }
 
-// URL is the FULL_URI base of the listener ("http://127.0.0.1:4144/").
+// URL is the FULL_URI base of the listener ("http://127.0.0.1:4144/"): the
+// address it listens on, so that a client can connect to it ([::1] when
+// bound to ::1, which the JavaScript SDK refuses: bind 127.0.0.1 for it).
 func (s *Server) URL() string {
 	scheme := "http"
 	if s.TLS() {
 		scheme = "https"
 	}
 	host, port, _ := net.SplitHostPort(s.Addr().String())
-	if ip := net.ParseIP(host); ip != nil && ip.IsLoopback() && ip.To4() == nil {
-		// The JavaScript SDK accepts 127.0.0.1 but not [::1].
-		host = "127.0.0.1"
-	}
 	return scheme + "://" + net.JoinHostPort(host, port) + "/"
 }
 

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sso"
 	ssotypes "github.com/aws/aws-sdk-go-v2/service/sso/types"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/aws/smithy-go"
 
 	"github.com/rolecall/rolecall/creds"
 )
@@ -34,13 +35,13 @@ func (c *Client) Fetch(ctx context.Context, p creds.Profile) (creds.Credentials,
 	}
 	if p.AccountID == "" || p.RoleName == "" {
 		if why, ok := cfg.Skipped[p.Name]; ok {
-			return creds.Credentials{}, creds.Errorf(creds.CannotServe, nil, p.Name, why)
+			return creds.Credentials{}, creds.Errorf(creds.CannotServe, creds.ErrPermanent, p.Name, why)
 		}
-		return creds.Credentials{}, fmt.Errorf("no profile %s in %s", p.Name, cfg.Path)
+		return creds.Credentials{}, fmt.Errorf("no profile %s in %s: %w", p.Name, cfg.Path, creds.ErrPermanent)
 	}
 	s, ok := cfg.Sessions[p.Session]
 	if !ok {
-		return creds.Credentials{}, fmt.Errorf("%s: sso-session %q is gone from %s", p.Name, p.Session, cfg.Path)
+		return creds.Credentials{}, fmt.Errorf("%s: sso-session %q is gone from %s: %w", p.Name, p.Session, cfg.Path, creds.ErrPermanent)
 	}
 	return c.roleCredentials(ctx, s, p.AccountID, p.RoleName)
 }
@@ -50,11 +51,11 @@ const maxChain = 8
 
 func (c *Client) fetchProfile(ctx context.Context, cfg *AWSConfig, p *resolvedProfile, depth int) (creds.Credentials, error) {
 	if depth > maxChain {
-		return creds.Credentials{}, fmt.Errorf("profile %s: role chain longer than %d", p.Name, maxChain)
+		return creds.Credentials{}, fmt.Errorf("profile %s: role chain longer than %d: %w", p.Name, maxChain, creds.ErrPermanent)
 	}
 	s, ok := cfg.Sessions[p.Session]
 	if !ok {
-		return creds.Credentials{}, fmt.Errorf("profile %s: no sso-session %q", p.Name, p.Session)
+		return creds.Credentials{}, fmt.Errorf("profile %s: no sso-session %q: %w", p.Name, p.Session, creds.ErrPermanent)
 	}
 	if p.RoleARN == "" {
 		return c.roleCredentials(ctx, s, p.AccountID, p.RoleName)
@@ -106,6 +107,11 @@ func (c *Client) portalError(s *Session, tok *Token, op string, err error) error
 	if errors.As(err, &unauth) {
 		c.forgetToken(s, tok)
 		return fmt.Errorf("%s: IAM Identity Center no longer accepts the sso session %s: %w", op, s.Key, creds.ErrLoginRequired)
+	}
+	var api smithy.APIError
+	if errors.As(err, &api) && (api.ErrorCode() == "ForbiddenException" || api.ErrorCode() == "ResourceNotFoundException") {
+		// The permission set or the account was taken away.
+		return fmt.Errorf("%s: IAM Identity Center refuses it (%s: %s): %w", op, api.ErrorCode(), api.ErrorMessage(), creds.ErrPermanent)
 	}
 	return fmt.Errorf("%s: %w", op, err)
 }
@@ -198,13 +204,13 @@ func (c *Client) Resolve(ctx context.Context, name, account, role string) (creds
 			return creds.Profile{Name: name, Session: p.Session}, nil
 		}
 		if why, ok := cfg.Skipped[name]; ok {
-			return creds.Profile{}, creds.Errorf(creds.CannotServe, nil, name, why)
+			return creds.Profile{}, creds.Errorf(creds.CannotServe, creds.ErrPermanent, name, why)
 		}
 		// Discovered names hold a slash: a name without one can only be
 		// a profile, found without asking Identity Center.
 		if !strings.Contains(name, "/") {
 			if s := suggest(name, profileNames(cfg)); s != "" {
-				return creds.Profile{}, creds.Errorf(creds.DidYouMean, nil, name, s)
+				return creds.Profile{}, creds.Errorf(creds.DidYouMean, creds.ErrPermanent, name, s)
 			}
 		}
 	}
@@ -231,25 +237,25 @@ func (c *Client) Resolve(ctx context.Context, name, account, role string) (creds
 		for _, r := range matches {
 			choices = append(choices, strconv.Quote(r.Name))
 		}
-		return creds.Profile{}, creds.Errorf(creds.AmbiguousRole, nil, name, creds.List(choices))
+		return creds.Profile{}, creds.Errorf(creds.AmbiguousRole, creds.ErrPermanent, name, creds.List(choices))
 	}
 	if name == "" {
 		if len(needLogin) > 0 {
 			return creds.Profile{}, creds.Errorf(creds.NotSignedInRole, creds.ErrLoginRequired, role, account, creds.List(needLogin), needLogin[0])
 		}
-		return creds.Profile{}, creds.Errorf(creds.NoSuchRole, nil, role, account)
+		return creds.Profile{}, creds.Errorf(creds.NoSuchRole, creds.ErrPermanent, role, account)
 	}
 	var names []string
 	for _, r := range roles {
 		names = append(names, r.Name)
 	}
 	if s := suggest(name, names); s != "" {
-		return creds.Profile{}, creds.Errorf(creds.DidYouMean, nil, name, s)
+		return creds.Profile{}, creds.Errorf(creds.DidYouMean, creds.ErrPermanent, name, s)
 	}
 	if len(needLogin) > 0 {
 		return creds.Profile{}, creds.Errorf(creds.NotSignedIn, creds.ErrLoginRequired, name, creds.List(needLogin), needLogin[0])
 	}
-	return creds.Profile{}, creds.Errorf(creds.NoSuchProfile, nil, name)
+	return creds.Profile{}, creds.Errorf(creds.NoSuchProfile, creds.ErrPermanent, name)
 }
 
 func discovered(r Role) creds.Profile {

@@ -66,6 +66,7 @@ func (a *app) load(profile string, named bool) error {
 		}
 		if _, err = a.engine.manager.Load(ctx, slot, p); err == nil {
 			a.recent.Used(p.Name)
+			notifyChan(a.saveState)
 		}
 	}
 	if errors.Is(err, creds.ErrLoginRequired) && p.Session != "" {
@@ -79,13 +80,7 @@ func (a *app) load(profile string, named bool) error {
 // would come back at the next start.
 func (a *app) unload(slot string) error {
 	defer a.changed()
-	if err := a.engine.manager.Unload(slot); err != nil {
-		return err
-	}
-	if slot != creds.DefaultSlot {
-		return a.pins.Set(slot, false)
-	}
-	return nil
+	return slotsWithPins{Manager: a.engine.manager, pins: a.pins}.Unload(slot)
 }
 
 // pin pins or unpins a named slot: the settings file first (it is what

@@ -31,6 +31,8 @@ type app struct {
 	recent   *recent
 	signins  *signins
 	picker   rolePicker
+	state    *savedState   // state.json: the default slot's profile, the recent roles
+	lock     *instanceLock // one rolecall per state dir
 	st       settings.Settings
 	log      *slog.Logger
 	withTray bool
@@ -42,12 +44,13 @@ type app struct {
 	openURL   func(string) error
 	show      func(title, body string) // a desktop notification
 
-	ctx     context.Context
-	cancel  context.CancelFunc
-	wg      sync.WaitGroup
-	changes chan struct{} // the tray should render again
-	logins  chan struct{} // a session signed in: discover its roles
-	stopped chan struct{} // closed by `rolecall stop`
+	ctx       context.Context
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+	changes   chan struct{} // the tray should render again
+	logins    chan struct{} // a session signed in: discover its roles
+	saveState chan struct{} // the recent roles changed: save state.json
+	stopped   chan struct{} // closed by `rolecall stop`
 }
 
 // startApp loads the settings, opens the keyring and starts the engine
@@ -67,6 +70,20 @@ func (c *cli) startApp(f serveFlags, withTray bool) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
+	lock, err := lockInstance(stateDir)
+	if err != nil {
+		return nil, err
+	}
+	started := false
+	defer func() {
+		if !started {
+			lock.Release()
+		}
+	}()
+	if removed, err := settings.RemoveTemps(cfgPath); err != nil || len(removed) > 0 {
+		log.Info("removed temp files of an interrupted settings write", "files", removed, "err", err)
+	}
+	saved, last := openState(stateDir, log)
 	sock, err := control.SocketPath()
 	if err != nil {
 		return nil, err
@@ -80,9 +97,11 @@ func (c *cli) startApp(f serveFlags, withTray bool) (*app, error) {
 		ic: sso.NewClient(sso.Options{Keyring: kr, WriteCLICache: st.CLICacheWrite, LoginFlow: st.LoginFlow, Logger: log}),
 		st: st, log: log, withTray: withTray, ctx: ctx, cancel: cancel,
 		pins: newPins(cfgPath, st.Pinned), favs: newFavorites(cfgPath, st.Favorites),
-		recent:  &recent{},
+		recent:  &recent{names: last.Recent[:min(len(last.Recent), recentMax)]},
 		signins: newSignins(filepath.Join(stateDir, "signins.json"), log),
-		changes: make(chan struct{}, 1), logins: make(chan struct{}, 1), stopped: make(chan struct{}),
+		state:   saved, lock: lock,
+		changes: make(chan struct{}, 1), logins: make(chan struct{}, 1), saveState: make(chan struct{}, 1),
+		stopped: make(chan struct{}),
 	}
 	ic := identityCenter{a.ic}
 	a.keyring = kr
@@ -97,23 +116,27 @@ func (c *cli) startApp(f serveFlags, withTray bool) (*app, error) {
 	a.engine, err = startEngine(engineConfig{
 		settings: st, tlsCert: f.cert, tlsKey: f.key, socketPath: sock, stateDir: stateDir,
 		fetcher: a.ic, resolve: ic.resolve, sessions: ic, keyring: kr, log: log,
-		pinned: a.pins.List(), onLoginRequired: a.loginRequired,
+		pins: a.pins, restoreDefault: last.Default, onLoginRequired: a.loginRequired,
 		stop: sync.OnceFunc(func() { close(a.stopped) }),
 	})
 	if err != nil {
 		cancel()
 		return nil, err
 	}
-	a.wg.Add(1)
+	started = true
+	a.wg.Add(3)
 	go a.followSessions()
+	go a.keepState()
+	go a.watchAWSConfig(sso.ConfigPath(), awsConfigPoll)
 	log.Info("rolecall serving", "version", version, "url", a.engine.listener.URL(), "token_file", a.engine.secrets.tokenFile,
 		"control", sock, "imds", st.IMDS, "audit", st.AuditLog, "tray", withTray)
 	return a, nil
 }
 
 // followSessions reacts to Identity Center events until the app stops: a
-// login or renewal refreshes the slots that wait for it and starts a
-// discovery; every event makes the tray render again.
+// login or renewal refreshes that session's slots that wait for it (not
+// the healthy ones, not other sessions') and starts a discovery; every
+// event makes the tray render again.
 func (a *app) followSessions() {
 	defer a.wg.Done()
 	events, stop := a.ic.Subscribe()
@@ -121,15 +144,20 @@ func (a *app) followSessions() {
 	for {
 		select {
 		case ev := <-events:
-			if ev.Login {
-				a.engine.manager.RefreshAll()
-				notifyChan(a.logins)
-			}
-			a.changed()
+			a.sessionEvent(ev)
 		case <-a.ctx.Done():
 			return
 		}
 	}
+}
+
+// sessionEvent is what one Identity Center event changes.
+func (a *app) sessionEvent(ev sso.Event) {
+	if ev.Login {
+		a.engine.manager.RefreshSession(ev.Session)
+		notifyChan(a.logins)
+	}
+	a.changed()
 }
 
 // notifyChan sends on a coalescing channel without blocking.
@@ -159,13 +187,14 @@ func (a *app) loginRequired(p creds.Profile) {
 	a.startLogin(p.Session, true)
 }
 
-// Close stops everything.
+// Close stops everything; the instance lock goes last.
 func (a *app) Close() {
 	a.cancel()
 	a.picker.close()
 	a.engine.Close()
 	a.wg.Wait()
 	a.keyring.Close() // last attempt at keyring writes still pending
+	a.lock.Release()
 }
 
 // runTray shows the tray until Quit; it must run on the main goroutine.

@@ -149,7 +149,7 @@ func testEngine(t *testing.T, mod func(*settings.Settings)) (*engine, string) {
 	sock := filepath.Join(dir, "run", "control.sock")
 	t.Setenv(control.SocketEnv, sock)
 	e, err := startEngine(engineConfig{
-		settings: st, socketPath: sock, stateDir: filepath.Join(dir, "state"), pinned: st.Pinned,
+		settings: st, socketPath: sock, stateDir: filepath.Join(dir, "state"), pins: newPins(filepath.Join(dir, "config.toml"), st.Pinned),
 		fetcher: stsFetcher(stsURL), resolve: resolveByName,
 		keyring: keyring.New("rolecall-test", nil), log: newLogger(os.Stderr, false),
 	})

@@ -31,8 +31,11 @@ type engineConfig struct {
 	fetcher    creds.Fetcher
 	resolve    func(context.Context, control.LoadRequest) (creds.Profile, error)
 	sessions   control.Sessions
-	// pinned are the slots to restore at start.
-	pinned []string
+	// pins are the pinned slots, restored at start; nil: none.
+	pins *pins
+	// restoreDefault is the profile to put back into the default slot at
+	// start (remembered from the last run); empty: none.
+	restoreDefault string
 	// stop asks the process to shut down (`rolecall stop`).
 	stop func()
 	// onLoginRequired runs when a slot needs a login.
@@ -76,7 +79,12 @@ func startEngine(cfg engineConfig) (_ *engine, err error) {
 		}
 	}
 	e.manager = creds.NewManager(creds.Config{
-		Fetcher:       cfg.fetcher,
+		Fetcher: cfg.fetcher,
+		// Restored slots are named only; naming a discovered role may
+		// need Identity Center, so it happens in the fetch, retried.
+		Names: creds.ResolverFunc(func(ctx context.Context, name string) (creds.Profile, error) {
+			return cfg.resolve(ctx, control.LoadRequest{Profile: name})
+		}),
 		Logger:        cfg.log,
 		RefreshWindow: st.RefreshWindow,
 		Resolver:      slotResolver(st.SlotsOnDemand, cfg.resolve),
@@ -104,10 +112,19 @@ func startEngine(cfg engineConfig) (_ *engine, err error) {
 		return nil, err
 	}
 	e.secrets.setToken = e.listener.SetToken
-	// The control socket first: it tells whether rolecall already runs,
-	// which explains a taken port better than the port does.
+	e.restore(cfg)
+	if err := e.listener.Open(); err != nil {
+		if addrInUse(err) {
+			path, _ := settings.Path()
+			return nil, creds.Errorf(creds.PortTaken, err, st.Port, path)
+		}
+		return nil, err
+	}
+	// The control channel last: everything it reaches exists and the
+	// listener has its address. (The instance lock, taken before the
+	// engine, tells whether rolecall already runs.)
 	e.control, err = control.Open(cfg.socketPath, control.Options{
-		Manager:   e.manager,
+		Manager:   slotsWithPins{Manager: e.manager, pins: cfg.pins},
 		Listener:  e.listener,
 		Secrets:   e.secrets,
 		Sessions:  cfg.sessions,
@@ -123,29 +140,21 @@ func startEngine(cfg engineConfig) (_ *engine, err error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := e.listener.Open(); err != nil {
-		if addrInUse(err) {
-			path, _ := settings.Path()
-			return nil, creds.Errorf(creds.PortTaken, err, st.Port, path)
-		}
-		return nil, err
-	}
-	e.restorePins(cfg)
 	return e, nil
 }
 
-// restorePins loads the pinned slots again. Naming them may need a
-// discovery, which must not hold up the start for long.
-func (e *engine) restorePins(cfg engineConfig) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	for _, name := range cfg.pinned {
-		p, err := cfg.resolve(ctx, control.LoadRequest{Profile: name})
-		if err != nil {
-			cfg.log.Warn("pinned slot not restored", "profile", name, "err", err)
-			continue
+// restore puts the pinned slots and the remembered default slot back, by
+// name: the manager resolves and fetches them in the background and
+// retries until they work, so an offline start or a session that needs a
+// login loses none of them.
+func (e *engine) restore(cfg engineConfig) {
+	if cfg.pins != nil {
+		for _, name := range cfg.pins.List() {
+			e.manager.Restore(name, creds.Profile{Name: name}, true)
 		}
-		e.manager.Restore(p.Name, p, true)
+	}
+	if cfg.restoreDefault != "" {
+		e.manager.Restore(creds.DefaultSlot, creds.Profile{Name: cfg.restoreDefault}, false)
 	}
 }
 

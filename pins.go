@@ -4,6 +4,7 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/rolecall/rolecall/creds"
 	"github.com/rolecall/rolecall/settings"
 )
 
@@ -68,4 +69,24 @@ func nonNil(s []string) []string {
 		return []string{}
 	}
 	return s
+}
+
+// slotsWithPins is the manager as the control channel and the menu change
+// it: unloading a named slot also unpins it (or it would come back at the
+// next start), and a logout keeps the pinned slots, emptied, for the next
+// login. The pins themselves are written by pins only.
+type slotsWithPins struct {
+	*creds.Manager
+	pins *pins // nil: nothing is pinned
+}
+
+// Unload empties slot; a named slot stops being pinned.
+func (s slotsWithPins) Unload(slot string) error {
+	if err := s.Manager.Unload(slot); err != nil {
+		return err
+	}
+	if slot == creds.DefaultSlot || s.pins == nil {
+		return nil
+	}
+	return s.pins.Set(slot, false)
 }

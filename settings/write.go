@@ -146,6 +146,29 @@ func quote(s string) string {
 	return b.String()
 }
 
+// tempPattern names the temp files of writeAtomic, recognisable so that
+// RemoveTemps can find them.
+const tempPattern = ".config-*.toml"
+
+// RemoveTemps removes the temp files that a write of the settings file at
+// path left behind when it was killed mid-way (kill -9 between create and
+// rename), and returns their names. Call it only while no write can be
+// running: rolecall does at start, holding its instance lock.
+func RemoveTemps(path string) ([]string, error) {
+	names, err := filepath.Glob(filepath.Join(filepath.Dir(path), tempPattern))
+	if err != nil {
+		return nil, err
+	}
+	var removed []string
+	for _, n := range names {
+		if err := os.Remove(n); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return removed, fmt.Errorf("settings: %w", err)
+		}
+		removed = append(removed, n)
+	}
+	return removed, nil
+}
+
 func writeAtomic(path string, data []byte) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return fmt.Errorf("settings: %w", err)
@@ -154,7 +177,7 @@ func writeAtomic(path string, data []byte) error {
 	if st, err := os.Stat(path); err == nil {
 		mode = st.Mode().Perm()
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".config-*.toml")
+	tmp, err := os.CreateTemp(filepath.Dir(path), tempPattern)
 	if err != nil {
 		return fmt.Errorf("settings: %w", err)
 	}

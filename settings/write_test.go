@@ -103,3 +103,33 @@ func TestSetConcurrentKeysKeepEachOther(t *testing.T) {
 		}
 	}
 }
+
+// TestRemoveTempsAfterAKilledWrite: the temp file of a write killed
+// between create and rename is found and removed at the next start; the
+// settings file and other files stay.
+func TestRemoveTempsAfterAKilledWrite(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "config.toml")
+	if err := Set(path, "port", 4145); err != nil {
+		t.Fatal(err)
+	}
+	left, err := os.CreateTemp(dir, tempPattern) // what kill -9 leaves
+	if err != nil {
+		t.Fatal(err)
+	}
+	left.Close()
+	other := filepath.Join(dir, "notes.toml")
+	os.WriteFile(other, nil, 0o600)
+	removed, err := RemoveTemps(path)
+	if err != nil || len(removed) != 1 || removed[0] != left.Name() {
+		t.Fatalf("removed %q, %v; want %s", removed, err, left.Name())
+	}
+	for _, keep := range []string{path, other} {
+		if _, err := os.Stat(keep); err != nil {
+			t.Errorf("%s: %v", keep, err)
+		}
+	}
+	if names, _ := filepath.Glob(filepath.Join(dir, ".config-*")); len(names) != 0 {
+		t.Errorf("left behind: %v", names)
+	}
+}

@@ -31,6 +31,9 @@ type Manager interface {
 	Get(ctx context.Context, name string) (creds.Credentials, creds.Slot, error)
 	Load(ctx context.Context, slot string, p creds.Profile) (creds.Slot, error)
 	Unload(slot string) error
+	// SignOut empties the slots of a session that was logged out (pinned
+	// ones stay, login-required) and returns the names unloaded.
+	SignOut(session string) []string
 	Snapshot() creds.State
 }
 

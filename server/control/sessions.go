@@ -50,15 +50,8 @@ func (c *Server) logout(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out := LogoutResult{Session: key, Unloaded: []string{}}
-	st := c.opts.Manager.Snapshot()
-	slots := st.Named
-	if st.Default != nil {
-		slots = append([]creds.Slot{*st.Default}, slots...)
-	}
-	for _, s := range slots {
-		if s.Profile.Session == key && c.opts.Manager.Unload(s.Name) == nil {
-			out.Unloaded = append(out.Unloaded, NewSlotInfo(s).Slot)
-		}
+	for _, name := range c.opts.Manager.SignOut(key) {
+		out.Unloaded = append(out.Unloaded, NewSlotInfo(creds.Slot{Name: name}).Slot)
 	}
 	writeJSON(w, out)
 }

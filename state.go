@@ -1,0 +1,118 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+)
+
+// stateFileName is the file, in the state dir, that keeps what a restart
+// must not forget besides the pins (which live in the settings file).
+const stateFileName = "state.json"
+
+// remembered is what state.json holds.
+type remembered struct {
+	// Default is the profile of the default slot; empty: none loaded.
+	Default string `json:"default,omitempty"`
+	// Recent are the recently used roles, most recent first.
+	Recent []string `json:"recent"`
+}
+
+// savedState owns state.json: it is its only reader and writer. The file
+// is written whole (temp file, then rename, mode 0600), so a crash leaves
+// the old file or the new one, never half of one.
+type savedState struct {
+	path string
+	log  *slog.Logger
+
+	mu   sync.Mutex
+	last remembered
+}
+
+// openState reads state.json in dir; a missing or unreadable file is an
+// empty state (an unreadable one is logged and replaced at the next save).
+// Temp files that a crash left behind are removed.
+func openState(dir string, log *slog.Logger) (*savedState, remembered) {
+	s := &savedState{path: filepath.Join(dir, stateFileName), log: log}
+	removeTemps(dir, ".state-*.json", log)
+	b, err := os.ReadFile(s.path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+	case err != nil:
+		log.Warn("state file unreadable: the default slot and recent roles start empty", "file", s.path, "err", err)
+	default:
+		if err := json.Unmarshal(b, &s.last); err != nil {
+			log.Warn("state file damaged: the default slot and recent roles start empty", "file", s.path, "err", err)
+			s.last = remembered{}
+		}
+	}
+	return s, remembered{Default: s.last.Default, Recent: slices.Clone(s.last.Recent)}
+}
+
+// Save writes v unless the file already holds it.
+func (s *savedState) Save(v remembered) error {
+	if v.Recent == nil {
+		v.Recent = []string{}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if v.Default == s.last.Default && slices.Equal(v.Recent, s.last.Recent) {
+		return nil
+	}
+	b, _ := json.MarshalIndent(v, "", "  ")
+	if err := writeFileAtomic(s.path, ".state-*.json", append(b, '\n')); err != nil {
+		return fmt.Errorf("save %s: %w", s.path, err)
+	}
+	s.last = remembered{Default: v.Default, Recent: slices.Clone(v.Recent)}
+	return nil
+}
+
+// writeFileAtomic writes data to path through a temp file named by
+// pattern in the same directory, mode 0600, then renames it into place.
+func writeFileAtomic(path, pattern string, data []byte) error {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	tmp, err := os.CreateTemp(dir, pattern)
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name()) // after a rename: gone already
+	if err := tmp.Chmod(0o600); err != nil {
+		tmp.Close()
+		return err
+	}
+	if _, err := tmp.Write(data); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+// removeTemps removes the temp files matching pattern in dir that a write
+// killed mid-way (kill -9, power loss) left behind. Only called while the
+// instance lock is held, when no other writer can be at work.
+func removeTemps(dir, pattern string, log *slog.Logger) {
+	names, _ := filepath.Glob(filepath.Join(dir, pattern))
+	for _, n := range names {
+		if err := os.Remove(n); err != nil {
+			log.Warn("left-over temp file not removed", "file", n, "err", err)
+			continue
+		}
+		log.Info("removed a temp file left by an interrupted write", "file", n)
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -28,6 +29,7 @@ import (
 type actionsHarness struct {
 	a       *app
 	cfgPath string
+	fetches atomic.Int32
 
 	mu      sync.Mutex
 	logins  []string
@@ -43,7 +45,9 @@ func newActionsHarness(t *testing.T, pinned ...string) *actionsHarness {
 	if err := os.WriteFile(cfgPath, []byte("# my settings\nport = 4144\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	h := &actionsHarness{cfgPath: cfgPath}
 	fetch := creds.FetcherFunc(func(ctx context.Context, p creds.Profile) (creds.Credentials, error) {
+		h.fetches.Add(1)
 		if strings.HasPrefix(p.Name, "signed-out/") {
 			return creds.Credentials{}, fmt.Errorf("fake: %w", creds.ErrLoginRequired)
 		}
@@ -56,7 +60,6 @@ func newActionsHarness(t *testing.T, pinned ...string) *actionsHarness {
 	m := creds.NewManager(creds.Config{Fetcher: fetch, Logger: slog.New(slog.DiscardHandler)})
 	t.Cleanup(func() { m.Close() })
 	ctx, cancel := context.WithCancel(context.Background())
-	h := &actionsHarness{cfgPath: cfgPath}
 	h.a = &app{
 		engine: &engine{manager: m},
 		pins:   newPins(cfgPath, pinned),

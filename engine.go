@@ -52,13 +52,14 @@ type engine struct {
 	control  *control.Server
 	audit    *server.Audit
 	secrets  *listenerSecrets
+	pins     *pins // nil: nothing pinned
 }
 
 // startEngine builds and starts the engine; on error nothing is left
 // running.
 func startEngine(cfg engineConfig) (_ *engine, err error) {
 	st := cfg.settings
-	e := &engine{secrets: &listenerSecrets{keyring: cfg.keyring, tokenFile: filepath.Join(cfg.stateDir, "token"), log: cfg.log}}
+	e := &engine{secrets: &listenerSecrets{keyring: cfg.keyring, tokenFile: filepath.Join(cfg.stateDir, "token"), log: cfg.log}, pins: cfg.pins}
 	defer func() {
 		if err != nil {
 			e.Close()
@@ -124,7 +125,7 @@ func startEngine(cfg engineConfig) (_ *engine, err error) {
 	// listener has its address. (The instance lock, taken before the
 	// engine, tells whether rolecall already runs.)
 	e.control, err = control.Open(cfg.socketPath, control.Options{
-		Manager:   slotsWithPins{Manager: e.manager, pins: cfg.pins},
+		Manager:   slotsWithPins{Manager: e.manager, pins: e.pins},
 		Listener:  e.listener,
 		Secrets:   e.secrets,
 		Sessions:  cfg.sessions,

@@ -1,0 +1,119 @@
+package main
+
+import (
+	"context"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rolecall/rolecall/creds"
+	"github.com/rolecall/rolecall/server/control"
+	"github.com/rolecall/rolecall/settings"
+	"github.com/rolecall/rolecall/sso"
+)
+
+func TestSavedStateRoundTrip(t *testing.T) {
+	dir := t.TempDir()
+	log := slog.New(slog.DiscardHandler)
+	os.WriteFile(filepath.Join(dir, ".state-123.json"), []byte("{"), 0o600) // a killed write
+	s, last := openState(dir, log)
+	if last.Default != "" || len(last.Recent) != 0 {
+		t.Fatalf("empty dir gave %+v", last)
+	}
+	if err := s.Save(remembered{Default: "dev/Admin", Recent: []string{"dev/Admin", "prod"}}); err != nil {
+		t.Fatal(err)
+	}
+	st, err := os.Stat(filepath.Join(dir, stateFileName))
+	if err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("state file: %v %v", st, err)
+	}
+	if left, _ := filepath.Glob(filepath.Join(dir, ".state-*")); len(left) != 0 {
+		t.Errorf("temp files left: %v", left)
+	}
+	_, again := openState(dir, log)
+	if again.Default != "dev/Admin" || !slices.Equal(again.Recent, []string{"dev/Admin", "prod"}) {
+		t.Errorf("after a restart: %+v", again)
+	}
+	os.WriteFile(filepath.Join(dir, stateFileName), []byte("not json"), 0o600)
+	if _, damaged := openState(dir, log); damaged.Default != "" {
+		t.Errorf("damaged file gave %+v", damaged)
+	}
+}
+
+// TestInstanceLock: one rolecall per state dir; the second is told who
+// holds it and what to do; the lock is free again after Release.
+func TestInstanceLock(t *testing.T) {
+	dir := t.TempDir()
+	l, err := lockInstance(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = lockInstance(dir)
+	if err == nil || !strings.Contains(err.Error(), "already running") || !strings.Contains(err.Error(), "rolecall stop") {
+		t.Fatalf("second lock: %v", err)
+	}
+	l.Release()
+	l, err = lockInstance(dir)
+	if err != nil {
+		t.Fatalf("after release: %v", err)
+	}
+	l.Release()
+}
+
+// TestLoginRefreshesOnlyThatSessionsWaitingSlots: a login or renewal of
+// corp fetches corp's login-required slot, not its healthy one and not
+// lab's.
+func TestLoginRefreshesOnlyThatSessionsWaitingSlots(t *testing.T) {
+	h := newActionsHarness(t)
+	m := h.a.engine.manager
+	for _, slot := range []string{"healthy", "signed-out/waiting"} {
+		p, _ := h.a.resolve(context.Background(), control.LoadRequest{Profile: slot})
+		m.Restore(slot, p, false)
+	}
+	m.Restore("lab", creds.Profile{Name: "signed-out/lab", Session: "lab"}, false)
+	waitSlot(t, m, "healthy", creds.StateOK)
+	waitSlot(t, m, "signed-out/waiting", creds.StateLoginRequired)
+	waitSlot(t, m, "lab", creds.StateLoginRequired)
+	healthy, _ := m.Lookup("healthy")
+	before := h.fetches.Load()
+
+	h.a.sessionEvent(sso.Event{Session: needsLogin, Login: true})
+	m.Close() // waits for every fetch the login started
+	if n := h.fetches.Load(); n != before+1 {
+		t.Errorf("fetches after the login = %d, want 1 (only corp's waiting slot)", n-before)
+	}
+	if s, _ := m.Lookup("healthy"); s.Creds.AccessKeyID != healthy.Creds.AccessKeyID || s.Creds.Expiration != healthy.Creds.Expiration {
+		t.Error("the healthy slot was fetched again")
+	}
+}
+
+// TestControlUnloadUnpins: `rolecall unload` of a pinned slot unpins it in
+// the settings file, through the same owner as the menu.
+func TestControlUnloadUnpins(t *testing.T) {
+	e, _ := testEngine(t, func(st *settings.Settings) { st.Pinned = []string{"prod", "ci"} })
+	waitSlot(t, e.manager, "prod", creds.StateOK)
+	mustCLI(t, "unload", "--profile", "prod")
+	if got := e.pins.List(); !slices.Equal(got, []string{"ci"}) {
+		t.Errorf("pins after unload = %v, want [ci]", got)
+	}
+	if _, ok := e.manager.Lookup("ci"); !ok {
+		t.Error("the other pinned slot is gone")
+	}
+}
+
+func waitSlot(t *testing.T, m *creds.Manager, name string, want creds.SlotState) creds.Slot {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		s, ok := m.Lookup(name)
+		if ok && s.State == want {
+			return s
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("slot %q: %+v, want %s", name, s, want)
+		}
+	}
+}

@@ -2,11 +2,13 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -116,4 +118,39 @@ func waitSlot(t *testing.T, m *creds.Manager, name string, want creds.SlotState)
 			t.Fatalf("slot %q: %+v, want %s", name, s, want)
 		}
 	}
+}
+
+// TestAWSConfigChangeRetriesPermanentFailures: a slot that failed for good
+// (profile gone) is fetched again when the AWS config file changes, and
+// not before.
+func TestAWSConfigChangeRetriesPermanentFailures(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "config")
+	os.WriteFile(cfg, []byte("[profile other]\n"), 0o600)
+	var fetches atomic.Int32
+	fetch := creds.FetcherFunc(func(ctx context.Context, p creds.Profile) (creds.Credentials, error) {
+		fetches.Add(1)
+		if b, _ := os.ReadFile(cfg); !strings.Contains(string(b), "[profile dev]") {
+			return creds.Credentials{}, fmt.Errorf("no profile dev in %s: %w", cfg, creds.ErrPermanent)
+		}
+		now := time.Now()
+		return creds.Credentials{AccessKeyID: "ASIAIOSFODNN7EXAMPLE", SecretAccessKey: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+			Issued: now, Expiration: now.Add(time.Hour)}, nil
+	})
+	m := creds.NewManager(creds.Config{Fetcher: fetch})
+	t.Cleanup(func() { m.Close() })
+	ctx, cancel := context.WithCancel(context.Background())
+	a := &app{engine: &engine{manager: m}, log: slog.New(slog.DiscardHandler), ctx: ctx, cancel: cancel}
+	t.Cleanup(func() { cancel(); a.wg.Wait() })
+	m.Restore(creds.DefaultSlot, creds.Profile{Name: "dev"}, false)
+	s := waitSlot(t, m, creds.DefaultSlot, creds.StateError)
+	if !s.Permanent || !strings.Contains(s.Err, "no profile dev") {
+		t.Fatalf("slot = %+v", s)
+	}
+	a.wg.Add(1)
+	go a.watchAWSConfig(cfg, 5*time.Millisecond)
+	if n := fetches.Load(); n != 1 {
+		t.Fatalf("fetches before the config changed = %d, want 1", n)
+	}
+	os.WriteFile(cfg, []byte("[profile other]\n[profile dev]\n"), 0o600)
+	waitSlot(t, m, creds.DefaultSlot, creds.StateOK)
 }

@@ -58,11 +58,14 @@ func (c *Server) load(w http.ResponseWriter, r *http.Request) {
 	s, err := c.opts.Manager.Load(r.Context(), slot, p)
 	if err != nil {
 		status, msg := http.StatusBadGateway, err.Error()
-		if errors.Is(err, creds.ErrLoginRequired) {
+		switch {
+		case errors.Is(err, creds.ErrLoginRequired):
 			status, msg = http.StatusForbidden, creds.Say(creds.SessionEnded)
 			if p.Session != "" {
 				msg = creds.Say(creds.LoginFor, err.Error(), p.Session)
 			}
+		case errors.Is(err, creds.ErrPermanent):
+			status, msg = http.StatusConflict, creds.Advice(slot, err)
 		}
 		writeError(w, status, msg)
 		return

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -12,7 +13,10 @@ import (
 	"testing"
 	"time"
 
+	gokeyring "github.com/zalando/go-keyring"
+
 	"github.com/rolecall/rolecall/creds"
+	"github.com/rolecall/rolecall/keyring"
 	"github.com/rolecall/rolecall/server/control"
 	"github.com/rolecall/rolecall/settings"
 	"github.com/rolecall/rolecall/sso"
@@ -153,4 +157,51 @@ func TestAWSConfigChangeRetriesPermanentFailures(t *testing.T) {
 	}
 	os.WriteFile(cfg, []byte("[profile other]\n[profile dev]\n"), 0o600)
 	waitSlot(t, m, creds.DefaultSlot, creds.StateOK)
+}
+
+// TestUnresolvedPinStaysAndIsRetried: a pin that cannot be named at start
+// (Identity Center unreachable) is a slot in error with the reason, stays
+// in the settings file, and serves once it resolves.
+func TestUnresolvedPinStaysAndIsRetried(t *testing.T) {
+	gokeyring.MockInit()
+	dir := t.TempDir()
+	var offline atomic.Bool
+	offline.Store(true)
+	resolve := func(_ context.Context, req control.LoadRequest) (creds.Profile, error) {
+		if offline.Load() {
+			return creds.Profile{}, errors.New("list accounts: dial tcp 127.0.0.1:9: connection refused")
+		}
+		return creds.Profile{Name: req.Profile, AccountID: "111111111111", RoleName: "Admin", Session: "corp"}, nil
+	}
+	fetch := creds.FetcherFunc(func(ctx context.Context, p creds.Profile) (creds.Credentials, error) {
+		now := time.Now()
+		return creds.Credentials{AccessKeyID: "ASIAIOSFODNN7EXAMPLE", SecretAccessKey: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+			Issued: now, Expiration: now.Add(time.Hour)}, nil
+	})
+	cfgPath := filepath.Join(dir, "config.toml")
+	os.WriteFile(cfgPath, []byte("pinned = [\"dev/Admin\"]\n"), 0o600)
+	st := settings.Defaults()
+	st.Port = 0
+	e, err := startEngine(engineConfig{
+		settings: st, socketPath: filepath.Join(dir, "run", "control.sock"), stateDir: filepath.Join(dir, "state"),
+		fetcher: fetch, resolve: resolve, pins: newPins(cfgPath, []string{"dev/Admin"}),
+		keyring: keyring.New("rolecall-test", nil), log: slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	s := waitSlot(t, e.manager, "dev/Admin", creds.StateError)
+	if !s.Pinned || !strings.Contains(s.Err, "connection refused") || s.NextRefresh.IsZero() {
+		t.Errorf("unresolved pin = %+v", s)
+	}
+	if got, _ := settings.Load(cfgPath); !slices.Equal(got.Pinned, []string{"dev/Admin"}) {
+		t.Errorf("pins in the file = %v", got.Pinned)
+	}
+	offline.Store(false)
+	e.manager.RefreshSession("corp") // what a login does; the backoff would too
+	s = waitSlot(t, e.manager, "dev/Admin", creds.StateOK)
+	if s.Profile.Session != "corp" {
+		t.Errorf("resolved profile = %+v", s.Profile)
+	}
 }

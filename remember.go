@@ -11,17 +11,26 @@ import (
 const awsConfigPoll = 10 * time.Second
 
 // keepState saves state.json whenever the default slot or the recent
-// roles change, until the app stops. It starts after the engine restored
+// roles change, until the app stops; a role that lands in the default slot
+// counts as recently used. It starts after the engine restored
 // the remembered default slot, so it never saves an empty one over it.
 func (a *app) keepState() {
 	defer a.wg.Done()
 	events, stop := a.engine.manager.Subscribe()
 	defer stop()
+	used := ""
 	for {
-		v := remembered{Recent: a.recent.List()}
+		var v remembered
 		if d := a.engine.manager.Snapshot().Default; d != nil {
 			v.Default = d.Profile.Name
+			if d.State == creds.StateOK && d.Profile.Name != used {
+				// A role put into the default slot by any means (menu,
+				// `rolecall load`) is a recently used one.
+				used = d.Profile.Name
+				a.recent.Used(used)
+			}
 		}
+		v.Recent = a.recent.List()
 		if err := a.state.Save(v); err != nil {
 			a.log.Warn("the default slot and recent roles were not saved; they are kept in memory", "err", err)
 		}

@@ -127,7 +127,7 @@ func (c *cli) startApp(f serveFlags, withTray bool) (*app, error) {
 	a.wg.Add(3)
 	go a.followSessions()
 	go a.keepState()
-	go a.watchAWSConfig(sso.ConfigPath(), awsConfigPoll)
+	go a.watchAWSConfig(sso.ConfigPath(), awsConfigPoll, fileStamp(sso.ConfigPath()))
 	log.Info("rolecall serving", "version", version, "url", a.engine.listener.URL(), "token_file", a.engine.secrets.tokenFile,
 		"control", sock, "imds", st.IMDS, "audit", st.AuditLog, "tray", withTray)
 	return a, nil

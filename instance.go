@@ -37,13 +37,14 @@ func lockInstance(stateDir string) (*instanceLock, error) {
 		if !errors.Is(err, errLocked) {
 			return nil, fmt.Errorf("instance lock %s: %w", path, err)
 		}
-		who := "another rolecall"
+		who, end := "another rolecall", "end it"
 		if b, _ := os.ReadFile(path); len(b) > 0 {
 			if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
 				who += " (pid " + strconv.Itoa(pid) + ")"
+				end = "end it (kill " + strconv.Itoa(pid) + ")"
 			}
 		}
-		return nil, fmt.Errorf("rolecall is already running: %s holds %s; quit it from its tray or with `rolecall stop` (run where it was started), then start again", who, path)
+		return nil, fmt.Errorf("rolecall is already running: %s holds %s; quit it from its tray menu or %s, then start again", who, path, end)
 	}
 	f.Truncate(0)
 	f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)

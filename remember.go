@@ -44,12 +44,11 @@ func (a *app) keepState() {
 }
 
 // watchAWSConfig retries the slots that wait for a change (failed for
-// good, profile gone) when the AWS config file changes.
-func (a *app) watchAWSConfig(path string, every time.Duration) {
+// good, profile gone) when the AWS config file changes from last.
+func (a *app) watchAWSConfig(path string, every time.Duration, last stamp) {
 	defer a.wg.Done()
 	t := time.NewTicker(every)
 	defer t.Stop()
-	last := fileStamp(path)
 	for {
 		select {
 		case <-t.C:
@@ -64,12 +63,13 @@ func (a *app) watchAWSConfig(path string, every time.Duration) {
 	}
 }
 
-// fileStamp is what tells a changed file: size and modification time.
+// stamp is what tells a changed file: size and modification time.
 type stamp struct {
 	size int64
 	mod  time.Time
 }
 
+// fileStamp is the stamp of the file at path; zero when it is missing.
 func fileStamp(path string) stamp {
 	st, err := os.Stat(path)
 	if err != nil {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -59,7 +60,7 @@ func TestInstanceLock(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = lockInstance(dir)
-	if err == nil || !strings.Contains(err.Error(), "already running") || !strings.Contains(err.Error(), "rolecall stop") {
+	if err == nil || !strings.Contains(err.Error(), "already running") || !strings.Contains(err.Error(), "kill "+strconv.Itoa(os.Getpid())) {
 		t.Fatalf("second lock: %v", err)
 	}
 	l.Release()
@@ -151,7 +152,7 @@ func TestAWSConfigChangeRetriesPermanentFailures(t *testing.T) {
 		t.Fatalf("slot = %+v", s)
 	}
 	a.wg.Add(1)
-	go a.watchAWSConfig(cfg, 5*time.Millisecond)
+	go a.watchAWSConfig(cfg, 5*time.Millisecond, fileStamp(cfg))
 	if n := fetches.Load(); n != 1 {
 		t.Fatalf("fetches before the config changed = %d, want 1", n)
 	}

@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/rolecall/rolecall/creds"
 )
 
 // lockFileName is the instance lock in the state dir.
@@ -37,14 +39,11 @@ func lockInstance(stateDir string) (*instanceLock, error) {
 		if !errors.Is(err, errLocked) {
 			return nil, fmt.Errorf("instance lock %s: %w", path, err)
 		}
-		who, end := "another rolecall", "end it"
+		pid := 0
 		if b, _ := os.ReadFile(path); len(b) > 0 {
-			if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
-				who += " (pid " + strconv.Itoa(pid) + ")"
-				end = "end it (kill " + strconv.Itoa(pid) + ")"
-			}
+			pid, _ = strconv.Atoi(strings.TrimSpace(string(b)))
 		}
-		return nil, fmt.Errorf("rolecall is already running: %s holds %s; quit it from its tray menu or %s, then start again", who, path, end)
+		return nil, creds.Errorf(creds.InstanceLocked, err, pid, path)
 	}
 	f.Truncate(0)
 	f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)

@@ -60,7 +60,7 @@ func TestInstanceLock(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, err = lockInstance(dir)
-	if err == nil || !strings.Contains(err.Error(), "already running") || !strings.Contains(err.Error(), "kill "+strconv.Itoa(os.Getpid())) {
+	if err == nil || !strings.Contains(err.Error(), "already running") || !strings.Contains(err.Error(), "rolecall stop") || !strings.Contains(err.Error(), "pid "+strconv.Itoa(os.Getpid())) {
 		t.Fatalf("second lock: %v", err)
 	}
 	l.Release()

@@ -54,6 +54,7 @@ const (
 	WrongToken                          // -
 	NotRunning                          // -
 	AlreadyRunning                      // pid
+	InstanceLocked                      // pid, lock file
 	PortTaken                           // port, settings file
 	NoAWSConfig                         // path
 	NoSSOSession                        // path
@@ -126,6 +127,8 @@ var texts = map[Text]string{
 	WrongToken:     "wrong authorization token: it may have been rotated; run `eval \"$(rolecall env)\"` again, or read it from the token file or `rolecall token`",
 	NotRunning:     "rolecall is not running: start it with `rolecall` (tray) or `rolecall serve`",
 	AlreadyRunning: "rolecall is already running (pid %d): `rolecall list` talks to it, `rolecall stop` stops it",
+	InstanceLocked: "rolecall is already running (pid %d holds %s): `rolecall stop` stops it " +
+		"(from a shell with its XDG_RUNTIME_DIR), or quit it from its tray menu",
 	PortTaken: "port %d is taken by another program (or another rolecall): set `port = N` with a free port in %s, " +
 		"then use the new URL in your IDE settings",
 	NoAWSConfig: "no AWS config at %s: create it with an [sso-session NAME] section " +

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+
+	"github.com/rolecall/rolecall/settings"
 )
 
 // stateFileName is the file, in the state dir, that keeps what a restart
@@ -25,8 +27,9 @@ type remembered struct {
 }
 
 // savedState owns state.json: it is its only reader and writer. The file
-// is written whole (temp file, then rename, mode 0600), so a crash leaves
-// the old file or the new one, never half of one.
+// is written whole (settings.WritePrivateFile: temp file, then rename;
+// 0600 or an owner-only ACL), so a crash leaves the old file or the new
+// one, never half of one.
 type savedState struct {
 	path string
 	log  *slog.Logger
@@ -40,7 +43,7 @@ type savedState struct {
 // Temp files that a crash left behind are removed.
 func openState(dir string, log *slog.Logger) (*savedState, remembered) {
 	s := &savedState{path: filepath.Join(dir, stateFileName), log: log}
-	removeTemps(dir, ".state-*.json", log)
+	removeTemps(dir, "."+stateFileName+"-*", log) // settings.WritePrivateFile's temp files
 	b, err := os.ReadFile(s.path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -66,41 +69,11 @@ func (s *savedState) Save(v remembered) error {
 		return nil
 	}
 	b, _ := json.MarshalIndent(v, "", "  ")
-	if err := writeFileAtomic(s.path, ".state-*.json", append(b, '\n')); err != nil {
+	if err := settings.WritePrivateFile(s.path, append(b, '\n')); err != nil {
 		return fmt.Errorf("save %s: %w", s.path, err)
 	}
 	s.last = remembered{Default: v.Default, Recent: slices.Clone(v.Recent)}
 	return nil
-}
-
-// writeFileAtomic writes data to path through a temp file named by
-// pattern in the same directory, mode 0600, then renames it into place.
-func writeFileAtomic(path, pattern string, data []byte) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
-	}
-	tmp, err := os.CreateTemp(dir, pattern)
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name()) // after a rename: gone already
-	if err := tmp.Chmod(0o600); err != nil {
-		tmp.Close()
-		return err
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }
 
 // removeTemps removes the temp files matching pattern in dir that a write

@@ -26,7 +26,7 @@ import (
 func TestSavedStateRoundTrip(t *testing.T) {
 	dir := t.TempDir()
 	log := slog.New(slog.DiscardHandler)
-	os.WriteFile(filepath.Join(dir, ".state-123.json"), []byte("{"), 0o600) // a killed write
+	os.WriteFile(filepath.Join(dir, "."+stateFileName+"-0123456789abcdef"), []byte("{"), 0o600) // a killed write
 	s, last := openState(dir, log)
 	if last.Default != "" || len(last.Recent) != 0 {
 		t.Fatalf("empty dir gave %+v", last)
@@ -38,7 +38,7 @@ func TestSavedStateRoundTrip(t *testing.T) {
 	if err != nil || st.Mode().Perm() != 0o600 {
 		t.Fatalf("state file: %v %v", st, err)
 	}
-	if left, _ := filepath.Glob(filepath.Join(dir, ".state-*")); len(left) != 0 {
+	if left, _ := filepath.Glob(filepath.Join(dir, ".state*")); len(left) != 0 {
 		t.Errorf("temp files left: %v", left)
 	}
 	_, again := openState(dir, log)

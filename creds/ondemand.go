@@ -32,6 +32,12 @@ func (m *Manager) onDemand(ctx context.Context, name string) (Credentials, Slot,
 	if m.demand == nil {
 		m.demand = map[string]*call{}
 	}
+	if _, loaded := m.slots[name]; loaded {
+		// Loaded since the caller read the snapshot (maybe by the very
+		// load it would otherwise start again): the snapshot has it now.
+		m.mu.Unlock()
+		return m.Get(ctx, name)
+	}
 	c, ok := m.demand[name]
 	if !ok {
 		if m.ctx.Err() != nil {

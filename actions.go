@@ -98,14 +98,27 @@ func (a *app) pin(slot string, pinned bool) error {
 
 // startLogin runs a login in the background; a failure is notified.
 func (a *app) startLogin(session string, automatic bool) {
-	a.wg.Add(1)
-	go func() {
-		defer a.wg.Done()
+	a.spawn(func() {
 		err := a.signIn(a.ctx, session, automatic)
 		if err != nil && !errors.Is(err, sso.ErrLoginCancelled) && a.ctx.Err() == nil {
 			a.notify("Login to "+session+" failed", err.Error())
 		}
 		a.changed()
+	})
+}
+
+// spawn runs f in a goroutine that Close waits for; once Close has begun
+// (a click or a picker request may still arrive), f does not run.
+func (a *app) spawn(f func()) {
+	a.lifeMu.Lock()
+	defer a.lifeMu.Unlock()
+	if a.closing {
+		return
+	}
+	a.wg.Add(1)
+	go func() {
+		defer a.wg.Done()
+		f()
 	}()
 }
 

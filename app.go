@@ -47,6 +47,8 @@ type app struct {
 	ctx       context.Context
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
+	lifeMu    sync.Mutex // guards closing, so no goroutine is added once Close waits
+	closing   bool
 	changes   chan struct{} // the tray should render again
 	logins    chan struct{} // a session signed in: discover its roles
 	saveState chan struct{} // the recent roles changed: save state.json
@@ -189,6 +191,9 @@ func (a *app) loginRequired(p creds.Profile) {
 
 // Close stops everything; the instance lock goes last.
 func (a *app) Close() {
+	a.lifeMu.Lock()
+	a.closing = true
+	a.lifeMu.Unlock()
 	a.cancel()
 	a.picker.close()
 	a.engine.Close()

@@ -99,9 +99,7 @@ func (m *Manager) loadOnDemand(name string, c *call) {
 		m.log.Info("slot loaded on its first request", "slot", name, "took", m.clock.Now().Sub(start).Round(time.Millisecond))
 	case errors.Is(err, ErrLoginRequired):
 		c.err = err
-		if m.cfg.OnLoginRequired != nil {
-			go m.cfg.OnLoginRequired(p)
-		}
+		m.loginRequired(p)
 	default:
 		c.err = fmt.Errorf("%w: %v", ErrUnavailable, err)
 	}

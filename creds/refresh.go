@@ -174,9 +174,24 @@ func (m *Manager) finish(s *slot, gen uint64, c *call, resolved *Profile, cr Cre
 	m.mu.Unlock()
 	close(c.done)
 	m.wake()
-	if loginFor != nil && m.cfg.OnLoginRequired != nil {
-		go m.cfg.OnLoginRequired(*loginFor)
+	if loginFor != nil {
+		m.loginRequired(*loginFor)
 	}
+}
+
+// loginRequired tells the application, in a goroutine Close waits for,
+// that p's session needs a login; not once the manager is closing. It is
+// called from the manager's own goroutines, so the WaitGroup is never
+// empty when it grows.
+func (m *Manager) loginRequired(p Profile) {
+	if m.cfg.OnLoginRequired == nil || m.ctx.Err() != nil {
+		return
+	}
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		m.cfg.OnLoginRequired(p)
+	}()
 }
 
 // checkCreds refuses credentials no client could use.

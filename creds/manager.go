@@ -58,6 +58,7 @@ type Manager struct {
 	mu     sync.Mutex
 	slots  map[string]*slot
 	demand map[string]*call // on-demand loads in flight, by slot name
+	kept   map[string]kept  // credentials slots let go, by profile name (reuse.go)
 	snap   atomic.Pointer[map[string]*Slot]
 
 	subMu sync.Mutex
@@ -260,23 +261,31 @@ func (m *Manager) Load(ctx context.Context, name string, p Profile) (Slot, error
 	if err := m.ctx.Err(); err != nil {
 		return Slot{}, ErrClosed
 	}
-	ctx, cancel := context.WithTimeout(ctx, m.cfg.FetchTimeout)
-	defer cancel()
-	cr, err := m.cfg.Fetcher.Fetch(ctx, p)
-	if err == nil {
-		err = checkCreds(cr, m.clock.Now())
-	}
-	if err != nil {
-		return Slot{}, fmt.Errorf("load %s: %w", p.Name, err)
-	}
-	if cr.Issued.IsZero() {
-		cr.Issued = m.clock.Now()
+	m.mu.Lock()
+	cr, reused := m.reusableLocked(p, m.clock.Now())
+	m.mu.Unlock()
+	if !reused {
+		ctx, cancel := context.WithTimeout(ctx, m.cfg.FetchTimeout)
+		defer cancel()
+		var err error
+		cr, err = m.cfg.Fetcher.Fetch(ctx, p)
+		if err == nil {
+			err = checkCreds(cr, m.clock.Now())
+		}
+		if err != nil {
+			return Slot{}, fmt.Errorf("load %s: %w", p.Name, err)
+		}
+		if cr.Issued.IsZero() {
+			cr.Issued = m.clock.Now()
+		}
 	}
 	m.mu.Lock()
 	s := m.slots[name]
 	if s == nil {
 		s = &slot{name: name}
 		m.slots[name] = s
+	} else if s.profile != p {
+		m.keepLocked(s)
 	}
 	s.gen++
 	s.profile, s.creds, s.state, s.err = p, cr, StateOK, nil
@@ -287,7 +296,7 @@ func (m *Manager) Load(ctx context.Context, name string, p Profile) (Slot, error
 	m.wake()
 	got, _ := m.Lookup(name)
 	m.log.Info("slot loaded", "slot", logName(name), "profile", p.Name, "role", cr.RoleARN,
-		"key", cr.MaskedKeyID(), "expires", cr.Expiration.UTC().Format(time.RFC3339))
+		"key", cr.MaskedKeyID(), "expires", cr.Expiration.UTC().Format(time.RFC3339), "reused", reused)
 	return got, nil
 }
 
@@ -317,12 +326,14 @@ func (m *Manager) Restore(name string, p Profile, pinned bool) {
 func (m *Manager) Unload(name string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if _, ok := m.slots[name]; !ok {
+	s, ok := m.slots[name]
+	if !ok {
 		if name == DefaultSlot {
 			return ErrNothingLoaded
 		}
 		return ErrNoSuchSlot
 	}
+	m.keepLocked(s)
 	delete(m.slots, name)
 	m.publishLocked()
 	return nil
@@ -334,6 +345,7 @@ func (m *Manager) Unload(name string) error {
 func (m *Manager) SignOut(session string) []string {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.forgetKeptLocked(session)
 	unloaded := []string{}
 	for name, s := range m.slots {
 		if s.profile.Session != session {

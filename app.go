@@ -90,10 +90,9 @@ func (c *cli) startApp(f serveFlags, withTray bool) (*app, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The keyring is read once the listener serves (engine.readKeyring):
+	// no D-Bus round trip before it.
 	kr := keyring.New("rolecall", log)
-	if err := kr.Probe(); err != nil {
-		log.Debug("keyring probe", "err", err)
-	}
 	ctx, cancel := context.WithCancel(context.Background())
 	a := &app{
 		ic: sso.NewClient(sso.Options{Keyring: kr, WriteCLICache: st.CLICacheWrite, LoginFlow: st.LoginFlow, Logger: log}),

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"syscall"
 	"time"
 
@@ -53,6 +54,9 @@ type engine struct {
 	audit    *server.Audit
 	secrets  *listenerSecrets
 	pins     *pins // nil: nothing pinned
+
+	stopKeyring context.CancelFunc // stops readKeyring; nil when not started
+	bg          sync.WaitGroup     // readKeyring
 }
 
 // startEngine builds and starts the engine; on error nothing is left
@@ -65,11 +69,7 @@ func startEngine(cfg engineConfig) (_ *engine, err error) {
 			e.Close()
 		}
 	}()
-	token, err := e.secrets.load(server.NewToken)
-	if err != nil {
-		return nil, err
-	}
-	cert, err := loadCertificate(cfg, e.secrets)
+	token, cert, later, err := e.startSecrets(cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -141,7 +141,65 @@ func startEngine(cfg engineConfig) (_ *engine, err error) {
 	if err != nil {
 		return nil, err
 	}
+	if later {
+		ctx, cancel := context.WithCancel(context.Background())
+		e.stopKeyring = cancel
+		e.bg.Add(1)
+		go e.readKeyring(ctx, cfg)
+	}
 	return e, nil
+}
+
+// startSecrets is the bearer token and TLS pair the listener opens with.
+// With a token file of ours and nothing that needs the TLS pair before the
+// listener opens (a loopback address, or a pair from the command line),
+// they come without the keyring, whose answers (D-Bus round trips, a
+// locked keyring's 5 s) readKeyring applies once the listener serves:
+// later is true. Else the keyring is read first, as on a first start.
+func (e *engine) startSecrets(cfg engineConfig) (token string, cert *tls.Certificate, later bool, err error) {
+	fromCLI := cfg.tlsCert != "" || cfg.tlsKey != ""
+	if fromCLI || server.IsLoopback(cfg.settings.Bind) {
+		if token, err = e.secrets.loadFile(); err == nil {
+			if fromCLI {
+				cert, err = loadCertificate(cfg, e.secrets)
+			}
+			return token, cert, true, err
+		}
+		cfg.log.Debug("bearer token: reading the keyring first", "reason", err)
+	}
+	if token, err = e.secrets.load(server.NewToken); err != nil {
+		return "", nil, false, err
+	}
+	cert, err = loadCertificate(cfg, e.secrets)
+	return token, cert, false, err
+}
+
+// readKeyring runs once the listener and the control channel serve with
+// the token file's token: the keyring confirms the token (its own wins and
+// replaces the listener's at once) and a TLS pair saved there switches
+// the listener to HTTPS. An unusable saved pair stops rolecall, as it did
+// at start before. The engine owns it: Close cancels and waits.
+func (e *engine) readKeyring(ctx context.Context, cfg engineConfig) {
+	defer e.bg.Done()
+	if err := e.secrets.confirm(); err != nil {
+		cfg.log.Warn("the keyring could not confirm the bearer token: the token file's is in force",
+			"err", err, "what_to_do", keyring.ErrorMessage(err))
+	}
+	if ctx.Err() != nil || cfg.tlsCert != "" {
+		return
+	}
+	cert, err := loadCertificate(cfg, e.secrets)
+	switch {
+	case ctx.Err() != nil:
+	case err != nil:
+		cfg.log.Error("rolecall stops", "err", err)
+		if cfg.stop != nil {
+			cfg.stop()
+		}
+	case cert != nil:
+		e.listener.StartTLS(cert)
+		cfg.log.Info("serving HTTPS with the TLS pair saved in the keyring", "url", e.listener.URL())
+	}
 }
 
 // restore puts the pinned slots and the remembered default slot back, by
@@ -192,6 +250,10 @@ func loadCertificate(cfg engineConfig, secrets *listenerSecrets) (*tls.Certifica
 func (e *engine) Close() {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	if e.stopKeyring != nil {
+		e.stopKeyring()
+		e.bg.Wait() // at most one keyring call (its own timeout bounds it)
+	}
 	if e.control != nil {
 		e.control.Close(ctx)
 	}

@@ -70,6 +70,59 @@ func (s *listenerSecrets) load(gen func() (string, error)) (string, error) {
 	return tok, writeTokenFile(s.tokenFile, tok)
 }
 
+// loadFile returns the token kept in the token file when the file is ours
+// (0600, owner-only): the listener opens with it without waiting for the
+// keyring, which confirm asks afterwards. An error: load must run instead.
+func (s *listenerSecrets) loadFile() (string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	tok, err := readOwnTokenFile(s.tokenFile)
+	if err != nil {
+		return "", err
+	}
+	if err := server.ValidToken(tok); err != nil {
+		return "", err
+	}
+	s.current.Store(&tok)
+	return tok, nil
+}
+
+// confirm asks the keyring about the token loadFile took from the file, as
+// load would have: the keyring's token wins when it holds another one (a
+// rotation whose file write failed): the listener gets it at once and the
+// file is rewritten; a keyring without the token gets it; a keyring that
+// cannot be read now leaves the file's token in force.
+func (s *listenerSecrets) confirm() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	tok, err := s.keyring.Get(keyListenerToken)
+	switch {
+	case err == nil && tok != "":
+		if tok == s.Token() {
+			return nil
+		}
+		if verr := server.ValidToken(tok); verr != nil {
+			return fmt.Errorf("bearer token in the keyring: %w", verr)
+		}
+		s.current.Store(&tok)
+		if s.setToken != nil {
+			s.setToken(tok)
+		}
+		if s.log != nil {
+			s.log.Warn("the keyring holds another bearer token than the token file: the keyring's is in force and the file is rewritten")
+		}
+		return writeTokenFile(s.tokenFile, tok)
+	case errors.Is(err, keyring.ErrNotFound), !s.keyring.Available():
+		// Not in the keyring yet (or no keyring: memory keeps it).
+		if err := s.keyring.Set(keyListenerToken, s.Token()); err != nil {
+			return fmt.Errorf("save bearer token in keyring: %w", err)
+		}
+		return nil
+	default: // locked or slow: the file's token stays in force
+		return err
+	}
+}
+
 // Token is the bearer token in force.
 func (s *listenerSecrets) Token() string {
 	if t := s.current.Load(); t != nil {

@@ -149,14 +149,12 @@ func (s *Server) Open() error {
 
 // Serve serves on l in the background.
 func (s *Server) Serve(l net.Listener) error {
-	if s.opts.Certificate != nil {
-		l = tls.NewListener(l, &tls.Config{
-			MinVersion: tls.VersionTLS12,
-			GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
-				return s.cert.Load(), nil
-			},
-		})
-	}
+	l = &tlsSwitch{Listener: l, s: s, config: &tls.Config{
+		MinVersion: tls.VersionTLS12,
+		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+			return s.cert.Load(), nil
+		},
+	}}
 	s.listener.Store(&l)
 	go func() {
 		defer close(s.done)
@@ -193,7 +191,31 @@ func (s *Server) URL() string {
 }
 
 // TLS reports whether the listener serves HTTPS.
-func (s *Server) TLS() bool { return s.opts.Certificate != nil }
+func (s *Server) TLS() bool { return s.cert.Load() != nil }
+
+// StartTLS makes a listener that serves plain HTTP serve HTTPS with c from
+// its next connection on: rolecall opens the listener before the keyring
+// has said whether a TLS pair is saved there. Connections already open
+// stay as they are.
+func (s *Server) StartTLS(c *tls.Certificate) {
+	s.cert.Store(c)
+}
+
+// tlsSwitch serves each accepted connection over TLS once the server has
+// a certificate, plain before.
+type tlsSwitch struct {
+	net.Listener
+	s      *Server
+	config *tls.Config
+}
+
+func (l *tlsSwitch) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil || l.s.cert.Load() == nil {
+		return c, err
+	}
+	return tls.Server(c, l.config), nil
+}
 
 // SetToken replaces the bearer token; requests with the old one are refused
 // from now on.

@@ -1,0 +1,160 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rolecall/rolecall/creds"
+	"github.com/rolecall/rolecall/keyring"
+	"github.com/rolecall/rolecall/server/control"
+	"github.com/rolecall/rolecall/settings"
+)
+
+// gatedKeyring is an OS keyring whose reads wait until it is opened, as a
+// session bus that answers late at login does; it counts the reads.
+type gatedKeyring struct {
+	open chan struct{}
+	mu   sync.Mutex
+	m    map[string]string
+}
+
+func (g *gatedKeyring) Get(_, user string) (string, error) {
+	<-g.open
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	v, ok := g.m[user]
+	if !ok {
+		return "", keyring.ErrNotFound
+	}
+	return v, nil
+}
+
+func (g *gatedKeyring) Set(_, user, v string) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.m[user] = v
+	return nil
+}
+
+func (g *gatedKeyring) Delete(_, user string) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	delete(g.m, user)
+	return nil
+}
+
+// TestColdStartServesBeforeKeyring: with the token file of an earlier run,
+// the listener and the control channel serve before the keyring answers.
+// The keyring holds another token (a rotation whose file write failed) and
+// a TLS pair: once it answers, its token replaces the file's in the
+// listener and in the file, and the listener serves HTTPS.
+func TestColdStartServesBeforeKeyring(t *testing.T) {
+	dir := t.TempDir()
+	stateDir := filepath.Join(dir, "state")
+	const fileToken, keyringToken = "file-token-aaaaaaaaaaaaaaaaaaaa", "keyring-token-bbbbbbbbbbbbbbbbb"
+	if err := settings.WritePrivateFile(filepath.Join(stateDir, "token"), []byte(fileToken)); err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile := writePair(t, dir, "127.0.0.1")
+	certPEM, _ := os.ReadFile(certFile)
+	keyPEM, _ := os.ReadFile(keyFile)
+	g := &gatedKeyring{open: make(chan struct{}), m: map[string]string{
+		keyListenerToken: keyringToken, keyTLSCert: string(certPEM), keyTLSKey: string(keyPEM),
+	}}
+	opened := sync.OnceFunc(func() { close(g.open) })
+	t.Cleanup(opened)
+	st := settings.Defaults()
+	st.Port = 0
+	fetch := creds.FetcherFunc(func(context.Context, creds.Profile) (creds.Credentials, error) {
+		now := time.Now()
+		return creds.Credentials{AccessKeyID: "ASIAIOSFODNN7EXAMPLE", SecretAccessKey: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+			Issued: now, Expiration: now.Add(time.Hour)}, nil
+	})
+	type started struct {
+		e   *engine
+		err error
+	}
+	done := make(chan started, 1)
+	go func() {
+		e, err := startEngine(engineConfig{
+			settings: st, socketPath: filepath.Join(dir, "run", "control.sock"), stateDir: stateDir, fetcher: fetch,
+			resolve: func(_ context.Context, r control.LoadRequest) (creds.Profile, error) {
+				return creds.Profile{Name: r.Profile}, nil
+			},
+			restoreDefault: "dev/Admin",
+			keyring:        keyring.NewWith("rolecall-test", g, nil), log: slog.New(slog.DiscardHandler),
+		})
+		done <- started{e, err}
+	}()
+	var e *engine
+	select {
+	case s := <-done:
+		if s.err != nil {
+			t.Fatal(s.err)
+		}
+		e = s.e
+	case <-time.After(3 * time.Second):
+		opened()
+		if s := <-done; s.e != nil {
+			s.e.Close()
+		}
+		t.Fatal("startEngine waited for the keyring before serving")
+	}
+	defer e.Close()
+	url := e.listener.URL()
+	if got := statusWith(t, http.DefaultClient, url, fileToken); got != http.StatusOK {
+		t.Fatalf("before the keyring answered: GET / with the token file's token = %d, want 200", got)
+	}
+	if _, err := control.NewClient(filepath.Join(dir, "run", "control.sock")).Status(context.Background()); err != nil {
+		t.Fatalf("control channel before the keyring answered: %v", err)
+	}
+
+	opened()
+	deadline := time.Now().Add(10 * time.Second)
+	for !e.listener.TLS() || e.secrets.Token() != keyringToken {
+		if time.Now().After(deadline) {
+			t.Fatalf("keyring read: TLS %v, token %q", e.listener.TLS(), e.secrets.Token())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if b, _ := os.ReadFile(filepath.Join(stateDir, "token")); string(b) != keyringToken {
+		t.Errorf("token file = %q, want the keyring's token", b)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(certPEM)
+	https := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}, DisableKeepAlives: true}, Timeout: 5 * time.Second}
+	url = e.listener.URL()
+	if got := statusWith(t, https, url, keyringToken); got != http.StatusOK {
+		t.Errorf("after the keyring answered: %s with its token = %d, want 200", url, got)
+	}
+	if got := statusWith(t, https, url, fileToken); got != http.StatusForbidden {
+		t.Errorf("after the keyring answered: the file's old token = %d, want 403", got)
+	}
+}
+
+func statusWith(t *testing.T, cl *http.Client, url, token string) int {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		req, _ := http.NewRequest("GET", url, nil)
+		req.Header.Set("Authorization", token)
+		resp, err := cl.Do(req)
+		if err != nil {
+			t.Fatalf("GET %s: %v", url, err)
+		}
+		resp.Body.Close()
+		// The restored default slot may still be fetching: 503 until it is.
+		if resp.StatusCode != http.StatusServiceUnavailable || time.Now().After(deadline) {
+			return resp.StatusCode
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

@@ -21,6 +21,7 @@ import (
 	"os"
 	"os/exec"
 	"slices"
+	"testing"
 	"time"
 )
 
@@ -43,7 +44,14 @@ func main() {
 	rounds := flag.Int("rounds", 7, "rounds over all targets")
 	idle := flag.Int("attack-idle", 4000, "idle connections held by another user in the attack run (0: no attack run)")
 	bin := flag.String("bin", "bin/rolecall", "rolecall binary for the start-up and idle-memory line")
+	sessionRuns := flag.Int("session-runs", 9, "restarts of `rolecall serve` with a stored session, timed to the first credentials (0: none)")
+	onlyStartup := flag.Bool("startup-only", false, "measure only the start-up lines (no wrk)")
+	testing.Init() // the desktop session rig (internal/desktoptest) asks testing.Short
 	flag.Parse()
+	if *onlyStartup {
+		startupLines(*bin, *sessionRuns)
+		return
+	}
 	if _, err := exec.LookPath("wrk"); err != nil {
 		log.Fatal("loadtest: wrk is missing: apt-get install wrk")
 	}
@@ -79,11 +87,7 @@ func main() {
 	fmt.Printf("\nslots (req/s, median of rounds): 1 → %.0f, 100 → %.0f, 1000 → %.0f; per-round ratio to 1 slot: 100 → %.3f, 1000 → %.3f\n",
 		med[1].rps, med[2].rps, med[3].rps, r100.rps, r1000.rps)
 
-	if t, rss, err := serveStartup(*bin); err != nil {
-		fmt.Printf("\n`rolecall serve`: %v\n", err)
-	} else {
-		fmt.Printf("\n`rolecall serve` (the release binary, no session): exec to /healthz 200 %s, idle RSS %s\n", us(t.Seconds()*1e6), mib(float64(rss)))
-	}
+	startupLines(*bin, *sessionRuns)
 	if *idle > 0 {
 		a, err := underAttack(*idle, *duration, *conns)
 		if err != nil {
@@ -93,6 +97,26 @@ func main() {
 		fmt.Printf("\nanother user (nobody) holding %d idle connections and a connect loop (%d refused connections in the run):\n"+
 			"  owner's wrk: %.0f req/s, p50 %s, p99 %s, %d timeouts, %d socket errors\n",
 			*idle, a.attackerConns, a.rps, us(a.p50), us(a.p99), a.timeouts, a.errors)
+	}
+}
+
+// startupLines prints the start-up and idle-memory lines of the real
+// binary: with no session (exec to /healthz), and with a stored session
+// (exec to the default slot's credentials).
+func startupLines(bin string, sessionRuns int) {
+	if t, rss, err := serveStartup(bin); err != nil {
+		fmt.Printf("\n`rolecall serve`: %v\n", err)
+	} else {
+		fmt.Printf("\n`rolecall serve` (the release binary, no session): exec to /healthz 200 %s, idle RSS %s\n", us(t.Seconds()*1e6), mib(float64(rss)))
+	}
+	if sessionRuns <= 0 {
+		return
+	}
+	if med, lo, hi, err := sessionStartup(bin, sessionRuns); err != nil {
+		fmt.Printf("`rolecall serve` with a stored session: not measured: %v\n", err)
+	} else {
+		fmt.Printf("`rolecall serve` with a stored session (gnome-keyring, fake Identity Center; default slot from state.json):\n"+
+			"  exec to the first 200 on GET / %s (median of %d; %s–%s)\n", us(med.Seconds()*1e6), sessionRuns, us(lo.Seconds()*1e6), us(hi.Seconds()*1e6))
 	}
 }
 

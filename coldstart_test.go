@@ -158,3 +158,65 @@ func statusWith(t *testing.T, cl *http.Client, url, token string) int {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// TestColdStartKeyringAnswers: what the keyring says once read, with the
+// token file of an earlier run: a keyring without the token gets the
+// file's; an unusable saved TLS pair stops rolecall, as it did at start.
+func TestColdStartKeyringAnswers(t *testing.T) {
+	const fileToken = "file-token-aaaaaaaaaaaaaaaaaaaa"
+	for _, tt := range []struct {
+		name     string
+		keyring  map[string]string
+		wantStop bool
+	}{
+		{name: "no token in the keyring", keyring: map[string]string{}},
+		{name: "unusable TLS pair", keyring: map[string]string{keyListenerToken: fileToken, keyTLSCert: "not PEM", keyTLSKey: "not PEM"}, wantStop: true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			stateDir := filepath.Join(dir, "state")
+			if err := settings.WritePrivateFile(filepath.Join(stateDir, "token"), []byte(fileToken)); err != nil {
+				t.Fatal(err)
+			}
+			g := &gatedKeyring{open: make(chan struct{}), m: tt.keyring}
+			close(g.open)
+			stopped := make(chan struct{})
+			st := settings.Defaults()
+			st.Port = 0
+			e, err := startEngine(engineConfig{
+				settings: st, socketPath: filepath.Join(dir, "run", "control.sock"), stateDir: stateDir,
+				fetcher: creds.FetcherFunc(func(context.Context, creds.Profile) (creds.Credentials, error) {
+					return creds.Credentials{}, creds.ErrLoginRequired
+				}),
+				resolve: func(_ context.Context, r control.LoadRequest) (creds.Profile, error) {
+					return creds.Profile{Name: r.Profile}, nil
+				},
+				stop:    sync.OnceFunc(func() { close(stopped) }),
+				keyring: keyring.NewWith("rolecall-test", g, nil), log: slog.New(slog.DiscardHandler),
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer e.Close()
+			if tt.wantStop {
+				select {
+				case <-stopped:
+				case <-time.After(10 * time.Second):
+					t.Fatal("an unusable TLS pair in the keyring did not stop rolecall")
+				}
+				return
+			}
+			e.bg.Wait() // readKeyring is done
+			select {
+			case <-stopped:
+				t.Fatal("rolecall stopped")
+			default:
+			}
+			g.mu.Lock()
+			defer g.mu.Unlock()
+			if got := g.m[keyListenerToken]; got != fileToken {
+				t.Errorf("keyring token = %q, want the token file's", got)
+			}
+		})
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/atotto/clipboard"
@@ -52,7 +53,9 @@ type app struct {
 	changes   chan struct{} // the tray should render again
 	logins    chan struct{} // a session signed in: discover its roles
 	saveState chan struct{} // the recent roles changed: save state.json
-	stopped   chan struct{} // closed by `rolecall stop`
+	stopped   chan struct{} // closed by `rolecall stop`, or by a failure after start
+	failed    atomic.Pointer[error]
+	stopOnce  sync.Once
 }
 
 // startApp loads the settings, opens the keyring and starts the engine
@@ -118,7 +121,7 @@ func (c *cli) startApp(f serveFlags, withTray bool) (*app, error) {
 		settings: st, tlsCert: f.cert, tlsKey: f.key, socketPath: sock, stateDir: stateDir,
 		fetcher: a.ic, resolve: ic.resolve, sessions: ic, keyring: kr, log: log,
 		pins: a.pins, restoreDefault: last.Default, onLoginRequired: a.loginRequired,
-		stop: sync.OnceFunc(func() { close(a.stopped) }),
+		stop: a.stop, fail: a.fail,
 	})
 	if err != nil {
 		cancel()
@@ -284,4 +287,22 @@ func (a *app) trayState() tray.State {
 		}
 	}
 	return st
+}
+
+// stop ends the process (`rolecall stop`).
+func (a *app) stop() { a.stopOnce.Do(func() { close(a.stopped) }) }
+
+// fail ends the process because of err, found after the start (a TLS pair
+// saved in the keyring that turns out unusable): the exit status says so.
+func (a *app) fail(err error) {
+	a.failed.CompareAndSwap(nil, &err)
+	a.stop()
+}
+
+// err is why the process ended, if it failed.
+func (a *app) err() error {
+	if e := a.failed.Load(); e != nil {
+		return *e
+	}
+	return nil
 }

@@ -59,6 +59,9 @@ func (c *cli) serve(args []string) int {
 	}
 	a.log.Info("shutting down")
 	a.Close()
+	if err := a.err(); err != nil {
+		return c.fail(err)
+	}
 	return exitOK
 }
 
@@ -82,5 +85,8 @@ func (c *cli) startTray() int {
 	}()
 	a.runTray()
 	a.Close()
+	if err := a.err(); err != nil {
+		return c.fail(err)
+	}
 	return exitOK
 }

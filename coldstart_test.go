@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -181,6 +182,7 @@ func TestColdStartKeyringAnswers(t *testing.T) {
 			g := &gatedKeyring{open: make(chan struct{}), m: tt.keyring}
 			close(g.open)
 			stopped := make(chan struct{})
+			var failure error
 			st := settings.Defaults()
 			st.Port = 0
 			e, err := startEngine(engineConfig{
@@ -191,7 +193,7 @@ func TestColdStartKeyringAnswers(t *testing.T) {
 				resolve: func(_ context.Context, r control.LoadRequest) (creds.Profile, error) {
 					return creds.Profile{Name: r.Profile}, nil
 				},
-				stop:    sync.OnceFunc(func() { close(stopped) }),
+				fail:    func(err error) { failure = err; close(stopped) },
 				keyring: keyring.NewWith("rolecall-test", g, nil), log: slog.New(slog.DiscardHandler),
 			})
 			if err != nil {
@@ -203,6 +205,9 @@ func TestColdStartKeyringAnswers(t *testing.T) {
 				case <-stopped:
 				case <-time.After(10 * time.Second):
 					t.Fatal("an unusable TLS pair in the keyring did not stop rolecall")
+				}
+				if failure == nil || !strings.Contains(failure.Error(), "TLS") {
+					t.Errorf("failure = %v, want the TLS pair's error (the exit status)", failure)
 				}
 				return
 			}

@@ -37,8 +37,10 @@ type engineConfig struct {
 	// restoreDefault is the profile to put back into the default slot at
 	// start (remembered from the last run); empty: none.
 	restoreDefault string
-	// stop asks the process to shut down (`rolecall stop`).
+	// stop asks the process to shut down (`rolecall stop`); fail does so
+	// because of err, which becomes the process's exit status.
 	stop func()
+	fail func(err error)
 	// onLoginRequired runs when a slot needs a login.
 	onLoginRequired func(creds.Profile)
 	keyring         *keyring.Keyring
@@ -193,8 +195,8 @@ func (e *engine) readKeyring(ctx context.Context, cfg engineConfig) {
 	case ctx.Err() != nil:
 	case err != nil:
 		cfg.log.Error("rolecall stops", "err", err)
-		if cfg.stop != nil {
-			cfg.stop()
+		if cfg.fail != nil {
+			cfg.fail(err)
 		}
 	case cert != nil:
 		e.listener.StartTLS(cert)

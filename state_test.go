@@ -34,9 +34,8 @@ func TestSavedStateRoundTrip(t *testing.T) {
 	if err := s.Save(remembered{Default: "dev/Admin", Recent: []string{"dev/Admin", "prod"}}); err != nil {
 		t.Fatal(err)
 	}
-	st, err := os.Stat(filepath.Join(dir, stateFileName))
-	if err != nil || st.Mode().Perm() != 0o600 {
-		t.Fatalf("state file: %v %v", st, err)
+	if err := settings.CheckPrivateFile(filepath.Join(dir, stateFileName)); err != nil {
+		t.Fatalf("state file: %v", err)
 	}
 	if left, _ := filepath.Glob(filepath.Join(dir, ".state*")); len(left) != 0 {
 		t.Errorf("temp files left: %v", left)

@@ -81,24 +81,7 @@ func startEngine(cfg engineConfig) (_ *engine, err error) {
 			return nil, err
 		}
 	}
-	e.manager = creds.NewManager(creds.Config{
-		Fetcher: cfg.fetcher,
-		// Restored slots are named only; naming a discovered role may
-		// need Identity Center, so it happens in the fetch, retried.
-		Names: creds.ResolverFunc(func(ctx context.Context, name string) (creds.Profile, error) {
-			return cfg.resolve(ctx, control.LoadRequest{Profile: name})
-		}),
-		Logger:        cfg.log,
-		RefreshWindow: st.RefreshWindow,
-		Resolver:      slotResolver(st.SlotsOnDemand, cfg.resolve),
-		OnLoginRequired: func(p creds.Profile) {
-			if cfg.onLoginRequired != nil {
-				cfg.onLoginRequired(p)
-				return
-			}
-			cfg.log.Warn("login required: run `rolecall login`", "profile", p.Name)
-		},
-	})
+	e.manager = newManager(cfg)
 	e.listener, err = server.New(server.Options{
 		Source:       e.manager,
 		Addr:         net.JoinHostPort(st.Bind, strconv.Itoa(st.Port)),
@@ -150,6 +133,29 @@ func startEngine(cfg engineConfig) (_ *engine, err error) {
 		go e.readKeyring(ctx, cfg)
 	}
 	return e, nil
+}
+
+// newManager builds the credential manager over the Identity Center
+// client (its Fetcher) and the profile resolver.
+func newManager(cfg engineConfig) *creds.Manager {
+	return creds.NewManager(creds.Config{
+		Fetcher: cfg.fetcher,
+		// Restored slots are named only; naming a discovered role may
+		// need Identity Center, so it happens in the fetch, retried.
+		Names: creds.ResolverFunc(func(ctx context.Context, name string) (creds.Profile, error) {
+			return cfg.resolve(ctx, control.LoadRequest{Profile: name})
+		}),
+		Logger:        cfg.log,
+		RefreshWindow: cfg.settings.RefreshWindow,
+		Resolver:      slotResolver(cfg.settings.SlotsOnDemand, cfg.resolve),
+		OnLoginRequired: func(p creds.Profile) {
+			if cfg.onLoginRequired != nil {
+				cfg.onLoginRequired(p)
+				return
+			}
+			cfg.log.Warn("login required: run `rolecall login`", "profile", p.Name)
+		},
+	})
 }
 
 // startSecrets is the bearer token and TLS pair the listener opens with.

@@ -138,7 +138,7 @@ func (s *listenerSecrets) Token() string {
 func (s *listenerSecrets) RotateToken() (string, error) {
 	tok, err := server.NewToken()
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("token not rotated: %w", err)
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -49,7 +49,8 @@ type Listener interface {
 type Secrets interface {
 	// Token is the bearer token in force.
 	Token() string
-	// RotateToken replaces the token everywhere it is kept, or nowhere.
+	// RotateToken replaces the token everywhere it is kept, or nowhere;
+	// its error says the token was not rotated, and why.
 	RotateToken() (string, error)
 	SaveTLS(certPEM, keyPEM []byte) error
 	LoadTLS() (certPEM, keyPEM []byte, err error)

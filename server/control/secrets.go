@@ -57,7 +57,7 @@ func (c *Server) token(w http.ResponseWriter, r *http.Request) {
 func (c *Server) rotate(w http.ResponseWriter, r *http.Request) {
 	tok, err := c.opts.Secrets.RotateToken()
 	if err != nil {
-		writeError(w, http.StatusInternalServerError, "token not rotated: "+err.Error())
+		writeError(w, http.StatusInternalServerError, err.Error())
 		return
 	}
 	c.log.Info("bearer token rotated")

@@ -233,13 +233,14 @@ type serveProc struct {
 	bin  string
 }
 
-// startServe starts the built binary with env and waits for /healthz.
-func startServe(t *testing.T, env []string, port string) *serveProc {
+// startServe starts the built binary with env (and extra flags of serve)
+// and waits for /healthz.
+func startServe(t *testing.T, env []string, port string, extra ...string) *serveProc {
 	t.Helper()
 	desktoptest.SkipShort(t, "starts rolecall serve")
 	bin := builtBinary(t)
 	p := &serveProc{logs: &syncBuffer{}, url: "http://127.0.0.1:" + port, env: env, bin: bin}
-	p.cmd = exec.Command(bin, "serve", "--port", port)
+	p.cmd = exec.Command(bin, append([]string{"serve", "--port", port}, extra...)...)
 	p.cmd.Env, p.cmd.Stderr = env, p.logs
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)

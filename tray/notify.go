@@ -73,7 +73,8 @@ func Reason(err string) string {
 // render: the login code; the session ending within a lead time (renewable
 // sessions too: Identity Center ends them sso_session_duration after
 // sign-in); and for its slots, in order of gravity: credentials expired
-// unrefreshed, the session ended (login required), refreshing fails.
+// unrefreshed, the session ended (login required; not while a login of
+// it is under way or done), refreshing fails.
 func Due(st State, now time.Time, leads []time.Duration) ([]Note, time.Time) {
 	var notes []Note
 	var next time.Time
@@ -109,6 +110,9 @@ func Due(st State, now time.Time, leads []time.Duration) ([]Note, time.Time) {
 				Title:  creds.Say(creds.NoteExpired, names(gr.expired)),
 				Body:   expiredBody(gr.expired[0], session),
 				Detail: gr.expired[0].Err, Buttons: login, Sticky: true})
+		case len(gr.ended) > 0 && session != "" && (bySession[session].LoggingIn || bySession[session].SignedIn):
+			// Not ended: a login is under way (its code note stands) or
+			// done (the slots are being fetched again).
 		case len(gr.ended) > 0:
 			notes = append(notes, Note{Key: "ended/" + keys(gr.ended), Group: g, Kind: NoteWarning,
 				Title: creds.Say(creds.NoteEnded, session),

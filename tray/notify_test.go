@@ -47,6 +47,10 @@ func TestDue(t *testing.T) {
 			NoClipboard: "install xclip"}, "0|Log in to AWS session corp|open-browser|true", -1},
 		{"a lost session: one note for all its slots", lost,
 			"1|AWS session corp ended|login|true", 20 * time.Minute},
+		{"a lost session being logged in again: only the code", State{Sessions: []Session{{Key: "corp", LoggingIn: true, UserCode: "ABCD-EFGH"}}, Slots: lost.Slots},
+			"0|Log in to AWS session corp|copy-code,open-browser|true", 20 * time.Minute},
+		{"a lost session signed in again, its slots not fetched yet: nothing", State{Sessions: []Session{{Key: "corp", SignedIn: true, ExpiresAt: now.Add(8 * time.Hour)}}, Slots: lost.Slots},
+			"", 20 * time.Minute},
 		{"refresh failing, network down: short text", State{Slots: creds.State{Named: []creds.Slot{
 			sessionSlot("prod", 10*time.Minute, creds.StateError, akid1,
 				`operation error SSO: GetRoleCredentials, https response error StatusCode: 0, RequestID: , request send failed, Get "https://portal.sso.us-east-1.amazonaws.com/federation/credentials": dial tcp: lookup portal.sso.us-east-1.amazonaws.com: no such host`)}}},

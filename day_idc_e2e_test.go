@@ -171,12 +171,15 @@ func TestDayForgottenClientThenRevoked(t *testing.T) {
 	if n := r.fake.Calls("RegisterClient") - reg; n != 1 {
 		t.Errorf("registrations = %d, want 1 (registered again once)", n)
 	}
-	// One login, so one login note. (The "session ended" notes that come
-	// and go around it are logged above: see the report of issue 9.)
+	// One login, so one login note, which no "session ended" note
+	// replaces while the login waits or once it is done.
 	logins := 0
 	for _, n := range notes.All() {
-		if n.Summary == creds.Say(creds.NoteCode, "corp") {
+		switch {
+		case n.Summary == creds.Say(creds.NoteCode, "corp"):
 			logins++
+		case logins > 0 && n.Summary == creds.Say(creds.NoteEnded, "corp"):
+			t.Errorf("%q after the login started: %q", n.Summary, shown)
 		}
 	}
 	if logins != 1 {

@@ -112,24 +112,23 @@ func TestDayAWSSSOLoginBeside(t *testing.T) {
 // the renewal fails, rolecall registers again once and asks for one
 // login, not a burst; the default slot and the three pins serve after it.
 func TestDayForgottenClientThenRevoked(t *testing.T) {
+	if os.Getenv("ROLECALL_DAY_CHILD") == "near-expiry" {
+		nearExpiry(t)
+		return
+	}
 	r := newDayRig(t)
 	r.firstRun()
 
-	// The night: less than renewBefore left on the stored token.
-	r.s.Setenv(t)
-	kr := keyring.New("rolecall", nil)
-	raw, err := kr.Get("sso-token:corp")
-	if err != nil {
-		t.Fatal(err)
+	// The night: less than renewBefore left on the stored token. (In a
+	// child process: go-keyring's bus connection is one per process, and
+	// an earlier test's may point at another bus.)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	child := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestDayForgottenClientThenRevoked$", "-test.v")
+	child.Env = append(append(os.Environ(), r.s.Env...), "ROLECALL_DAY_CHILD=near-expiry")
+	if out, err := child.CombinedOutput(); err != nil || !strings.Contains(string(out), "--- PASS") {
+		t.Fatalf("near expiry: %v\n%s", err, out)
 	}
-	var tok map[string]any
-	json.Unmarshal([]byte(raw), &tok)
-	tok["expiresAt"] = time.Now().Add(10 * time.Minute).UTC().Format(time.RFC3339)
-	b, _ := json.Marshal(tok)
-	if err := kr.Set("sso-token:corp", string(b)); err != nil {
-		t.Fatal(err)
-	}
-	kr.Close()
 	r.fake.ForgetClients()
 	r.fake.RevokeAll()
 
@@ -162,6 +161,9 @@ func TestDayForgottenClientThenRevoked(t *testing.T) {
 	t.Logf("forgotten client + revoked session: serving %v after the start; %d calls to the fake (RegisterClient %d, StartDeviceAuthorization %d, CreateToken %d in all); browser opened %d; notifications %q",
 		took.Round(time.Millisecond), r.fake.AllCalls()-calls, r.fake.Calls("RegisterClient")-reg,
 		r.fake.Calls("StartDeviceAuthorization")-dev, r.fake.Calls("CreateToken"), r.browserOpens()-opens, shown)
+	if !strings.Contains(logs.String(), "registering again") {
+		t.Errorf("the renewal did not find the registration forgotten:\n%s", logs.String())
+	}
 	if n := r.fake.Calls("StartDeviceAuthorization") - dev; n != 1 {
 		t.Errorf("device authorizations = %d, want 1", n)
 	}
@@ -184,5 +186,25 @@ func TestDayForgottenClientThenRevoked(t *testing.T) {
 	}
 	if logins != 1 {
 		t.Errorf("login notes = %d, want 1: %q", logins, shown)
+	}
+}
+
+// nearExpiry leaves less than renewBefore on corp's stored token, as a
+// night does.
+func nearExpiry(t *testing.T) {
+	kr := keyring.New("rolecall", nil)
+	defer kr.Close()
+	raw, err := kr.Get("sso-token:corp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tok map[string]any
+	if err := json.Unmarshal([]byte(raw), &tok); err != nil {
+		t.Fatal(err)
+	}
+	tok["expiresAt"] = time.Now().Add(10 * time.Minute).UTC().Format(time.RFC3339)
+	b, _ := json.Marshal(tok)
+	if err := kr.Set("sso-token:corp", string(b)); err != nil {
+		t.Fatal(err)
 	}
 }

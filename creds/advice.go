@@ -104,6 +104,7 @@ const (
 	NoteEndingBody                      // -
 	NoteEndingRenewableBody             // -
 	NoteEnded                           // session
+	NoteSignInNeeded                    // profiles
 	NoteEndedBody                       // profiles
 	NoteExpired                         // profiles
 	NoteExpiredLogin                    // -
@@ -184,6 +185,7 @@ var texts = map[Text]string{
 	NoteEndingRenewableBody: "Identity Center ends sessions a fixed time after sign-in (sso_session_duration); " +
 		"log in again to keep your roles.",
 	NoteEnded:        "AWS session %s ended",
+	NoteSignInNeeded: "Sign-in needed for %s",
 	NoteEndedBody:    "Log in again to keep %s served.",
 	NoteExpired:      "Credentials for %s expired",
 	NoteExpiredLogin: "Nothing valid is served for them: log in again.",

@@ -113,6 +113,12 @@ func Due(st State, now time.Time, leads []time.Duration) ([]Note, time.Time) {
 		case len(gr.ended) > 0 && session != "" && (bySession[session].LoggingIn || bySession[session].SignedIn):
 			// Not ended: a login is under way (its code note stands) or
 			// done (the slots are being fetched again).
+		case len(gr.ended) > 0 && session == "":
+			// Restored slots not yet named (their session is known once
+			// signed in): one note for them all, not one each.
+			notes = append(notes, Note{Key: "signin/" + keys(gr.ended), Group: g, Kind: NoteWarning,
+				Title: creds.Say(creds.NoteSignInNeeded, names(gr.ended)),
+				Body:  creds.Say(creds.NoteEndedBody, names(gr.ended)), Detail: gr.ended[0].Err, Sticky: true})
 		case len(gr.ended) > 0:
 			notes = append(notes, Note{Key: "ended/" + keys(gr.ended), Group: g, Kind: NoteWarning,
 				Title: creds.Say(creds.NoteEnded, session),
@@ -142,8 +148,11 @@ func slotGroups(st creds.State, now time.Time, later func(time.Time)) (map[strin
 	var order []string
 	for _, s := range slotsOf(st) {
 		g := "slot/" + s.Name
-		if s.Profile.Session != "" {
+		switch {
+		case s.Profile.Session != "":
 			g = "session/" + s.Profile.Session
+		case s.State == creds.StateLoginRequired:
+			g = "signin" // restored by name, session not known yet
 		}
 		if groups[g] == nil {
 			groups[g] = &slotGroup{}

@@ -57,6 +57,10 @@ func TestDue(t *testing.T) {
 			"2|Refreshing prod failed: network unreachable||false", 10 * time.Minute},
 		{"credentials expired unrefreshed", State{Slots: creds.State{Default: ptr(sessionSlot("dev", -time.Second, creds.StateError, akid1, "i/o timeout"))}},
 			"2|Credentials for dev expired|login|true", -1},
+		{"restored slots not named yet, signed out: one note naming them, not one each with no session", State{Slots: creds.State{
+			Default: &creds.Slot{Profile: creds.Profile{Name: "dev/Admin"}, State: creds.StateLoginRequired},
+			Named:   []creds.Slot{{Name: "prod/ReadOnly", Profile: creds.Profile{Name: "prod/ReadOnly"}, State: creds.StateLoginRequired}}}},
+			"1|Sign-in needed for dev/Admin and prod/ReadOnly||true", -1},
 		{"healthy slots: nothing", State{Slots: creds.State{Default: ptr(sessionSlot("dev", time.Hour, creds.StateOK, akid1, ""))}}, "", -1},
 	}
 	for _, tt := range tests {

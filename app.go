@@ -128,13 +128,30 @@ func (c *cli) startApp(f serveFlags, withTray bool) (*app, error) {
 		return nil, err
 	}
 	started = true
-	a.wg.Add(3)
+	a.wg.Add(4)
 	go a.followSessions()
+	go a.followKeyring()
 	go a.keepState()
 	go a.watchAWSConfig(sso.ConfigPath(), awsConfigPoll, fileStamp(sso.ConfigPath()))
 	log.Info("rolecall serving", "version", version, "url", a.engine.listener.URL(), "token_file", a.engine.secrets.tokenFile,
 		"control", sock, "imds", st.IMDS, "audit", st.AuditLog, "tray", withTray)
 	return a, nil
+}
+
+// followKeyring fetches the slots that wait for something as soon as a
+// locked or silent keyring answers again (an SSO session's token could not
+// be read), instead of at their next retry.
+func (a *app) followKeyring() {
+	defer a.wg.Done()
+	for {
+		select {
+		case <-a.keyring.Answers():
+			a.log.Info("the keyring answers again: fetching the slots that wait")
+			a.engine.manager.RefreshWaiting(func(creds.Profile) bool { return true })
+		case <-a.ctx.Done():
+			return
+		}
+	}
 }
 
 // followSessions reacts to Identity Center events until the app stops: a

@@ -63,6 +63,8 @@ type Keyring struct {
 	pending  map[string]pendingWrite
 	gen      uint64
 	retrying bool
+	probing  bool          // probeLoop runs
+	answers  chan struct{} // see Answers
 	closed   chan struct{}
 	loops    sync.WaitGroup // the retry loop, waited for by Close
 }
@@ -75,7 +77,7 @@ func New(service string, log *slog.Logger) *Keyring {
 	return &Keyring{
 		service: service, timeout: 5 * time.Second, retry: 5 * time.Second, log: log, backend: osKeyring{},
 		busy: make(chan struct{}, 1), mem: map[string]string{}, pending: map[string]pendingWrite{},
-		closed: make(chan struct{}),
+		closed: make(chan struct{}), answers: make(chan struct{}, 1),
 	}
 }
 
@@ -321,11 +323,7 @@ func (k *Keyring) call(f func() (string, error)) (string, error) {
 		err = fmt.Errorf("%w within %v: an earlier call is still waiting for it", ErrTimeout, k.timeout)
 	}
 	k.mu.Lock()
-	if err == nil || errors.Is(err, ErrNotFound) {
-		k.lastErr = nil
-	} else {
-		k.lastErr = err
-	}
+	k.noteCallLocked(err)
 	k.mu.Unlock()
 	return r.v, err
 }

@@ -257,3 +257,32 @@ func TestKeyringCloseWritesPending(t *testing.T) {
 		t.Errorf("after Close the OS keyring holds %q, %v", v, ok)
 	}
 }
+
+// TestAnswersAfterUnlock: a keyring that was locked is asked again by
+// itself, and Answers says when it answers, without anyone else calling.
+func TestAnswersAfterUnlock(t *testing.T) {
+	b := newFlaky()
+	b.locked = true
+	k := NewWith("rolecall-test", b, nil)
+	k.retry = 10 * time.Millisecond
+	defer k.Close()
+	if _, err := k.Get("sso-token:corp"); !errors.Is(err, ErrLocked) {
+		t.Fatalf("Get on a locked keyring: %v, want ErrLocked", err)
+	}
+	select {
+	case <-k.Answers():
+		t.Fatal("Answers while still locked")
+	case <-time.After(50 * time.Millisecond):
+	}
+	b.mu.Lock()
+	b.locked = false
+	b.mu.Unlock()
+	select {
+	case <-k.Answers():
+	case <-time.After(10 * time.Second):
+		t.Fatal("no Answers within 10 s of the unlock")
+	}
+	if err := k.Err(); err != nil {
+		t.Errorf("Err after the keyring answered: %v", err)
+	}
+}

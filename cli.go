@@ -149,6 +149,21 @@ func (c *cli) actionVerb(args []string, synopsis, example string) (rc int, done 
 // parse parses flags; it returns -1 to go on, or the exit status. Asked
 // for, help goes to stdout and exits 0.
 func (c *cli) parse(fs *flag.FlagSet, args []string) int {
+	if rc := c.parseFlags(fs, args); rc >= 0 {
+		return rc
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(c.stderr, "%s: unexpected argument %q\n", fs.Name(), fs.Arg(0))
+		fs.Usage()
+		return exitUsage
+	}
+	return -1
+}
+
+// parseFlags parses flags and leaves the arguments after them to the verb
+// (exec's command); help goes to stdout. It returns -1 to go on, or the
+// exit status.
+func (c *cli) parseFlags(fs *flag.FlagSet, args []string) int {
 	if wantsHelp(args) {
 		fs.SetOutput(c.stdout)
 	}
@@ -156,11 +171,6 @@ func (c *cli) parse(fs *flag.FlagSet, args []string) int {
 		if errors.Is(err, flag.ErrHelp) {
 			return exitOK
 		}
-		return exitUsage
-	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(c.stderr, "%s: unexpected argument %q\n", fs.Name(), fs.Arg(0))
-		fs.Usage()
 		return exitUsage
 	}
 	return -1

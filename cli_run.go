@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"net/http"
 	"os"
@@ -24,14 +23,8 @@ func (c *cli) exec(args []string) int {
 	fs := c.flags("exec", "exec [--profile P] -- COMMAND [ARGS...]",
 		"rolecall exec --profile prod -- terraform plan")
 	profile := fs.String("profile", "", "run with P's named slot (loaded if needed; default: the default slot)")
-	if wantsHelp(args) {
-		fs.SetOutput(c.stdout)
-	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return exitOK
-		}
-		return exitUsage
+	if rc := c.parseFlags(fs, args); rc >= 0 {
+		return rc
 	}
 	argv := fs.Args()
 	if len(argv) == 0 {

@@ -49,10 +49,7 @@ func (a Actions) call(act Action) error {
 	case ActUnload:
 		return callWith(a.Unload, act.Profile)
 	case ActPin, ActUnpin:
-		if a.Pin == nil {
-			return errMissing
-		}
-		return a.Pin(act.Profile, act.Kind == ActPin)
+		return callWith2(a.Pin, act.Profile, act.Kind == ActPin)
 	case ActLogin:
 		return callWith(a.Login, act.Session)
 	case ActCancelLogin:
@@ -62,35 +59,17 @@ func (a Actions) call(act Action) error {
 	case ActOpenBrowser:
 		return callWith(a.OpenBrowser, act.Session)
 	case ActFavorite, ActUnfavorite:
-		if a.Favorite == nil {
-			return errMissing
-		}
-		return a.Favorite(act.Profile, act.Kind == ActFavorite)
+		return callWith2(a.Favorite, act.Profile, act.Kind == ActFavorite)
 	case ActCopyEnv, ActCopyIDE:
-		if a.Copy == nil {
-			return errMissing
-		}
-		return a.Copy(act.Kind == ActCopyIDE)
+		return callWith(a.Copy, act.Kind == ActCopyIDE)
 	case ActRefresh:
-		if a.Refresh == nil {
-			return errMissing
-		}
-		return a.Refresh()
+		return callNone(a.Refresh)
 	case ActAutostartOn, ActAutostartOff:
-		if a.Autostart == nil {
-			return errMissing
-		}
-		return a.Autostart(act.Kind == ActAutostartOn)
+		return callWith(a.Autostart, act.Kind == ActAutostartOn)
 	case ActConsole:
-		if a.Console == nil {
-			return errMissing
-		}
-		return a.Console(act.Profile)
+		return callWith(a.Console, act.Profile)
 	case ActFindRole:
-		if a.FindRole == nil {
-			return errMissing
-		}
-		return a.FindRole()
+		return callNone(a.FindRole)
 	case ActQuit:
 		if a.Quit != nil {
 			a.Quit()
@@ -103,9 +82,25 @@ func (a Actions) call(act Action) error {
 
 var errMissing = fmt.Errorf("this menu action is not available here")
 
-func callWith(f func(string) error, arg string) error {
+// callWith, callWith2 and callNone call an action that main may have left
+// out (nil): then the click says the action is not available here.
+func callWith[T any](f func(T) error, arg T) error {
 	if f == nil {
 		return errMissing
 	}
 	return f(arg)
+}
+
+func callWith2[T, U any](f func(T, U) error, a T, b U) error {
+	if f == nil {
+		return errMissing
+	}
+	return f(a, b)
+}
+
+func callNone(f func() error) error {
+	if f == nil {
+		return errMissing
+	}
+	return f()
 }

@@ -316,16 +316,9 @@ func TestDayRestart(t *testing.T) {
 
 	// The restart, with the tray: it would open a browser for a slot it
 	// thought signed out.
-	bin, _ := buildBinary()
 	start := time.Now()
-	cmd := exec.Command(bin)
-	logs := &syncBuffer{}
-	cmd.Env, cmd.Stderr = r.env, logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	p := &serveProc{cmd: cmd, logs: logs, env: r.env, bin: bin}
+	p := r.startTray()
+	logs := p.logs
 	if _, err := r.waitServing(p, pinnedPaths, 20*time.Second); err != nil {
 		t.Fatalf("after restart: %v\nlogs:\n%s", err, logs.String())
 	}
@@ -346,7 +339,7 @@ func TestDayRestart(t *testing.T) {
 	}
 	// The menu: the restored default in the header, the recent roles
 	// in their order under "Recent".
-	m := trayMenu(t, r.s, cmd.Process.Pid, logs)
+	m := trayMenu(t, r.s, p.cmd.Process.Pid, logs)
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 		l := labels(m.layout())
 		i := slices.Index(l, "Recent")
@@ -363,7 +356,7 @@ func TestDayRestart(t *testing.T) {
 	// (Bounded: a second instance that starts is killed, and fails the test.)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	second := exec.CommandContext(ctx, bin, "serve", "--port", freePort(t))
+	second := exec.CommandContext(ctx, p.bin, "serve", "--port", freePort(t))
 	second.Env = append(slices.Clone(r.env), "XDG_RUNTIME_DIR="+t.TempDir())
 	if out, err := second.CombinedOutput(); ctx.Err() != nil || !strings.Contains(string(out), "already running") {
 		t.Errorf("second instance: %v %q", err, out)
@@ -463,4 +456,22 @@ func TestDayOfflineBoot(t *testing.T) {
 	}
 	t.Logf("offline boot: outage %v, %d connection attempts to Identity Center (%.0f per minute); serving %v after it came back (next retry was due in %v)",
 		down.Round(time.Second), cut, float64(cut)/down.Minutes(), took.Round(time.Millisecond), step.Round(time.Millisecond))
+}
+
+// startTray starts `rolecall` (the tray) in the rig's session, killed when
+// the test ends.
+func (r *dayRig) startTray() *serveProc {
+	r.t.Helper()
+	bin, err := buildBinary()
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	cmd := exec.Command(bin)
+	logs := &syncBuffer{}
+	cmd.Env, cmd.Stderr = r.env, logs
+	if err := cmd.Start(); err != nil {
+		r.t.Fatal(err)
+	}
+	r.t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	return &serveProc{cmd: cmd, logs: logs, env: r.env, bin: bin}
 }

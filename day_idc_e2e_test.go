@@ -136,16 +136,9 @@ func TestDayForgottenClientThenRevoked(t *testing.T) {
 	notes := r.s.StartNotifications(t)
 	reg, dev, opens := r.fake.Calls("RegisterClient"), r.fake.Calls("StartDeviceAuthorization"), r.browserOpens()
 	calls := r.fake.AllCalls()
-	bin, _ := buildBinary()
 	start := time.Now()
-	cmd := exec.Command(bin)
-	logs := &syncBuffer{}
-	cmd.Env, cmd.Stderr = r.env, logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	p := &serveProc{cmd: cmd, logs: logs, env: r.env, bin: bin}
+	p := r.startTray()
+	logs := p.logs
 	if _, err := r.waitServing(p, pinnedPaths, 60*time.Second); err != nil {
 		t.Fatalf("after the login: %v\nlogs:\n%s", err, logs.String())
 	}

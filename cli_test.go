@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/rolecall/rolecall/internal/desktoptest"
+	"github.com/rolecall/rolecall/private"
 	"github.com/rolecall/rolecall/server/control"
 	"github.com/rolecall/rolecall/settings"
 )
@@ -82,7 +83,7 @@ func TestVerbsAgainstRunningProcess(t *testing.T) {
 		t.Errorf("token file %q, token %q", b, tok)
 	}
 	// Mode 0600 on Unix, a current-user-only ACL on Windows.
-	if err := settings.CheckPrivateFile(tokenFile); err != nil {
+	if err := private.Check(tokenFile); err != nil {
 		t.Errorf("token file: %v", err)
 	}
 	newTok := strings.TrimSpace(mustCLI(t, "token", "--rotate"))

@@ -15,6 +15,7 @@ import (
 
 	"github.com/rolecall/rolecall/creds"
 	"github.com/rolecall/rolecall/keyring"
+	"github.com/rolecall/rolecall/private"
 	"github.com/rolecall/rolecall/server/control"
 	"github.com/rolecall/rolecall/settings"
 )
@@ -61,7 +62,7 @@ func TestColdStartServesBeforeKeyring(t *testing.T) {
 	dir := t.TempDir()
 	stateDir := filepath.Join(dir, "state")
 	const fileToken, keyringToken = "file-token-aaaaaaaaaaaaaaaaaaaa", "keyring-token-bbbbbbbbbbbbbbbbb"
-	if err := settings.WritePrivateFile(filepath.Join(stateDir, "token"), []byte(fileToken)); err != nil {
+	if err := private.WriteFile(filepath.Join(stateDir, "token"), []byte(fileToken)); err != nil {
 		t.Fatal(err)
 	}
 	certFile, keyFile := writePair(t, dir, "127.0.0.1")
@@ -176,7 +177,7 @@ func TestColdStartKeyringAnswers(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
 			stateDir := filepath.Join(dir, "state")
-			if err := settings.WritePrivateFile(filepath.Join(stateDir, "token"), []byte(fileToken)); err != nil {
+			if err := private.WriteFile(filepath.Join(stateDir, "token"), []byte(fileToken)); err != nil {
 				t.Fatal(err)
 			}
 			g := &gatedKeyring{open: make(chan struct{}), m: tt.keyring}

@@ -8,11 +8,12 @@ import (
 )
 
 // TestImportArrows guards the package arrows of SPEC §1: main → everything;
-// tray → creds, assets (tray/picker: a leaf); server → creds; server/control → creds (the
-// listener and the control channel never import each other); sso → creds,
-// keyring; creds → nothing (and standard library only). keyring, settings
-// and assets are leaves. server and sso also reach settings for its private
-// file helpers (the audit log, the AWS CLI cache write-back).
+// engine → creds, server, server/control, sso, keyring, settings, private
+// (never tray, fyne, a browser or a notification package); tray → creds,
+// assets (tray/picker: a leaf); server → creds, private; server/control →
+// creds (the listener and the control channel never import each other);
+// sso → creds, keyring, private; creds → nothing (and standard library
+// only). keyring, settings, private and assets are leaves.
 func TestImportArrows(t *testing.T) {
 	if _, err := exec.LookPath("go"); err != nil {
 		// The arrows are the same on every system: where the Go toolchain
@@ -22,15 +23,20 @@ func TestImportArrows(t *testing.T) {
 	const mod = "github.com/rolecall/rolecall"
 	allowed := map[string][]string{
 		"creds":          {},
-		"server":         {"creds", "settings"},
+		"engine":         {"creds", "server", "server/control", "sso", "keyring", "settings", "private"},
+		"server":         {"creds", "private"},
 		"server/control": {"creds"},
 		"keyring":        {},
-		"sso":            {"creds", "keyring", "settings"},
+		"sso":            {"creds", "keyring", "private"},
 		"tray":           {"creds", "assets"},
 		"tray/picker":    {},
 		"assets":         {},
 		"settings":       {},
+		"private":        {},
 	}
+	// The engine runs without a UI: no systray, browser, notification or
+	// clipboard package.
+	uiModules := []string{"fyne.io/", "github.com/pkg/browser", "github.com/gen2brain/beeep", "github.com/atotto/clipboard"}
 	for pkg, ok := range allowed {
 		out, err := exec.Command("go", "list", "-deps", "-f", "{{.ImportPath}} {{.Standard}}", "./"+pkg).CombinedOutput()
 		if err != nil {
@@ -49,6 +55,9 @@ func TestImportArrows(t *testing.T) {
 					t.Errorf("%s imports %s: not an allowed arrow", pkg, rel)
 				}
 				continue
+			}
+			if pkg == "engine" && slices.ContainsFunc(uiModules, func(m string) bool { return strings.HasPrefix(path, m) }) {
+				t.Errorf("engine imports %s: opening a URL, notifying and the clipboard are callbacks it is given", path)
 			}
 			if pkg == "creds" && std != "true" {
 				t.Errorf("creds imports %s: it must use the standard library only", path)

@@ -9,7 +9,7 @@ import (
 	"strings"
 
 	"github.com/rolecall/rolecall/creds"
-	"github.com/rolecall/rolecall/settings"
+	"github.com/rolecall/rolecall/private"
 )
 
 // lockFileName is the instance lock in the state dir.
@@ -31,7 +31,7 @@ func lockInstance(stateDir string) (*instanceLock, error) {
 		return nil, fmt.Errorf("state dir: %w", err)
 	}
 	path := filepath.Join(stateDir, lockFileName)
-	f, err := settings.OpenPrivateFile(path, os.O_RDWR|os.O_CREATE)
+	f, err := private.OpenFile(path, os.O_RDWR|os.O_CREATE)
 	if err != nil {
 		return nil, fmt.Errorf("instance lock: %w", err)
 	}

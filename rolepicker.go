@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/rolecall/rolecall/private"
 	"github.com/rolecall/rolecall/server"
 	"github.com/rolecall/rolecall/settings"
 	"github.com/rolecall/rolecall/tray"
@@ -61,7 +62,7 @@ func (a *app) findRole() error {
 	page := `<!DOCTYPE html><meta charset="utf-8"><meta name="referrer" content="no-referrer">` +
 		`<meta http-equiv="refresh" content="0;url=` + html.EscapeString(link) + `"><title>rolecall</title>` +
 		`<p>Opening the role picker… <a href="` + html.EscapeString(link) + `">continue</a></p>`
-	if err := settings.WritePrivateFile(file, []byte(page)); err != nil {
+	if err := private.WriteFile(file, []byte(page)); err != nil {
 		return fmt.Errorf("role picker: %w", err)
 	}
 	return a.openURL((&url.URL{Scheme: "file", Path: filepath.ToSlash(file)}).String())

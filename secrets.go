@@ -10,8 +10,8 @@ import (
 	"sync/atomic"
 
 	"github.com/rolecall/rolecall/keyring"
+	"github.com/rolecall/rolecall/private"
 	"github.com/rolecall/rolecall/server"
-	"github.com/rolecall/rolecall/settings"
 )
 
 // Keyring entries of the credential listener.
@@ -202,12 +202,12 @@ func (s *listenerSecrets) DeleteTLS() error {
 }
 
 // writeTokenFile writes tok to path, readable by the current user only
-// (settings.WritePrivateFile: mode 0600, or a user-only ACL on Windows),
+// (private.WriteFile: mode 0600, or a user-only ACL on Windows),
 // with no trailing newline (SDKs send the file's bytes as the header
 // value), replacing the file atomically so that a reader never sees half a
 // token.
 func writeTokenFile(path, tok string) error {
-	if err := settings.WritePrivateFile(path, []byte(tok)); err != nil {
+	if err := private.WriteFile(path, []byte(tok)); err != nil {
 		return fmt.Errorf("token file: %w", err)
 	}
 	return nil
@@ -216,7 +216,7 @@ func writeTokenFile(path, tok string) error {
 // readOwnTokenFile reads a token file only if it is ours and nobody else
 // could have written or read it.
 func readOwnTokenFile(path string) (string, error) {
-	if err := settings.CheckPrivateFile(path); err != nil {
+	if err := private.Check(path); err != nil {
 		return "", fmt.Errorf("not reusing the token file: %w", err)
 	}
 	b, err := os.ReadFile(path)

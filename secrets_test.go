@@ -9,7 +9,7 @@ import (
 	gokeyring "github.com/zalando/go-keyring"
 
 	"github.com/rolecall/rolecall/keyring"
-	"github.com/rolecall/rolecall/settings"
+	"github.com/rolecall/rolecall/private"
 )
 
 func TestListenerTokenSurvivesWithoutKeyring(t *testing.T) {
@@ -30,7 +30,7 @@ func TestListenerTokenSurvivesWithoutKeyring(t *testing.T) {
 		t.Errorf("token file = %q (no trailing newline wanted)", b)
 	}
 	// Mode 0600 on Unix; on Windows an ACL for the current user only.
-	if err := settings.CheckPrivateFile(file); err != nil {
+	if err := private.Check(file); err != nil {
 		t.Errorf("token file: %v", err)
 	}
 	// A token file others can read is not trusted.

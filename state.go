@@ -11,7 +11,7 @@ import (
 	"slices"
 	"sync"
 
-	"github.com/rolecall/rolecall/settings"
+	"github.com/rolecall/rolecall/private"
 )
 
 // stateFileName is the file, in the state dir, that keeps what a restart
@@ -27,7 +27,7 @@ type remembered struct {
 }
 
 // savedState owns state.json: it is its only reader and writer. The file
-// is written whole (settings.WritePrivateFile: temp file, then rename;
+// is written whole (private.WriteFile: temp file, then rename;
 // 0600 or an owner-only ACL), so a crash leaves the old file or the new
 // one, never half of one.
 type savedState struct {
@@ -43,7 +43,7 @@ type savedState struct {
 // Temp files that a crash left behind are removed.
 func openState(dir string, log *slog.Logger) (*savedState, remembered) {
 	s := &savedState{path: filepath.Join(dir, stateFileName), log: log}
-	removeTemps(dir, "."+stateFileName+"-*", log) // settings.WritePrivateFile's temp files
+	removeTemps(dir, "."+stateFileName+"-*", log) // private.WriteFile's temp files
 	b, err := os.ReadFile(s.path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -69,7 +69,7 @@ func (s *savedState) Save(v remembered) error {
 		return nil
 	}
 	b, _ := json.MarshalIndent(v, "", "  ")
-	if err := settings.WritePrivateFile(s.path, append(b, '\n')); err != nil {
+	if err := private.WriteFile(s.path, append(b, '\n')); err != nil {
 		return fmt.Errorf("save %s: %w", s.path, err)
 	}
 	s.last = remembered{Default: v.Default, Recent: slices.Clone(v.Recent)}

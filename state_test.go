@@ -18,6 +18,7 @@ import (
 
 	"github.com/rolecall/rolecall/creds"
 	"github.com/rolecall/rolecall/keyring"
+	"github.com/rolecall/rolecall/private"
 	"github.com/rolecall/rolecall/server/control"
 	"github.com/rolecall/rolecall/settings"
 	"github.com/rolecall/rolecall/sso"
@@ -34,7 +35,7 @@ func TestSavedStateRoundTrip(t *testing.T) {
 	if err := s.Save(remembered{Default: "dev/Admin", Recent: []string{"dev/Admin", "prod"}}); err != nil {
 		t.Fatal(err)
 	}
-	if err := settings.CheckPrivateFile(filepath.Join(dir, stateFileName)); err != nil {
+	if err := private.Check(filepath.Join(dir, stateFileName)); err != nil {
 		t.Fatalf("state file: %v", err)
 	}
 	if left, _ := filepath.Glob(filepath.Join(dir, ".state*")); len(left) != 0 {

@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/rolecall/rolecall/creds"
-	"github.com/rolecall/rolecall/settings"
+	"github.com/rolecall/rolecall/private"
 )
 
 // Audit records credential hand-outs as JSON lines. Repeated hand-outs of
@@ -253,7 +253,7 @@ func (a *Audit) write(e *AuditEntry) {
 }
 
 func (a *Audit) open() error {
-	f, err := settings.OpenPrivateFile(a.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE)
+	f, err := private.OpenFile(a.path, os.O_WRONLY|os.O_APPEND|os.O_CREATE)
 	if err != nil {
 		return fmt.Errorf("audit log: %w", err)
 	}

@@ -28,7 +28,7 @@ import (
 
 	"github.com/rolecall/rolecall/creds"
 	"github.com/rolecall/rolecall/internal/desktoptest"
-	"github.com/rolecall/rolecall/settings"
+	"github.com/rolecall/rolecall/private"
 )
 
 const (
@@ -507,7 +507,7 @@ func TestAuditCoalescesAndMasks(t *testing.T) {
 		t.Error("audit log holds a secret")
 	}
 	// Mode 0600 on Unix, a current-user-only ACL on Windows.
-	if err := settings.CheckPrivateFile(path); err != nil {
+	if err := private.Check(path); err != nil {
 		t.Errorf("audit log: %v", err)
 	}
 }

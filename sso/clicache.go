@@ -9,7 +9,7 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/rolecall/rolecall/settings"
+	"github.com/rolecall/rolecall/private"
 )
 
 // cliCachePath is the AWS CLI's cache file for s: the SHA-1 of the
@@ -83,5 +83,5 @@ func writeCLICache(path string, t *Token) error {
 	if err != nil {
 		return err
 	}
-	return settings.WritePrivateFile(path, b)
+	return private.WriteFile(path, b)
 }

@@ -16,10 +16,10 @@ import (
 	gokeyring "github.com/zalando/go-keyring"
 
 	"github.com/rolecall/rolecall/keyring"
+	"github.com/rolecall/rolecall/private"
 
 	"github.com/rolecall/rolecall/creds"
 	"github.com/rolecall/rolecall/internal/fakeidc"
-	"github.com/rolecall/rolecall/settings"
 )
 
 const testConfig = `[sso-session corp]
@@ -438,7 +438,7 @@ func TestAWSCLICacheInterop(t *testing.T) {
 		t.Fatalf("cache not written back: %v", err)
 	}
 	// Mode 0600 on Unix, a current-user-only ACL on Windows.
-	if err := settings.CheckPrivateFile(path); err != nil {
+	if err := private.Check(path); err != nil {
 		t.Errorf("cache file: %v", err)
 	}
 	if strings.Contains(string(b), tok.RefreshToken) || strings.Contains(string(b), "clientSecret") {

@@ -1,6 +1,6 @@
 //go:build !windows
 
-package settings
+package private
 
 import (
 	"fmt"

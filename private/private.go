@@ -1,4 +1,9 @@
-package settings
+// Package private writes, opens and checks files that only the current
+// user may read or write: mode 0600 on Unix, an owner-only ACL on Windows.
+// Files that hold secrets (the bearer token file, state.json, the audit log,
+// the AWS CLI cache write-back) go through it. It imports nothing of the
+// module.
+package private
 
 import (
 	"crypto/rand"
@@ -10,13 +15,13 @@ import (
 	"path/filepath"
 )
 
-// WritePrivateFile replaces the file at path with data, atomically (a
+// WriteFile replaces the file at path with data, atomically (a
 // reader sees the old file or the new one, never half of it), readable and
 // writable by the current user only: mode 0600 on Unix, an ACL granting
 // only the current user on Windows. Files that hold secrets (the bearer
 // token file, the AWS CLI cache write-back) are written with it. The
 // directory is created 0700 when missing.
-func WritePrivateFile(path string, data []byte) error {
+func WriteFile(path string, data []byte) error {
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
@@ -36,18 +41,18 @@ func WritePrivateFile(path string, data []byte) error {
 	return os.Rename(f.Name(), path)
 }
 
-// OpenPrivateFile opens path with flag (os.O_APPEND|os.O_CREATE|... as for
+// OpenFile opens path with flag (os.O_APPEND|os.O_CREATE|... as for
 // os.OpenFile) so that only the current user can read or write it: a file
 // it creates is private from its creation, and an existing one is made
 // private. The audit log is opened with it.
-func OpenPrivateFile(path string, flag int) (*os.File, error) {
+func OpenFile(path string, flag int) (*os.File, error) {
 	return openPrivate(path, flag)
 }
 
-// CheckPrivateFile returns nil when the file at path belongs to the current
+// Check returns nil when the file at path belongs to the current
 // user and nobody else may read or write it (Unix: mode bits; Windows: the
 // owner and the ACL), else an error saying why.
-func CheckPrivateFile(path string) error {
+func Check(path string) error {
 	return checkPrivate(path)
 }
 

@@ -1,5 +1,5 @@
 //go:build !windows
 
-package settings
+package private
 
 func underWine() bool { return false }

@@ -1,4 +1,4 @@
-package settings
+package private
 
 import (
 	"os"
@@ -11,7 +11,7 @@ import (
 )
 
 // TestPrivateFileACL reads the written file's security descriptor back as
-// SDDL, independently of CheckPrivateFile: owned by the current user, and
+// SDDL, independently of Check: owned by the current user, and
 // every ACE granting the current user's SID and no other (no Everyone,
 // Users, Administrators), SYSTEM aside: wine derives a file's ACL from its
 // Unix mode and always lists SYSTEM; real Windows keeps the user-only ACL
@@ -45,12 +45,12 @@ func TestPrivateFileACL(t *testing.T) {
 	}
 	dir := t.TempDir()
 	token := filepath.Join(dir, "token")
-	if err := WritePrivateFile(token, []byte("tok")); err != nil {
+	if err := WriteFile(token, []byte("tok")); err != nil {
 		t.Fatal(err)
 	}
 	check(token)
 	audit := filepath.Join(dir, "audit.log")
-	f, err := OpenPrivateFile(audit, os.O_WRONLY|os.O_APPEND|os.O_CREATE)
+	f, err := OpenFile(audit, os.O_WRONLY|os.O_APPEND|os.O_CREATE)
 	if err != nil {
 		t.Fatal(err)
 	}

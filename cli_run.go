@@ -12,6 +12,7 @@ import (
 	"github.com/pkg/browser"
 
 	"github.com/rolecall/rolecall/creds"
+	"github.com/rolecall/rolecall/engine"
 	"github.com/rolecall/rolecall/server/control"
 	"github.com/rolecall/rolecall/sso"
 )
@@ -172,16 +173,5 @@ func (c *cli) consoleRegion(cl *control.Client, profile string) string {
 			profile = slots[0].Profile
 		}
 	}
-	return profileRegion(c.ctx, profile)
-}
-
-// profileRegion is the region of profile in the AWS config, else
-// $AWS_REGION or $AWS_DEFAULT_REGION, else "".
-func profileRegion(ctx context.Context, profile string) string {
-	if cfg, err := sso.LoadAWSConfig(ctx, sso.ConfigPath()); err == nil {
-		if p, ok := cfg.Profiles[profile]; ok && p.Region != "" {
-			return p.Region
-		}
-	}
-	return firstEnv("AWS_REGION", "AWS_DEFAULT_REGION")
+	return engine.ProfileRegion(c.ctx, profile)
 }

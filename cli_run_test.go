@@ -203,7 +203,7 @@ print(json.dumps({"Arn": sts.get_caller_identity()["Arn"]}))`
 func TestSlotOnDemandAfterRestart(t *testing.T) {
 	e, stsURL := testEngine(t, nil)
 	_, tokenFile := envOf(t)
-	base := e.listener.URL()
+	base := e.Env().FullURI
 	wantAssumed(t, "Go SDK, slot on demand", goCallerIdentity(t, clientEnv(t, base+"slot/ondemand-go", tokenFile), stsURL), "ondemand-go")
 	if _, err := exec.LookPath("aws"); err != nil {
 		skipOrFail(t, "the AWS CLI (aws) is missing")
@@ -216,7 +216,7 @@ func TestSlotOnDemandAfterRestart(t *testing.T) {
 	}
 	// Off by setting: the same request is a 404.
 	off, _ := testEngine(t, func(s *settings.Settings) { s.SlotsOnDemand = false })
-	if code := getStatus(t, off.listener.URL()+"slot/ondemand-go", off.secrets.Token()); code != 404 {
+	if code := getStatus(t, off.Env().FullURI+"slot/ondemand-go", off.Env().Token); code != 404 {
 		t.Errorf("slots_on_demand = false: %d, want 404", code)
 	}
 }

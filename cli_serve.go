@@ -49,17 +49,17 @@ func (c *cli) serve(args []string) int {
 	if f.port < 0 || f.port > 65535 {
 		return c.usageError(fs, fmt.Sprintf("--port %d is not a port number (1-65535)", f.port))
 	}
-	a, err := c.startApp(*f, false)
+	e, log, err := c.startEngine(*f, nil)
 	if err != nil {
 		return c.fail(err)
 	}
 	select {
 	case <-c.ctx.Done():
-	case <-a.stopped:
+	case <-e.Done():
 	}
-	a.log.Info("shutting down")
-	a.Close()
-	if err := a.err(); err != nil {
+	log.Info("shutting down")
+	e.Close()
+	if err := e.Err(); err != nil {
 		return c.fail(err)
 	}
 	return exitOK
@@ -72,20 +72,22 @@ func (c *cli) startTray() int {
 		fmt.Fprintf(c.stderr, "rolecall: %v; running headless as `rolecall serve`\n", err)
 		return c.serve(nil)
 	}
-	a, err := c.startApp(serveFlags{}, true)
+	a := newApp()
+	e, _, err := c.startEngine(serveFlags{}, a)
 	if err != nil {
 		return c.fail(err)
 	}
+	a.engine = e
 	go func() {
 		select {
 		case <-c.ctx.Done():
-		case <-a.stopped:
+		case <-e.Done():
 		}
 		tray.Quit()
 	}()
-	a.runTray()
+	a.runTray(c.ctx)
 	a.Close()
-	if err := a.err(); err != nil {
+	if err := e.Err(); err != nil {
 		return c.fail(err)
 	}
 	return exitOK

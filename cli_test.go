@@ -3,16 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/json"
-	"encoding/pem"
 	"fmt"
-	"math/big"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -25,6 +17,7 @@ import (
 	"time"
 
 	"github.com/rolecall/rolecall/internal/desktoptest"
+	"github.com/rolecall/rolecall/internal/testpki"
 	"github.com/rolecall/rolecall/private"
 	"github.com/rolecall/rolecall/server/control"
 	"github.com/rolecall/rolecall/settings"
@@ -78,7 +71,7 @@ func TestVerbsAgainstRunningProcess(t *testing.T) {
 	// token: the token file holds it with no trailing newline; rotation
 	// changes both and the old token stops working.
 	tok := strings.TrimSpace(mustCLI(t, "token"))
-	tokenFile := e.secrets.tokenFile
+	tokenFile := e.Env().TokenFile
 	if b, _ := os.ReadFile(tokenFile); string(b) != tok {
 		t.Errorf("token file %q, token %q", b, tok)
 	}
@@ -93,10 +86,10 @@ func TestVerbsAgainstRunningProcess(t *testing.T) {
 	if b, _ := os.ReadFile(tokenFile); string(b) != newTok {
 		t.Errorf("token file after rotation %q", b)
 	}
-	if code := getStatus(t, e.listener.URL(), tok); code != 403 {
+	if code := getStatus(t, e.Env().FullURI, tok); code != 403 {
 		t.Errorf("old token after rotation: %d", code)
 	}
-	if code := getStatus(t, e.listener.URL(), newTok); code != 200 {
+	if code := getStatus(t, e.Env().FullURI, newTok); code != 200 {
 		t.Errorf("new token: %d", code)
 	}
 
@@ -106,13 +99,13 @@ func TestVerbsAgainstRunningProcess(t *testing.T) {
 		t.Errorf("second unload: %d %q", rc, errOut)
 	}
 	mustCLI(t, "unload")
-	if code := getStatus(t, e.listener.URL(), newTok); code != 404 {
+	if code := getStatus(t, e.Env().FullURI, newTok); code != 404 {
 		t.Errorf("after unload: %d", code)
 	}
 
 	// tls save / print / delete
 	dir := t.TempDir()
-	certFile, keyFile := writePair(t, dir, "127.0.0.1")
+	certFile, keyFile := testpki.WritePair(t, dir, "127.0.0.1")
 	if _, errOut, rc := cliRun(t, "tls", "print"); rc != 1 || !strings.Contains(errOut, "no TLS certificate saved") {
 		t.Errorf("tls print with none: %d %q", rc, errOut)
 	}
@@ -362,27 +355,6 @@ func getStatus(t *testing.T, url, token string) int {
 	return resp.StatusCode
 }
 
-// writePair writes a self-signed certificate for ip, and its key, to dir.
-func writePair(t *testing.T, dir, ip string) (string, string) {
-	t.Helper()
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(7), Subject: pkix.Name{CommonName: ip},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
-		IPAddresses: []net.IP{net.ParseIP(ip)}, KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, BasicConstraintsValid: true, IsCA: true,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kb, _ := x509.MarshalECPrivateKey(key)
-	certFile, keyFile := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
-	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644)
-	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kb}), 0o600)
-	return certFile, keyFile
-}
-
 func TestAutostartVerb(t *testing.T) {
 	t.Setenv("XDG_CONFIG_HOME", t.TempDir())
 	for _, tt := range []struct {
@@ -436,7 +408,7 @@ func TestNoTrayHostFallsBackToServe(t *testing.T) {
 func TestPinnedSlotsComeBackAtStart(t *testing.T) {
 	e, _ := testEngine(t, func(st *settings.Settings) { st.Pinned = []string{"prod", "missing-one"} })
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		s, ok := e.manager.Lookup("prod")
+		s, ok := e.Lookup("prod")
 		if ok && s.State == "ok" && s.Pinned {
 			break
 		}
@@ -445,10 +417,10 @@ func TestPinnedSlotsComeBackAtStart(t *testing.T) {
 		}
 	}
 	// A pinned profile that fails stays, in error, and is retried.
-	s, ok := e.manager.Lookup("missing-one")
+	s, ok := e.Lookup("missing-one")
 	for deadline := time.Now().Add(5 * time.Second); ok && s.State != "error" && time.Now().Before(deadline); {
 		time.Sleep(20 * time.Millisecond)
-		s, ok = e.manager.Lookup("missing-one")
+		s, ok = e.Lookup("missing-one")
 	}
 	if !ok || s.State != "error" || s.NextRefresh.IsZero() {
 		t.Errorf("failing pinned slot: %+v", s)

@@ -189,7 +189,7 @@ func TestExternalClients(t *testing.T) {
 			}
 			mustCLI(t, "load", "--profile", "dev")
 			mustCLI(t, "load", "--profile", "prod", "--slot")
-			token := e.secrets.Token()
+			token := e.Env().Token
 			call := func(env []string) (string, error) {
 				if argv == nil {
 					return goCallerIdentity(t, env, stsURL), nil

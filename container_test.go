@@ -14,7 +14,9 @@ import (
 	gokeyring "github.com/zalando/go-keyring"
 
 	"github.com/rolecall/rolecall/creds"
+	"github.com/rolecall/rolecall/engine"
 	"github.com/rolecall/rolecall/internal/desktoptest"
+	"github.com/rolecall/rolecall/internal/testpki"
 	"github.com/rolecall/rolecall/keyring"
 	"github.com/rolecall/rolecall/settings"
 )
@@ -59,33 +61,34 @@ func TestContainerRecipe(t *testing.T) {
 	run("netns", "exec", ns, "ip", "link", "set", "lo", "up")
 
 	dir := t.TempDir()
-	certFile, keyFile := writePair(t, dir, hostIP)
+	certFile, keyFile := testpki.WritePair(t, dir, hostIP)
 	gokeyring.MockInit()
 	st := settings.Defaults()
 	st.Bind, st.Port = hostIP, 0
-	cfg := engineConfig{
-		settings: st, socketPath: filepath.Join(dir, "run", "control.sock"), stateDir: filepath.Join(dir, "state"),
-		fetcher: stsFetcher(stsURL), resolve: resolveByName,
-		keyring: keyring.New("rolecall-test", nil), log: newLogger(os.Stderr, false),
+	cfg := engine.Config{
+		Settings: st, Socket: filepath.Join(dir, "run", "control.sock"), StateDir: filepath.Join(dir, "state"),
+		Fetcher: stsFetcher(stsURL), Resolve: resolveByName,
+		Keyring: keyring.New("rolecall-test", nil), Log: newLogger(os.Stderr, false),
 	}
 	// Without TLS a bridge address is refused.
-	if _, err := startEngine(cfg); err == nil || !strings.Contains(err.Error(), "needs TLS") {
+	if _, err := engine.Start(context.Background(), cfg); err == nil || !strings.Contains(err.Error(), "needs TLS") {
 		t.Fatalf("plain HTTP on %s: %v", hostIP, err)
 	}
-	cfg.tlsCert, cfg.tlsKey = certFile, keyFile
-	e, err := startEngine(cfg)
+	cfg.TLSCert, cfg.TLSKey = certFile, keyFile
+	cfg.Keyring = keyring.New("rolecall-test", nil) // the failed start closed the first
+	e, err := engine.Start(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer e.Close()
-	slot, err := e.manager.Load(context.Background(), creds.DefaultSlot, creds.Profile{Name: "dev"})
-	if err != nil {
+	if err := e.Load("dev", false); err != nil {
 		t.Fatal(err)
 	}
-	tok, _ := os.ReadFile(e.secrets.tokenFile)
+	slot, _ := e.Lookup(creds.DefaultSlot)
+	tok, _ := os.ReadFile(e.Env().TokenFile)
 
 	cmd := exec.Command(ipBin, "netns", "exec", ns, os.Args[0], "-test.run=^TestContainerRecipe$", "-test.v")
-	uri := "https://" + hostIP + ":" + portOf(e.listener.URL()) + "/"
+	uri := "https://" + hostIP + ":" + portOf(e.Env().FullURI) + "/"
 	cmd.Env = append(tokenEnv(t, uri, string(tok)),
 		"ROLECALL_CONTAINER_CLIENT=1", "SSL_CERT_FILE="+certFile)
 	out, err := cmd.CombinedOutput()

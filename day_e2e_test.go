@@ -211,9 +211,15 @@ func (r *dayRig) verb(p *serveProc, args ...string) string {
 	return out
 }
 
-func (r *dayRig) state() remembered {
-	var st remembered
-	b, _ := os.ReadFile(filepath.Join(r.s.Dir, "state", "rolecall", stateFileName))
+// savedState is state.json as SPEC describes it.
+type savedState struct {
+	Default string   `json:"default"`
+	Recent  []string `json:"recent"`
+}
+
+func (r *dayRig) state() savedState {
+	var st savedState
+	b, _ := os.ReadFile(filepath.Join(r.s.Dir, "state", "rolecall", "state.json"))
 	json.Unmarshal(b, &st)
 	return st
 }

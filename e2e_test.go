@@ -25,6 +25,7 @@ import (
 	gokeyring "github.com/zalando/go-keyring"
 
 	"github.com/rolecall/rolecall/creds"
+	"github.com/rolecall/rolecall/engine"
 	"github.com/rolecall/rolecall/internal/desktoptest"
 	"github.com/rolecall/rolecall/keyring"
 	"github.com/rolecall/rolecall/server/control"
@@ -135,7 +136,7 @@ func stsFetcher(endpoint string) creds.Fetcher {
 
 // testEngine starts the engine as `rolecall serve` does, with the STS
 // fetcher, on a free port, and points the CLI verbs at its socket.
-func testEngine(t *testing.T, mod func(*settings.Settings)) (*engine, string) {
+func testEngine(t *testing.T, mod func(*settings.Settings)) (*engine.Engine, string) {
 	t.Helper()
 	stsURL := moto(t)
 	gokeyring.MockInit()
@@ -148,10 +149,10 @@ func testEngine(t *testing.T, mod func(*settings.Settings)) (*engine, string) {
 	}
 	sock := filepath.Join(dir, "run", "control.sock")
 	t.Setenv(control.SocketEnv, sock)
-	e, err := startEngine(engineConfig{
-		settings: st, socketPath: sock, stateDir: filepath.Join(dir, "state"), pins: newPins(filepath.Join(dir, "config.toml"), st.Pinned),
-		fetcher: stsFetcher(stsURL), resolve: resolveByName,
-		keyring: keyring.New("rolecall-test", nil), log: newLogger(os.Stderr, false),
+	e, err := engine.Start(context.Background(), engine.Config{
+		Settings: st, Socket: sock, StateDir: filepath.Join(dir, "state"), SettingsPath: filepath.Join(dir, "config.toml"),
+		Fetcher: stsFetcher(stsURL), Resolve: resolveByName,
+		Keyring: keyring.New("rolecall-test", nil), Log: newLogger(os.Stderr, false),
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -15,6 +15,7 @@ import (
 	gokeyring "github.com/zalando/go-keyring"
 
 	"github.com/rolecall/rolecall/creds"
+	"github.com/rolecall/rolecall/engine"
 	"github.com/rolecall/rolecall/keyring"
 	"github.com/rolecall/rolecall/server/control"
 	"github.com/rolecall/rolecall/settings"
@@ -50,24 +51,24 @@ func TestEveryVerbHelp(t *testing.T) {
 
 // quietEngine starts an engine that fetches nothing, on port, with its
 // control socket at sock.
-func quietEngine(t *testing.T, port int, sock string, stop func(), mods ...func(*engineConfig)) (*engine, error) {
+func quietEngine(t *testing.T, port int, sock string, mods ...func(*engine.Config)) (*engine.Engine, error) {
 	t.Helper()
 	gokeyring.MockInit()
 	st := settings.Defaults()
 	st.Port, st.AuditLog = port, false
 	t.Setenv(control.SocketEnv, sock)
 	t.Setenv("XDG_CONFIG_HOME", filepath.Join(filepath.Dir(sock), "config"))
-	cfg := engineConfig{
-		settings: st, socketPath: sock, stateDir: filepath.Join(filepath.Dir(sock), "state"),
-		fetcher: creds.FetcherFunc(func(context.Context, creds.Profile) (creds.Credentials, error) {
+	cfg := engine.Config{
+		Settings: st, Socket: sock, StateDir: filepath.Join(filepath.Dir(sock), "state"),
+		Fetcher: creds.FetcherFunc(func(context.Context, creds.Profile) (creds.Credentials, error) {
 			return creds.Credentials{}, errors.New("no upstream in this test")
 		}),
-		resolve: resolveByName, keyring: keyring.New("rolecall-test", nil), log: newLogger(os.Stderr, false), stop: stop,
+		Resolve: resolveByName, Keyring: keyring.New("rolecall-test", nil), Log: newLogger(os.Stderr, false),
 	}
 	for _, m := range mods {
 		m(&cfg)
 	}
-	e, err := startEngine(cfg)
+	e, err := engine.Start(context.Background(), cfg)
 	if err == nil {
 		t.Cleanup(e.Close)
 	}
@@ -84,7 +85,7 @@ func TestStartMessages(t *testing.T) {
 	}
 	defer l.Close()
 	port := l.Addr().(*net.TCPAddr).Port
-	_, err = quietEngine(t, port, filepath.Join(dir, "a", "control.sock"), nil)
+	_, err = quietEngine(t, port, filepath.Join(dir, "a", "control.sock"))
 	cfg, _ := settings.Path()
 	want := "port " + strconv.Itoa(port) + " is taken by another program (or another rolecall): set `port = N` with a free port in " +
 		cfg + ", then use the new URL in your IDE settings"
@@ -93,10 +94,12 @@ func TestStartMessages(t *testing.T) {
 	}
 
 	sock := filepath.Join(dir, "b", "control.sock")
-	if _, err := quietEngine(t, 0, sock, nil); err != nil {
+	if _, err := quietEngine(t, 0, sock); err != nil {
 		t.Fatal(err)
 	}
-	_, err = quietEngine(t, 0, sock, nil)
+	// Another state dir, the same socket: the control channel tells (with
+	// the same state dir, the instance lock does: engine.TestInstanceLock).
+	_, err = quietEngine(t, 0, sock, func(c *engine.Config) { c.StateDir = filepath.Join(dir, "b2", "state") })
 	want = "rolecall is already running (pid " + strconv.Itoa(os.Getpid()) + "): `rolecall list` talks to it, `rolecall stop` stops it"
 	if err == nil || firstLine(err.Error()) != want {
 		t.Errorf("second instance:\ngot  %v\nwant %s", err, want)
@@ -105,8 +108,8 @@ func TestStartMessages(t *testing.T) {
 
 // TestStopVerb: `rolecall stop` answers, then asks the process to stop.
 func TestStopVerb(t *testing.T) {
-	stopped := make(chan struct{})
-	if _, err := quietEngine(t, 0, filepath.Join(t.TempDir(), "control.sock"), func() { close(stopped) }); err != nil {
+	e, err := quietEngine(t, 0, filepath.Join(t.TempDir(), "control.sock"))
+	if err != nil {
 		t.Fatal(err)
 	}
 	out, errOut, rc := cliRun(t, "stop")
@@ -114,7 +117,7 @@ func TestStopVerb(t *testing.T) {
 		t.Errorf("stop: exit %d %q %q", rc, out, errOut)
 	}
 	select {
-	case <-stopped:
+	case <-e.Done():
 	case <-time.After(5 * time.Second):
 		t.Fatal("the process was not asked to stop")
 	}
@@ -123,7 +126,13 @@ func TestStopVerb(t *testing.T) {
 // TestUnloadMessages: unloading what is not loaded says so and lists what
 // is, instead of advising a load.
 func TestUnloadMessages(t *testing.T) {
-	e, err := quietEngine(t, 0, filepath.Join(t.TempDir(), "control.sock"), nil)
+	e, err := quietEngine(t, 0, filepath.Join(t.TempDir(), "control.sock"), func(c *engine.Config) {
+		c.Fetcher = creds.FetcherFunc(func(context.Context, creds.Profile) (creds.Credentials, error) {
+			now := time.Now()
+			return creds.Credentials{AccessKeyID: "ASIAIOSFODNN7EXAMPLE", SecretAccessKey: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+				Issued: now, Expiration: now.Add(time.Hour)}, nil
+		})
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,11 +149,13 @@ func TestUnloadMessages(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			for _, s := range tt.loaded {
-				e.manager.Restore(s, creds.Profile{Name: s}, false)
+				if err := e.Load(s, true); err != nil {
+					t.Fatal(err)
+				}
 			}
 			t.Cleanup(func() {
 				for _, s := range tt.loaded {
-					e.manager.Unload(s)
+					e.Unload(s)
 				}
 			})
 			_, errOut, rc := cliRun(t, tt.args...)
@@ -159,14 +170,13 @@ func TestUnloadMessages(t *testing.T) {
 // command with that session (`rolecall login` alone refuses when there
 // are two).
 func TestLoadNamesTheSession(t *testing.T) {
-	_, err := quietEngine(t, 0, filepath.Join(t.TempDir(), "control.sock"), nil, func(c *engineConfig) {
-		c.fetcher = creds.FetcherFunc(func(context.Context, creds.Profile) (creds.Credentials, error) {
+	_, err := quietEngine(t, 0, filepath.Join(t.TempDir(), "control.sock"), func(c *engine.Config) {
+		c.Fetcher = creds.FetcherFunc(func(context.Context, creds.Profile) (creds.Credentials, error) {
 			return creds.Credentials{}, fmt.Errorf("sso session lab: %w", creds.ErrLoginRequired)
 		})
-		c.resolve = func(_ context.Context, req control.LoadRequest) (creds.Profile, error) {
+		c.Resolve = func(_ context.Context, req control.LoadRequest) (creds.Profile, error) {
 			return creds.Profile{Name: req.Profile, Session: "lab"}, nil
 		}
-		c.onLoginRequired = func(creds.Profile) {}
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -200,8 +210,8 @@ func TestLoginProgress(t *testing.T) {
 	loginWaitNotice = time.Millisecond
 	t.Cleanup(func() { loginWaitNotice = old })
 	release := make(chan struct{})
-	_, err := quietEngine(t, 0, filepath.Join(t.TempDir(), "control.sock"), nil, func(c *engineConfig) {
-		c.sessions = slowSessions{release: release}
+	_, err := quietEngine(t, 0, filepath.Join(t.TempDir(), "control.sock"), func(c *engine.Config) {
+		c.Sessions = slowSessions{release: release}
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -13,6 +13,7 @@ import (
 	gokeyring "github.com/zalando/go-keyring"
 
 	"github.com/rolecall/rolecall/creds"
+	"github.com/rolecall/rolecall/engine"
 	"github.com/rolecall/rolecall/internal/desktoptest"
 	"github.com/rolecall/rolecall/keyring"
 	"github.com/rolecall/rolecall/server/control"
@@ -98,20 +99,20 @@ func TestSlotOnDemandSlowLoadIsRetried(t *testing.T) {
 	st.Port = 0
 	sock := filepath.Join(dir, "run", "control.sock")
 	t.Setenv(control.SocketEnv, sock)
-	e, err := startEngine(engineConfig{
-		settings: st, socketPath: sock, stateDir: filepath.Join(dir, "state"),
-		fetcher: fetcher, resolve: resolveByName, keyring: keyring.New("rolecall-test", nil), log: slog.New(g),
+	e, err := engine.Start(context.Background(), engine.Config{
+		Settings: st, Socket: sock, StateDir: filepath.Join(dir, "state"),
+		Fetcher: fetcher, Resolve: resolveByName, Keyring: keyring.New("rolecall-test", nil), Log: slog.New(g),
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(e.Close)
 	tokenFile := filepath.Join(dir, "state", "token")
-	wantAssumed(t, "Go SDK after a 503", goCallerIdentity(t, clientEnv(t, e.listener.URL()+"slot/slow-go", tokenFile), stsURL), "slow-go")
+	wantAssumed(t, "Go SDK after a 503", goCallerIdentity(t, clientEnv(t, e.Env().FullURI+"slot/slow-go", tokenFile), stsURL), "slow-go")
 	if _, err := exec.LookPath("aws"); err != nil {
 		skipOrFail(t, "the AWS CLI (aws) is missing")
 	} else {
-		arn := runClient(t, clientEnv(t, e.listener.URL()+"slot/slow-cli", tokenFile), "aws", "sts", "get-caller-identity", "--endpoint-url", stsURL, "--output", "json")
+		arn := runClient(t, clientEnv(t, e.Env().FullURI+"slot/slow-cli", tokenFile), "aws", "sts", "get-caller-identity", "--endpoint-url", stsURL, "--output", "json")
 		wantAssumed(t, "AWS CLI after a 503", arn, "slow-cli")
 	}
 	for _, name := range []string{"slow-go", "slow-cli"} {

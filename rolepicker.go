@@ -38,13 +38,10 @@ func (a *app) findRole() error {
 		srv, err := picker.Start(picker.Options{
 			Accept:   server.SameUser,
 			Roles:    a.pickerRoles,
-			Load:     func(p string) error { return a.load(p, false) },
-			LoadSlot: func(p string) error { return a.load(p, true) },
-			Favorite: func(p string, on bool) error {
-				defer a.changed()
-				return a.favs.Set(p, on)
-			},
-			Logger: a.log,
+			Load:     func(p string) error { return a.engine.Load(p, false) },
+			LoadSlot: func(p string) error { return a.engine.Load(p, true) },
+			Favorite: a.engine.Favorite,
+			Logger:   a.log,
 		})
 		if err != nil {
 			a.picker.mu.Unlock()
@@ -65,7 +62,7 @@ func (a *app) findRole() error {
 	if err := private.WriteFile(file, []byte(page)); err != nil {
 		return fmt.Errorf("role picker: %w", err)
 	}
-	return a.openURL((&url.URL{Scheme: "file", Path: filepath.ToSlash(file)}).String())
+	return a.engine.OpenURL((&url.URL{Scheme: "file", Path: filepath.ToSlash(file)}).String())
 }
 
 // pickerRoles lists every role for the page, labelled as in the menu.

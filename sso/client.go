@@ -25,7 +25,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sso"
 	"github.com/aws/aws-sdk-go-v2/service/ssooidc"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
-	"github.com/pkg/browser"
 
 	"github.com/rolecall/rolecall/creds"
 	"github.com/rolecall/rolecall/keyring"
@@ -40,7 +39,9 @@ type Options struct {
 	// ~/.aws/sso/cache); WriteCLICache writes tokens back there.
 	CLICacheDir   string
 	WriteCLICache bool
-	// OpenBrowser opens the verification URL (default pkg/browser).
+	// OpenBrowser opens the verification URL: a callback of the UI (sso
+	// imports no browser package). Nil: not opened; the login says where
+	// to go instead.
 	OpenBrowser func(url string) error
 	// LoginFlow is the default login flow: "" (device authorization) or
 	// LoginFlowPKCE.
@@ -115,7 +116,7 @@ func NewClient(opts Options) *Client {
 		}
 	}
 	if opts.OpenBrowser == nil {
-		opts.OpenBrowser = browser.OpenURL
+		opts.OpenBrowser = func(url string) error { return errors.New("no browser to open " + url + " with") }
 	}
 	if opts.Graphical == nil {
 		opts.Graphical = graphical

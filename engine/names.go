@@ -1,4 +1,4 @@
-package main
+package engine
 
 import (
 	"slices"
@@ -8,52 +8,53 @@ import (
 	"github.com/rolecall/rolecall/settings"
 )
 
-// pins owns the set of pinned slots: the names in the settings file's
-// `pinned` key. It is edited one name at a time and written back with the
-// user's other lines kept; it is never rebuilt from the slots that happen
-// to be loaded, so a pin that could not be restored (offline, signed out)
-// is not lost.
-type pins struct {
+// names owns a set of names kept in one key of the settings file: the
+// pinned slots (`pinned`) and the starred roles (`favorites`). It is
+// edited one name at a time and written back with the user's other lines
+// kept; it is never rebuilt from the slots that happen to be loaded, so a
+// pin that could not be restored (offline, signed out) is not lost.
+type names struct {
 	path string // the settings file
-	key  string // its key: "pinned" (or "favorites": the same kind of set)
+	key  string // its key: "pinned" or "favorites"
 
 	mu    sync.Mutex
 	names []string
 }
 
-func newPins(path string, names []string) *pins {
-	return &pins{path: path, key: "pinned", names: slices.Clone(names)}
+// Keys of the settings file that hold a set of names.
+const (
+	keyPinned    = "pinned"
+	keyFavorites = "favorites"
+)
+
+func newNames(path, key string, list []string) *names {
+	return &names{path: path, key: key, names: slices.Clone(list)}
 }
 
-// newFavorites owns the starred roles, the settings file's `favorites`.
-func newFavorites(path string, names []string) *pins {
-	return &pins{path: path, key: "favorites", names: slices.Clone(names)}
-}
-
-// List returns the pinned names in the file's order.
-func (p *pins) List() []string {
+// List returns the names in the file's order.
+func (p *names) List() []string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return slices.Clone(p.names)
 }
 
-// Has reports whether name is pinned.
-func (p *pins) Has(name string) bool {
+// Has reports whether name is in the set.
+func (p *names) Has(name string) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return slices.Contains(p.names, name)
 }
 
-// Set pins or unpins name and saves the set; on a write error the set is
+// Set adds or removes name and saves the set; on a write error the set is
 // left as it was.
-func (p *pins) Set(name string, pinned bool) error {
+func (p *names) Set(name string, on bool) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if slices.Contains(p.names, name) == pinned {
+	if slices.Contains(p.names, name) == on {
 		return nil
 	}
 	next := slices.DeleteFunc(slices.Clone(p.names), func(s string) bool { return s == name })
-	if pinned {
+	if on {
 		next = append(next, name)
 	}
 	if err := settings.Set(p.path, p.key, nonNil(next)); err != nil {
@@ -77,7 +78,7 @@ func nonNil(s []string) []string {
 // login. The pins themselves are written by pins only.
 type slotsWithPins struct {
 	*creds.Manager
-	pins *pins // nil: nothing is pinned
+	pins *names // the pinned ones
 }
 
 // Unload empties slot; a named slot stops being pinned.
@@ -85,7 +86,7 @@ func (s slotsWithPins) Unload(slot string) error {
 	if err := s.Manager.Unload(slot); err != nil {
 		return err
 	}
-	if slot == creds.DefaultSlot || s.pins == nil {
+	if slot == creds.DefaultSlot {
 		return nil
 	}
 	return s.pins.Set(slot, false)

@@ -1,4 +1,4 @@
-package main
+package engine
 
 import (
 	"errors"
@@ -16,12 +16,12 @@ func TestListenerTokenSurvivesWithoutKeyring(t *testing.T) {
 	gokeyring.MockInitWithError(errors.New("exec: \"dbus-launch\": executable file not found in $PATH"))
 	defer gokeyring.MockInit()
 	file := filepath.Join(t.TempDir(), "state", "token")
-	first, err := (&listenerSecrets{keyring: keyring.New("t", nil), tokenFile: file}).load(func() (string, error) { return "first-token-aaaaaaaaaaaaaaaa", nil })
+	first, err := (&secrets{keyring: keyring.New("t", nil), tokenFile: file}).load(func() (string, error) { return "first-token-aaaaaaaaaaaaaaaa", nil })
 	if err != nil {
 		t.Fatal(err)
 	}
 	// A restart with no keyring reuses the private token file.
-	again, err := (&listenerSecrets{keyring: keyring.New("t", nil), tokenFile: file}).load(func() (string, error) { return "second-token-bbbbbbbbbbbbbbb", nil })
+	again, err := (&secrets{keyring: keyring.New("t", nil), tokenFile: file}).load(func() (string, error) { return "second-token-bbbbbbbbbbbbbbb", nil })
 	if err != nil || again != first {
 		t.Fatalf("after restart token = %q, %v; want %q", again, err, first)
 	}
@@ -36,7 +36,7 @@ func TestListenerTokenSurvivesWithoutKeyring(t *testing.T) {
 	// A token file others can read is not trusted.
 	os.Remove(file)
 	os.WriteFile(file, b, 0o644)
-	fresh, _ := (&listenerSecrets{keyring: keyring.New("t", nil), tokenFile: file}).load(func() (string, error) { return "third-token-cccccccccccccccc", nil })
+	fresh, _ := (&secrets{keyring: keyring.New("t", nil), tokenFile: file}).load(func() (string, error) { return "third-token-cccccccccccccccc", nil })
 	if fresh != "third-token-cccccccccccccccc" {
 		t.Errorf("token from a world-readable file reused: %q", fresh)
 	}
@@ -49,7 +49,7 @@ func TestRotationIsAllOrNothing(t *testing.T) {
 	gokeyring.MockInit()
 	dir := filepath.Join(t.TempDir(), "state")
 	file := filepath.Join(dir, "token")
-	s := &listenerSecrets{keyring: keyring.New("rotate-test", nil), tokenFile: file}
+	s := &secrets{keyring: keyring.New("rotate-test", nil), tokenFile: file}
 	old, err := s.load(func() (string, error) { return "old-token-aaaaaaaaaaaaaaaaaaa", nil })
 	if err != nil {
 		t.Fatal(err)
@@ -70,7 +70,7 @@ func TestRotationIsAllOrNothing(t *testing.T) {
 	}
 	os.Remove(dir)
 	os.Rename(dir+".away", dir)
-	next := &listenerSecrets{keyring: keyring.New("rotate-test", nil), tokenFile: file}
+	next := &secrets{keyring: keyring.New("rotate-test", nil), tokenFile: file}
 	got, err := next.load(func() (string, error) { return "never-used-bbbbbbbbbbbbbbbbbb", nil })
 	if err != nil || got != old {
 		t.Errorf("next start serves %q, %v; want the old token", got, err)
@@ -92,7 +92,7 @@ func TestRotationIsAllOrNothing(t *testing.T) {
 func TestLockedKeyringAtStartUsesTokenFile(t *testing.T) {
 	gokeyring.MockInit()
 	file := filepath.Join(t.TempDir(), "state", "token")
-	first, err := (&listenerSecrets{keyring: keyring.New("locked-test", nil), tokenFile: file}).load(func() (string, error) { return "first-token-aaaaaaaaaaaaaaaa", nil })
+	first, err := (&secrets{keyring: keyring.New("locked-test", nil), tokenFile: file}).load(func() (string, error) { return "first-token-aaaaaaaaaaaaaaaa", nil })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -100,7 +100,7 @@ func TestLockedKeyringAtStartUsesTokenFile(t *testing.T) {
 	defer gokeyring.MockInit()
 	kr := keyring.New("locked-test", nil)
 	defer kr.Close()
-	again, err := (&listenerSecrets{keyring: kr, tokenFile: file}).load(func() (string, error) { return "second-token-bbbbbbbbbbbbbbb", nil })
+	again, err := (&secrets{keyring: kr, tokenFile: file}).load(func() (string, error) { return "second-token-bbbbbbbbbbbbbbb", nil })
 	if err != nil || again != first {
 		t.Fatalf("start with a locked keyring: %q, %v; want %q", again, err, first)
 	}

@@ -1,4 +1,4 @@
-package main
+package engine
 
 import (
 	"context"
@@ -10,8 +10,12 @@ import (
 )
 
 // identityCenter adapts the sso client to the control socket's Sessions
-// and Resolve: conversions only.
-type identityCenter struct{ client *sso.Client }
+// and Resolve: conversions, and the sign-in time of every login that
+// works, whether the tray or `rolecall login` asked for it.
+type identityCenter struct {
+	client   *sso.Client
+	signedIn func(session string)
+}
 
 func (ic identityCenter) resolve(ctx context.Context, req control.LoadRequest) (creds.Profile, error) {
 	return ic.client.Resolve(ctx, req.Profile, req.AccountID, req.RoleName)
@@ -24,7 +28,9 @@ func (ic identityCenter) signIn(ctx context.Context, session string, automatic b
 	if err != nil {
 		return err
 	}
-	_, err = ic.client.Login(ctx, s, sso.LoginOptions{Automatic: automatic})
+	if _, err = ic.client.Login(ctx, s, sso.LoginOptions{Automatic: automatic}); err == nil {
+		ic.signedIn(session)
+	}
 	return err
 }
 
@@ -46,6 +52,7 @@ func (ic identityCenter) Login(ctx context.Context, req control.LoginRequest, pr
 	if err != nil {
 		return control.LoginResult{}, err
 	}
+	ic.signedIn(s.Key)
 	return control.LoginResult{Session: s.Key, ExpiresAt: tok.ExpiresAt.UTC().Format(creds.ExpirationFormat)}, nil
 }
 

@@ -1,6 +1,6 @@
 //go:build !linux && !darwin && !freebsd && !openbsd && !netbsd && !dragonfly && !windows
 
-package main
+package engine
 
 import "os"
 

@@ -1,4 +1,4 @@
-package main
+package engine
 
 import (
 	"errors"
@@ -21,11 +21,11 @@ const (
 	keyTLSKey        = "tls-key"
 )
 
-// listenerSecrets owns the credential listener's bearer token and TLS
+// secrets owns the credential listener's bearer token and TLS
 // pair. The token lives in the keyring and in the 0600 token file that
 // AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE names; the listener is told of
 // every change through setToken.
-type listenerSecrets struct {
+type secrets struct {
 	keyring   *keyring.Keyring
 	tokenFile string
 	log       *slog.Logger // nil: discarded
@@ -39,7 +39,7 @@ type listenerSecrets struct {
 // saved. The keyring holds it; the token file (0600, ours) carries it too,
 // so it is used when there is no keyring or the keyring is locked or slow
 // at start (autostart before the user unlocked it).
-func (s *listenerSecrets) load(gen func() (string, error)) (string, error) {
+func (s *secrets) load(gen func() (string, error)) (string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	tok, err := s.keyring.Get(keyListenerToken)
@@ -73,7 +73,7 @@ func (s *listenerSecrets) load(gen func() (string, error)) (string, error) {
 // loadFile returns the token kept in the token file when the file is ours
 // (0600, owner-only): the listener opens with it without waiting for the
 // keyring, which confirm asks afterwards. An error: load must run instead.
-func (s *listenerSecrets) loadFile() (string, error) {
+func (s *secrets) loadFile() (string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	tok, err := readOwnTokenFile(s.tokenFile)
@@ -92,7 +92,7 @@ func (s *listenerSecrets) loadFile() (string, error) {
 // rotation whose file write failed): the listener gets it at once and the
 // file is rewritten; a keyring without the token gets it; a keyring that
 // cannot be read now leaves the file's token in force.
-func (s *listenerSecrets) confirm() error {
+func (s *secrets) confirm() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	tok, err := s.keyring.Get(keyListenerToken)
@@ -124,7 +124,7 @@ func (s *listenerSecrets) confirm() error {
 }
 
 // Token is the bearer token in force.
-func (s *listenerSecrets) Token() string {
+func (s *secrets) Token() string {
 	if t := s.current.Load(); t != nil {
 		return *t
 	}
@@ -135,7 +135,7 @@ func (s *listenerSecrets) Token() string {
 // listener as one step: when a write fails, what was written is put back
 // (a keyring write it refused and would retry is replaced by the old
 // token), so the next start uses the token the user was last told.
-func (s *listenerSecrets) RotateToken() (string, error) {
+func (s *secrets) RotateToken() (string, error) {
 	tok, err := server.NewToken()
 	if err != nil {
 		return "", fmt.Errorf("token not rotated: %w", err)
@@ -160,14 +160,14 @@ func (s *listenerSecrets) RotateToken() (string, error) {
 // restoreKeyring puts the token in force back into the keyring after a
 // rotation failed half way. If the keyring refuses, the keyring retries
 // the old token, which replaces the new one it was retrying.
-func (s *listenerSecrets) restoreKeyring() {
+func (s *secrets) restoreKeyring() {
 	if err := s.keyring.Set(keyListenerToken, s.Token()); err != nil && s.log != nil {
 		s.log.Warn("bearer token rotation undone; the keyring will get the old token back when it answers", "err", err)
 	}
 }
 
 // SaveTLS stores a certificate and key pair.
-func (s *listenerSecrets) SaveTLS(cert, key []byte) error {
+func (s *secrets) SaveTLS(cert, key []byte) error {
 	if err := s.keyring.Set(keyTLSKey, string(key)); err != nil {
 		return fmt.Errorf("save TLS key in keyring: %w", err)
 	}
@@ -178,7 +178,7 @@ func (s *listenerSecrets) SaveTLS(cert, key []byte) error {
 }
 
 // LoadTLS returns the stored pair.
-func (s *listenerSecrets) LoadTLS() (cert, key []byte, err error) {
+func (s *secrets) LoadTLS() (cert, key []byte, err error) {
 	c, err := s.keyring.Get(keyTLSCert)
 	if errors.Is(err, keyring.ErrNotFound) {
 		return nil, nil, errors.New("no TLS certificate saved: use `rolecall tls save --cert FILE --key FILE`")
@@ -194,7 +194,7 @@ func (s *listenerSecrets) LoadTLS() (cert, key []byte, err error) {
 }
 
 // DeleteTLS removes the stored pair.
-func (s *listenerSecrets) DeleteTLS() error {
+func (s *secrets) DeleteTLS() error {
 	if err := s.keyring.Delete(keyTLSCert); err != nil {
 		return err
 	}

@@ -1,4 +1,4 @@
-package main
+package engine
 
 import (
 	"context"
@@ -75,10 +75,14 @@ func TestInstanceLock(t *testing.T) {
 // corp fetches corp's login-required slot, not its healthy one and not
 // lab's.
 func TestLoginRefreshesOnlyThatSessionsWaitingSlots(t *testing.T) {
-	h := newActionsHarness(t)
-	m := h.a.engine.manager
+	// The engine's session follower alone: no keyring or AWS config
+	// follower fetches besides it.
+	h := &harness{}
+	m := creds.NewManager(creds.Config{Fetcher: creds.FetcherFunc(h.fetch), Logger: slog.New(slog.DiscardHandler)})
+	t.Cleanup(func() { m.Close() })
+	e := &Engine{manager: m, logins: make(chan struct{}, 1)}
 	for _, slot := range []string{"healthy", "signed-out/waiting"} {
-		p, _ := h.a.resolve(context.Background(), control.LoadRequest{Profile: slot})
+		p, _ := fakeResolve(context.Background(), control.LoadRequest{Profile: slot})
 		m.Restore(slot, p, false)
 	}
 	m.Restore("lab", creds.Profile{Name: "signed-out/lab", Session: "lab"}, false)
@@ -88,27 +92,13 @@ func TestLoginRefreshesOnlyThatSessionsWaitingSlots(t *testing.T) {
 	healthy, _ := m.Lookup("healthy")
 	before := h.fetches.Load()
 
-	h.a.sessionEvent(sso.Event{Session: needsLogin, Login: true})
+	e.sessionEvent(sso.Event{Session: needsLogin, Login: true})
 	m.Close() // waits for every fetch the login started
 	if n := h.fetches.Load(); n != before+1 {
 		t.Errorf("fetches after the login = %d, want 1 (only corp's waiting slot)", n-before)
 	}
 	if s, _ := m.Lookup("healthy"); s.Creds.AccessKeyID != healthy.Creds.AccessKeyID || s.Creds.Expiration != healthy.Creds.Expiration {
 		t.Error("the healthy slot was fetched again")
-	}
-}
-
-// TestControlUnloadUnpins: `rolecall unload` of a pinned slot unpins it in
-// the settings file, through the same owner as the menu.
-func TestControlUnloadUnpins(t *testing.T) {
-	e, _ := testEngine(t, func(st *settings.Settings) { st.Pinned = []string{"prod", "ci"} })
-	waitSlot(t, e.manager, "prod", creds.StateOK)
-	mustCLI(t, "unload", "--profile", "prod")
-	if got := e.pins.List(); !slices.Equal(got, []string{"ci"}) {
-		t.Errorf("pins after unload = %v, want [ci]", got)
-	}
-	if _, ok := e.manager.Lookup("ci"); !ok {
-		t.Error("the other pinned slot is gone")
 	}
 }
 
@@ -144,15 +134,15 @@ func TestAWSConfigChangeRetriesPermanentFailures(t *testing.T) {
 	m := creds.NewManager(creds.Config{Fetcher: fetch})
 	t.Cleanup(func() { m.Close() })
 	ctx, cancel := context.WithCancel(context.Background())
-	a := &app{engine: &engine{manager: m}, log: slog.New(slog.DiscardHandler), ctx: ctx, cancel: cancel}
-	t.Cleanup(func() { cancel(); a.wg.Wait() })
+	e := &Engine{manager: m, log: slog.New(slog.DiscardHandler), ctx: ctx, cancel: cancel}
+	t.Cleanup(func() { cancel(); e.wg.Wait() })
 	m.Restore(creds.DefaultSlot, creds.Profile{Name: "dev"}, false)
 	s := waitSlot(t, m, creds.DefaultSlot, creds.StateError)
 	if !s.Permanent || !strings.Contains(s.Err, "no profile dev") {
 		t.Fatalf("slot = %+v", s)
 	}
-	a.wg.Add(1)
-	go a.watchAWSConfig(cfg, 5*time.Millisecond, fileStamp(cfg))
+	e.wg.Add(1)
+	go e.watchAWSConfig(cfg, 5*time.Millisecond, fileStamp(cfg))
 	if n := fetches.Load(); n != 1 {
 		t.Fatalf("fetches before the config changed = %d, want 1", n)
 	}
@@ -183,10 +173,10 @@ func TestUnresolvedPinStaysAndIsRetried(t *testing.T) {
 	os.WriteFile(cfgPath, []byte("pinned = [\"dev/Admin\"]\n"), 0o600)
 	st := settings.Defaults()
 	st.Port = 0
-	e, err := startEngine(engineConfig{
-		settings: st, socketPath: filepath.Join(dir, "run", "control.sock"), stateDir: filepath.Join(dir, "state"),
-		fetcher: fetch, resolve: resolve, pins: newPins(cfgPath, []string{"dev/Admin"}),
-		keyring: keyring.New("rolecall-test", nil), log: slog.New(slog.DiscardHandler),
+	st.Pinned = []string{"dev/Admin"}
+	e, err := Start(context.Background(), Config{
+		Settings: st, SettingsPath: cfgPath, Socket: filepath.Join(dir, "run", "control.sock"), StateDir: filepath.Join(dir, "state"),
+		Fetcher: fetch, Resolve: resolve, Keyring: keyring.New("rolecall-test", nil),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -204,5 +194,21 @@ func TestUnresolvedPinStaysAndIsRetried(t *testing.T) {
 	s = waitSlot(t, e.manager, "dev/Admin", creds.StateOK)
 	if s.Profile.Session != "corp" {
 		t.Errorf("resolved profile = %+v", s.Profile)
+	}
+}
+
+// TestControlUnloadUnpins: `rolecall unload` of a pinned slot unpins it in
+// the settings file, through the same owner as the menu.
+func TestControlUnloadUnpins(t *testing.T) {
+	h := newHarness(t, "prod", "ci")
+	waitSlot(t, h.e.manager, "prod", creds.StateOK)
+	if err := control.NewClient(h.e.cfg.Socket).Unload(context.Background(), "prod"); err != nil {
+		t.Fatal(err)
+	}
+	if got := h.filePins(t); !slices.Equal(got, []string{"ci"}) {
+		t.Errorf("pins after unload = %v, want [ci]", got)
+	}
+	if _, ok := h.e.Lookup("ci"); !ok {
+		t.Error("the other pinned slot is gone")
 	}
 }

@@ -1,10 +1,9 @@
-package main
+package engine
 
 import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
-	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/rolecall/rolecall/creds"
+	"github.com/rolecall/rolecall/internal/testpki"
 	"github.com/rolecall/rolecall/keyring"
 	"github.com/rolecall/rolecall/private"
 	"github.com/rolecall/rolecall/server/control"
@@ -65,7 +65,11 @@ func TestColdStartServesBeforeKeyring(t *testing.T) {
 	if err := private.WriteFile(filepath.Join(stateDir, "token"), []byte(fileToken)); err != nil {
 		t.Fatal(err)
 	}
-	certFile, keyFile := writePair(t, dir, "127.0.0.1")
+	// The default slot remembered from the last run is put back.
+	if err := private.WriteFile(filepath.Join(stateDir, stateFileName), []byte(`{"default":"dev/Admin","recent":[]}`)); err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile := testpki.WritePair(t, dir, "127.0.0.1")
 	certPEM, _ := os.ReadFile(certFile)
 	keyPEM, _ := os.ReadFile(keyFile)
 	g := &gatedKeyring{open: make(chan struct{}), m: map[string]string{
@@ -81,22 +85,21 @@ func TestColdStartServesBeforeKeyring(t *testing.T) {
 			Issued: now, Expiration: now.Add(time.Hour)}, nil
 	})
 	type started struct {
-		e   *engine
+		e   *Engine
 		err error
 	}
 	done := make(chan started, 1)
 	go func() {
-		e, err := startEngine(engineConfig{
-			settings: st, socketPath: filepath.Join(dir, "run", "control.sock"), stateDir: stateDir, fetcher: fetch,
-			resolve: func(_ context.Context, r control.LoadRequest) (creds.Profile, error) {
+		e, err := Start(context.Background(), Config{
+			Settings: st, Socket: filepath.Join(dir, "run", "control.sock"), StateDir: stateDir, Fetcher: fetch,
+			Resolve: func(_ context.Context, r control.LoadRequest) (creds.Profile, error) {
 				return creds.Profile{Name: r.Profile}, nil
 			},
-			restoreDefault: "dev/Admin",
-			keyring:        keyring.NewWith("rolecall-test", g, nil), log: slog.New(slog.DiscardHandler),
+			Keyring: keyring.NewWith("rolecall-test", g, nil),
 		})
 		done <- started{e, err}
 	}()
-	var e *engine
+	var e *Engine
 	select {
 	case s := <-done:
 		if s.err != nil {
@@ -108,7 +111,7 @@ func TestColdStartServesBeforeKeyring(t *testing.T) {
 		if s := <-done; s.e != nil {
 			s.e.Close()
 		}
-		t.Fatal("startEngine waited for the keyring before serving")
+		t.Fatal("Start waited for the keyring before serving")
 	}
 	defer e.Close()
 	url := e.listener.URL()
@@ -182,20 +185,17 @@ func TestColdStartKeyringAnswers(t *testing.T) {
 			}
 			g := &gatedKeyring{open: make(chan struct{}), m: tt.keyring}
 			close(g.open)
-			stopped := make(chan struct{})
-			var failure error
 			st := settings.Defaults()
 			st.Port = 0
-			e, err := startEngine(engineConfig{
-				settings: st, socketPath: filepath.Join(dir, "run", "control.sock"), stateDir: stateDir,
-				fetcher: creds.FetcherFunc(func(context.Context, creds.Profile) (creds.Credentials, error) {
+			e, err := Start(context.Background(), Config{
+				Settings: st, Socket: filepath.Join(dir, "run", "control.sock"), StateDir: stateDir,
+				Fetcher: creds.FetcherFunc(func(context.Context, creds.Profile) (creds.Credentials, error) {
 					return creds.Credentials{}, creds.ErrLoginRequired
 				}),
-				resolve: func(_ context.Context, r control.LoadRequest) (creds.Profile, error) {
+				Resolve: func(_ context.Context, r control.LoadRequest) (creds.Profile, error) {
 					return creds.Profile{Name: r.Profile}, nil
 				},
-				fail:    func(err error) { failure = err; close(stopped) },
-				keyring: keyring.NewWith("rolecall-test", g, nil), log: slog.New(slog.DiscardHandler),
+				Keyring: keyring.NewWith("rolecall-test", g, nil),
 			})
 			if err != nil {
 				t.Fatal(err)
@@ -203,18 +203,18 @@ func TestColdStartKeyringAnswers(t *testing.T) {
 			defer e.Close()
 			if tt.wantStop {
 				select {
-				case <-stopped:
+				case <-e.Done():
 				case <-time.After(10 * time.Second):
 					t.Fatal("an unusable TLS pair in the keyring did not stop rolecall")
 				}
-				if failure == nil || !strings.Contains(failure.Error(), "TLS") {
+				if failure := e.Err(); failure == nil || !strings.Contains(failure.Error(), "TLS") {
 					t.Errorf("failure = %v, want the TLS pair's error (the exit status)", failure)
 				}
 				return
 			}
 			e.bg.Wait() // readKeyring is done
 			select {
-			case <-stopped:
+			case <-e.Done():
 				t.Fatal("rolecall stopped")
 			default:
 			}

@@ -1,4 +1,4 @@
-package main
+package engine
 
 import (
 	"encoding/json"
@@ -11,6 +11,7 @@ import (
 	"slices"
 	"sync"
 
+	"github.com/rolecall/rolecall/creds"
 	"github.com/rolecall/rolecall/private"
 )
 
@@ -74,6 +75,39 @@ func (s *savedState) Save(v remembered) error {
 	}
 	s.last = remembered{Default: v.Default, Recent: slices.Clone(v.Recent)}
 	return nil
+}
+
+// keepState saves state.json whenever the default slot or the recent
+// roles change, until the engine stops; a role that lands in the default slot
+// counts as recently used. It starts after the engine restored
+// the remembered default slot, so it never saves an empty one over it.
+func (e *Engine) keepState() {
+	defer e.wg.Done()
+	events, stop := e.manager.Subscribe()
+	defer stop()
+	used := ""
+	for {
+		var v remembered
+		if d := e.manager.Snapshot().Default; d != nil {
+			v.Default = d.Profile.Name
+			if d.State == creds.StateOK && d.Profile.Name != used {
+				// A role put into the default slot by any means (menu,
+				// `rolecall load`) is a recently used one.
+				used = d.Profile.Name
+				e.recent.Used(used)
+			}
+		}
+		v.Recent = e.recent.List()
+		if err := e.state.Save(v); err != nil {
+			e.log.Warn("the default slot and recent roles were not saved; they are kept in memory", "err", err)
+		}
+		select {
+		case <-events:
+		case <-e.saveState:
+		case <-e.ctx.Done():
+			return
+		}
+	}
 }
 
 // removeTemps removes the temp files matching pattern in dir that a write

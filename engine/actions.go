@@ -1,0 +1,235 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/rolecall/rolecall/creds"
+	"github.com/rolecall/rolecall/server/control"
+	"github.com/rolecall/rolecall/sso"
+)
+
+// actionTimeout bounds what one action may wait for (a role's first fetch).
+const actionTimeout = time.Minute
+
+// Snapshot is a copy of the slots.
+func (e *Engine) Snapshot() creds.State { return e.manager.Snapshot() }
+
+// Lookup is a copy of one slot; false when it is not loaded.
+func (e *Engine) Lookup(slot string) (creds.Slot, bool) { return e.manager.Lookup(slot) }
+
+// Subscribe returns a channel that receives (coalesced) whenever what a
+// UI shows may have changed: a slot, a session, the discovered roles, the
+// favourites; stop ends the subscription.
+func (e *Engine) Subscribe() (<-chan struct{}, func()) { return e.changes.subscribe() }
+
+// Env is what a client needs to reach the listener: its URL, the token
+// file and the token in force.
+func (e *Engine) Env() control.Env {
+	return control.Env{FullURI: e.listener.URL(), TokenFile: e.secrets.tokenFile, Token: e.secrets.Token()}
+}
+
+// RotateToken replaces the bearer token everywhere it is kept, or nowhere.
+func (e *Engine) RotateToken() (string, error) { return e.secrets.RotateToken() }
+
+// Load resolves profile and loads it into the default slot, or into its
+// own named slot; it counts as recently used. A profile whose session
+// needs a login starts the login instead of failing.
+func (e *Engine) Load(profile string, named bool) error {
+	defer e.changes.notify()
+	ctx, cancel := context.WithTimeout(e.ctx, actionTimeout)
+	defer cancel()
+	p, err := e.resolve(ctx, control.LoadRequest{Profile: profile})
+	if err == nil {
+		slot := creds.DefaultSlot
+		if named {
+			slot = p.Name
+		}
+		if _, err = e.manager.Load(ctx, slot, p); err == nil {
+			e.recent.Used(p.Name)
+			notify(e.saveState)
+		}
+	}
+	if errors.Is(err, creds.ErrLoginRequired) && p.Session != "" {
+		e.Login(p.Session, false)
+		return nil
+	}
+	return err
+}
+
+// Unload empties a slot; a pinned named slot stops being pinned, or it
+// would come back at the next start.
+func (e *Engine) Unload(slot string) error {
+	defer e.changes.notify()
+	return slotsWithPins{Manager: e.manager, pins: e.pinned}.Unload(slot)
+}
+
+// Pin pins or unpins a named slot: the settings file first (it is what
+// survives), then the slot's mark.
+func (e *Engine) Pin(slot string, pinned bool) error {
+	defer e.changes.notify()
+	if err := e.pinned.Set(slot, pinned); err != nil {
+		return err
+	}
+	if err := e.manager.SetPinned(slot, pinned); err != nil && !errors.Is(err, creds.ErrNoSuchSlot) {
+		return err
+	}
+	return nil
+}
+
+// Favorite stars or unstars a role (the settings file's `favorites`).
+func (e *Engine) Favorite(profile string, on bool) error {
+	defer e.changes.notify()
+	return e.favorites.Set(profile, on)
+}
+
+// Favorites are the starred roles, in the settings file's order.
+func (e *Engine) Favorites() []string { return e.favorites.List() }
+
+// Recent are the recently used roles, most recent first.
+func (e *Engine) Recent() []string { return e.recent.List() }
+
+// RefreshAll fetches every slot again.
+func (e *Engine) RefreshAll() { e.manager.RefreshAll() }
+
+// Login signs in to session in the background (empty: the only one);
+// automatic marks a login that no click asked for. A failure is notified.
+func (e *Engine) Login(session string, automatic bool) {
+	e.spawn(func() {
+		err := e.signIn(e.ctx, session, automatic)
+		if err != nil && !errors.Is(err, sso.ErrLoginCancelled) && e.ctx.Err() == nil {
+			e.notify("Login to "+session+" failed", err.Error())
+		}
+		e.changes.notify()
+	})
+}
+
+// CancelLogin gives up the login to session waiting for approval.
+func (e *Engine) CancelLogin(session string) {
+	defer e.changes.notify()
+	e.ic.CancelLogin(session)
+}
+
+// PendingLogin is the login to session waiting for approval: its user code
+// and approval page.
+func (e *Engine) PendingLogin(session string) (code, url string, err error) {
+	sessions, err := e.ic.Status(e.ctx)
+	if err != nil {
+		return "", "", err
+	}
+	for _, s := range sessions {
+		if s.Key == session && s.LoggingIn && s.UserCode != "" {
+			return s.UserCode, s.VerificationURL, nil
+		}
+	}
+	return "", "", errors.New("no login to " + session + " is waiting for approval")
+}
+
+// Session is an SSO session as a UI shows it.
+type Session struct {
+	sso.SessionStatus
+	// Ends is when Identity Center ends a renewable session (its sign-in
+	// time plus the session length); zero when unknown.
+	Ends time.Time
+}
+
+// Sessions lists the SSO sessions of the AWS config; it makes no network
+// call.
+func (e *Engine) Sessions() ([]Session, error) {
+	sessions, err := e.ic.Status(e.ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Session, 0, len(sessions))
+	for _, s := range sessions {
+		v := Session{SessionStatus: s}
+		if s.Renewable {
+			v.Ends = e.signins.Ends(s.Key, e.cfg.Settings.SSOSessionDuration)
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+// Roles are the roles known without a network call: the AWS config's
+// profiles and the roles discovered last.
+func (e *Engine) Roles() ([]sso.Role, error) { return e.ic.CachedRoles(e.ctx) }
+
+// Console opens the AWS console signed in as the role of slot (the
+// default slot for ""), through the federation sign-in.
+func (e *Engine) Console(slot string) error {
+	s, ok := e.manager.Lookup(slot)
+	if !ok || !s.Creds.ValidAt(time.Now()) {
+		return fmt.Errorf("%s has no valid credentials to sign in to the console with", creds.SlotLabel(slot))
+	}
+	ctx, cancel := context.WithTimeout(e.ctx, actionTimeout)
+	defer cancel()
+	u, err := sso.ConsoleURL(ctx, s.Creds, ProfileRegion(ctx, s.Profile.Name))
+	if err != nil {
+		return err
+	}
+	return e.OpenURL(u)
+}
+
+// OpenURL opens u with the UI's browser.
+func (e *Engine) OpenURL(u string) error {
+	if e.cfg.OpenURL == nil {
+		return errors.New("no browser to open " + u)
+	}
+	return e.cfg.OpenURL(u)
+}
+
+// ProfileRegion is the region of profile in the AWS config, else
+// $AWS_REGION or $AWS_DEFAULT_REGION, else "".
+func ProfileRegion(ctx context.Context, profile string) string {
+	if cfg, err := sso.LoadAWSConfig(ctx, sso.ConfigPath()); err == nil {
+		if p, ok := cfg.Profiles[profile]; ok && p.Region != "" {
+			return p.Region
+		}
+	}
+	return firstEnv("AWS_REGION", "AWS_DEFAULT_REGION")
+}
+
+// notify shows a desktop notification; without a desktop, it is logged.
+func (e *Engine) notify(title, body string) {
+	if e.cfg.Notify != nil {
+		e.cfg.Notify(title, body)
+		return
+	}
+	e.log.Warn(title, "detail", body)
+}
+
+// loginRequired: a slot needs a login; a session that ended before its
+// expected end teaches its length. With a person at the desktop the login
+// starts by itself (the browser opens, the code is shown); headless, it is
+// logged.
+func (e *Engine) loginRequired(p creds.Profile) {
+	if p.Session != "" {
+		e.signins.Ended(p.Session, time.Now(), e.cfg.Settings.SSOSessionDuration)
+	}
+	if !e.cfg.Interactive || p.Session == "" {
+		run := "rolecall login"
+		if p.Session != "" {
+			run += " --sso-session " + p.Session
+		}
+		e.log.Warn("login required", "profile", p.Name, "session", p.Session, "run", run)
+		return
+	}
+	e.Login(p.Session, true)
+}
+
+// signedIn records the sign-in time of a session rolecall renews: its end
+// is then known. A session that cannot be renewed ends with its token.
+func (e *Engine) signedIn(session string) {
+	sessions, err := e.ic.Status(e.ctx)
+	if err != nil {
+		return
+	}
+	for _, s := range sessions {
+		if s.Renewable && (s.Key == session || session == "" && len(sessions) == 1) {
+			e.signins.SignedIn(s.Key, time.Now())
+		}
+	}
+}

@@ -52,88 +52,139 @@ type doctorEnv struct {
 
 // diagnose runs every check of SPEC §8.
 func diagnose(e doctorEnv) []Finding {
-	var out []Finding
-	add := func(check string, problem, fix string) {
-		if problem == "" {
-			fix = ""
-		}
-		out = append(out, Finding{Check: check, OK: problem == "", Problem: problem, Fix: fix})
+	r := &doctorRun{doctorEnv: e}
+	for _, check := range doctorChecks {
+		check(r)
 	}
+	return r.out
+}
+
+// doctorChecks are the checks of SPEC §8, in the order they are reported.
+var doctorChecks = []func(*doctorRun){
+	checkEnvironment, checkFiles, checkRunning, checkPort, checkListener, checkKeyring, checkTrayHost, checkSessions,
+}
+
+// doctorRun is one run of the checks: what they look at, what the running
+// rolecall said, and the findings so far.
+type doctorRun struct {
+	doctorEnv
+	proc    control.Status // the running rolecall's status
+	running bool
+	out     []Finding
+}
+
+// add records a check's finding; no problem, no fix.
+func (r *doctorRun) add(check string, problem, fix string) {
+	if problem == "" {
+		fix = ""
+	}
+	r.out = append(r.out, Finding{Check: check, OK: problem == "", Problem: problem, Fix: fix})
+}
+
+// checkEnvironment: variables that win over rolecall's endpoint.
+func checkEnvironment(r *doctorRun) {
 	for _, v := range []struct{ name, why, fix string }{
 		{"AWS_PROFILE", "AWS_PROFILE is set (%q): SDKs use that profile instead of rolecall's endpoint", "unset AWS_PROFILE (`eval \"$(rolecall env)\"` does)"},
 		{"AWS_ACCESS_KEY_ID", "AWS_ACCESS_KEY_ID is set: environment keys win over rolecall's endpoint", "unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN"},
 		{"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI is set: it wins over FULL_URI", "unset AWS_CONTAINER_CREDENTIALS_RELATIVE_URI"},
 	} {
 		problem := ""
-		if val := e.getenv(v.name); val != "" && (v.name != "AWS_PROFILE" || !rolecallProfile(e.configFile, val)) {
+		if val := r.getenv(v.name); val != "" && (v.name != "AWS_PROFILE" || !rolecallProfile(r.configFile, val)) {
 			problem = v.why
 			if v.name == "AWS_PROFILE" {
 				problem = fmt.Sprintf(v.why, val)
 			}
 		}
-		add("environment: "+v.name, problem, v.fix)
+		r.add("environment: "+v.name, problem, v.fix)
 	}
-	add("default profile", defaultProfileProblem(e.configFile, e.credsFile), creds.Say(creds.DoctorDefaultFix))
-	add("AWS config", awsConfigProblem(e.configFile), creds.Say(creds.DoctorAWSConfigFix))
-	if e.settings != nil {
-		add("settings", e.settings.Error(), creds.Say(creds.DoctorSettingsFix))
-	} else {
-		add("settings", "", "")
-	}
+}
 
-	st, err := e.status()
-	running := err == nil
-	switch {
-	case running:
-		add("rolecall running", "", "")
-	case errors.Is(err, control.ErrNotRunning):
-		add("rolecall running", "rolecall is not running", "start it: `rolecall` (tray), `rolecall serve`, or `rolecall autostart on` for every login")
-	default:
-		add("rolecall running", err.Error(), controlFix())
+// checkFiles: the AWS files and the settings file.
+func checkFiles(r *doctorRun) {
+	r.add("default profile", defaultProfileProblem(r.configFile, r.credsFile), creds.Say(creds.DoctorDefaultFix))
+	r.add("AWS config", awsConfigProblem(r.configFile), creds.Say(creds.DoctorAWSConfigFix))
+	if r.settings != nil {
+		r.add("settings", r.settings.Error(), creds.Say(creds.DoctorSettingsFix))
+	} else {
+		r.add("settings", "", "")
 	}
-	if !running && e.portInUse(e.port) {
-		add("port "+strconv.Itoa(e.port), fmt.Sprintf("port %d is taken by another program", e.port),
+}
+
+// checkRunning asks the running rolecall for its status.
+func checkRunning(r *doctorRun) {
+	var err error
+	r.proc, err = r.status()
+	r.running = err == nil
+	switch {
+	case r.running:
+		r.add("rolecall running", "", "")
+	case errors.Is(err, control.ErrNotRunning):
+		r.add("rolecall running", "rolecall is not running", "start it: `rolecall` (tray), `rolecall serve`, or `rolecall autostart on` for every login")
+	default:
+		r.add("rolecall running", err.Error(), controlFix())
+	}
+}
+
+// checkPort: with rolecall not running, something else on its port.
+func checkPort(r *doctorRun) {
+	if !r.running && r.portInUse(r.port) {
+		r.add("port "+strconv.Itoa(r.port), fmt.Sprintf("port %d is taken by another program", r.port),
 			"stop that program, or set another port in "+settingsPathText()+" (port = N)")
 	} else {
-		add("port "+strconv.Itoa(e.port), "", "")
+		r.add("port "+strconv.Itoa(r.port), "", "")
 	}
-	if running {
-		problem := ""
-		if st.URL == "" {
-			problem = "the running rolecall reports no listener"
-		}
-		add("listener", problem, "restart rolecall")
-		add("environment: AWS_CONTAINER_CREDENTIALS_FULL_URI", fullURIProblem(e.getenv, st.URL), creds.Say(creds.DoctorShellFix))
-		add("environment: token", tokenProblem(e.getenv, e.token), creds.Say(creds.DoctorShellFix))
+}
+
+// checkListener: the running rolecall's listener, and this shell's
+// variables that reach it.
+func checkListener(r *doctorRun) {
+	if !r.running {
+		return
 	}
-	if err := e.keyring(); errors.Is(err, keyring.ErrLocked) || errors.Is(err, keyring.ErrTimeout) {
-		add("keyring", creds.Say(creds.DoctorKeyringLocked, err), keyring.ErrorMessage(err))
+	problem := ""
+	if r.proc.URL == "" {
+		problem = "the running rolecall reports no listener"
+	}
+	r.add("listener", problem, "restart rolecall")
+	r.add("environment: AWS_CONTAINER_CREDENTIALS_FULL_URI", fullURIProblem(r.getenv, r.proc.URL), creds.Say(creds.DoctorShellFix))
+	r.add("environment: token", tokenProblem(r.getenv, r.token), creds.Say(creds.DoctorShellFix))
+}
+
+func checkKeyring(r *doctorRun) {
+	if err := r.keyring(); errors.Is(err, keyring.ErrLocked) || errors.Is(err, keyring.ErrTimeout) {
+		r.add("keyring", creds.Say(creds.DoctorKeyringLocked, err), keyring.ErrorMessage(err))
 	} else if err != nil {
-		add("keyring", creds.Say(creds.DoctorNoKeyring, err), keyring.ErrorMessage(err))
+		r.add("keyring", creds.Say(creds.DoctorNoKeyring, err), keyring.ErrorMessage(err))
 	} else {
-		add("keyring", "", "")
+		r.add("keyring", "", "")
 	}
-	if err := e.trayHost(); err != nil {
-		add("tray host", err.Error(), "on GNOME install the AppIndicator extension; headless machines use `rolecall serve`")
+}
+
+func checkTrayHost(r *doctorRun) {
+	if err := r.trayHost(); err != nil {
+		r.add("tray host", err.Error(), "on GNOME install the AppIndicator extension; headless machines use `rolecall serve`")
 	} else {
-		add("tray host", "", "")
+		r.add("tray host", "", "")
 	}
-	sessions, err := e.sessions()
+}
+
+// checkSessions: each SSO session signed in, and not about to end.
+func checkSessions(r *doctorRun) {
+	sessions, err := r.sessions()
 	if err != nil {
-		add("AWS config", err.Error(), "fix the file named in the message")
+		r.add("AWS config", err.Error(), "fix the file named in the message")
 	}
 	for _, s := range sessions {
 		name := "sso-session " + s.Key
 		switch {
 		case !s.SignedIn:
-			add(name, "not signed in, or the session has expired", "rolecall login --sso-session "+s.Key)
-		case !s.Renewable && s.ExpiresAt.Sub(e.now) < e.expiringIn:
-			add(name, "the session ends at "+s.ExpiresAt.Local().Format("15:04"), "rolecall login --sso-session "+s.Key+" (before then)")
+			r.add(name, "not signed in, or the session has expired", "rolecall login --sso-session "+s.Key)
+		case !s.Renewable && s.ExpiresAt.Sub(r.now) < r.expiringIn:
+			r.add(name, "the session ends at "+s.ExpiresAt.Local().Format("15:04"), "rolecall login --sso-session "+s.Key+" (before then)")
 		default:
-			add(name, "", "")
+			r.add(name, "", "")
 		}
 	}
-	return out
 }
 
 // defaultProfileProblem finds a [default] profile with credentials of its

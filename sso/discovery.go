@@ -142,16 +142,9 @@ func (c *Client) discover(ctx context.Context, s *Session) ([]Role, error) {
 	if err != nil {
 		return nil, err
 	}
-	var accounts []accountInfo
-	pages := sso.NewListAccountsPaginator(portal, &sso.ListAccountsInput{AccessToken: aws.String(tok.AccessToken), MaxResults: aws.Int32(100)})
-	for pages.HasMorePages() {
-		out, err := pages.NextPage(ctx, throttled)
-		if err != nil {
-			return nil, c.portalError(s, tok, "list accounts", err)
-		}
-		for _, a := range out.AccountList {
-			accounts = append(accounts, accountInfo{id: aws.ToString(a.AccountId), name: aws.ToString(a.AccountName)})
-		}
+	accounts, err := c.listAccounts(ctx, portal, s, tok)
+	if err != nil {
+		return nil, err
 	}
 	names := accountNames(accounts)
 
@@ -196,6 +189,22 @@ func (c *Client) discover(ctx context.Context, s *Session) ([]Role, error) {
 	st.found = &discovery{at: c.opts.Now(), roles: found}
 	c.mu.Unlock()
 	return found, nil
+}
+
+// listAccounts lists every page of the accounts session s reaches.
+func (c *Client) listAccounts(ctx context.Context, portal *sso.Client, s *Session, tok *Token) ([]accountInfo, error) {
+	var accounts []accountInfo
+	pages := sso.NewListAccountsPaginator(portal, &sso.ListAccountsInput{AccessToken: aws.String(tok.AccessToken), MaxResults: aws.Int32(100)})
+	for pages.HasMorePages() {
+		out, err := pages.NextPage(ctx, throttled)
+		if err != nil {
+			return nil, c.portalError(s, tok, "list accounts", err)
+		}
+		for _, a := range out.AccountList {
+			accounts = append(accounts, accountInfo{id: aws.ToString(a.AccountId), name: aws.ToString(a.AccountName)})
+		}
+	}
+	return accounts, nil
 }
 
 type accountInfo struct{ id, name string }

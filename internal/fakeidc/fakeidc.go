@@ -345,27 +345,9 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 	var startURL string
 	switch req.GrantType {
 	case "urn:ietf:params:oauth:grant-type:device_code":
-		d, ok := s.devices[req.DeviceCode]
-		switch {
-		case !ok || d.clientID != req.ClientID || d.state == "used":
-			oidcError(w, 400, "InvalidGrantException", "invalid_grant", "unknown device code")
-			return
-		case !s.Now().Before(d.expires):
-			oidcError(w, 400, "ExpiredTokenException", "expired_token", "the device code has expired")
-			return
-		case s.SlowDownNext > 0:
-			s.SlowDownNext--
-			oidcError(w, 400, "SlowDownException", "slow_down", "")
-			return
-		case d.state == "pending":
-			oidcError(w, 400, "AuthorizationPendingException", "authorization_pending", "")
-			return
-		case d.state == "denied":
-			oidcError(w, 400, "AccessDeniedException", "access_denied", "the user denied the request")
+		if startURL, ok = s.deviceGrantLocked(w, req.ClientID, req.DeviceCode); !ok {
 			return
 		}
-		d.state = "used"
-		startURL = d.startURL
 	case "refresh_token":
 		g, ok := s.refresh[req.RefreshToken]
 		if !ok || g.clientID != req.ClientID {
@@ -393,6 +375,33 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 		out["refreshToken"] = rt
 	}
 	writeJSON(w, out)
+}
+
+// deviceGrantLocked redeems an approved device code once; otherwise it
+// writes the error Identity Center answers (pending, slow down, expired,
+// denied) and returns false.
+func (s *Server) deviceGrantLocked(w http.ResponseWriter, clientID, code string) (startURL string, ok bool) {
+	d, ok := s.devices[code]
+	switch {
+	case !ok || d.clientID != clientID || d.state == "used":
+		oidcError(w, 400, "InvalidGrantException", "invalid_grant", "unknown device code")
+		return "", false
+	case !s.Now().Before(d.expires):
+		oidcError(w, 400, "ExpiredTokenException", "expired_token", "the device code has expired")
+		return "", false
+	case s.SlowDownNext > 0:
+		s.SlowDownNext--
+		oidcError(w, 400, "SlowDownException", "slow_down", "")
+		return "", false
+	case d.state == "pending":
+		oidcError(w, 400, "AuthorizationPendingException", "authorization_pending", "")
+		return "", false
+	case d.state == "denied":
+		oidcError(w, 400, "AccessDeniedException", "access_denied", "the user denied the request")
+		return "", false
+	}
+	d.state = "used"
+	return d.startURL, true
 }
 
 // portal counts the call, checks the bearer token, counts concurrency, applies latency and

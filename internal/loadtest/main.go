@@ -58,34 +58,7 @@ func main() {
 	fmt.Printf("wrk -t2 -c%d -d%s --latency, GET of one slot's credentials; %d rounds, forwards and backwards; %s\n\n",
 		*conns, *duration, *rounds, machine())
 
-	// Each round runs every target, forwards in even rounds and backwards
-	// in odd ones; a ratio is taken within each round (neighbours in time,
-	// so that the drift of a shared machine's speed cancels) and the
-	// median of the rounds' ratios is shown.
-	targets := []target{
-		{name: "bare", mode: "bare", slots: 1},
-		{name: "rolecall", mode: "child", slots: 1},
-		{name: "rolecall 100 slots", mode: "child", slots: 100},
-		{name: "rolecall 1000 slots", mode: "child", slots: 1000},
-	}
-	runs := make([][]run, len(targets))
-	for round := range *rounds {
-		for k := range targets {
-			i := k
-			if round%2 == 1 {
-				i = len(targets) - 1 - k
-			}
-			runs[i] = append(runs[i], measure(targets[i], *duration, *conns))
-		}
-	}
-	med := make([]run, len(targets))
-	for i := range targets {
-		med[i] = median(runs[i])
-	}
-	printTable(med[0], med[1], ratios(runs[0], runs[1]))
-	r100, r1000 := ratios(runs[1], runs[2]), ratios(runs[1], runs[3])
-	fmt.Printf("\nslots (req/s, median of rounds): 1 → %.0f, 100 → %.0f, 1000 → %.0f; per-round ratio to 1 slot: 100 → %.3f, 1000 → %.3f\n",
-		med[1].rps, med[2].rps, med[3].rps, r100.rps, r1000.rps)
+	wrkTable(*duration, *conns, *rounds)
 
 	startupLines(*bin, *sessionRuns)
 	if *idle > 0 {
@@ -98,6 +71,39 @@ func main() {
 			"  owner's wrk: %.0f req/s, p50 %s, p99 %s, %d timeouts, %d socket errors\n",
 			*idle, a.attackerConns, a.rps, us(a.p50), us(a.p99), a.timeouts, a.errors)
 	}
+}
+
+// wrkTable measures rolecall against the bare handler under wrk and
+// prints the table and the slot-count line.
+func wrkTable(duration time.Duration, conns, rounds int) {
+	// Each round runs every target, forwards in even rounds and backwards
+	// in odd ones; a ratio is taken within each round (neighbours in time,
+	// so that the drift of a shared machine's speed cancels) and the
+	// median of the rounds' ratios is shown.
+	targets := []target{
+		{name: "bare", mode: "bare", slots: 1},
+		{name: "rolecall", mode: "child", slots: 1},
+		{name: "rolecall 100 slots", mode: "child", slots: 100},
+		{name: "rolecall 1000 slots", mode: "child", slots: 1000},
+	}
+	runs := make([][]run, len(targets))
+	for round := range rounds {
+		for k := range targets {
+			i := k
+			if round%2 == 1 {
+				i = len(targets) - 1 - k
+			}
+			runs[i] = append(runs[i], measure(targets[i], duration, conns))
+		}
+	}
+	med := make([]run, len(targets))
+	for i := range targets {
+		med[i] = median(runs[i])
+	}
+	printTable(med[0], med[1], ratios(runs[0], runs[1]))
+	r100, r1000 := ratios(runs[1], runs[2]), ratios(runs[1], runs[3])
+	fmt.Printf("\nslots (req/s, median of rounds): 1 → %.0f, 100 → %.0f, 1000 → %.0f; per-round ratio to 1 slot: 100 → %.3f, 1000 → %.3f\n",
+		med[1].rps, med[2].rps, med[3].rps, r100.rps, r1000.rps)
 }
 
 // startupLines prints the start-up and idle-memory lines of the real

@@ -131,14 +131,14 @@ func (a *app) runTray(ctx context.Context) {
 
 // trayState is what the menu shows; it makes no network call.
 func (a *app) trayState() tray.State {
-	st := tray.State{Slots: a.engine.Snapshot(), Recent: a.engine.Recent(), Favorites: a.engine.Favorites()}
+	state := tray.State{Slots: a.engine.Snapshot(), Recent: a.engine.Recent(), Favorites: a.engine.Favorites()}
 	if clipboard.Unsupported {
-		st.NoClipboard = "install xclip, xsel or wl-clipboard"
+		state.NoClipboard = "install xclip, xsel or wl-clipboard"
 	}
-	st.Autostart, _ = tray.AutostartEnabled()
+	state.Autostart, _ = tray.AutostartEnabled()
 	if sessions, err := a.engine.Sessions(); err == nil {
 		for _, s := range sessions {
-			st.Sessions = append(st.Sessions, tray.Session{
+			state.Sessions = append(state.Sessions, tray.Session{
 				Key: s.Key, SignedIn: s.SignedIn, ExpiresAt: s.ExpiresAt, Renewable: s.Renewable,
 				LoggingIn: s.LoggingIn, UserCode: s.UserCode, Ends: s.Ends,
 			})
@@ -146,11 +146,11 @@ func (a *app) trayState() tray.State {
 	}
 	if roles, err := a.engine.Roles(); err == nil {
 		for _, r := range roles {
-			st.Roles = append(st.Roles, tray.Role{Name: r.Name, Account: r.AccountName, AccountID: r.AccountID, Role: r.RoleName, Session: r.Session})
+			state.Roles = append(state.Roles, tray.Role{Name: r.Name, Account: r.AccountName, AccountID: r.AccountID, Role: r.RoleName, Session: r.Session})
 			if r.Kind == "discovered" && r.AccountName == "" {
-				st.Roles[len(st.Roles)-1].Account = r.AccountID
+				state.Roles[len(state.Roles)-1].Account = r.AccountID
 			}
 		}
 	}
-	return st
+	return state
 }

@@ -57,9 +57,9 @@ func (c *cli) stop(args []string) int {
 		return rc
 	}
 	return c.call(func(cl *control.Client) error {
-		st, err := cl.Stop(c.ctx)
+		status, err := cl.Stop(c.ctx)
 		if err == nil {
-			fmt.Fprintf(c.stdout, "rolecall (pid %d) is stopping\n", st.PID)
+			fmt.Fprintf(c.stdout, "rolecall (pid %d) is stopping\n", status.PID)
 		}
 		return err
 	})

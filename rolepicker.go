@@ -67,15 +67,15 @@ func (a *app) findRole() error {
 
 // pickerRoles lists every role for the page, labelled as in the menu.
 func (a *app) pickerRoles() []picker.Role {
-	st := a.trayState()
+	state := a.trayState()
 	loaded := ""
-	if st.Slots.Default != nil {
-		loaded = st.Slots.Default.Profile.Name
+	if state.Slots.Default != nil {
+		loaded = state.Slots.Default.Profile.Name
 	}
-	out := make([]picker.Role, 0, len(st.Roles))
-	for _, r := range st.Roles {
+	out := make([]picker.Role, 0, len(state.Roles))
+	for _, r := range state.Roles {
 		out = append(out, picker.Role{Name: r.Name, Label: tray.Label(r), Loaded: r.Name == loaded,
-			Favorite: slices.Contains(st.Favorites, r.Name)})
+			Favorite: slices.Contains(state.Favorites, r.Name)})
 	}
 	return out
 }

@@ -18,8 +18,8 @@ type signins struct {
 	path string
 	log  *slog.Logger
 
-	mu sync.Mutex
-	st signinState
+	mu    sync.Mutex
+	times signinState
 }
 
 type signinState struct {
@@ -28,17 +28,17 @@ type signinState struct {
 }
 
 func newSignins(path string, log *slog.Logger) *signins {
-	s := &signins{path: path, log: log, st: signinState{At: map[string]time.Time{}, Learned: map[string]time.Duration{}}}
+	s := &signins{path: path, log: log, times: signinState{At: map[string]time.Time{}, Learned: map[string]time.Duration{}}}
 	if b, err := os.ReadFile(path); err == nil {
-		var st signinState
-		if err := json.Unmarshal(b, &st); err != nil {
+		var saved signinState
+		if err := json.Unmarshal(b, &saved); err != nil {
 			log.Warn("sign-in times unreadable: starting afresh", "file", path, "err", err)
 		} else {
-			for k, v := range st.At {
-				s.st.At[k] = v
+			for k, v := range saved.At {
+				s.times.At[k] = v
 			}
-			for k, v := range st.Learned {
-				s.st.Learned[k] = v
+			for k, v := range saved.Learned {
+				s.times.Learned[k] = v
 			}
 		}
 	}
@@ -49,7 +49,7 @@ func newSignins(path string, log *slog.Logger) *signins {
 func (s *signins) SignedIn(session string, t time.Time) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.st.At[session] = t
+	s.times.At[session] = t
 	s.saveLocked()
 }
 
@@ -59,13 +59,13 @@ func (s *signins) SignedIn(session string, t time.Time) {
 func (s *signins) Ended(session string, t time.Time, length time.Duration) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	at, ok := s.st.At[session]
+	at, ok := s.times.At[session]
 	if !ok {
 		return
 	}
-	delete(s.st.At, session)
+	delete(s.times.At, session)
 	if l := t.Sub(at).Round(time.Minute); l > 0 && l < s.lengthLocked(session, length) {
-		s.st.Learned[session] = l
+		s.times.Learned[session] = l
 		s.log.Info("sso session ended before sso_session_duration: using the shorter length", "session", session, "length", l)
 	}
 	s.saveLocked()
@@ -76,7 +76,7 @@ func (s *signins) Ended(session string, t time.Time, length time.Duration) {
 func (s *signins) Ends(session string, length time.Duration) time.Time {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	at, ok := s.st.At[session]
+	at, ok := s.times.At[session]
 	if !ok {
 		return time.Time{}
 	}
@@ -84,14 +84,14 @@ func (s *signins) Ends(session string, length time.Duration) time.Time {
 }
 
 func (s *signins) lengthLocked(session string, length time.Duration) time.Duration {
-	if l, ok := s.st.Learned[session]; ok && l < length {
+	if l, ok := s.times.Learned[session]; ok && l < length {
 		return l
 	}
 	return length
 }
 
 func (s *signins) saveLocked() {
-	b, _ := json.Marshal(s.st)
+	b, _ := json.Marshal(s.times)
 	if err := replaceFile(s.path, b); err != nil {
 		s.log.Warn("sign-in times not saved", "file", s.path, "err", err)
 	}

@@ -2,16 +2,13 @@ package main
 
 import (
 	"context"
-	"io"
 	"log/slog"
 	"sync"
 
 	"github.com/atotto/clipboard"
-	"github.com/pkg/browser"
 
 	"github.com/rolecall/rolecall/assets"
 	"github.com/rolecall/rolecall/engine"
-	"github.com/rolecall/rolecall/server/control"
 	"github.com/rolecall/rolecall/settings"
 	"github.com/rolecall/rolecall/tray"
 )
@@ -32,56 +29,15 @@ type app struct {
 	wg      sync.WaitGroup
 }
 
-// startEngine loads the settings, applies the flags and starts the engine;
-// with a tray, it is interactive: logins start by themselves, the browser
-// opens pages and notifications are shown.
-func (c *cli) startEngine(f serveFlags, a *app) (*engine.Engine, *slog.Logger, error) {
-	log := newLogger(c.stderr, f.debug)
-	cfgPath, err := settings.Path()
-	if err != nil {
-		return nil, nil, err
+// newApp is the tray adapter, before its engine starts: it makes the
+// engine interactive and gives it the desktop's notifications.
+func newApp(cfg *engine.Config) *app {
+	a := &app{
+		settings: cfg.Settings, log: cfg.Log, clipboard: defaultClipboard, changes: make(chan struct{}, 1),
+		notifier: tray.NewNotifier(assets.AppIcon(), cfg.Log),
 	}
-	st, err := settings.Load(cfgPath)
-	if err != nil {
-		return nil, nil, err
-	}
-	f.apply(&st)
-	stateDir, err := settings.StateDir()
-	if err != nil {
-		return nil, nil, err
-	}
-	sock, err := control.SocketPath()
-	if err != nil {
-		return nil, nil, err
-	}
-	cfg := engine.Config{
-		Settings: st, SettingsPath: cfgPath, StateDir: stateDir, Socket: sock,
-		TLSCert: f.cert, TLSKey: f.key, Version: version, Log: log, OpenURL: browser.OpenURL,
-	}
-	if a != nil {
-		a.settings, a.log = st, log
-		a.notifier = tray.NewNotifier(assets.AppIcon(), log)
-		cfg.Interactive, cfg.Notify = true, a.notify
-	}
-	e, err := engine.Start(c.ctx, cfg)
-	if err != nil && a != nil {
-		a.notifier.Close()
-	}
-	return e, log, err
-}
-
-// newLogger logs text lines to w.
-func newLogger(w io.Writer, debug bool) *slog.Logger {
-	level := slog.LevelInfo
-	if debug {
-		level = slog.LevelDebug
-	}
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
-}
-
-// newApp is the tray adapter, before its engine starts.
-func newApp() *app {
-	return &app{clipboard: defaultClipboard, changes: make(chan struct{}, 1)}
+	cfg.Interactive, cfg.Notify = true, a.notify
+	return a
 }
 
 // changed asks the tray to render again.

@@ -3,7 +3,13 @@ package main
 import (
 	"flag"
 	"fmt"
+	"io"
+	"log/slog"
 
+	"github.com/pkg/browser"
+
+	"github.com/rolecall/rolecall/engine"
+	"github.com/rolecall/rolecall/server/control"
 	"github.com/rolecall/rolecall/settings"
 	"github.com/rolecall/rolecall/tray"
 )
@@ -28,6 +34,42 @@ func (f serveFlags) apply(st *settings.Settings) {
 	}
 }
 
+// engineConfig loads the settings, applies the flags and says where the
+// engine keeps its files and its control channel.
+func (c *cli) engineConfig(f serveFlags) (engine.Config, error) {
+	cfgPath, err := settings.Path()
+	if err != nil {
+		return engine.Config{}, err
+	}
+	st, err := settings.Load(cfgPath)
+	if err != nil {
+		return engine.Config{}, err
+	}
+	f.apply(&st)
+	stateDir, err := settings.StateDir()
+	if err != nil {
+		return engine.Config{}, err
+	}
+	sock, err := control.SocketPath()
+	if err != nil {
+		return engine.Config{}, err
+	}
+	return engine.Config{
+		Settings: st, SettingsPath: cfgPath, StateDir: stateDir, Socket: sock,
+		TLSCert: f.cert, TLSKey: f.key, Version: version,
+		Log: newLogger(c.stderr, f.debug), OpenURL: browser.OpenURL,
+	}, nil
+}
+
+// newLogger logs text lines to w.
+func newLogger(w io.Writer, debug bool) *slog.Logger {
+	level := slog.LevelInfo
+	if debug {
+		level = slog.LevelDebug
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level}))
+}
+
 func (c *cli) serveFlagSet(name, synopsis, example string) (*flag.FlagSet, *serveFlags) {
 	fs := c.flags(name, synopsis, example)
 	f := &serveFlags{}
@@ -49,7 +91,11 @@ func (c *cli) serve(args []string) int {
 	if f.port < 0 || f.port > 65535 {
 		return c.usageError(fs, fmt.Sprintf("--port %d is not a port number (1-65535)", f.port))
 	}
-	e, log, err := c.startEngine(*f, nil)
+	cfg, err := c.engineConfig(*f)
+	if err != nil {
+		return c.fail(err)
+	}
+	e, err := engine.Start(c.ctx, cfg)
 	if err != nil {
 		return c.fail(err)
 	}
@@ -57,7 +103,7 @@ func (c *cli) serve(args []string) int {
 	case <-c.ctx.Done():
 	case <-e.Done():
 	}
-	log.Info("shutting down")
+	cfg.Log.Info("shutting down")
 	e.Close()
 	if err := e.Err(); err != nil {
 		return c.fail(err)
@@ -72,9 +118,14 @@ func (c *cli) startTray() int {
 		fmt.Fprintf(c.stderr, "rolecall: %v; running headless as `rolecall serve`\n", err)
 		return c.serve(nil)
 	}
-	a := newApp()
-	e, _, err := c.startEngine(serveFlags{}, a)
+	cfg, err := c.engineConfig(serveFlags{})
 	if err != nil {
+		return c.fail(err)
+	}
+	a := newApp(&cfg)
+	e, err := engine.Start(c.ctx, cfg)
+	if err != nil {
+		a.notifier.Close()
 		return c.fail(err)
 	}
 	a.engine = e

@@ -114,7 +114,7 @@ func Start(ctx context.Context, cfg Config) (_ *Engine, err error) {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
 	e := &Engine{
-		cfg: cfg, log: cfg.Log, recent: &recent{},
+		cfg: cfg, log: cfg.Log,
 		logins: make(chan struct{}, 1), saveState: make(chan struct{}, 1), stopped: make(chan struct{}),
 	}
 	e.ctx, e.cancel = context.WithCancel(ctx)

@@ -64,8 +64,10 @@ lint:
 
 # Go benchmarks (the credential path, the peer check with 0 and 10,000
 # other sockets, audit attribution of curl clients, the AWS config with 500,
-# 5,000 and 20,000 profiles, discovery), then the side-by-side table of
-# rolecall and a bare net/http handler under wrk (apt-get install wrk).
+# 5,000 and 20,000 profiles, discovery), then the side-by-side table of the
+# real `rolecall serve` (two sessions, five slots, audit log on) and a bare
+# net/http handler under wrk (apt-get install wrk dbus gnome-keyring), and
+# beside them the servers named in ROLECALL_BENCH_PEERS (see README).
 bench: build
 	$(GO) test -run '^$$' -bench . -benchmem ./creds ./server
 	$(GO) test -run '^$$' -bench Config -benchmem ./sso
@@ -73,7 +75,8 @@ bench: build
 	$(GO) test -run '^$$' -bench Switch -benchtime 20x ./tray
 	$(GO) test -run '^$$' -bench TrayDailyDriver -benchtime 20x .
 	$(GO) build -o bin/loadtest ./internal/loadtest
-	./bin/loadtest -bin $(BIN)
+	$(GO) build -o bin/loadtest-bare ./internal/loadtest/bare
+	./bin/loadtest -bin $(BIN) -bare bin/loadtest-bare
 
 # Archives for linux/amd64, linux/arm64, windows/amd64 and SHA256SUMS in dist/.
 dist:

@@ -8,7 +8,6 @@ import (
 	"io"
 	"log"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -25,9 +24,8 @@ import (
 	"github.com/rolecall/rolecall/server"
 )
 
-// child serves credentials like rolecall serve (mode child: every check
-// and the audit log on) or the same bytes and headers from a bare handler
-// (mode bare), on 127.0.0.1:<port>.
+// child serves credentials as the listener of rolecall serve does (every
+// check and the audit log on), on 127.0.0.1:<port>, from n slots.
 func child(mode string, args []string) {
 	n, _ := strconv.Atoi(args[0])
 	if path := os.Getenv("LOADTEST_CPUPROFILE"); path != "" {
@@ -53,17 +51,6 @@ func child(mode string, args []string) {
 			log.Fatal(err)
 		}
 	}
-	if mode == "bare" {
-		body := bareBody(m, "p"+strconv.Itoa(n/2))
-		length := strconv.Itoa(len(body))
-		go http.Serve(l, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("Content-Type", "application/json")
-			w.Header().Set("Content-Length", length)
-			w.Write(body)
-		}))
-		<-ctx.Done()
-		return
-	}
 	dir, _ := os.MkdirTemp("", "rolecall-loadtest-")
 	defer os.RemoveAll(dir)
 	audit, err := server.OpenAudit(filepath.Join(dir, "audit.log"), server.AuditOptions{})
@@ -78,27 +65,6 @@ func child(mode string, args []string) {
 	s.Serve(l)
 	<-ctx.Done()
 	s.Close(context.Background())
-}
-
-// bareBody is what rolecall answers for slot name: got through a
-// throw-away rolecall handler, so both serve identical bytes.
-func bareBody(m *creds.Manager, name string) []byte {
-	s, err := server.New(server.Options{Source: m, Token: token})
-	if err != nil {
-		log.Fatal(err)
-	}
-	l, _ := net.Listen("tcp", "127.0.0.1:0")
-	s.Serve(l)
-	defer s.Close(context.Background())
-	req, _ := http.NewRequest("GET", "http://"+l.Addr().String()+"/slot/"+name, nil)
-	req.Header.Set("Authorization", token)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return b
 }
 
 var fakeFetcher = creds.FetcherFunc(func(_ context.Context, p creds.Profile) (creds.Credentials, error) {
@@ -132,7 +98,10 @@ func underAttack(idle int, d time.Duration, conns int) (attackResult, error) {
 		return attackResult{}, errors.New("setpriv is missing: apt-get install util-linux")
 	}
 	self, _ := os.Executable()
-	p := start("child", 1)
+	p, err := childTarget("rolecall", "child", 1).start()
+	if err != nil {
+		return attackResult{}, err
+	}
 	defer p.stop()
 	addr := strings.TrimPrefix(p.url, "http://")
 	addr = addr[:strings.IndexByte(addr, '/')]
@@ -147,7 +116,7 @@ func underAttack(idle int, d time.Duration, conns int) (attackResult, error) {
 		a.Wait()
 		return attackResult{}, fmt.Errorf("attacker: %v", err)
 	}
-	w := wrk(p.url, d, conns)
+	w := wrk(p.url, p.auth, d, conns)
 	line, _ := ready.ReadString('\n')
 	a.Wait()
 	n, _ := strconv.Atoi(strings.TrimSpace(line))

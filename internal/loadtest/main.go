@@ -1,17 +1,23 @@
-// Command loadtest measures rolecall's credential listener with a real HTTP
-// load generator (wrk), side by side with a bare net/http handler serving
-// the same bytes, and prints one table: requests per second, CPU per
-// request, p50 and p99 latency, resident memory idle and under load, and
-// the time from exec to the first credentials served, with the ratio of
-// rolecall to bare for each; then 1, 100 and 1,000 loaded slots, and the
-// owner's clients while another local user holds thousands of idle
-// connections open and runs a connect loop.
+// Command loadtest measures what users run: the real `rolecall serve`
+// binary in the state a user is in (two signed-in sso-sessions, five
+// slots, the audit log on; internal/fakeidc as Identity Center and
+// gnome-keyring on a private session bus), side by side with a bare
+// net/http handler serving the same bytes, under a real HTTP load
+// generator (wrk), in alternating rounds, and prints one table: requests
+// per second, CPU per request, p50 and p99 latency, resident memory, and
+// the time from exec to the first credentials served, with the median of
+// the per-round ratios to the bare handler. Other credential servers
+// (aws-vault's and the like) join the rounds when named in
+// ROLECALL_BENCH_PEERS (real.go). Then idle memory after a few minutes,
+// and the owner's clients while another local user holds thousands of
+// idle connections open and runs a connect loop.
 //
-// It is a benchmark tool (make bench), never part of rolecall. The listener
-// under load is built from the same packages as `rolecall serve` (creds,
-// server, with the audit log and the peer check on) in a child process,
-// with a fetcher that hands out fake credentials, since no real profile
-// source is reachable here.
+// It is a benchmark tool (make bench), never part of rolecall. The
+// "listener alone" column is the listener built from the same packages as
+// `rolecall serve` (creds, server, with the audit log and the peer check
+// on) in a child process of this program, with a fetcher that hands out
+// fake credentials: the difference to `rolecall serve` is what the rest
+// of the binary adds.
 package main
 
 import (
@@ -21,6 +27,7 @@ import (
 	"os"
 	"os/exec"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -31,7 +38,7 @@ func main() {
 	log.SetFlags(0)
 	if len(os.Args) > 1 {
 		switch os.Args[1] {
-		case "child", "bare":
+		case "child":
 			child(os.Args[1], os.Args[2:])
 			return
 		case "attack":
@@ -43,49 +50,79 @@ func main() {
 	conns := flag.Int("conns", 50, "concurrent keep-alive connections")
 	rounds := flag.Int("rounds", 7, "rounds over all targets")
 	idle := flag.Int("attack-idle", 4000, "idle connections held by another user in the attack run (0: no attack run)")
-	bin := flag.String("bin", "bin/rolecall", "rolecall binary for the start-up and idle-memory line")
-	sessionRuns := flag.Int("session-runs", 9, "restarts of `rolecall serve` with a stored session, timed to the first credentials (0: none)")
-	onlyStartup := flag.Bool("startup-only", false, "measure only the start-up lines (no wrk)")
+	bin := flag.String("bin", "bin/rolecall", "the rolecall binary (make build)")
+	bare := flag.String("bare", "bin/loadtest-bare", "the bare handler (go build -o bin/loadtest-bare ./internal/loadtest/bare)")
+	idleWait := flag.Duration("idle", 3*time.Minute, "how long the servers sit idle before their idle RSS is read (0: not measured)")
+	manySlots := flag.Bool("many-slots", false, "also load the listener alone with 100 and 1,000 slots")
+	onlyStartup := flag.Bool("startup-only", false, "measure only exec to the first credentials, in -rounds alternating restarts (no wrk)")
 	testing.Init() // the desktop session rig (internal/desktoptest) asks testing.Short
 	flag.Parse()
-	if *onlyStartup {
-		startupLines(*bin, *sessionRuns)
-		return
+	peers, err := parsePeers(os.Getenv(peersEnv))
+	if err != nil {
+		log.Fatal(err)
 	}
-	if _, err := exec.LookPath("wrk"); err != nil {
+	if _, err := exec.LookPath("wrk"); err != nil && !*onlyStartup {
 		log.Fatal("loadtest: wrk is missing: apt-get install wrk")
 	}
-	fmt.Printf("wrk -t2 -c%d -d%s --latency, GET of one slot's credentials; %d rounds, forwards and backwards; %s\n\n",
-		*conns, *duration, *rounds, machine())
-
-	wrkTable(*duration, *conns, *rounds)
-
-	startupLines(*bin, *sessionRuns)
-	if *idle > 0 {
+	r := &rig{}
+	err = r.run(func() error {
+		u, err := newUserState(r, *bin)
+		if err != nil {
+			return fmt.Errorf("the user state (two sessions, five slots): %w", err)
+		}
+		body, err := u.body()
+		if err != nil {
+			return err
+		}
+		targets := []target{
+			bareTarget(*bare, body, u.token),
+			{name: "rolecall serve", start: u.start},
+		}
+		for _, pe := range peers {
+			targets = append(targets, target{name: pe.name, start: pe.start})
+		}
+		if *onlyStartup {
+			coldStarts(targets, *rounds)
+			return nil
+		}
+		targets = append(targets, childTarget("listener alone", "child", 1))
+		if *manySlots {
+			targets = append(targets, childTarget("listener, 100 slots", "child", 100), childTarget("listener, 1000 slots", "child", 1000))
+		}
+		loadRounds(targets, *rounds, *duration, *conns)
+		if *idleWait > 0 {
+			idleMemory(targets[:2+len(peers)], *idleWait)
+		}
+		if t, err := serveStartup(*bin); err != nil {
+			fmt.Printf("\n`rolecall serve` with no session: %v\n", err)
+		} else {
+			fmt.Printf("\n`rolecall serve` with no session and no keyring: exec to /healthz 200 %s (median of 5)\n", us(t.Seconds()*1e6))
+		}
+		return nil
+	})
+	if err != nil {
+		log.Fatalf("loadtest: %v", err)
+	}
+	if *idle > 0 && !*onlyStartup {
 		a, err := underAttack(*idle, *duration, *conns)
 		if err != nil {
 			fmt.Printf("\nattack run skipped: %v\n", err)
 			return
 		}
 		fmt.Printf("\nanother user (nobody) holding %d idle connections and a connect loop (%d refused connections in the run):\n"+
-			"  owner's wrk: %.0f req/s, p50 %s, p99 %s, %d timeouts, %d socket errors\n",
+			"  owner's wrk on the listener alone: %.0f req/s, p50 %s, p99 %s, %d timeouts, %d socket errors\n",
 			*idle, a.attackerConns, a.rps, us(a.p50), us(a.p99), a.timeouts, a.errors)
 	}
 }
 
-// wrkTable measures rolecall against the bare handler under wrk and
-// prints the table and the slot-count line.
-func wrkTable(duration time.Duration, conns, rounds int) {
-	// Each round runs every target, forwards in even rounds and backwards
-	// in odd ones; a ratio is taken within each round (neighbours in time,
-	// so that the drift of a shared machine's speed cancels) and the
-	// median of the rounds' ratios is shown.
-	targets := []target{
-		{name: "bare", mode: "bare", slots: 1},
-		{name: "rolecall", mode: "child", slots: 1},
-		{name: "rolecall 100 slots", mode: "child", slots: 100},
-		{name: "rolecall 1000 slots", mode: "child", slots: 1000},
-	}
+// loadRounds runs every target in each round, forwards in even rounds and
+// backwards in odd ones; a ratio to the first target (the bare handler) is
+// taken within each round (neighbours in time, so that the drift of a
+// shared machine's speed cancels) and the median of the rounds' ratios is
+// shown.
+func loadRounds(targets []target, rounds int, d time.Duration, conns int) {
+	fmt.Printf("wrk -t2 -c%d -d%s --latency, GET of one slot's credentials; %d rounds, forwards and backwards; %s; load average %s\n\n",
+		conns, d, rounds, machine(), loadavg())
 	runs := make([][]run, len(targets))
 	for round := range rounds {
 		for k := range targets {
@@ -93,54 +130,120 @@ func wrkTable(duration time.Duration, conns, rounds int) {
 			if round%2 == 1 {
 				i = len(targets) - 1 - k
 			}
-			runs[i] = append(runs[i], measure(targets[i], duration, conns))
+			runs[i] = append(runs[i], measure(targets[i], d, conns))
 		}
 	}
+	printTable(targets, runs)
+	fmt.Printf("load average after the rounds: %s\n", loadavg())
+}
+
+// coldStarts times exec to the first credentials of each target, n
+// alternating restarts, and prints the medians and the median per-round
+// ratio to the first target.
+func coldStarts(targets []target, n int) {
+	fmt.Printf("exec to the first 200 with credentials, %d alternating restarts; load average %s\n", n, loadavg())
+	times := make([][]float64, len(targets))
+	for round := range n {
+		for k := range targets {
+			i := k
+			if round%2 == 1 {
+				i = len(targets) - 1 - k
+			}
+			p, err := targets[i].start()
+			if err != nil {
+				log.Fatalf("loadtest: %s: %v", targets[i].name, err)
+			}
+			times[i] = append(times[i], p.coldStart.Seconds()*1e6)
+			p.stop()
+		}
+	}
+	for i, t := range targets {
+		line := fmt.Sprintf("  %-22s %10s (%s–%s)", t.name, us(medianOf(times[i])), us(slices.Min(times[i])), us(slices.Max(times[i])))
+		if i > 0 {
+			q := make([]float64, n)
+			for j := range q {
+				q[j] = times[i][j] / times[0][j]
+			}
+			line += fmt.Sprintf("  %.2f× %s", medianOf(q), targets[0].name)
+		}
+		fmt.Println(line)
+	}
+	fmt.Printf("load average after: %s\n", loadavg())
+}
+
+// idleMemory starts every target at once, leaves them idle for wait, and
+// prints their resident memory: the whole, and of it the file-backed pages
+// (the binary's own code and data; clean, shared, but counted).
+func idleMemory(targets []target, wait time.Duration) {
+	procs := make([]*proc, len(targets))
+	for i, t := range targets {
+		p, err := t.start()
+		if err != nil {
+			log.Fatalf("loadtest: %s: %v", t.name, err)
+		}
+		defer p.stop()
+		procs[i] = p
+	}
+	time.Sleep(wait)
+	fmt.Printf("\nidle RSS %s after the start (load average %s):\n", wait, loadavg())
+	for i, t := range targets {
+		_, rss, file, _ := groupStat(procs[i].cmd.Process.Pid)
+		fmt.Printf("  %-22s %s (file-backed %s, anonymous %s)\n", t.name, mib(float64(rss)), mib(float64(file)), mib(float64(rss-file)))
+	}
+}
+
+func medianOf(v []float64) float64 {
+	v = slices.Clone(v)
+	slices.Sort(v)
+	return v[len(v)/2]
+}
+
+// loadavg is the first three fields of /proc/loadavg.
+func loadavg() string {
+	b, _ := os.ReadFile("/proc/loadavg")
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
+}
+
+// printTable shows the median of each target's figures and, beside each
+// but the first, the median of the per-round ratios to the first (for
+// CPU, the median per-round difference in µs).
+func printTable(targets []target, runs [][]run) {
+	const w = 26
+	fmt.Printf("%-20s", "")
+	for _, t := range targets {
+		fmt.Printf("%*s", w, t.name)
+	}
+	fmt.Println()
 	med := make([]run, len(targets))
+	rat := make([]run, len(targets))
 	for i := range targets {
 		med[i] = median(runs[i])
+		rat[i] = ratios(runs[0], runs[i])
 	}
-	printTable(med[0], med[1], ratios(runs[0], runs[1]))
-	r100, r1000 := ratios(runs[1], runs[2]), ratios(runs[1], runs[3])
-	fmt.Printf("\nslots (req/s, median of rounds): 1 → %.0f, 100 → %.0f, 1000 → %.0f; per-round ratio to 1 slot: 100 → %.3f, 1000 → %.3f\n",
-		med[1].rps, med[2].rps, med[3].rps, r100.rps, r1000.rps)
-}
-
-// startupLines prints the start-up and idle-memory lines of the real
-// binary: with no session (exec to /healthz), and with a stored session
-// (exec to the default slot's credentials).
-func startupLines(bin string, sessionRuns int) {
-	if t, rss, err := serveStartup(bin); err != nil {
-		fmt.Printf("\n`rolecall serve`: %v\n", err)
-	} else {
-		fmt.Printf("\n`rolecall serve` (the release binary, no session): exec to /healthz 200 %s, idle RSS %s\n", us(t.Seconds()*1e6), mib(float64(rss)))
+	row := func(name string, val func(run) string, q func(run) string) {
+		fmt.Printf("%-20s", name)
+		for i := range targets {
+			cell := val(med[i])
+			if i > 0 {
+				cell += " " + q(rat[i])
+			}
+			fmt.Printf("%*s", w, cell)
+		}
+		fmt.Println()
 	}
-	if sessionRuns <= 0 {
-		return
-	}
-	if med, lo, hi, err := sessionStartup(bin, sessionRuns); err != nil {
-		fmt.Printf("`rolecall serve` with a stored session: not measured: %v\n", err)
-	} else {
-		fmt.Printf("`rolecall serve` with a stored session (gnome-keyring, fake Identity Center; default slot from state.json):\n"+
-			"  exec to the first 200 on GET / %s (median of %d; %s–%s)\n", us(med.Seconds()*1e6), sessionRuns, us(lo.Seconds()*1e6), us(hi.Seconds()*1e6))
-	}
-}
-
-// printTable shows the medians of each target and the median of the
-// per-round ratios (for CPU, the median per-round difference).
-func printTable(bare, rc, ratio run) {
-	fmt.Printf("%-22s %14s %14s %14s\n", "", "bare net/http", "rolecall", "rolecall/bare")
-	row := func(name string, b, r, q float64, format func(float64) string) {
-		fmt.Printf("%-22s %14s %14s %13.2f×\n", name, format(b), format(r), q)
-	}
-	num := func(v float64) string { return fmt.Sprintf("%.0f", v) }
-	row("requests/s", bare.rps, rc.rps, ratio.rps, num)
-	fmt.Printf("%-22s %14.1f %14.1f %+11.1f µs\n", "CPU µs/request", bare.cpuPerReq, rc.cpuPerReq, ratio.cpuPerReq)
-	row("p50", bare.p50, rc.p50, ratio.p50, us)
-	row("p99", bare.p99, rc.p99, ratio.p99, us)
-	row("RSS idle", float64(bare.rssIdle), float64(rc.rssIdle), float64(ratio.rssIdle)/1000, mib)
-	row("RSS loaded (peak)", float64(bare.rssPeak), float64(rc.rssPeak), float64(ratio.rssPeak)/1000, mib)
-	row("exec to first 200", bare.coldStart.Seconds()*1e6, rc.coldStart.Seconds()*1e6, float64(ratio.coldStart)/1000, us)
+	times := func(f float64) string { return fmt.Sprintf("%.2f×", f) }
+	row("requests/s", func(r run) string { return fmt.Sprintf("%.0f", r.rps) }, func(r run) string { return times(r.rps) })
+	row("CPU µs/request", func(r run) string { return fmt.Sprintf("%.1f", r.cpuPerReq) }, func(r run) string { return fmt.Sprintf("%+.1f", r.cpuPerReq) })
+	row("p50", func(r run) string { return us(r.p50) }, func(r run) string { return times(r.p50) })
+	row("p99", func(r run) string { return us(r.p99) }, func(r run) string { return times(r.p99) })
+	row("RSS after start", func(r run) string { return mib(float64(r.rssIdle)) }, func(r run) string { return times(float64(r.rssIdle) / 1000) })
+	row("RSS peak", func(r run) string { return mib(float64(r.rssPeak)) }, func(r run) string { return times(float64(r.rssPeak) / 1000) })
+	row("exec to first 200", func(r run) string { return us(r.coldStart.Seconds() * 1e6) }, func(r run) string { return times(float64(r.coldStart) / 1000) })
+	fmt.Println("(beside each: the median of the per-round ratios to " + targets[0].name + "; for CPU the difference)")
 }
 
 // ratios is the median over rounds of b's figure over a's in the same

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"log"
 	"net"
-	"net/http"
 	"os"
 	"os/exec"
 	"regexp"
@@ -15,9 +14,10 @@ import (
 	"time"
 )
 
+// target is one server measured in the rounds.
 type target struct {
-	name, mode string
-	slots      int
+	name  string
+	start func() (*proc, error)
 }
 
 // run is one target's figures from one round.
@@ -32,62 +32,48 @@ type run struct {
 
 // measure starts t, times its cold start, lets it settle, and loads it.
 func measure(t target, d time.Duration, conns int) run {
-	p := start(t.mode, t.slots)
+	p, err := t.start()
+	if err != nil {
+		log.Fatalf("loadtest: %s: %v", t.name, err)
+	}
 	defer p.stop()
 	var r run
 	r.coldStart = p.coldStart
 	time.Sleep(300 * time.Millisecond)
-	r.rssIdle = status(p.cmd.Process.Pid, "VmRSS:")
-	cpu0 := cpuTicks(p.cmd.Process.Pid)
-	w := wrk(p.url, d, conns)
-	cpu1 := cpuTicks(p.cmd.Process.Pid)
+	pg := p.cmd.Process.Pid
+	_, r.rssIdle, _, _ = groupStat(pg)
+	cpu0, _, _, _ := groupStat(pg)
+	w := wrk(p.url, p.auth, d, conns)
+	cpu1, _, _, peak := groupStat(pg)
 	r.rps, r.p50, r.p99, r.requests, r.timeouts, r.errors = w.rps, w.p50, w.p99, w.requests, w.timeouts, w.errors
 	if w.requests > 0 {
 		r.cpuPerReq = float64(cpu1-cpu0) / clockTicks * 1e6 / float64(w.requests)
 	}
-	r.rssPeak = status(p.cmd.Process.Pid, "VmHWM:")
+	r.rssPeak = peak
 	return r
 }
 
+// proc is a server started in a process group of its own; url answers
+// its credentials with auth as the Authorization header.
 type proc struct {
 	cmd       *exec.Cmd
-	url       string
+	url, auth string
 	coldStart time.Duration
 }
 
-// start runs this program in child or bare mode on a free port and times
-// exec to its first 200 on the credentials URL.
-func start(mode string, slots int) *proc {
-	port := freePort()
-	url := "http://127.0.0.1:" + port + "/slot/p" + strconv.Itoa(slots/2)
-	cmd := exec.Command(os.Args[0], mode, strconv.Itoa(slots), port)
-	cmd.Stderr = os.Stderr
-	cl := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: time.Second}
-	req, _ := http.NewRequest("GET", url, nil)
-	req.Header.Set("Authorization", token)
-	t0 := time.Now()
-	if err := cmd.Start(); err != nil {
-		log.Fatal(err)
-	}
-	for {
-		resp, err := cl.Do(req)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				break
-			}
-		}
-		if time.Since(t0) > 20*time.Second {
-			cmd.Process.Kill()
-			log.Fatalf("loadtest %s: no 200 from %s within 20 s (last: %v)", mode, url, err)
-		}
-		time.Sleep(100 * time.Microsecond)
-	}
-	return &proc{cmd: cmd, url: url, coldStart: time.Since(t0)}
+// childTarget is this program in child or bare mode (child.go).
+func childTarget(name, mode string, slots int) target {
+	return target{name: name, start: func() (*proc, error) {
+		port := freePort()
+		cmd := exec.Command(os.Args[0], mode, strconv.Itoa(slots), port)
+		cmd.Stderr = os.Stderr
+		return startProc(cmd, "http://127.0.0.1:"+port+"/slot/p"+strconv.Itoa(slots/2), token)
+	}}
 }
 
+// stop ends the process group and waits for its leader.
 func (p *proc) stop() {
-	p.cmd.Process.Signal(syscall.SIGTERM)
+	syscall.Kill(-p.cmd.Process.Pid, syscall.SIGTERM)
 	p.cmd.Wait()
 }
 
@@ -104,9 +90,12 @@ var (
 	sockRe = regexp.MustCompile(`Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)`)
 )
 
-func wrk(url string, d time.Duration, conns int) wrkResult {
-	out, err := exec.Command("wrk", "-t2", "-c"+strconv.Itoa(conns), "-d"+strconv.Itoa(int(d.Seconds()))+"s",
-		"--latency", "-H", "Authorization: "+token, url).CombinedOutput()
+func wrk(url, auth string, d time.Duration, conns int) wrkResult {
+	args := []string{"-t2", "-c" + strconv.Itoa(conns), "-d" + strconv.Itoa(int(d.Seconds())) + "s", "--latency"}
+	if auth != "" {
+		args = append(args, "-H", "Authorization: "+auth)
+	}
+	out, err := exec.Command("wrk", append(args, url)...).CombinedOutput()
 	if err != nil {
 		log.Fatalf("wrk: %v\n%s", err, out)
 	}
@@ -153,22 +142,6 @@ func wrk(url string, d time.Duration, conns int) wrkResult {
 // Linux build that matters).
 const clockTicks = 100
 
-// cpuTicks is the user + system time of pid, in clock ticks.
-func cpuTicks(pid int) int {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		return 0
-	}
-	// Fields after the command name (which may hold spaces).
-	f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
-	if len(f) < 13 {
-		return 0
-	}
-	u, _ := strconv.Atoi(f[11])
-	s, _ := strconv.Atoi(f[12])
-	return u + s
-}
-
 // status is one KiB figure of /proc/<pid>/status (VmRSS:, VmHWM:).
 func status(pid int, key string) int {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
@@ -203,10 +176,9 @@ func freePort() string {
 
 // serveStartup starts the real binary (`rolecall serve`, no session, no
 // keyring: a private empty environment) five times and returns the median
-// time from exec to its first 200 on /healthz, and its idle RSS.
-func serveStartup(bin string) (time.Duration, int, error) {
+// time from exec to its first 200 on /healthz.
+func serveStartup(bin string) (time.Duration, error) {
 	var times []time.Duration
-	idle := 0
 	for range 5 {
 		dir, _ := os.MkdirTemp("", "rolecall-bench-")
 		port := freePort()
@@ -215,33 +187,15 @@ func serveStartup(bin string) (time.Duration, int, error) {
 			"XDG_RUNTIME_DIR="+dir+"/run", "ROLECALL_SOCKET=", "AWS_CONFIG_FILE="+dir+"/aws-config",
 			"DBUS_SESSION_BUS_ADDRESS=unix:path="+dir+"/nobus")
 		os.MkdirAll(dir+"/run", 0o700)
-		cl := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: time.Second}
-		t0 := time.Now()
-		if err := cmd.Start(); err != nil {
-			return 0, 0, err
+		p, err := startProc(cmd, "http://127.0.0.1:"+port+"/healthz", "")
+		if err != nil {
+			os.RemoveAll(dir)
+			return 0, err
 		}
-		for {
-			resp, err := cl.Get("http://127.0.0.1:" + port + "/healthz")
-			if err == nil {
-				resp.Body.Close()
-				if resp.StatusCode == 200 {
-					break
-				}
-			}
-			if time.Since(t0) > 10*time.Second {
-				cmd.Process.Kill()
-				cmd.Wait()
-				return 0, 0, fmt.Errorf("%s serve did not answer /healthz within 10 s", bin)
-			}
-			time.Sleep(100 * time.Microsecond)
-		}
-		times = append(times, time.Since(t0))
-		time.Sleep(time.Second)
-		idle = status(cmd.Process.Pid, "VmRSS:")
-		cmd.Process.Signal(syscall.SIGTERM)
-		cmd.Wait()
+		times = append(times, p.coldStart)
+		p.stop()
 		os.RemoveAll(dir)
 	}
 	slices.Sort(times)
-	return times[2], idle, nil
+	return times[len(times)/2], nil
 }

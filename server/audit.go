@@ -18,14 +18,16 @@ import (
 
 // Audit records credential hand-outs as JSON lines. Repeated hand-outs of
 // the same credentials to the same client connection only bump a counter
-// on the request path; a goroutine writes one line per client, slot and key
-// per window with the count, and rotates the file. The request path never
-// waits on the disk.
+// on the request path; a goroutine writes a client's first hand-out within
+// Prompt (once its process is known), then one line per client, slot and
+// key per window with the count, and rotates the file. The request path
+// never waits on the disk.
 type Audit struct {
 	path     string
 	maxBytes int64
 	keep     int
 	every    time.Duration
+	prompt   time.Duration
 	log      *slog.Logger
 
 	handouts chan *handout
@@ -50,7 +52,8 @@ type handout struct {
 
 	// Owned by the writer goroutine.
 	written bool
-	idle    int // windows in a row with nothing handed out
+	since   time.Time // when the last line was written
+	idle    int       // windows in a row with nothing handed out
 }
 
 // AuditEntry is one line of the audit log: Count hand-outs of one set of
@@ -74,9 +77,17 @@ type AuditEntry struct {
 type AuditOptions struct {
 	MaxBytes int64         // rotate past this size; default 10 MiB
 	Keep     int           // rotated files kept; default 5
-	Every    time.Duration // coalescing window; default 10 s
-	Logger   *slog.Logger
+	Every    time.Duration // coalescing window of a connection's repeated hand-outs; default 10 s
+	// Prompt is how soon a connection's first hand-out reaches the file
+	// (once its client process is known, or ownerBound after it); default
+	// 1 s, at most Every. Nothing wakes while nothing is handed out.
+	Prompt time.Duration
+	Logger *slog.Logger
 }
+
+// ownerBound is how long a first hand-out's line waits for the search for
+// its client process before it is written without it.
+const ownerBound = 5 * time.Second
 
 // OpenAudit opens the audit log at path, readable by the current user only
 // (mode 0600, or a user-only ACL on Windows).
@@ -90,6 +101,10 @@ func OpenAudit(path string, o AuditOptions) (*Audit, error) {
 	if o.Every <= 0 {
 		o.Every = 10 * time.Second
 	}
+	if o.Prompt <= 0 {
+		o.Prompt = time.Second
+	}
+	o.Prompt = min(o.Prompt, o.Every)
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -97,14 +112,14 @@ func OpenAudit(path string, o AuditOptions) (*Audit, error) {
 		return nil, fmt.Errorf("audit log: %w", err)
 	}
 	a := &Audit{
-		path: path, maxBytes: o.MaxBytes, keep: o.Keep, every: o.Every, log: o.Logger,
+		path: path, maxBytes: o.MaxBytes, keep: o.Keep, every: o.Every, prompt: o.Prompt, log: o.Logger,
 		handouts: make(chan *handout, 4096),
 		stop:     make(chan struct{}),
 	}
 	if err := a.open(); err != nil {
 		return nil, err
 	}
-	a.owners = newOwners(socketOwner)
+	a.owners = newOwners(socketOwners)
 	a.wg.Add(1)
 	go a.run()
 	return a, nil
@@ -164,55 +179,88 @@ func (a *Audit) record(r *http.Request, s *creds.Slot) {
 	}
 }
 
+// run writes the lines. While anything is pending it wakes every Prompt:
+// a connection's first hand-out is written as soon as its client process
+// is known (or ownerBound has passed), its later ones once per Every, and
+// a connection that moved on or stayed quiet for two windows is
+// forgotten. With nothing pending it sleeps until the next hand-out.
 func (a *Audit) run() {
 	defer a.wg.Done()
 	var active []*handout
-	windowStart := time.Now()
-	t := time.NewTicker(a.every)
-	defer t.Stop()
-	flush := func(final bool) {
-		now := time.Now()
-		keep := active[:0]
-		for _, h := range active {
-			a.flushOne(h, windowStart, now)
-			current := h.conn != nil && h.conn.handout.Load() == h
-			if final || !current || h.idle >= 2 {
-				// Superseded, or quiet for two windows: forget it; a
-				// later hand-out on the connection starts a new one.
-				if h.conn != nil {
-					h.conn.handout.CompareAndSwap(h, nil)
-				}
-				a.flushOne(h, windowStart, now)
-				continue
-			}
-			keep = append(keep, h)
-		}
-		clear(active[len(keep):])
-		active = keep
-		windowStart = now
-	}
+	timer := time.NewTimer(a.prompt)
+	defer timer.Stop()
+	var tick <-chan time.Time // nil: nothing pending, no wake-ups
 	for {
 		select {
 		case h := <-a.handouts:
 			active = append(active, h)
-		case <-t.C:
-			flush(false)
+			if tick == nil {
+				timer.Reset(a.prompt)
+				tick = timer.C
+			}
+		case <-tick:
+			active = a.flush(active, time.Now(), false)
+			tick = nil
+			if len(active) > 0 {
+				timer.Reset(a.prompt)
+				tick = timer.C
+			}
 		case <-a.stop:
 			for len(a.handouts) > 0 {
 				active = append(active, <-a.handouts)
 			}
-			flush(true)
+			a.flush(active, time.Now(), true)
 			return
 		}
 	}
 }
 
-// flushOne writes the hand-outs of h counted since the last window.
-func (a *Audit) flushOne(h *handout, windowStart, now time.Time) {
+// flush writes what is due of active at now and returns the hand-outs
+// still followed.
+func (a *Audit) flush(active []*handout, now time.Time, final bool) []*handout {
+	keep := active[:0]
+	for _, h := range active {
+		current := h.conn != nil && h.conn.handout.Load() == h
+		switch {
+		case final || !current:
+			// Closing, or superseded by other credentials on the
+			// connection: write what is left and forget it.
+		case !h.written:
+			if h.conn != nil && h.conn.resolving() && now.Sub(h.first) < ownerBound {
+				keep = append(keep, h) // its client process is still looked for
+				continue
+			}
+			a.flushOne(h, now)
+			keep = append(keep, h)
+			continue
+		case now.Sub(h.since) < a.every:
+			keep = append(keep, h)
+			continue
+		default:
+			if a.flushOne(h, now) || h.idle < 2 {
+				keep = append(keep, h)
+				continue
+			}
+			// Quiet for two windows: forget it; a later hand-out on the
+			// connection starts a new one.
+		}
+		if h.conn != nil {
+			h.conn.handout.CompareAndSwap(h, nil)
+		}
+		a.flushOne(h, now)
+	}
+	clear(active[len(keep):])
+	return keep
+}
+
+// flushOne writes the hand-outs of h counted since its last line, and
+// reports whether there were any.
+func (a *Audit) flushOne(h *handout, now time.Time) bool {
 	n := h.count.Swap(0)
 	if n == 0 {
 		h.idle++
-		return
+		h.since = now
+		return false
 	}
 	h.idle = 0
 	e := &AuditEntry{Count: n, Slot: h.slot, RoleARN: h.role, KeyID: creds.MaskKeyID(h.key)}
@@ -221,17 +269,18 @@ func (a *Audit) flushOne(h *handout, windowStart, now time.Time) {
 	}
 	e.Time = h.first
 	if h.written {
-		e.Time = windowStart
+		e.Time = h.since
 	}
 	if n > 1 {
 		e.Until = now
 	}
-	h.written = true
+	h.written, h.since = true, now
 	if h.conn != nil {
 		e.Client = h.conn.remote.String()
 		e.PID, e.Exe = h.conn.process()
 	}
 	a.write(e)
+	return true
 }
 
 func (a *Audit) write(e *AuditEntry) {

@@ -8,19 +8,18 @@ import (
 )
 
 // owners finds the process behind each new client connection in the
-// background, from the moment the connection is accepted: a short-lived
-// client (curl, the AWS CLI) must be found before it exits.
+// background, from the connection's first request on: a short-lived client
+// (curl, the AWS CLI) must be found before it exits, and it cannot exit
+// before it has its answer, so a connection's first hand-out waits for the
+// search, at most ownerWait.
 //
-// The search has two phases, each with its own worker: the newest
-// processes first (where a client that just started is; well under a
-// millisecond), then, if that found nothing, a walk of every process
-// (milliseconds), so that a walk never delays the first phase of the next
-// connection. A connection's first hand-out waits for the first phase
-// only, at most ownerWait, so that the client cannot have exited before it
-// was looked for; nothing waits for the walk.
+// One worker searches for every connection queued meanwhile in one walk of
+// the processes, newest first (where a client that just started is), until
+// all are found: on a busy machine, where hundreds of processes may have
+// started since the client, a burst of connections costs one walk, not one
+// each.
 type owners struct {
-	queue chan *connInfo // first phase
-	walks chan walk      // second phase
+	queue chan *connInfo
 	stop  chan struct{}
 	wg    sync.WaitGroup
 	// resolved, when set (tests), gets every connection once resolved.
@@ -29,31 +28,26 @@ type owners struct {
 	mu    sync.Mutex
 	cache map[uint64]procOwner // what was found per inode, bounded
 
-	find func(inode uint64, newest bool) (int, string)
-}
-
-type walk struct {
-	ci    *connInfo
-	inode uint64
+	find func(inodes map[uint64]procOwner)
 }
 
 const (
-	ownerQueue = 256                  // connections waiting; more are left unattributed
-	ownerCache = 4096                 // inodes remembered
-	ownerWait  = 5 * time.Millisecond // longest a first hand-out waits for the first phase
+	ownerQueue = 256                    // connections waiting; more are left unattributed
+	ownerCache = 4096                   // inodes remembered
+	ownerWait  = 250 * time.Millisecond // longest a first hand-out waits for the search
 )
 
-func newOwners(find func(inode uint64, newest bool) (int, string)) *owners {
+// newOwners starts the worker; find fills in the owners of the inodes
+// given (socketOwners).
+func newOwners(find func(inodes map[uint64]procOwner)) *owners {
 	o := &owners{
 		queue: make(chan *connInfo, ownerQueue),
-		walks: make(chan walk, ownerQueue),
 		stop:  make(chan struct{}),
 		cache: map[uint64]procOwner{},
 		find:  find,
 	}
-	o.wg.Add(2)
+	o.wg.Add(1)
 	go o.probe()
-	go o.walk()
 	return o
 }
 
@@ -64,7 +58,7 @@ func (o *owners) resolve(ci *connInfo) {
 	select {
 	case o.queue <- ci:
 	default:
-		close(ci.probed)
+		o.finish(ci, procOwner{})
 	}
 }
 
@@ -78,58 +72,64 @@ func clientSocket(ci *connInfo) (int, uint64, error) {
 	return peerSocket(local, remote)
 }
 
-// probe is the first phase. It looks the socket up itself: it starts
-// before the connection's first request, where the peer check runs. A
-// socket of another user is not searched for (that connection is refused).
+// probe takes every connection queued, looks up their client sockets
+// (it starts before the peer check's answer is read) and searches for all
+// of them in one walk. A socket of another user is not searched for (that
+// connection is refused).
 func (o *owners) probe() {
 	defer o.wg.Done()
 	for {
-		var ci *connInfo
+		var batch []*connInfo
 		select {
-		case ci = <-o.queue:
+		case ci := <-o.queue:
+			batch = append(batch, ci)
 		case <-o.stop:
 			return
 		}
+		for more := true; more; {
+			select {
+			case ci := <-o.queue:
+				batch = append(batch, ci)
+			default:
+				more = false
+			}
+		}
+		o.search(batch)
+	}
+}
+
+// search finds the client processes of batch.
+func (o *owners) search(batch []*connInfo) {
+	inodes := make(map[uint64]procOwner, len(batch))
+	wanted := make([]uint64, len(batch))
+	for i, ci := range batch {
 		uid, inode, err := clientSocket(ci)
 		if err != nil || uid != os.Getuid() {
-			o.finish(ci, procOwner{})
 			continue
 		}
 		o.mu.Lock()
 		p, ok := o.cache[inode]
 		o.mu.Unlock()
-		if !ok {
-			p.pid, p.exe = o.find(inode, true)
-		}
-		if p.pid != 0 {
-			o.remember(inode, p)
+		if ok {
 			o.finish(ci, p)
+			batch[i] = nil
 			continue
 		}
-		close(ci.probed)
-		select {
-		case o.walks <- walk{ci, inode}:
-		default:
-			o.finish(ci, procOwner{})
-		}
+		inodes[inode] = procOwner{}
+		wanted[i] = inode
 	}
-}
-
-// walk is the second phase.
-func (o *owners) walk() {
-	defer o.wg.Done()
-	for {
-		select {
-		case w := <-o.walks:
-			var p procOwner
-			p.pid, p.exe = o.find(w.inode, false)
-			if p.pid != 0 {
-				o.remember(w.inode, p)
-			}
-			o.finish(w.ci, p)
-		case <-o.stop:
-			return
+	if len(inodes) > 0 {
+		o.find(inodes)
+	}
+	for i, ci := range batch {
+		if ci == nil {
+			continue
 		}
+		p := inodes[wanted[i]]
+		if p.pid != 0 {
+			o.remember(wanted[i], p)
+		}
+		o.finish(ci, p)
 	}
 }
 
@@ -154,22 +154,27 @@ func (o *owners) finish(ci *connInfo, p procOwner) {
 	}
 }
 
-// close stops the workers; queued connections stay unattributed.
+// close stops the worker; queued connections stay unattributed.
 func (o *owners) close() {
 	close(o.stop)
 	o.wg.Wait()
 	for {
 		select {
 		case ci := <-o.queue:
-			close(ci.probed)
+			o.finish(ci, procOwner{})
 		default:
 			return
 		}
 	}
 }
 
-// awaitProbe waits, at most ownerWait, until the newest processes have
-// been searched for ci's client.
+// resolving reports whether ci's client process is still being looked for.
+func (ci *connInfo) resolving() bool {
+	return ci.probed != nil && ci.owner.Load() == nil
+}
+
+// awaitProbe waits, at most ownerWait, until the processes have been
+// searched for ci's client.
 func (ci *connInfo) awaitProbe() {
 	if ci.probed == nil {
 		return

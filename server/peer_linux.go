@@ -111,37 +111,21 @@ func scanProcNet(path, want string) (uid int, inode uint64, found bool, err erro
 	return -1, 0, false, sc.Err()
 }
 
-// Bounds of one search for a socket's owner.
-const (
-	newestProcs   = 64   // pids probed down from the newest one
-	maxOwnerProcs = 4096 // processes walked after that
-)
+// maxOwnerProcs bounds the processes one search looks at.
+const maxOwnerProcs = 4096
 
-// socketOwner finds the process of our own user holding socket inode. A
-// short-lived client (curl, the AWS CLI) is among the last processes
-// started and must be found before it exits, so with newest set only the
-// pids just below the newest one (/proc/loadavg) are probed; otherwise the
-// whole of /proc is walked, newest first. Only processes of our own user
-// are examined: the peer check lets in no other.
-func socketOwner(inode uint64, newest bool) (int, string) {
-	target := "socket:[" + strconv.FormatUint(inode, 10) + "]"
-	uid := uint32(os.Getuid())
-	self := os.Getpid()
-	if newest {
-		last := newestPID()
-		for pid := last; pid > 0 && pid > last-newestProcs; pid-- {
-			if pid != self && holdsSocket(pid, uid, target) {
-				return processOf(pid)
-			}
-		}
-		return 0, ""
-	}
+// socketOwners fills in the process of our own user holding each socket
+// inode of inodes, in one walk of /proc, newest process first (a client
+// that just started is among the last), until every one is found. Only
+// processes of our own user are examined: the peer check lets in no other.
+func socketOwners(inodes map[uint64]procOwner) {
 	d, err := os.Open("/proc")
 	if err != nil {
-		return 0, ""
+		return
 	}
 	names, _ := d.Readdirnames(-1)
 	d.Close()
+	self := os.Getpid()
 	pids := make([]int, 0, len(names))
 	for _, n := range names {
 		if pid, err := strconv.Atoi(n); err == nil && pid != self {
@@ -149,33 +133,20 @@ func socketOwner(inode uint64, newest bool) (int, string) {
 		}
 	}
 	slices.SortFunc(pids, func(a, b int) int { return b - a })
+	uid := uint32(os.Getuid())
+	left := len(inodes)
 	for i, pid := range pids {
-		if i >= maxOwnerProcs {
-			break
+		if i >= maxOwnerProcs || left == 0 {
+			return
 		}
-		if holdsSocket(pid, uid, target) {
-			return processOf(pid)
+		for _, inode := range socketsOf(pid, uid) {
+			if p, ok := inodes[inode]; ok && p.pid == 0 {
+				p.pid, p.exe = processOf(pid)
+				inodes[inode] = p
+				left--
+			}
 		}
 	}
-	return 0, ""
-}
-
-// newestPID is the last pid the kernel handed out (threads included), the
-// last field of /proc/loadavg; 0 when unknown.
-func newestPID() int {
-	var buf [128]byte
-	f, err := os.Open("/proc/loadavg")
-	if err != nil {
-		return 0
-	}
-	n, _ := f.Read(buf[:])
-	f.Close()
-	fields := strings.Fields(string(buf[:n]))
-	if len(fields) < 5 {
-		return 0
-	}
-	pid, _ := strconv.Atoi(fields[4])
-	return pid
 }
 
 // processOf is the pid (the thread group of a thread id) and executable
@@ -193,31 +164,38 @@ func processOf(pid int) (int, string) {
 	return pid, exe
 }
 
-// holdsSocket reports whether process pid, of user uid, has target open.
-// It runs while a client may be exiting, so it keeps to raw system calls
-// relative to the fd directory.
-func holdsSocket(pid int, uid uint32, target string) bool {
+// socketsOf is the inodes of the sockets process pid, of user uid, has
+// open. It runs while a client may be exiting, so it keeps to raw system
+// calls relative to the fd directory.
+func socketsOf(pid int, uid uint32) []uint64 {
 	dir, err := unix.Open("/proc/"+strconv.Itoa(pid)+"/fd", unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return false
+		return nil
 	}
 	defer unix.Close(dir)
 	var st unix.Stat_t
 	if unix.Fstat(dir, &st) != nil || st.Uid != uid {
-		return false
+		return nil
 	}
 	var buf [4096]byte
 	var link [64]byte
+	var out []uint64
 	names := make([]string, 0, 64)
 	for {
 		n, err := unix.Getdents(dir, buf[:])
 		if err != nil || n <= 0 {
-			return false
+			return out
 		}
 		_, _, names = unix.ParseDirent(buf[:n], -1, names[:0])
 		for _, name := range names {
-			if l, err := unix.Readlinkat(dir, name, link[:]); err == nil && string(link[:l]) == target {
-				return true
+			l, err := unix.Readlinkat(dir, name, link[:])
+			if err != nil {
+				continue
+			}
+			if v, ok := strings.CutPrefix(string(link[:l]), "socket:["); ok && strings.HasSuffix(v, "]") {
+				if inode, err := strconv.ParseUint(v[:len(v)-1], 10, 64); err == nil {
+					out = append(out, inode)
+				}
 			}
 		}
 	}

@@ -1,10 +1,12 @@
 package server
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -177,6 +179,78 @@ func TestAuditAttributesClientAtFirstRequest(t *testing.T) {
 	}
 	if e := entries[0]; e.PID != cmd.Process.Pid || filepath.Base(e.Exe) != "bash" {
 		t.Errorf("audit entry names pid %d exe %q, want the exited client %d (bash)", e.PID, e.Exe, cmd.Process.Pid)
+	}
+}
+
+// TestAuditAttributesOneShotClientOnBusyMachine: a client that exits as
+// soon as it has its answer, with hundreds of processes of the same user
+// started after it and alive while it asks (a busy machine), is still
+// named: its answer waits for the search.
+func TestAuditAttributesOneShotClientOnBusyMachine(t *testing.T) {
+	desktoptest.SkipShort(t, "starts 100 processes")
+	path := filepath.Join(t.TempDir(), "audit.log")
+	a, err := OpenAudit(path, AuditOptions{Every: time.Hour, Prompt: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newTestServer(t, func(o *Options) { o.Audit = a; o.SameUserOnly = true })
+	if err := s.Open(); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close(context.Background())
+	_, port, _ := net.SplitHostPort(s.Addr().String())
+	// The client starts, says so, waits for a line on stdin, connects,
+	// asks, and exits as soon as the status line is in.
+	script := `echo started; read -r _; exec 3<>/dev/tcp/127.0.0.1/` + port + `; printf 'GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: ` + testToken + `\r\n\r\n' >&3; read -r status <&3; echo "$status"`
+	cmd := exec.Command("/bin/bash", "-c", script)
+	stdin, _ := cmd.StdinPipe()
+	stdout, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	out := bufio.NewReader(stdout)
+	if line, err := out.ReadString('\n'); err != nil || line != "started\n" {
+		t.Fatalf("client: %q, %v", line, err)
+	}
+	// 100 processes of ours, started after the client and alive while it
+	// asks, with 50 open files each: the search has 5,000 links to read
+	// before it reaches the client.
+	devnull, err := os.Open(os.DevNull)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer devnull.Close()
+	var busy []*exec.Cmd
+	t.Cleanup(func() {
+		for _, c := range busy {
+			c.Process.Kill()
+			c.Wait()
+		}
+	})
+	for range 100 {
+		c := exec.Command("sleep", "60")
+		for range 50 {
+			c.ExtraFiles = append(c.ExtraFiles, devnull)
+		}
+		if err := c.Start(); err != nil {
+			t.Fatal(err)
+		}
+		busy = append(busy, c)
+	}
+	io.WriteString(stdin, "go\n")
+	status, _ := out.ReadString('\n')
+	cmd.Wait()
+	if !strings.HasPrefix(status, "HTTP/1.1 200") {
+		t.Fatalf("client got %q", status)
+	}
+	s.Close(context.Background())
+	a.Close()
+	entries, err := ReadAudit(path)
+	if err != nil || len(entries) != 1 {
+		t.Fatalf("entries %+v, %v", entries, err)
+	}
+	if e := entries[0]; e.PID != cmd.Process.Pid || filepath.Base(e.Exe) != "bash" {
+		t.Errorf("audit entry names pid %d exe %q, want the one-shot client %d (bash)", e.PID, e.Exe, cmd.Process.Pid)
 	}
 }
 

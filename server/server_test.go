@@ -467,7 +467,7 @@ func TestPeerLookupOwnConnection(t *testing.T) {
 
 func TestAuditCoalescesAndMasks(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "audit.log")
-	a, err := OpenAudit(path, AuditOptions{Every: time.Hour})
+	a, err := OpenAudit(path, AuditOptions{Every: time.Hour, Prompt: time.Hour})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -509,6 +509,46 @@ func TestAuditCoalescesAndMasks(t *testing.T) {
 	// Mode 0600 on Unix, a current-user-only ACL on Windows.
 	if err := private.Check(path); err != nil {
 		t.Errorf("audit log: %v", err)
+	}
+}
+
+// TestAuditLineWhileConnectionOpen: a hand-out reaches the file within
+// Prompt, not at the end of the coalescing window, so tail -f follows the
+// log as clients ask.
+func TestAuditLineWhileConnectionOpen(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "audit.log")
+	a, err := OpenAudit(path, AuditOptions{Every: time.Hour, Prompt: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	s := newTestServer(t, func(o *Options) { o.Audit = a; o.SameUserOnly = true })
+	if err := s.Open(); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close(context.Background())
+	cl := &http.Client{}
+	req, _ := http.NewRequest("GET", s.URL(), nil)
+	req.Header.Set("Authorization", testToken)
+	resp, err := cl.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	// The connection stays open (kept alive) and the window is an hour:
+	// only the prompt write can put the line there.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		entries, err := ReadAudit(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(entries) == 1 && entries[0].Count == 1 {
+			return
+		}
+		if len(entries) > 1 || time.Now().After(deadline) {
+			t.Fatalf("entries %+v: want the one hand-out written while the connection is open", entries)
+		}
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
@@ -74,4 +75,70 @@ func BenchmarkLoopback(b *testing.B) {
 			resp.Body.Close()
 		}
 	})
+}
+
+// discardWriter is a ResponseWriter that keeps nothing but the status, so
+// that a benchmark of a handler measures the handler.
+type discardWriter struct {
+	h    http.Header
+	code int
+}
+
+func (w *discardWriter) Header() http.Header         { return w.h }
+func (w *discardWriter) Write(b []byte) (int, error) { return len(b), nil }
+func (w *discardWriter) WriteHeader(code int)        { w.code = code }
+
+// BenchmarkHandlerOverBare is rolecall's handler (guards, token, lookup,
+// cached body, audit count) beside a bare handler writing the same bytes
+// and headers, on the same request with a writer that keeps nothing: the
+// difference is what rolecall's own code adds to a request.
+func BenchmarkHandlerOverBare(b *testing.B) {
+	m := creds.NewManager(creds.Config{Fetcher: testFetcher})
+	defer m.Close()
+	if _, err := m.Load(context.Background(), "dev", creds.Profile{Name: "dev"}); err != nil {
+		b.Fatal(err)
+	}
+	a, err := OpenAudit(filepath.Join(b.TempDir(), "audit.log"), AuditOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer a.Close()
+	s := newTestServer(b, func(o *Options) { o.Source = m; o.Audit = a })
+	r := httptest.NewRequest("GET", "/slot/dev", nil)
+	r.Host = "127.0.0.1:4144"
+	r.Header.Set("Authorization", testToken)
+	r.Header.Set("User-Agent", "aws-sdk-go-v2/1.36.3 os/linux lang/go#1.26 md/GOOS#linux md/GOARCH#amd64")
+	r.Header.Set("Accept-Encoding", "gzip")
+	// The connection as the listener knows it after its first request.
+	ci := &connInfo{local: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 4144}, remote: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 50000}, uid: -1}
+	ci.peerOnce.Do(func() {})
+	r = r.WithContext(context.WithValue(r.Context(), connKey{}, ci))
+	w := &discardWriter{h: http.Header{}}
+	s.Handler().ServeHTTP(w, r)
+	if w.code != 0 && w.code != 200 {
+		b.Fatalf("status %d", w.code)
+	}
+	slot, err := m.GetSlot(context.Background(), "dev")
+	if err != nil {
+		b.Fatal(err)
+	}
+	body := s.body("dev", &slot.Creds)
+	bare := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h["Content-Type"] = jsonType
+		h["Content-Length"] = body.length
+		w.Write(body.body)
+	})
+	for _, c := range []struct {
+		name string
+		h    http.Handler
+	}{{"bare", bare}, {"rolecall", s.Handler()}} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				clear(w.h)
+				c.h.ServeHTTP(w, r)
+			}
+		})
+	}
 }

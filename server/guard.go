@@ -70,12 +70,22 @@ func (s *Server) guard(r *http.Request) *refusal {
 }
 
 func (s *Server) allowedHost(hostport string) bool {
+	// A client sends the same Host on every request: the last one allowed
+	// is one string comparison away.
+	if last := s.lastHost.Load(); last != nil && *last == hostport {
+		return true
+	}
 	host := hostport
 	if h, _, err := net.SplitHostPort(hostport); err == nil {
 		host = h
 	}
 	host = strings.ToLower(strings.Trim(host, "[]"))
-	return s.hosts[host]
+	if !s.hosts[host] {
+		return false
+	}
+	last := hostport // on the heap only here, not on every call
+	s.lastHost.Store(&last)
+	return true
 }
 
 // equalConstantTime compares in time that depends only on the lengths, as

@@ -108,6 +108,7 @@ func (s *Server) credentials(w http.ResponseWriter, r *http.Request, name string
 // cachedBody is the encoded answer for one set of credentials: encoding
 // happens once per refresh, not once per request.
 type cachedBody struct {
+	slot   string
 	keyID  string
 	exp    time.Time
 	body   []byte
@@ -115,15 +116,21 @@ type cachedBody struct {
 }
 
 func (s *Server) body(slot string, c *creds.Credentials) *cachedBody {
+	// The slot asked last, without hashing its name.
+	if cb := s.lastBody.Load(); cb != nil && cb.slot == slot && cb.keyID == c.AccessKeyID && cb.exp.Equal(c.Expiration) {
+		return cb
+	}
 	if v, ok := s.bodies.Load(slot); ok {
 		cb := v.(*cachedBody)
 		if cb.keyID == c.AccessKeyID && cb.exp.Equal(c.Expiration) {
+			s.lastBody.Store(cb)
 			return cb
 		}
 	}
 	b, _ := json.Marshal(newCredentialsBody(c))
-	cb := &cachedBody{keyID: c.AccessKeyID, exp: c.Expiration, body: b, length: []string{strconv.Itoa(len(b))}}
+	cb := &cachedBody{slot: slot, keyID: c.AccessKeyID, exp: c.Expiration, body: b, length: []string{strconv.Itoa(len(b))}}
 	s.bodies.Store(slot, cb)
+	s.lastBody.Store(cb)
 	return cb
 }
 

@@ -65,8 +65,10 @@ type Server struct {
 	token    atomic.Pointer[[]byte]
 	cert     atomic.Pointer[tls.Certificate]
 	hosts    map[string]bool
+	lastHost atomic.Pointer[string] // the last Host header allowed
 	imds     *imdsTokens
 	bodies   sync.Map // slot name -> *cachedBody
+	lastBody atomic.Pointer[cachedBody]
 	refusals refusalLog
 	http     *http.Server
 	listener atomic.Pointer[net.Listener] // set by Serve; the control socket reads it meanwhile

@@ -21,13 +21,16 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"log"
 	"os"
 	"os/exec"
+	"os/signal"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -54,6 +57,7 @@ func main() {
 	bare := flag.String("bare", "bin/loadtest-bare", "the bare handler (go build -o bin/loadtest-bare ./internal/loadtest/bare)")
 	idleWait := flag.Duration("idle", 3*time.Minute, "how long the servers sit idle before their idle RSS is read (0: not measured)")
 	manySlots := flag.Bool("many-slots", false, "also load the listener alone with 100 and 1,000 slots")
+	hold := flag.Bool("hold", false, "start rolecall serve in the user state, print its pid, URL and token, and keep it until interrupted, its log on standard error (to profile it: perf record -p PID)")
 	onlyStartup := flag.Bool("startup-only", false, "measure only exec to the first credentials, in -rounds alternating restarts (no wrk)")
 	testing.Init() // the desktop session rig (internal/desktoptest) asks testing.Short
 	flag.Parse()
@@ -69,6 +73,9 @@ func main() {
 		u, err := newUserState(r, *bin)
 		if err != nil {
 			return fmt.Errorf("the user state (two sessions, five slots): %w", err)
+		}
+		if *hold {
+			return holdServe(u)
 		}
 		body, err := u.body()
 		if err != nil {
@@ -113,6 +120,21 @@ func main() {
 			"  owner's wrk on the listener alone: %.0f req/s, p50 %s, p99 %s, %d timeouts, %d socket errors\n",
 			*idle, a.attackerConns, a.rps, us(a.p50), us(a.p99), a.timeouts, a.errors)
 	}
+}
+
+// holdServe runs rolecall serve in the user state until SIGINT or SIGTERM.
+func holdServe(u *userState) error {
+	u.stderr = os.Stderr
+	p, err := u.start()
+	if err != nil {
+		return err
+	}
+	defer p.stop()
+	fmt.Printf("pid %d\nurl %s\nauthorization %s\n", p.cmd.Process.Pid, p.url, p.auth)
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	<-ctx.Done()
+	return nil
 }
 
 // loadRounds runs every target in each round, forwards in even rounds and

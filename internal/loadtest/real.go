@@ -29,7 +29,8 @@ type userState struct {
 	bin, port, dir string
 	env            []string
 	tokenFile      string
-	token          string // the listener's, read after the first run
+	token          string    // the listener's, read after the first run
+	stderr         io.Writer // of rolecall serve; nil: discarded
 }
 
 // The profiles of the user state: the default slot's and the pinned ones.
@@ -202,6 +203,7 @@ func (u *userState) signIn() error {
 func (u *userState) start() (*proc, error) {
 	cmd := exec.Command(u.bin, "serve", "--port", u.port)
 	cmd.Env = u.env
+	cmd.Stderr = u.stderr
 	p, err := startProc(cmd, "http://127.0.0.1:"+u.port+"/", u.token)
 	if err != nil {
 		return nil, err

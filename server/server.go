@@ -70,6 +70,7 @@ type Server struct {
 	bodies   sync.Map // slot name -> *cachedBody
 	lastBody atomic.Pointer[cachedBody]
 	refusals refusalLog
+	conns    *conns
 	http     *http.Server
 	listener atomic.Pointer[net.Listener] // set by Serve; the control socket reads it meanwhile
 	done     chan struct{}
@@ -113,19 +114,20 @@ func New(opts Options) (*Server, error) {
 	}
 	// A write deadline is re-armed on every request; a loopback answer
 	// fits the socket buffer, so only remote peers (TLS) need one. Refused
-	// connections are closed after their one answer.
+	// connections are closed after their one answer. The header and idle
+	// timeouts are swept (conns.go), not re-armed per request.
 	var writeTimeout time.Duration
 	if opts.Certificate != nil {
 		writeTimeout = 10 * time.Second
 	}
+	s.conns = newConns(sweepEvery, headerTimeout, idleTimeout)
 	s.http = &http.Server{
-		Handler:           s.Handler(),
-		ReadHeaderTimeout: 5 * time.Second,
-		WriteTimeout:      writeTimeout,
-		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    16 << 10,
-		ConnContext:       s.connContext,
-		ErrorLog:          slog.NewLogLogger(opts.Logger.Handler(), slog.LevelDebug),
+		Handler:        s.Handler(),
+		WriteTimeout:   writeTimeout,
+		MaxHeaderBytes: 16 << 10,
+		ConnContext:    s.connContext,
+		ConnState:      func(c net.Conn, st http.ConnState) { s.conns.changed(c, st) },
+		ErrorLog:       slog.NewLogLogger(opts.Logger.Handler(), slog.LevelDebug),
 	}
 	return s, nil
 }
@@ -158,8 +160,10 @@ func (s *Server) Serve(l net.Listener) error {
 		},
 	}}
 	s.listener.Store(&l)
+	go s.conns.run()
 	go func() {
 		defer close(s.done)
+		defer s.conns.close()
 		if err := s.http.Serve(l); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			s.log.Error("credential listener stopped", "err", err)
 		}
@@ -213,10 +217,14 @@ type tlsSwitch struct {
 
 func (l *tlsSwitch) Accept() (net.Conn, error) {
 	c, err := l.Listener.Accept()
-	if err != nil || l.s.cert.Load() == nil {
+	if err != nil {
 		return c, err
 	}
-	return tls.Server(c, l.config), nil
+	tc := l.s.conns.add(c)
+	if l.s.cert.Load() == nil {
+		return tc, nil
+	}
+	return tls.Server(tc, l.config), nil
 }
 
 // SetToken replaces the bearer token; requests with the old one are refused

@@ -54,6 +54,7 @@ func main() {
 	rounds := flag.Int("rounds", 7, "rounds over all targets")
 	idle := flag.Int("attack-idle", 4000, "idle connections held by another user in the attack run (0: no attack run)")
 	bin := flag.String("bin", "bin/rolecall", "the rolecall binary (make build)")
+	before := flag.String("before", "", "another rolecall binary (an earlier build) measured in the same rounds and user state")
 	bare := flag.String("bare", "bin/loadtest-bare", "the bare handler (go build -o bin/loadtest-bare ./internal/loadtest/bare)")
 	idleWait := flag.Duration("idle", 3*time.Minute, "how long the servers sit idle before their idle RSS is read (0: not measured)")
 	manySlots := flag.Bool("many-slots", false, "also load the listener alone with 100 and 1,000 slots")
@@ -85,8 +86,11 @@ func main() {
 			bareTarget(*bare, body, u.token),
 			{name: "rolecall serve", start: u.start},
 		}
+		if *before != "" {
+			targets = append(targets, target{name: "rolecall before", start: func() (*proc, error) { return u.startBin(*before) }})
+		}
 		for _, pe := range peers {
-			targets = append(targets, target{name: pe.name, start: pe.start})
+			targets = append(targets, target{name: pe.name, start: pe.start, peer: true})
 		}
 		if *onlyStartup {
 			coldStarts(targets, *rounds)
@@ -98,7 +102,14 @@ func main() {
 		}
 		loadRounds(targets, *rounds, *duration, *conns)
 		if *idleWait > 0 {
-			idleMemory(targets[:2+len(peers)], *idleWait)
+			// One rolecall at a time holds the user state: not -before.
+			idle := targets[:2]
+			for _, t := range targets[2:] {
+				if t.peer {
+					idle = append(idle, t)
+				}
+			}
+			idleMemory(idle, *idleWait)
 		}
 		if t, err := serveStartup(*bin); err != nil {
 			fmt.Printf("\n`rolecall serve` with no session: %v\n", err)

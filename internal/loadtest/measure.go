@@ -18,6 +18,7 @@ import (
 type target struct {
 	name  string
 	start func() (*proc, error)
+	peer  bool // from ROLECALL_BENCH_PEERS
 }
 
 // run is one target's figures from one round.

@@ -200,8 +200,11 @@ func (u *userState) signIn() error {
 // first 200 on GET / (the default slot restored from state.json, the
 // session's token read from the keyring, the role credentials fetched).
 // It returns once the five slots serve.
-func (u *userState) start() (*proc, error) {
-	cmd := exec.Command(u.bin, "serve", "--port", u.port)
+func (u *userState) start() (*proc, error) { return u.startBin(u.bin) }
+
+// startBin is start with another build of rolecall (-before).
+func (u *userState) startBin(bin string) (*proc, error) {
+	cmd := exec.Command(bin, "serve", "--port", u.port)
 	cmd.Env = u.env
 	cmd.Stderr = u.stderr
 	p, err := startProc(cmd, "http://127.0.0.1:"+u.port+"/", u.token)
@@ -216,7 +219,7 @@ func (u *userState) start() (*proc, error) {
 		}
 		if err := waitOK("http://127.0.0.1:"+u.port+path, p.auth, 10*time.Second); err != nil {
 			p.stop()
-			return nil, fmt.Errorf("%s serve in the user state: %w", u.bin, err)
+			return nil, fmt.Errorf("%s serve in the user state: %w", bin, err)
 		}
 	}
 	return p, nil
@@ -264,8 +267,7 @@ func waitOK(url, auth string, within time.Duration) error {
 }
 
 // peersEnv names the variable that lists other credential servers to
-// measure beside rolecall: entries separated by newlines or ";", each
-// NAME=COMMAND. COMMAND runs under /bin/sh with PORT set to a free port
+// measure beside rolecall: one NAME=COMMAND a line. COMMAND runs under /bin/sh with PORT set to a free port
 // and prints, on the first line of its standard output, the URL to load
 // and, after a space, the Authorization header value (if any). The tool
 // never downloads anything: the commands name binaries already installed.
@@ -276,7 +278,7 @@ type peer struct{ name, command string }
 
 func parsePeers(v string) ([]peer, error) {
 	var out []peer
-	for _, e := range strings.FieldsFunc(v, func(r rune) bool { return r == '\n' || r == ';' }) {
+	for _, e := range strings.Split(v, "\n") {
 		e = strings.TrimSpace(e)
 		if e == "" {
 			continue

@@ -49,88 +49,109 @@ func main() {
 			return
 		}
 	}
-	duration := flag.Duration("duration", 4*time.Second, "wrk duration per run")
-	conns := flag.Int("conns", 50, "concurrent keep-alive connections")
-	rounds := flag.Int("rounds", 7, "rounds over all targets")
-	idle := flag.Int("attack-idle", 4000, "idle connections held by another user in the attack run (0: no attack run)")
-	bin := flag.String("bin", "bin/rolecall", "the rolecall binary (make build)")
-	before := flag.String("before", "", "another rolecall binary (an earlier build) measured in the same rounds and user state")
-	bare := flag.String("bare", "bin/loadtest-bare", "the bare handler (go build -o bin/loadtest-bare ./internal/loadtest/bare)")
-	idleWait := flag.Duration("idle", 3*time.Minute, "how long the servers sit idle before their idle RSS is read (0: not measured)")
-	manySlots := flag.Bool("many-slots", false, "also load the listener alone with 100 and 1,000 slots")
-	hold := flag.Bool("hold", false, "start rolecall serve in the user state, print its pid, URL and token, and keep it until interrupted, its log on standard error (to profile it: perf record -p PID)")
-	onlyStartup := flag.Bool("startup-only", false, "measure only exec to the first credentials, in -rounds alternating restarts (no wrk)")
-	testing.Init() // the desktop session rig (internal/desktoptest) asks testing.Short
-	flag.Parse()
+	o := parseOptions()
 	peers, err := parsePeers(os.Getenv(peersEnv))
 	if err != nil {
 		log.Fatal(err)
 	}
-	if _, err := exec.LookPath("wrk"); err != nil && !*onlyStartup {
+	if _, err := exec.LookPath("wrk"); err != nil && !o.onlyStartup && !o.hold {
 		log.Fatal("loadtest: wrk is missing: apt-get install wrk")
 	}
 	r := &rig{}
-	err = r.run(func() error {
-		u, err := newUserState(r, *bin)
-		if err != nil {
-			return fmt.Errorf("the user state (two sessions, five slots): %w", err)
-		}
-		if *hold {
-			return holdServe(u)
-		}
-		body, err := u.body()
-		if err != nil {
-			return err
-		}
-		targets := []target{
-			bareTarget(*bare, body, u.token),
-			{name: "rolecall serve", start: u.start},
-		}
-		if *before != "" {
-			targets = append(targets, target{name: "rolecall before", start: func() (*proc, error) { return u.startBin(*before) }})
-		}
-		for _, pe := range peers {
-			targets = append(targets, target{name: pe.name, start: pe.start, peer: true})
-		}
-		if *onlyStartup {
-			coldStarts(targets, *rounds)
-			return nil
-		}
-		targets = append(targets, childTarget("listener alone", "child", 1))
-		if *manySlots {
-			targets = append(targets, childTarget("listener, 100 slots", "child", 100), childTarget("listener, 1000 slots", "child", 1000))
-		}
-		loadRounds(targets, *rounds, *duration, *conns)
-		if *idleWait > 0 {
-			// One rolecall at a time holds the user state: not -before.
-			idle := targets[:2]
-			for _, t := range targets[2:] {
-				if t.peer {
-					idle = append(idle, t)
-				}
-			}
-			idleMemory(idle, *idleWait)
-		}
-		if t, err := serveStartup(*bin); err != nil {
-			fmt.Printf("\n`rolecall serve` with no session: %v\n", err)
-		} else {
-			fmt.Printf("\n`rolecall serve` with no session and no keyring: exec to /healthz 200 %s (median of 5)\n", us(t.Seconds()*1e6))
-		}
-		return nil
-	})
-	if err != nil {
+	if err := r.run(func() error { return measureAll(r, o, peers) }); err != nil {
 		log.Fatalf("loadtest: %v", err)
 	}
-	if *idle > 0 && !*onlyStartup {
-		a, err := underAttack(*idle, *duration, *conns)
-		if err != nil {
-			fmt.Printf("\nattack run skipped: %v\n", err)
-			return
-		}
-		fmt.Printf("\nanother user (nobody) holding %d idle connections and a connect loop (%d refused connections in the run):\n"+
-			"  owner's wrk on the listener alone: %.0f req/s, p50 %s, p99 %s, %d timeouts, %d socket errors\n",
-			*idle, a.attackerConns, a.rps, us(a.p50), us(a.p99), a.timeouts, a.errors)
+	if o.attackIdle > 0 && !o.onlyStartup && !o.hold {
+		attackLine(o)
 	}
+}
+
+// options are the command line's.
+type options struct {
+	duration          time.Duration
+	conns, rounds     int
+	attackIdle        int
+	bin, before, bare string
+	idleWait          time.Duration
+	manySlots, hold   bool
+	onlyStartup       bool
+}
+
+func parseOptions() options {
+	var o options
+	flag.DurationVar(&o.duration, "duration", 4*time.Second, "wrk duration per run")
+	flag.IntVar(&o.conns, "conns", 50, "concurrent keep-alive connections")
+	flag.IntVar(&o.rounds, "rounds", 7, "rounds over all targets")
+	flag.IntVar(&o.attackIdle, "attack-idle", 4000, "idle connections held by another user in the attack run (0: no attack run)")
+	flag.StringVar(&o.bin, "bin", "bin/rolecall", "the rolecall binary (make build)")
+	flag.StringVar(&o.before, "before", "", "another rolecall binary (an earlier build) measured in the same rounds and user state")
+	flag.StringVar(&o.bare, "bare", "bin/loadtest-bare", "the bare handler (go build -o bin/loadtest-bare ./internal/loadtest/bare)")
+	flag.DurationVar(&o.idleWait, "idle", 3*time.Minute, "how long the servers sit idle before their idle RSS is read (0: not measured)")
+	flag.BoolVar(&o.manySlots, "many-slots", false, "also load the listener alone with 100 and 1,000 slots")
+	flag.BoolVar(&o.hold, "hold", false, "start rolecall serve in the user state, print its pid, URL and token, and keep it until interrupted, its log on standard error (to profile it: perf record -p PID)")
+	flag.BoolVar(&o.onlyStartup, "startup-only", false, "measure only exec to the first credentials, in -rounds alternating restarts (no wrk)")
+	testing.Init() // the desktop session rig (internal/desktoptest) asks testing.Short
+	flag.Parse()
+	return o
+}
+
+// measureAll builds the user state on r and runs what o asks for.
+func measureAll(r *rig, o options, peers []peer) error {
+	u, err := newUserState(r, o.bin)
+	if err != nil {
+		return fmt.Errorf("the user state (two sessions, five slots): %w", err)
+	}
+	if o.hold {
+		return holdServe(u)
+	}
+	body, err := u.body()
+	if err != nil {
+		return err
+	}
+	targets := []target{bareTarget(o.bare, body, u.token), {name: "rolecall serve", start: u.start}}
+	if o.before != "" {
+		targets = append(targets, target{name: "rolecall before", start: func() (*proc, error) { return u.startBin(o.before) }})
+	}
+	for _, pe := range peers {
+		targets = append(targets, target{name: pe.name, start: pe.start, peer: true})
+	}
+	if o.onlyStartup {
+		coldStarts(targets, o.rounds)
+		return nil
+	}
+	targets = append(targets, childTarget("listener alone", "child", 1))
+	if o.manySlots {
+		targets = append(targets, childTarget("listener, 100 slots", "child", 100), childTarget("listener, 1000 slots", "child", 1000))
+	}
+	loadRounds(targets, o.rounds, o.duration, o.conns)
+	if o.idleWait > 0 {
+		// One rolecall at a time holds the user state: not -before.
+		idle := targets[:2]
+		for _, t := range targets[2:] {
+			if t.peer {
+				idle = append(idle, t)
+			}
+		}
+		idleMemory(idle, o.idleWait)
+	}
+	if t, err := serveStartup(o.bin); err != nil {
+		fmt.Printf("\n`rolecall serve` with no session: %v\n", err)
+	} else {
+		fmt.Printf("\n`rolecall serve` with no session and no keyring: exec to /healthz 200 %s (median of 5)\n", us(t.Seconds()*1e6))
+	}
+	return nil
+}
+
+// attackLine loads the listener alone while another user attacks it.
+func attackLine(o options) {
+	a, err := underAttack(o.attackIdle, o.duration, o.conns)
+	if err != nil {
+		fmt.Printf("\nattack run skipped: %v\n", err)
+		return
+	}
+	fmt.Printf("\nanother user (nobody) holding %d idle connections and a connect loop (%d refused connections in the run):\n"+
+		"  owner's wrk on the listener alone: %.0f req/s, p50 %s, p99 %s, %d timeouts, %d socket errors\n",
+		o.attackIdle, a.attackerConns, a.rps, us(a.p50), us(a.p99), a.timeouts, a.errors)
 }
 
 // holdServe runs rolecall serve in the user state until SIGINT or SIGTERM.

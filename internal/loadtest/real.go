@@ -39,20 +39,8 @@ const (
 	statePinned  = `"dev-ro", "prod", "prod-ro", "audit"`
 )
 
-// newUserState builds the user state on r (whose cleanups stop the bus,
-// the keyring and the fake) with one run of bin that signs in to both
-// sessions and loads the default slot.
-func newUserState(r *rig, bin string) (*userState, error) {
-	s := desktoptest.Start(r)
-	s.StartKeyring(r)
-	fake := fakeidc.New(
-		fakeidc.Account{ID: "111111111111", Name: "dev", Roles: []string{"Admin", "ReadOnly"}},
-		fakeidc.Account{ID: "222222222222", Name: "prod", Roles: []string{"Admin", "ReadOnly", "Audit"}},
-	)
-	r.Cleanup(fake.Close)
-	u := &userState{bin: bin, dir: s.Dir, port: freePort(), tokenFile: filepath.Join(s.Dir, "state", "rolecall", "token")}
-	cfg := filepath.Join(s.Dir, "aws-config")
-	if err := os.WriteFile(cfg, []byte(`[sso-session corp]
+// stateConfig is the user's AWS config: two sso-sessions, five profiles.
+const stateConfig = `[sso-session corp]
 sso_start_url = https://corp.awsapps.com/start
 sso_region = us-east-1
 
@@ -84,7 +72,22 @@ sso_role_name = ReadOnly
 sso_session = lab
 sso_account_id = 222222222222
 sso_role_name = Audit
-`), 0o600); err != nil {
+`
+
+// newUserState builds the user state on r (whose cleanups stop the bus,
+// the keyring and the fake) with one run of bin that signs in to both
+// sessions and loads the default slot.
+func newUserState(r *rig, bin string) (*userState, error) {
+	s := desktoptest.Start(r)
+	s.StartKeyring(r)
+	fake := fakeidc.New(
+		fakeidc.Account{ID: "111111111111", Name: "dev", Roles: []string{"Admin", "ReadOnly"}},
+		fakeidc.Account{ID: "222222222222", Name: "prod", Roles: []string{"Admin", "ReadOnly", "Audit"}},
+	)
+	r.Cleanup(fake.Close)
+	u := &userState{bin: bin, dir: s.Dir, port: freePort(), tokenFile: filepath.Join(s.Dir, "state", "rolecall", "token")}
+	cfg := filepath.Join(s.Dir, "aws-config")
+	if err := os.WriteFile(cfg, []byte(stateConfig), 0o600); err != nil {
 		return nil, err
 	}
 	settingsDir := filepath.Join(s.Dir, "config", "rolecall")

@@ -113,8 +113,8 @@ const (
 	NoteFailingBody                     // -
 	DoctorKeyringLocked                 // error
 	// Grants (grant.go).
-	GrantRevoked       // name, when, name, slot
-	GrantExpired       // name, when, name, slot
+	GrantWasRevoked    // name, when, name, slot
+	GrantHasExpired    // name, when, name, slot
 	GrantUnknown       // -
 	GrantScope         // name, slot, what was asked
 	ContainerRoute     // -
@@ -212,9 +212,9 @@ var texts = map[Text]string{
 	DoctorAWSConfigFix: "describe your IAM Identity Center as in the README's Quick start: " +
 		"an [sso-session NAME] with sso_start_url and sso_region, and a profile that uses it",
 	DoctorKeyringLocked: "the OS keyring does not answer (%v): until it is unlocked rolecall cannot read the SSO session; it keeps asking",
-	GrantRevoked: "grant %q was revoked at %s: it reads nothing any more; ask the user of rolecall for a new one " +
+	GrantWasRevoked: "grant %q was revoked at %s: it reads nothing any more; ask the user of rolecall for a new one " +
 		"(`rolecall grant add %s --profile %s`) and use the lines it prints",
-	GrantExpired: "grant %q expired at %s: ask the user of rolecall for a new one " +
+	GrantHasExpired: "grant %q expired at %s: ask the user of rolecall for a new one " +
 		"(`rolecall grant add %s --profile %s --ttl DURATION`) and use the lines it prints",
 	GrantUnknown: "no grant has this secret or credential ID: it is mistyped or its grant was removed; " +
 		"`rolecall grant list` shows the grants, `rolecall grant add NAME --profile P` makes one",

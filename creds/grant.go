@@ -21,6 +21,8 @@ type Grant struct {
 	Expires time.Time
 	// Revoked is when the grant was revoked; zero: it was not.
 	Revoked time.Time
+	// State is the grant's state when its owner handed out this copy.
+	State GrantState
 	// LastUsed, Uses and From describe its hand-outs: the last one, how
 	// many, and the client of the last one (its executable or address).
 	LastUsed time.Time
@@ -44,16 +46,15 @@ var (
 	ErrGrantExpired = errors.New("grant expired")
 )
 
-// GrantState is "active", "revoked" or "expired" at now.
-func (g Grant) GrantState(now time.Time) string {
-	switch {
-	case !g.Revoked.IsZero():
-		return "revoked"
-	case !g.Expires.IsZero() && !now.Before(g.Expires):
-		return "expired"
-	}
-	return "active"
-}
+// GrantState says whether a grant can be used.
+type GrantState string
+
+// The states of a grant.
+const (
+	GrantActive  GrantState = "active"
+	GrantRevoked GrantState = "revoked"
+	GrantExpired GrantState = "expired"
+)
 
 // GrantAdvice is the one line a consumer reads when its grant cannot be
 // used (err from the grants' owner, g the grant it names, if any): what
@@ -61,9 +62,9 @@ func (g Grant) GrantState(now time.Time) string {
 func GrantAdvice(g Grant, err error) string {
 	switch {
 	case errors.Is(err, ErrGrantRevoked):
-		return Say(GrantRevoked, g.Name, g.Revoked.UTC().Format(ExpirationFormat), g.Name, g.Slot)
+		return Say(GrantWasRevoked, g.Name, g.Revoked.UTC().Format(ExpirationFormat), g.Name, g.Slot)
 	case errors.Is(err, ErrGrantExpired):
-		return Say(GrantExpired, g.Name, g.Expires.UTC().Format(ExpirationFormat), g.Name, g.Slot)
+		return Say(GrantHasExpired, g.Name, g.Expires.UTC().Format(ExpirationFormat), g.Name, g.Slot)
 	default:
 		return Say(GrantUnknown)
 	}

@@ -175,11 +175,11 @@ func (s *Store) Add(name, slot string, ttl time.Duration) (creds.Grant, string, 
 	now := s.now()
 	s.prune(now)
 	for _, e := range s.entries {
-		if e.g.Name == name && e.g.GrantState(now) == "active" {
+		if e.g.Name == name && state(e.g, now) == creds.GrantActive {
 			return creds.Grant{}, "", creds.Errorf(creds.GrantExists, nil, name, name)
 		}
 	}
-	e := &entry{g: creds.Grant{Name: name, Slot: slot, Created: now}, hash: sha256.Sum256([]byte(secret)), use: &usage{}, now: s.now}
+	e := &entry{g: creds.Grant{Name: name, Slot: slot, Created: now, State: creds.GrantActive}, hash: sha256.Sum256([]byte(secret)), use: &usage{}, now: s.now}
 	if ttl > 0 {
 		e.g.Expires = now.Add(ttl)
 	}
@@ -201,11 +201,12 @@ func (s *Store) Revoke(name string) (creds.Grant, error) {
 	defer s.mu.Unlock()
 	now := s.now()
 	for i, e := range s.entries {
-		if e.g.Name != name || e.g.GrantState(now) != "active" {
+		if e.g.Name != name || state(e.g, now) != creds.GrantActive {
 			continue
 		}
 		r := &entry{g: e.g, hash: e.hash, use: e.use, now: s.now}
 		r.g.Revoked = now
+		r.g.State = creds.GrantRevoked
 		old := s.entries
 		s.entries = append([]*entry(nil), s.entries...)
 		s.entries[i] = r
@@ -226,10 +227,12 @@ func (s *Store) List() []creds.Grant {
 	idx := *s.index.Load()
 	out := make([]creds.Grant, 0, len(idx))
 	for _, e := range idx {
-		out = append(out, e.view())
+		g := e.view()
+		g.State = state(g, now)
+		out = append(out, g)
 	}
 	sort.Slice(out, func(i, j int) bool {
-		ai, aj := out[i].GrantState(now) == "active", out[j].GrantState(now) == "active"
+		ai, aj := out[i].State == creds.GrantActive, out[j].State == creds.GrantActive
 		if ai != aj {
 			return ai
 		}
@@ -250,13 +253,15 @@ func (s *Store) Check(secret string) (creds.Grant, creds.GrantUse, error) {
 	if e == nil {
 		return creds.Grant{}, nil, creds.ErrNoSuchGrant
 	}
-	switch e.g.GrantState(s.now()) {
-	case "revoked":
-		return e.g, nil, creds.ErrGrantRevoked
-	case "expired":
-		return e.g, nil, creds.ErrGrantExpired
+	g := e.g
+	g.State = state(g, s.now())
+	switch g.State {
+	case creds.GrantRevoked:
+		return g, nil, creds.ErrGrantRevoked
+	case creds.GrantExpired:
+		return g, nil, creds.ErrGrantExpired
 	}
-	return e.g, e, nil
+	return g, e, nil
 }
 
 func (s *Store) lookup(secret string) *entry {
@@ -285,6 +290,17 @@ func (e *entry) Used(client string) {
 		c := client // only a new client's name is copied to the heap
 		e.use.from.Store(&c)
 	}
+}
+
+// state is g's state at now.
+func state(g creds.Grant, now time.Time) creds.GrantState {
+	switch {
+	case !g.Revoked.IsZero():
+		return creds.GrantRevoked
+	case !g.Expires.IsZero() && !now.Before(g.Expires):
+		return creds.GrantExpired
+	}
+	return creds.GrantActive
 }
 
 // view is the grant with its usage.

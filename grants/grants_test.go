@@ -178,7 +178,7 @@ func TestUsageAndRestart(t *testing.T) {
 	if len(list) != 2 || list[0].Name != "agent" || list[0].Uses != 2 || list[0].From != "/usr/bin/python3" || !list[0].LastUsed.Equal(c.now()) {
 		t.Fatalf("List = %+v", list)
 	}
-	if list[1].Name != "old" || list[1].GrantState(c.now()) != "revoked" {
+	if list[1].Name != "old" || list[1].State != creds.GrantRevoked {
 		t.Errorf("revoked grant listed as %+v", list[1])
 	}
 	if err := s.Close(); err != nil {

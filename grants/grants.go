@@ -50,9 +50,10 @@ const keepEnded = 7 * 24 * time.Hour
 // Store owns the grants: it alone mints, lists, revokes and checks them,
 // and writes their file.
 type Store struct {
-	path string
-	now  func() time.Time
-	log  *slog.Logger
+	path     string
+	now      func() time.Time
+	log      *slog.Logger
+	onChange func()
 
 	mu      sync.Mutex // serialises changes and writes of the file
 	entries []*entry
@@ -88,18 +89,30 @@ type record struct {
 	From     string    `json:"from,omitempty"`
 }
 
-// Open reads the grants kept in dir; a missing file is no grant. now is
-// the clock (time.Now when nil). A damaged file is an error: starting
-// without the grants would refuse every consumer without saying why, and
-// writing over the file would lose them.
-func Open(dir string, now func() time.Time, log *slog.Logger) (*Store, error) {
+// Options configure a Store.
+type Options struct {
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+	Log *slog.Logger
+	// OnChange is called, without a lock held, after a grant was added
+	// or revoked (the tray redraws); nil: nobody is told.
+	OnChange func()
+}
+
+// Open reads the grants kept in dir; a missing file is no grant. A
+// damaged file is an error: starting without the grants would refuse
+// every consumer without saying why, and writing over the file would lose
+// them.
+func Open(dir string, o Options) (*Store, error) {
+	now := o.Now
 	if now == nil {
 		now = time.Now
 	}
+	log := o.Log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Store{path: filepath.Join(dir, FileName), now: now, log: log}
+	s := &Store{path: filepath.Join(dir, FileName), now: now, log: log, onChange: o.OnChange}
 	b, err := os.ReadFile(s.path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -171,6 +184,7 @@ func (s *Store) Add(name, slot string, ttl time.Duration) (creds.Grant, string, 
 	}
 	secret := base64.RawURLEncoding.EncodeToString(raw[:])
 	s.mu.Lock()
+	defer s.changed()
 	defer s.mu.Unlock()
 	now := s.now()
 	s.prune(now)
@@ -198,6 +212,7 @@ func (s *Store) Add(name, slot string, ttl time.Duration) (creds.Grant, string, 
 // refused.
 func (s *Store) Revoke(name string) (creds.Grant, error) {
 	s.mu.Lock()
+	defer s.changed()
 	defer s.mu.Unlock()
 	now := s.now()
 	for i, e := range s.entries {
@@ -219,6 +234,13 @@ func (s *Store) Revoke(name string) (creds.Grant, error) {
 		return r.view(), nil
 	}
 	return creds.Grant{}, creds.Errorf(creds.GrantNoSuchName, creds.ErrNoSuchGrant, name)
+}
+
+// changed tells OnChange; s.mu is not held.
+func (s *Store) changed() {
+	if s.onChange != nil {
+		s.onChange()
+	}
 }
 
 // List returns every grant remembered, active ones first, by name.

@@ -37,7 +37,7 @@ func newClock() *fakeClock {
 
 func open(t *testing.T, dir string, c *fakeClock) *Store {
 	t.Helper()
-	s, err := Open(dir, c.now, nil)
+	s, err := Open(dir, Options{Now: c.now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,6 +95,22 @@ func TestAddCheckRevoke(t *testing.T) {
 	}
 	if _, _, err := s.Check(secret); !errors.Is(err, creds.ErrGrantRevoked) {
 		t.Errorf("old secret after a new grant of the name: %v", err)
+	}
+}
+
+func TestOnChange(t *testing.T) {
+	var changes int
+	s, err := Open(t.TempDir(), Options{Now: newClock().now, OnChange: func() { changes++ }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, secret, _ := s.Add("a", "dev", 0)
+	if _, use, err := s.Check(secret); err == nil {
+		use.Used("client") // a use is no change of the list
+	}
+	s.Revoke("a")
+	if changes != 2 {
+		t.Errorf("OnChange called %d times for an add and a revoke, want 2", changes)
 	}
 }
 
@@ -215,7 +231,7 @@ func TestDamagedFile(t *testing.T) {
 	if err := private.WriteFile(filepath.Join(dir, FileName), []byte("{not json")); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := Open(dir, nil, nil); err == nil || !strings.Contains(err.Error(), "damaged") {
+	if _, err := Open(dir, Options{}); err == nil || !strings.Contains(err.Error(), "damaged") {
 		t.Errorf("damaged file: %v", err)
 	}
 }
@@ -257,7 +273,7 @@ func TestConcurrentChecks(t *testing.T) {
 }
 
 func BenchmarkCheck(b *testing.B) {
-	s, _ := Open(b.TempDir(), nil, nil)
+	s, _ := Open(b.TempDir(), Options{})
 	for i := range 100 {
 		s.Add("g"+string(rune('A'+i%26))+string(rune('a'+i/26)), "dev", 0)
 	}

@@ -73,7 +73,7 @@ func newGrantRig(t *testing.T) *grantRig {
 		t.Fatal(err)
 	}
 	var err error
-	if rig.store, err = grants.Open(t.TempDir(), rig.clock.now, nil); err != nil {
+	if rig.store, err = grants.Open(t.TempDir(), grants.Options{Now: rig.clock.now}); err != nil {
 		t.Fatal(err)
 	}
 	if _, rig.ide, err = rig.store.Add("ide", "Acme Corp/Admin", 0); err != nil {
@@ -369,7 +369,7 @@ func BenchmarkGrant(b *testing.B) {
 	if _, err := m.Load(context.Background(), "dev", creds.Profile{Name: "dev"}); err != nil {
 		b.Fatal(err)
 	}
-	store, err := grants.Open(b.TempDir(), nil, nil)
+	store, err := grants.Open(b.TempDir(), grants.Options{})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -29,7 +29,7 @@ func TestGrantsRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
-	store, err := grants.Open(filepath.Join(dir, "state"), nil, nil)
+	store, err := grants.Open(filepath.Join(dir, "state"), grants.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"encoding/json"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -400,6 +401,62 @@ func BenchmarkGrant(b *testing.B) {
 					h.ServeHTTP(w, r)
 					if w.Code != 200 {
 						b.Fatalf("status %d", w.Code)
+					}
+				}
+			})
+		})
+	}
+}
+
+// BenchmarkGrantLoopback is BenchmarkGrant over keep-alive loopback
+// connections, with the peer check and the audit log on: the whole
+// request as a client sees it.
+func BenchmarkGrantLoopback(b *testing.B) {
+	m := creds.NewManager(creds.Config{Fetcher: testFetcher})
+	defer m.Close()
+	if _, err := m.Load(context.Background(), "dev", creds.Profile{Name: "dev"}); err != nil {
+		b.Fatal(err)
+	}
+	store, err := grants.Open(b.TempDir(), grants.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	_, secret, err := store.Add("bench", "dev", 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	a, err := OpenAudit(filepath.Join(b.TempDir(), "audit.log"), AuditOptions{Every: time.Second})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer a.Close()
+	s := newTestServer(b, func(o *Options) { o.Source = m; o.Grants = store; o.Audit = a; o.SameUserOnly = true })
+	if err := s.Open(); err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close(context.Background())
+	cl := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	for _, tc := range []struct{ name, path, auth string }{
+		{"token", "slot/dev", testToken},
+		{"grant", "slot/dev", secret},
+		{"grant-id", "v2/credentials/" + secret, ""},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				req, _ := http.NewRequest("GET", s.URL()+tc.path, nil)
+				if tc.auth != "" {
+					req.Header.Set("Authorization", tc.auth)
+				}
+				for pb.Next() {
+					resp, err := cl.Do(req)
+					if err != nil {
+						b.Fatal(err)
+					}
+					io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+					if resp.StatusCode != 200 {
+						b.Fatalf("status %d", resp.StatusCode)
 					}
 				}
 			})

@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/rolecall/rolecall/creds"
+	"github.com/rolecall/rolecall/grants"
 	"github.com/rolecall/rolecall/internal/desktoptest"
 	"github.com/rolecall/rolecall/private"
 )
@@ -538,7 +539,16 @@ func FuzzHandler(f *testing.F) {
 	f.Add("PUT", "/latest/api/token", "", "[::1]", "21600")
 	f.Add("GET", "/latest/meta-data/iam/security-credentials/dev", "", "127.0.0.1", "1")
 	f.Add("GET", "/slot/%zz", testToken, "127.0.0.1", "")
-	s := newTestServer(f, func(o *Options) { o.IMDS = true })
+	f.Add("GET", "/v2/credentials/x", "", "127.0.0.1", "")
+	f.Add("GET", "/v2/credentials/", testToken, "169.254.170.2", "")
+	store, err := grants.Open(f.TempDir(), grants.Options{})
+	if err != nil {
+		f.Fatal(err)
+	}
+	_, secret, _ := store.Add("fuzz", "Acme Corp/Admin", 0)
+	f.Add("GET", "/slot/Acme%20Corp%2FAdmin", secret, "127.0.0.1", "")
+	f.Add("GET", "/v2/credentials/"+secret, "", "127.0.0.1", "")
+	s := newTestServer(f, func(o *Options) { o.IMDS = true; o.Grants = store })
 	h := s.Handler()
 	f.Fuzz(func(t *testing.T, method, target, authz, host, ttl string) {
 		r, err := http.NewRequest(method, "http://x"+target, nil)

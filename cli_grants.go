@@ -2,6 +2,7 @@ package main
 
 import (
 	"errors"
+	"flag"
 	"fmt"
 	"strings"
 	"text/tabwriter"
@@ -31,28 +32,42 @@ func (c *cli) grant(args []string) int {
 	return exitUsage
 }
 
-// nameFirst moves a leading NAME behind the flags, so that both
-// `grant add NAME --profile P` and `grant add --profile P NAME` parse.
-func nameFirst(args []string) []string {
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		return append(append([]string{}, args[1:]...), args[0])
+// parseNamed parses flags around one NAME argument, so that both
+// `grant add NAME --profile P` and `grant add --profile P NAME` parse
+// (the flag package stops at the first argument that is not a flag). It
+// returns the name ("" when none or more than one was given) and -1 to go
+// on, or the exit status.
+func (c *cli) parseNamed(fs *flag.FlagSet, args []string) (string, int) {
+	if rc := c.parseFlags(fs, args); rc >= 0 {
+		return "", rc
 	}
-	return args
+	if fs.NArg() == 0 {
+		return "", -1
+	}
+	name := fs.Arg(0)
+	if rc := c.parseFlags(fs, fs.Args()[1:]); rc >= 0 {
+		return "", rc
+	}
+	if fs.NArg() > 0 {
+		return "", -1
+	}
+	return name, -1
 }
 
 func (c *cli) grantAdd(args []string) int {
 	fs := c.flags("grant add", "grant add NAME --profile P [--ttl D] [--container] [--shell sh|fish|powershell | --format docker]",
 		`eval "$(rolecall grant add my-agent --profile dev --ttl 8h)"`)
-	profile := fs.String("profile", "", "the role the grant reads (a name `rolecall roles` lists)")
+	profile := fs.String("profile", "", "the role the grant reads (a name that rolecall roles lists)")
 	ttl := fs.String("ttl", "", "how long the grant lasts, such as 30m or 8h (default: until revoked)")
-	container := fs.Bool("container", false, "print the docker run flags and a devcontainer.json snippet (containers reach http://169.254.170.2 after `sudo rolecall containers on`)")
+	container := fs.Bool("container", false, "print the docker run flags and a devcontainer.json snippet (containers reach http://169.254.170.2 after: sudo rolecall containers on)")
 	shell := fs.String("shell", defaultShell(), "output syntax: sh, fish or powershell")
-	format := fs.String("format", "", "docker: an env file for `docker run --env-file`")
-	if rc := c.parseFlags(fs, nameFirst(args)); rc >= 0 {
+	format := fs.String("format", "", "docker: an env file for docker run --env-file")
+	name, rc := c.parseNamed(fs, args)
+	if rc >= 0 {
 		return rc
 	}
 	switch {
-	case fs.NArg() != 1:
+	case name == "":
 		return c.usageError(fs, "name the consumer the grant is for: rolecall grant add NAME --profile P")
 	case *profile == "":
 		return c.usageError(fs, "name the role the grant reads: --profile P (`rolecall roles` lists them)")
@@ -62,7 +77,7 @@ func (c *cli) grantAdd(args []string) int {
 		return c.usageError(fs, fmt.Sprintf("--format %q: the one format is docker", *format))
 	}
 	return c.call(func(cl *control.Client) error {
-		a, err := cl.AddGrant(c.ctx, control.GrantRequest{Name: fs.Arg(0), Profile: *profile, TTL: *ttl})
+		a, err := cl.AddGrant(c.ctx, control.GrantRequest{Name: name, Profile: *profile, TTL: *ttl})
 		if err != nil {
 			return err
 		}
@@ -181,14 +196,15 @@ func orDash(s string) string {
 
 func (c *cli) grantRevoke(args []string) int {
 	fs := c.flags("grant revoke", "grant revoke NAME", "rolecall grant revoke my-agent")
-	if rc := c.parseFlags(fs, args); rc >= 0 {
+	name, rc := c.parseNamed(fs, args)
+	if rc >= 0 {
 		return rc
 	}
-	if fs.NArg() != 1 {
-		return c.usageError(fs, "name the grant to revoke (`rolecall grant list` shows them)")
+	if name == "" {
+		return c.usageError(fs, "name the grant to revoke (rolecall grant list shows them)")
 	}
 	return c.call(func(cl *control.Client) error {
-		g, err := cl.RevokeGrant(c.ctx, fs.Arg(0))
+		g, err := cl.RevokeGrant(c.ctx, name)
 		if err != nil {
 			return err
 		}

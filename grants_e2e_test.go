@@ -402,3 +402,51 @@ func grantContainerClient(t *testing.T) {
 	arn := goCallerIdentity(t, os.Environ(), os.Getenv("STS_ENDPOINT"))
 	t.Log("ARN " + arn)
 }
+
+// TestGrantVerbs: the lines `grant add` prints in each form, its usage
+// errors, and `grant list`.
+func TestGrantVerbs(t *testing.T) {
+	testEngine(t, nil)
+	fish := mustCLI(t, "grant", "add", "f", "--profile", "dev", "--shell", "fish")
+	if !strings.Contains(fish, "set -e AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE;") || !regexp.MustCompile(`set -gx AWS_CONTAINER_AUTHORIZATION_TOKEN '[\w-]{43}';`).MatchString(fish) {
+		t.Errorf("fish:\n%s", fish)
+	}
+	ps := mustCLI(t, "grant", "add", "--profile", "Acme Corp/Admin", "p", "--shell", "powershell")
+	if !strings.Contains(ps, "$Env:AWS_CONTAINER_CREDENTIALS_FULL_URI = 'http://127.0.0.1:") || !strings.Contains(ps, "/slot/Acme%20Corp%2FAdmin'") {
+		t.Errorf("powershell:\n%s", ps)
+	}
+	docker := mustCLI(t, "grant", "add", "d", "--profile", "dev", "--format", "docker")
+	if !regexp.MustCompile(`^AWS_CONTAINER_CREDENTIALS_RELATIVE_URI=/v2/credentials/[\w-]{43}\n$`).MatchString(docker) {
+		t.Errorf("--format docker:\n%s", docker)
+	}
+	c := mustCLI(t, "grant", "add", "c", "--profile", "dev", "--container")
+	for _, want := range []string{"export AWS_CONTAINER_CREDENTIALS_RELATIVE_URI='/v2/credentials/", "docker run -e AWS_CONTAINER_CREDENTIALS_RELATIVE_URI IMAGE",
+		`"containerEnv": {"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI": "${localEnv:AWS_CONTAINER_CREDENTIALS_RELATIVE_URI}"}`, "sudo rolecall containers on"} {
+		if !strings.Contains(c, want) {
+			t.Errorf("--container lacks %q:\n%s", want, c)
+		}
+	}
+	for _, tc := range []struct {
+		args []string
+		rc   int
+		want string
+	}{
+		{[]string{"grant"}, 2, "Usage: rolecall grant add NAME"},
+		{[]string{"grant", "give"}, 2, "use add, list or revoke"},
+		{[]string{"grant", "add", "--profile", "dev"}, 2, "name the consumer"},
+		{[]string{"grant", "add", "x"}, 2, "--profile P"},
+		{[]string{"grant", "add", "x", "--profile", "dev", "--format", "json"}, 2, "the one format is docker"},
+		{[]string{"grant", "add", "f", "--profile", "dev"}, 1, "rolecall grant revoke f"},
+		{[]string{"grant", "add", "x", "--profile", "dev", "--ttl", "1ms"}, 1, "--ttl 1ms"},
+		{[]string{"grant", "revoke", "nobody-has-this"}, 1, "no active grant named"},
+	} {
+		_, errOut, rc := cliRun(t, tc.args...)
+		if rc != tc.rc || !strings.Contains(errOut, tc.want) {
+			t.Errorf("rolecall %s: exit %d, %q; want %d with %q", strings.Join(tc.args, " "), rc, errOut, tc.rc, tc.want)
+		}
+	}
+	list := mustCLI(t, "grant", "list")
+	if !strings.Contains(list, "NAME") || !strings.Contains(list, "Acme Corp/Admin") || strings.Count(list, "active") != 4 {
+		t.Errorf("grant list:\n%s", list)
+	}
+}

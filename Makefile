@@ -67,7 +67,7 @@ lint:
 # 5,000 and 20,000 profiles, discovery), then the side-by-side table of
 # rolecall and a bare net/http handler under wrk (apt-get install wrk).
 bench: build
-	$(GO) test -run '^$$' -bench . -benchmem ./creds ./server
+	$(GO) test -run '^$$' -bench . -benchmem ./creds ./server ./grants
 	$(GO) test -run '^$$' -bench Config -benchmem ./sso
 	$(GO) test -run '^$$' -bench Discovery -benchtime 3x ./sso
 	$(GO) test -run '^$$' -bench Switch -benchtime 20x ./tray

@@ -345,16 +345,20 @@ func TestGrantContainer(t *testing.T) {
 	// Refusals from inside, as root and as nobody there.
 	inside := func(user, path, auth string) string {
 		t.Helper()
-		script := `exec 3<>/dev/tcp/169.254.170.2/80; printf 'GET %s HTTP/1.0\r\nHost: 169.254.170.2\r\n%s\r\n' "$0" "$1" >&3; timeout 10 cat <&3`
-		hdr := ""
+		// The request, secrets and all, goes in on stdin: never on a
+		// command line.
+		script := `exec 3<>/dev/tcp/169.254.170.2/80; cat >&3; timeout 10 cat <&3`
+		req := "GET " + path + " HTTP/1.0\r\nHost: 169.254.170.2\r\n"
 		if auth != "" {
-			hdr = "Authorization: " + auth + "\r\n"
+			req += "Authorization: " + auth + "\r\n"
 		}
-		args := []string{"bash", "-c", script, path, hdr}
+		args := []string{"bash", "-c", script}
 		if user == "nobody" {
 			args = append([]string{"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"}, args...)
 		}
-		out, err := ns.Command(args[0], args[1:]...).CombinedOutput()
+		cmd := ns.Command(args[0], args[1:]...)
+		cmd.Stdin = strings.NewReader(req + "\r\n")
+		out, err := cmd.CombinedOutput()
 		if err != nil {
 			t.Fatalf("GET %s from the namespace: %v\n%s", path, err, out)
 		}

@@ -335,9 +335,13 @@ func TestGrantOtherUserRefused(t *testing.T) {
 		"GET /slot/Acme%20Corp%2FAdmin HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: " + rig.ide + `\r\n`,
 		"GET /v2/credentials/" + rig.ide + ` HTTP/1.1\r\nHost: 169.254.170.2\r\n`,
 	} {
-		script := `exec 3<>/dev/tcp/127.0.0.1/` + port + `; printf '%b' "$0" >&3; timeout 10 cat <&3`
+		// The request, the grant's secret in it, goes in on stdin: never
+		// on a command line.
+		script := `exec 3<>/dev/tcp/127.0.0.1/` + port + `; printf '%b' "$(cat)" >&3; timeout 10 cat <&3`
 		req += `Connection: close\r\n\r\n`
-		out, err := exec.Command(setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", "/bin/bash", "-c", script, req).CombinedOutput()
+		nobody := exec.Command(setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", "/bin/bash", "-c", script)
+		nobody.Stdin = strings.NewReader(req)
+		out, err := nobody.CombinedOutput()
 		if err != nil {
 			t.Fatalf("client as nobody: %v\n%s", err, out)
 		}
@@ -345,7 +349,9 @@ func TestGrantOtherUserRefused(t *testing.T) {
 			t.Errorf("grant's request from another user answered:\n%s", out)
 		}
 		// The same request from our own user: served, or refused for its Host only.
-		own, err := exec.Command("/bin/bash", "-c", script, req).CombinedOutput()
+		self := exec.Command("/bin/bash", "-c", script)
+		self.Stdin = strings.NewReader(req)
+		own, err := self.CombinedOutput()
 		if err != nil {
 			t.Fatalf("own user: %v\n%s", err, own)
 		}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"net"
 	"net/http"
@@ -16,37 +15,19 @@ import (
 	"testing"
 	"time"
 
-	gokeyring "github.com/zalando/go-keyring"
-
 	"github.com/rolecall/rolecall/containers"
 	"github.com/rolecall/rolecall/engine"
 	"github.com/rolecall/rolecall/internal/desktoptest"
 	"github.com/rolecall/rolecall/internal/nettest"
-	"github.com/rolecall/rolecall/keyring"
 	"github.com/rolecall/rolecall/server"
 	"github.com/rolecall/rolecall/server/control"
-	"github.com/rolecall/rolecall/settings"
 )
 
 // grantEngine starts the engine in dir (so that a test can start it again
-// on the same state), with the STS fetcher, on a free port.
+// on the same state).
 func grantEngine(t *testing.T, dir string) *engine.Engine {
 	t.Helper()
-	stsURL := moto(t)
-	gokeyring.MockInit()
-	st := settings.Defaults()
-	st.Port = 0
-	sock := filepath.Join(dir, "run", "control.sock")
-	t.Setenv(control.SocketEnv, sock)
-	e, err := engine.Start(context.Background(), engine.Config{
-		Settings: st, Socket: sock, StateDir: filepath.Join(dir, "state"), SettingsPath: filepath.Join(dir, "config.toml"),
-		Fetcher: stsFetcher(stsURL), Resolve: resolveByName,
-		Keyring: keyring.New("rolecall-test", nil), Log: newLogger(os.Stderr, false),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(e.Close)
+	e, _ := testEngineIn(t, dir, nil)
 	return e
 }
 

@@ -110,6 +110,9 @@ func off() error {
 }
 
 func status() (Setup, bool, []string, error) {
+	if os.Geteuid() != 0 {
+		return Setup{}, false, nil, ErrNeedsRoot // iptables -S needs it
+	}
 	s, had, err := readState()
 	if err != nil {
 		return Setup{}, false, nil, err

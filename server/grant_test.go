@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -18,7 +17,6 @@ import (
 
 	"github.com/rolecall/rolecall/creds"
 	"github.com/rolecall/rolecall/grants"
-	"github.com/rolecall/rolecall/internal/desktoptest"
 )
 
 // grantClock is the grants' clock, moved by the test.
@@ -314,15 +312,7 @@ func TestContainerConnections(t *testing.T) {
 // to another local user (nobody): the ID route and its slot are refused
 // on the peer check, as the user's token is.
 func TestGrantOtherUserRefused(t *testing.T) {
-	desktoptest.LinuxOnly(t, "the same-user check (peer lookup by socket)")
-	desktoptest.SkipShort(t, "runs a client as another user")
-	if os.Getuid() != 0 {
-		skipOrFail(t, "TestGrantOtherUserRefused needs root to run a client as another user: sudo go test -run TestGrantOtherUserRefused ./server")
-	}
-	setpriv, err := exec.LookPath("setpriv")
-	if err != nil {
-		skipOrFail(t, "setpriv is missing: sudo apt-get install util-linux")
-	}
+	setpriv := otherUserRig(t)
 	rig := newGrantRig(t)
 	s := newTestServer(t, func(o *Options) { o.Source = rig.manager; o.Grants = rig.store; o.SameUserOnly = true })
 	if err := s.Open(); err != nil {
@@ -366,13 +356,11 @@ func TestGrantOtherUserRefused(t *testing.T) {
 	}
 }
 
-// BenchmarkGrant compares one credential GET with the user's token and
-// with a grant's secret (as the token, and as the ECS credential ID),
-// without a network: guards, authorization, lookup, cached body, audit
-// off.
-func BenchmarkGrant(b *testing.B) {
+// grantBench is a manager with "dev" loaded and a store with nine grants
+// on it; secret is the last one's.
+func grantBench(b *testing.B) (*creds.Manager, *grants.Store, string) {
 	m := creds.NewManager(creds.Config{Fetcher: testFetcher})
-	defer m.Close()
+	b.Cleanup(func() { m.Close() })
 	if _, err := m.Load(context.Background(), "dev", creds.Profile{Name: "dev"}); err != nil {
 		b.Fatal(err)
 	}
@@ -387,6 +375,15 @@ func BenchmarkGrant(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	return m, store, secret
+}
+
+// BenchmarkGrant compares one credential GET with the user's token and
+// with a grant's secret (as the token, and as the ECS credential ID),
+// without a network: guards, authorization, lookup, cached body, audit
+// off.
+func BenchmarkGrant(b *testing.B) {
+	m, store, secret := grantBench(b)
 	s := newTestServer(b, func(o *Options) { o.Source = m; o.Grants = store })
 	h := s.Handler()
 	for _, tc := range []struct{ name, target, auth string }{
@@ -418,19 +415,7 @@ func BenchmarkGrant(b *testing.B) {
 // connections, with the peer check and the audit log on: the whole
 // request as a client sees it.
 func BenchmarkGrantLoopback(b *testing.B) {
-	m := creds.NewManager(creds.Config{Fetcher: testFetcher})
-	defer m.Close()
-	if _, err := m.Load(context.Background(), "dev", creds.Profile{Name: "dev"}); err != nil {
-		b.Fatal(err)
-	}
-	store, err := grants.Open(b.TempDir(), grants.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	_, secret, err := store.Add("bench", "dev", 0)
-	if err != nil {
-		b.Fatal(err)
-	}
+	m, store, secret := grantBench(b)
 	a, err := OpenAudit(filepath.Join(b.TempDir(), "audit.log"), AuditOptions{Every: time.Second})
 	if err != nil {
 		b.Fatal(err)

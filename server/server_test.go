@@ -408,18 +408,26 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	return l.w.Write(p)
 }
 
-// TestOtherUserRefused connects from a process of another user (nobody)
-// and expects 403; it needs root to become that user.
-func TestOtherUserRefused(t *testing.T) {
+// otherUserRig skips (or fails under ROLECALL_REQUIRE_ALL) a test that
+// runs a client as another user where it cannot, and returns setpriv.
+func otherUserRig(t *testing.T) string {
+	t.Helper()
 	desktoptest.LinuxOnly(t, "the same-user check (peer lookup by socket)")
 	desktoptest.SkipShort(t, "runs a client as another user")
 	if os.Getuid() != 0 {
-		skipOrFail(t, "TestOtherUserRefused needs root to run a client as another user: sudo go test -run TestOtherUserRefused ./server")
+		skipOrFail(t, t.Name()+" needs root to run a client as another user: sudo go test -run "+t.Name()+" ./server")
 	}
 	setpriv, err := exec.LookPath("setpriv")
 	if err != nil {
 		skipOrFail(t, "setpriv is missing: sudo apt-get install util-linux")
 	}
+	return setpriv
+}
+
+// TestOtherUserRefused connects from a process of another user (nobody)
+// and expects 403; it needs root to become that user.
+func TestOtherUserRefused(t *testing.T) {
+	setpriv := otherUserRig(t)
 	s := newTestServer(t, func(o *Options) { o.SameUserOnly = true })
 	if err := s.Open(); err != nil {
 		t.Fatal(err)

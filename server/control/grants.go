@@ -130,13 +130,8 @@ func (c *Server) grantAdd(w http.ResponseWriter, r *http.Request) {
 		}
 		ttl = d
 	}
-	p, err := c.opts.Resolve(r.Context(), LoadRequest{Profile: req.Profile})
-	if err != nil {
-		status := http.StatusNotFound
-		if errors.Is(err, creds.ErrLoginRequired) {
-			status = http.StatusForbidden
-		}
-		writeError(w, status, err.Error())
+	p, ok := c.resolve(w, r, LoadRequest{Profile: req.Profile})
+	if !ok {
 		return
 	}
 	g, secret, err := c.opts.Grants.Add(req.Name, p.Name, ttl)

@@ -69,7 +69,7 @@ lint:
 # net/http handler under wrk (apt-get install wrk dbus gnome-keyring), and
 # beside them the servers named in ROLECALL_BENCH_PEERS (see README).
 bench: build
-	$(GO) test -run '^$$' -bench . -benchmem ./creds ./server
+	$(GO) test -run '^$$' -bench . -benchmem ./creds ./server ./grants
 	$(GO) test -run '^$$' -bench Config -benchmem ./sso
 	$(GO) test -run '^$$' -bench Discovery -benchtime 3x ./sso
 	$(GO) test -run '^$$' -bench Switch -benchtime 20x ./tray

@@ -26,6 +26,7 @@ func (a *app) actions() tray.Actions {
 		CopyCode:    a.copyCode,
 		FindRole:    a.findRole,
 		Console:     e.Console,
+		RevokeGrant: e.RevokeGrant,
 		OpenBrowser: a.openBrowser,
 		Favorite:    e.Favorite,
 		Copy:        a.copySettings,

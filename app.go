@@ -87,7 +87,7 @@ func (a *app) runTray(ctx context.Context) {
 
 // trayState is what the menu shows; it makes no network call.
 func (a *app) trayState() tray.State {
-	state := tray.State{Slots: a.engine.Snapshot(), Recent: a.engine.Recent(), Favorites: a.engine.Favorites()}
+	state := tray.State{Slots: a.engine.Snapshot(), Recent: a.engine.Recent(), Favorites: a.engine.Favorites(), Grants: a.engine.Grants()}
 	if clipboard.Unsupported {
 		state.NoClipboard = "install xclip, xsel or wl-clipboard"
 	}

@@ -33,6 +33,12 @@ Usage:
                               credential_process output for a profile in ~/.aws/config
   rolecall console [--profile P] [--print]
                               open the AWS console signed in as the role
+  rolecall grant add NAME --profile P [--ttl D] [--container] [--shell sh|fish|powershell | --format docker]
+                              a credential for one consumer (a script, an IDE run, an agent, a container)
+                              that reads one role; prints its lines
+  rolecall grant list [--json] | grant revoke NAME
+  rolecall containers on [--interface NAME]... [--port N] | off | status
+                              (root) containers reach rolecall at http://169.254.170.2, as ECS tasks
   rolecall token [--rotate]   print (or rotate) the bearer token
   rolecall tls save --cert FILE --key FILE | print | delete
   rolecall autostart on|off|status
@@ -99,6 +105,8 @@ func (c *cli) commands() map[string]func([]string) int {
 		"exec":       c.exec,
 		"console":    c.console,
 		"stop":       c.stop,
+		"grant":      c.grant,
+		"containers": c.containersVerb,
 
 		"credential-process": c.credentialProcess,
 	}

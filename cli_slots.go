@@ -173,29 +173,7 @@ func envVars(e control.Env, o envOptions) (unset []string, set [][2]string) {
 // exports writes the environment for a shell.
 func exports(shell string, e control.Env, o envOptions) string {
 	unset, set := envVars(e, o)
-	var b strings.Builder
-	switch shell {
-	case "fish":
-		for _, v := range unset {
-			fmt.Fprintf(&b, "set -e %s;\n", v)
-		}
-		for _, kv := range set {
-			fmt.Fprintf(&b, "set -gx %s %s;\n", kv[0], fishQuote(kv[1]))
-		}
-	case "powershell":
-		for _, v := range unset {
-			fmt.Fprintf(&b, "Remove-Item Env:%s -ErrorAction SilentlyContinue\n", v)
-		}
-		for _, kv := range set {
-			fmt.Fprintf(&b, "$Env:%s = %s\n", kv[0], psQuote(kv[1]))
-		}
-	default:
-		fmt.Fprintf(&b, "unset %s\n", strings.Join(unset, " "))
-		for _, kv := range set {
-			fmt.Fprintf(&b, "export %s=%s\n", kv[0], shQuote(kv[1]))
-		}
-	}
-	return b.String()
+	return shellLines(shell, unset, set)
 }
 
 func shQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }

@@ -26,6 +26,8 @@ var verbFlags = map[string][]string{
 	"exec":       {"--profile", "--"},
 	"console":    {"--profile", "--print"},
 	"stop":       {},
+	"grant":      {"add", "list", "revoke", "--profile", "--ttl", "--container", "--shell", "--format", "--json"},
+	"containers": {"on", "off", "status", "--interface", "--port"},
 
 	"credential-process": {"--profile"},
 }
@@ -74,7 +76,7 @@ func (c *cli) completion(args []string) int {
 				}
 			}
 		}
-		b.WriteString("complete -c rolecall -n '__fish_seen_subcommand_from load unload env exec console credential-process' -l profile -x -a '(rolecall roles --names 2>/dev/null)'\n")
+		b.WriteString("complete -c rolecall -n '__fish_seen_subcommand_from load unload env exec console credential-process grant' -l profile -x -a '(rolecall roles --names 2>/dev/null)'\n")
 	case "powershell":
 		b.WriteString("Register-ArgumentCompleter -Native -CommandName rolecall -ScriptBlock {\n  param($wordToComplete, $commandAst, $cursorPosition)\n  $words = $commandAst.CommandElements | ForEach-Object { $_.ToString() }\n")
 		b.WriteString("  $flags = @{\n")

@@ -23,7 +23,9 @@ func TestImportArrows(t *testing.T) {
 	const mod = "github.com/rolecall/rolecall"
 	allowed := map[string][]string{
 		"creds":          {},
-		"engine":         {"creds", "server", "server/control", "sso", "keyring", "settings", "private"},
+		"engine":         {"creds", "server", "server/control", "sso", "keyring", "settings", "private", "grants"},
+		"grants":         {"creds", "private"},
+		"containers":     {},
 		"server":         {"creds", "private"},
 		"server/control": {"creds"},
 		"keyring":        {},

@@ -39,13 +39,14 @@ type doctorEnv struct {
 	configFile string // AWS config
 	credsFile  string // AWS shared credentials
 	port       int
-	status     func() (control.Status, error)      // the running process
-	portInUse  func(port int) bool                 // something listens there
-	keyring    func() error                        // nil: usable
-	trayHost   func() error                        // nil: present
-	sessions   func() ([]sso.SessionStatus, error) // SSO sessions
-	settings   error                               // what loading config.toml said
-	token      func() (string, error)              // the running rolecall's bearer token
+	status     func() (control.Status, error)                  // the running process
+	portInUse  func(port int) bool                             // something listens there
+	keyring    func() error                                    // nil: usable
+	trayHost   func() error                                    // nil: present
+	sessions   func() ([]sso.SessionStatus, error)             // SSO sessions
+	settings   error                                           // what loading config.toml said
+	token      func() (string, error)                          // the running rolecall's bearer token
+	grant      func(secret string) (control.GrantCheck, error) // what a grant's secret opens
 	now        time.Time
 	expiringIn time.Duration // "close to expiry" threshold
 }
@@ -61,7 +62,7 @@ func diagnose(e doctorEnv) []Finding {
 
 // doctorChecks are the checks of SPEC §8, in the order they are reported.
 var doctorChecks = []func(*doctorRun){
-	checkEnvironment, checkFiles, checkRunning, checkPort, checkListener, checkKeyring, checkTrayHost, checkSessions,
+	checkEnvironment, checkFiles, checkRunning, checkPort, checkListener, checkGrant, checkKeyring, checkTrayHost, checkSessions,
 }
 
 // doctorRun is one run of the checks: what they look at, what the running
@@ -147,7 +148,71 @@ func checkListener(r *doctorRun) {
 	}
 	r.add("listener", problem, "restart rolecall")
 	r.add("environment: AWS_CONTAINER_CREDENTIALS_FULL_URI", fullURIProblem(r.getenv, r.proc.URL), creds.Say(creds.DoctorShellFix))
-	r.add("environment: token", tokenProblem(r.getenv, r.token), creds.Say(creds.DoctorShellFix))
+	r.add("environment: token", tokenProblem(r.getenv, r.token, r.grant), creds.Say(creds.DoctorShellFix))
+}
+
+// checkGrant: this shell's grant (its secret as the token, or its ID in
+// the URI), if it has one, can still be used, for the slot its URL names.
+func checkGrant(r *doctorRun) {
+	if !r.running || r.grant == nil {
+		return
+	}
+	secret, isID := shellGrant(r.getenv, r.token)
+	if secret == "" {
+		return
+	}
+	g, err := r.grant(secret)
+	var api *control.APIError
+	switch {
+	case errors.As(err, &api) && api.Status == 404 && !isID:
+		return // not a grant's: the token check tells of it
+	case errors.As(err, &api) && api.Status == 404:
+		r.add("environment: grant", api.Message, creds.Say(creds.DoctorGrantFix))
+	case err != nil:
+		return // the control channel's trouble is reported by checkRunning
+	case g.Problem != "":
+		r.add("environment: grant", creds.Say(creds.DoctorGrant, g.Grant.Name, g.Problem), creds.Say(creds.DoctorGrantFix))
+	default:
+		problem := ""
+		if slot, ok := slotOf(r.getenv("AWS_CONTAINER_CREDENTIALS_FULL_URI")); ok && slot != g.Grant.Profile {
+			problem = creds.Say(creds.DoctorGrant, g.Grant.Name, creds.Say(creds.GrantScope, g.Grant.Name, g.Grant.Profile, creds.SlotLabel(slot)))
+		}
+		r.add("environment: grant", problem, creds.Say(creds.DoctorGrantFix))
+	}
+}
+
+// shellGrant is the grant secret this shell may hold: the credential ID
+// of a /v2/credentials/ URI (isID), or a token that is not the user's.
+func shellGrant(getenv func(string) string, current func() (string, error)) (secret string, isID bool) {
+	for _, k := range []string{"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "AWS_CONTAINER_CREDENTIALS_FULL_URI"} {
+		if u, err := url.Parse(getenv(k)); err == nil {
+			if id, ok := strings.CutPrefix(u.Path, "/v2/credentials/"); ok && id != "" {
+				return id, true
+			}
+		}
+	}
+	tok := getenv("AWS_CONTAINER_AUTHORIZATION_TOKEN")
+	if want, err := current(); tok == "" || err != nil || tok == want {
+		return "", false
+	}
+	return tok, false
+}
+
+// slotOf is the named slot a FULL_URI reads ("" for the default slot).
+func slotOf(fullURI string) (string, bool) {
+	u, err := url.Parse(fullURI)
+	if fullURI == "" || err != nil {
+		return "", false
+	}
+	if u.Path == "/" || u.Path == "" {
+		return "", true
+	}
+	name, ok := strings.CutPrefix(u.EscapedPath(), "/slot/")
+	if !ok {
+		return "", false
+	}
+	n, err := url.PathUnescape(name)
+	return n, err == nil
 }
 
 func checkKeyring(r *doctorRun) {
@@ -276,7 +341,7 @@ func fullURIProblem(getenv func(string) string, serving string) string {
 
 // tokenProblem: this shell's token, or its token file, is not the token
 // in force (rotated since, or another machine's).
-func tokenProblem(getenv func(string) string, current func() (string, error)) string {
+func tokenProblem(getenv func(string) string, current func() (string, error), grant func(string) (control.GrantCheck, error)) string {
 	tok, file := getenv("AWS_CONTAINER_AUTHORIZATION_TOKEN"), getenv("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE")
 	if tok == "" && file == "" {
 		return ""
@@ -286,6 +351,11 @@ func tokenProblem(getenv func(string) string, current func() (string, error)) st
 		return ""
 	}
 	if tok != "" && tok != want {
+		if grant != nil {
+			if _, err := grant(tok); err == nil {
+				return "" // a grant's secret: checkGrant tells of it
+			}
+		}
 		return creds.Say(creds.DoctorToken, "AWS_CONTAINER_AUTHORIZATION_TOKEN")
 	}
 	if file != "" {
@@ -313,6 +383,7 @@ func realDoctorEnv(ctx context.Context) doctorEnv {
 	return doctorEnv{
 		settings:   stErr,
 		token:      func() (string, error) { return client().Token(ctx, false) },
+		grant:      func(secret string) (control.GrantCheck, error) { return client().CheckGrant(ctx, secret) },
 		getenv:     os.Getenv,
 		configFile: sso.ConfigPath(),
 		credsFile:  credsFile,

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rolecall/rolecall/creds"
 	"github.com/rolecall/rolecall/keyring"
 	"github.com/rolecall/rolecall/server/control"
 	"github.com/rolecall/rolecall/sso"
@@ -22,6 +23,7 @@ func healthy(t *testing.T) doctorEnv {
 	os.WriteFile(filepath.Join(dir, "token"), []byte(testToken), 0o600)
 	return doctorEnv{
 		token:      func() (string, error) { return testToken, nil },
+		grant:      testGrants(now),
 		getenv:     func(string) string { return "" },
 		configFile: filepath.Join(dir, "config"),
 		credsFile:  filepath.Join(dir, "credentials"),
@@ -98,6 +100,18 @@ func TestDoctor(t *testing.T) {
 		{"token file of another rolecall", func(e *doctorEnv) {
 			e.getenv = env("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", filepath.Join(filepath.Dir(e.configFile), "config"))
 		}, "environment: token", "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"},
+		{"this shell's grant, active, on its slot", func(e *doctorEnv) {
+			e.getenv = envs("AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://127.0.0.1:4144/slot/dev", "AWS_CONTAINER_AUTHORIZATION_TOKEN", grantActive)
+		}, "", ""},
+		{"this shell's grant, on another slot", func(e *doctorEnv) {
+			e.getenv = envs("AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://127.0.0.1:4144/slot/prod", "AWS_CONTAINER_AUTHORIZATION_TOKEN", grantActive)
+		}, "environment: grant", `reads only the role of slot "dev"`},
+		{"this shell's grant, revoked", func(e *doctorEnv) {
+			e.getenv = envs("AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://127.0.0.1:4144/slot/dev", "AWS_CONTAINER_AUTHORIZATION_TOKEN", grantRevoked)
+		}, "environment: grant", "rolecall grant add agent --profile dev"},
+		{"this shell's container ID, unknown", func(e *doctorEnv) {
+			e.getenv = env("AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://127.0.0.1:4144/v2/credentials/"+strings.Repeat("A", 43))
+		}, "environment: grant", "no grant has this secret"},
 		{"not running", func(e *doctorEnv) {
 			e.status = func() (control.Status, error) { return control.Status{}, control.ErrNotRunning }
 			e.portInUse = func(int) bool { return false }
@@ -157,6 +171,40 @@ const ssoSession = "[sso-session corp]\nsso_start_url = https://corp.awsapps.com
 
 const ssoConfig = ssoSession +
 	"[profile dev]\nsso_session = corp\nsso_account_id = 111122223333\nsso_role_name = Admin\n\n"
+
+// envs is an environment of key, value pairs.
+func envs(kv ...string) func(string) string {
+	return func(name string) string {
+		for i := 0; i+1 < len(kv); i += 2 {
+			if kv[i] == name {
+				return kv[i+1]
+			}
+		}
+		return ""
+	}
+}
+
+// The grants testGrants knows: an active one and a revoked one, on dev.
+const (
+	grantActive  = "grant-active-EXAMPLE-aaaaaaaaaaaaaaaaaaaaaaaa"
+	grantRevoked = "grant-revoked-EXAMPLE-aaaaaaaaaaaaaaaaaaaaaaa"
+)
+
+// testGrants answers the control channel's grant check as the running
+// rolecall would.
+func testGrants(now time.Time) func(string) (control.GrantCheck, error) {
+	return func(secret string) (control.GrantCheck, error) {
+		g := creds.Grant{Name: "agent", Slot: "dev", Created: now.Add(-time.Hour), State: creds.GrantActive}
+		switch secret {
+		case grantActive:
+			return control.GrantCheck{Grant: control.NewGrantInfo(g)}, nil
+		case grantRevoked:
+			g.Revoked, g.State = now, creds.GrantRevoked
+			return control.GrantCheck{Grant: control.NewGrantInfo(g), Problem: creds.GrantAdvice(g, creds.ErrGrantRevoked)}, nil
+		}
+		return control.GrantCheck{}, &control.APIError{Status: 404, Message: creds.Say(creds.GrantUnknown)}
+	}
+}
 
 func env(k, v string) func(string) string {
 	return func(name string) string {

@@ -138,9 +138,15 @@ func stsFetcher(endpoint string) creds.Fetcher {
 // fetcher, on a free port, and points the CLI verbs at its socket.
 func testEngine(t *testing.T, mod func(*settings.Settings)) (*engine.Engine, string) {
 	t.Helper()
+	return testEngineIn(t, t.TempDir(), mod)
+}
+
+// testEngineIn is testEngine with its files in dir, so that a test can
+// start it again on the same state.
+func testEngineIn(t *testing.T, dir string, mod func(*settings.Settings)) (*engine.Engine, string) {
+	t.Helper()
 	stsURL := moto(t)
 	gokeyring.MockInit()
-	dir := t.TempDir()
 	st := settings.Defaults()
 	st.Port = 0
 	st.IMDS = true

@@ -112,6 +112,23 @@ const (
 	NoteFailing                         // profiles, why
 	NoteFailingBody                     // -
 	DoctorKeyringLocked                 // error
+	// Grants (grant.go).
+	GrantWasRevoked    // name, when, name, slot
+	GrantHasExpired    // name, when, name, slot
+	GrantUnknown       // -
+	GrantScope         // name, slot, what was asked
+	ContainerRoute     // -
+	GrantExists        // name, name
+	GrantNoSuchName    // name
+	GrantBadName       // name
+	GrantBadTTL        // ttl
+	DoctorGrant        // name, what happened
+	DoctorGrantFix     // -
+	HostSetupDone      // interfaces, port
+	HostSetupUndone    // -
+	HostSetupNeedsRoot // verb
+	HostSetupNoIface   // -
+	HostSetupBadIface  // name
 )
 
 // texts is the one mapping from a Text to its words (fmt verbs for its
@@ -195,6 +212,29 @@ var texts = map[Text]string{
 	DoctorAWSConfigFix: "describe your IAM Identity Center as in the README's Quick start: " +
 		"an [sso-session NAME] with sso_start_url and sso_region, and a profile that uses it",
 	DoctorKeyringLocked: "the OS keyring does not answer (%v): until it is unlocked rolecall cannot read the SSO session; it keeps asking",
+	GrantWasRevoked: "grant %q was revoked at %s: it reads nothing any more; ask the user of rolecall for a new one " +
+		"(`rolecall grant add %s --profile %s`) and use the lines it prints",
+	GrantHasExpired: "grant %q expired at %s: ask the user of rolecall for a new one " +
+		"(`rolecall grant add %s --profile %s --ttl DURATION`) and use the lines it prints",
+	GrantUnknown: "no grant has this secret or credential ID: it is mistyped or its grant was removed; " +
+		"`rolecall grant list` shows the grants, `rolecall grant add NAME --profile P` makes one",
+	GrantScope: "grant %q reads only the role of slot %q (GET /slot/<that name>, or /v2/credentials/<its ID>), not %s: " +
+		"make a grant for that role with `rolecall grant add NAME --profile P`, or use the user's own token (`rolecall env`)",
+	ContainerRoute: "connections from containers reach only GET /v2/credentials/<ID> of a grant: " +
+		"run `rolecall grant add NAME --profile P --container` on the host and set the AWS_CONTAINER_CREDENTIALS_RELATIVE_URI it prints",
+	GrantExists:     "a grant named %q is active: revoke it first (`rolecall grant revoke %s`) or choose another name",
+	GrantNoSuchName: "no active grant named %q: `rolecall grant list` shows the grants",
+	GrantBadName:    "grant name %q: use 1 to 64 letters, digits, '.', '_', '-' or '@' (it names the consumer in the audit log)",
+	GrantBadTTL:     "--ttl %s: give a duration of at least one second such as 30m, 8h or 720h (or leave it out: until revoked)",
+	DoctorGrant:     "this shell's grant %s: %s",
+	DoctorGrantFix:  "get a new grant with `rolecall grant add NAME --profile P` and use the lines it prints in this shell",
+	HostSetupDone: "containers on %s now reach rolecall's port %d at http://169.254.170.2 (until the next reboot, " +
+		"or `sudo rolecall containers off`): give each one a grant with `rolecall grant add NAME --profile P --container`",
+	HostSetupUndone:    "the container set-up is removed: no rule, address or route_localnet of rolecall's is left",
+	HostSetupNeedsRoot: "`rolecall containers %s` changes the host's network (iptables, sysctl, an address) and needs root: run it with sudo",
+	HostSetupNoIface: "no interface to serve: docker0 does not exist; name the bridges or veths your containers use " +
+		"with --interface NAME (`ip link` lists them)",
+	HostSetupBadIface: "no network interface named %q: `ip link` lists them",
 }
 
 // Say is the text t with its arguments.

@@ -170,7 +170,7 @@ func (m *Manager) GetSlot(ctx context.Context, name string) (*Slot, error) {
 			return nil, ErrNothingLoaded
 		}
 		if m.cfg.Resolver != nil {
-			c, got, err := m.onDemand(ctx, name)
+			c, got, err := m.onDemand(ctx, name, m.cfg.Resolver)
 			if err != nil {
 				return nil, err
 			}

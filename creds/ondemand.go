@@ -27,7 +27,7 @@ func (f ResolverFunc) ResolveSlot(ctx context.Context, name string) (Profile, er
 // requests ask), and the request waits for it at most RequestWait. A load
 // still running then answers ErrUnavailable, which clients retry; the load
 // goes on and the retry finds the slot.
-func (m *Manager) onDemand(ctx context.Context, name string) (Credentials, Slot, error) {
+func (m *Manager) onDemand(ctx context.Context, name string, r Resolver) (Credentials, Slot, error) {
 	m.mu.Lock()
 	if m.demand == nil {
 		m.demand = map[string]*call{}
@@ -47,7 +47,7 @@ func (m *Manager) onDemand(ctx context.Context, name string) (Credentials, Slot,
 		c = &call{done: make(chan struct{})}
 		m.demand[name] = c
 		m.wg.Add(1)
-		go m.loadOnDemand(name, c)
+		go m.loadOnDemand(name, r, c)
 	}
 	m.mu.Unlock()
 	t := m.clock.NewTimer(m.cfg.RequestWait)
@@ -72,7 +72,7 @@ func (m *Manager) onDemand(ctx context.Context, name string) (Credentials, Slot,
 // c. Its error says what the request answers: ErrNoSuchSlot for a name
 // nobody knows, ErrLoginRequired (and a login prompt) for a known role
 // whose session needs a login, ErrUnavailable otherwise.
-func (m *Manager) loadOnDemand(name string, c *call) {
+func (m *Manager) loadOnDemand(name string, r Resolver, c *call) {
 	defer m.wg.Done()
 	defer func() {
 		m.mu.Lock()
@@ -83,7 +83,7 @@ func (m *Manager) loadOnDemand(name string, c *call) {
 	start := m.clock.Now()
 	ctx, cancel := context.WithTimeout(m.ctx, m.cfg.FetchTimeout)
 	defer cancel()
-	p, err := m.cfg.Resolver.ResolveSlot(ctx, name)
+	p, err := r.ResolveSlot(ctx, name)
 	switch {
 	case errors.Is(err, ErrNoSuchSlot):
 		c.err = err
@@ -103,4 +103,24 @@ func (m *Manager) loadOnDemand(name string, c *call) {
 	default:
 		c.err = fmt.Errorf("%w: %v", ErrUnavailable, err)
 	}
+}
+
+// GetGranted is GetSlot for the slot that a grant reads: a slot that is
+// not loaded is loaded on its request as a named slot on demand is, also
+// when loading on demand is off (no Resolver): the user granted this one
+// role. Names resolves it then.
+func (m *Manager) GetGranted(ctx context.Context, name string) (*Slot, error) {
+	r := m.cfg.Resolver
+	if r == nil {
+		r = m.cfg.Names
+	}
+	if _, loaded := (*m.snap.Load())[name]; loaded || name == DefaultSlot || r == nil {
+		return m.GetSlot(ctx, name)
+	}
+	c, got, err := m.onDemand(ctx, name, r)
+	if err != nil {
+		return nil, err
+	}
+	got.Creds = c
+	return &got, nil
 }

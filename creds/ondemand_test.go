@@ -198,3 +198,27 @@ func BenchmarkSlotOnDemandFirstRequest(b *testing.B) {
 		m.Unload(name) // keep the slot count (and the snapshot copies) small
 	}
 }
+
+// TestGetGrantedWithoutOnDemand: a grant's slot is loaded on its request
+// through Names when loading on demand is off; GetSlot of the same name
+// stays a 404.
+func TestGetGrantedWithoutOnDemand(t *testing.T) {
+	clk := newFakeClock()
+	f := newFakeFetcher(clk)
+	known := newKnown()
+	m := newTestManager(t, f, func(c *Config) { c.Names = known })
+	ctx := context.Background()
+	if _, err := m.GetSlot(ctx, "prod"); !errors.Is(err, ErrNoSuchSlot) {
+		t.Fatalf("GetSlot with on-demand off: %v", err)
+	}
+	s, err := m.GetGranted(ctx, "prod")
+	if err != nil || s.Name != "prod" || s.Creds.AccessKeyID == "" {
+		t.Fatalf("GetGranted = %+v, %v", s, err)
+	}
+	if _, ok := m.Lookup("prod"); !ok {
+		t.Error("the grant's slot is not loaded after its first request")
+	}
+	if _, err := m.GetGranted(ctx, "prod"); err != nil || f.calls.Load() != 1 {
+		t.Errorf("second request: %v, fetches %d", err, f.calls.Load())
+	}
+}

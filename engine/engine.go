@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/rolecall/rolecall/creds"
+	"github.com/rolecall/rolecall/grants"
 	"github.com/rolecall/rolecall/keyring"
 	"github.com/rolecall/rolecall/server"
 	"github.com/rolecall/rolecall/server/control"
@@ -83,6 +84,7 @@ type Engine struct {
 	listener  *server.Server
 	control   *control.Server
 	audit     *server.Audit
+	grants    *grants.Store // grants.go
 	secrets   *secrets
 	pinned    *names
 	favorites *names
@@ -156,7 +158,7 @@ func (e *Engine) openFiles() error {
 	e.pinned = newNames(cfg.SettingsPath, keyPinned, cfg.Settings.Pinned)
 	e.favorites = newNames(cfg.SettingsPath, keyFavorites, cfg.Settings.Favorites)
 	e.secrets = &secrets{tokenFile: filepath.Join(cfg.StateDir, "token"), log: e.log}
-	return nil
+	return e.openGrants()
 }
 
 // openIdentityCenter opens the keyring (read once the listener serves,
@@ -212,6 +214,7 @@ func (e *Engine) openListener() error {
 		IMDSv1:       st.IMDSv1,
 		Region:       firstEnv("AWS_REGION", "AWS_DEFAULT_REGION"),
 		Audit:        e.audit,
+		Grants:       e.grants,
 		SameUserOnly: st.SameUserOnly,
 		Logger:       e.log,
 	})
@@ -243,6 +246,7 @@ func (e *Engine) openControl() (err error) {
 		Listener:  e.listener,
 		Secrets:   e.secrets,
 		Sessions:  e.cfg.Sessions,
+		Grants:    e.grants,
 		Resolve:   e.resolve,
 		TokenFile: e.secrets.tokenFile,
 		Version:   e.cfg.Version,
@@ -387,6 +391,7 @@ func (e *Engine) close() {
 		e.manager.Close()
 	}
 	e.wg.Wait()
+	e.closeGrants()
 	if e.audit != nil {
 		e.audit.Close()
 	}

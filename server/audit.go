@@ -47,6 +47,7 @@ type handout struct {
 	slot  string
 	role  string
 	key   string
+	grant string // the grant whose secret was shown; "": the user's token
 	conn  *connInfo
 	count atomic.Int64 // hand-outs not yet written
 
@@ -65,9 +66,12 @@ type AuditEntry struct {
 	Slot    string    `json:"slot"`
 	RoleARN string    `json:"role_arn"`
 	KeyID   string    `json:"key_id"` // masked
-	Client  string    `json:"client"`
-	PID     int       `json:"pid,omitempty"`
-	Exe     string    `json:"exe,omitempty"`
+	// Grant names the grant the credentials were handed out to; empty
+	// for the user's own token.
+	Grant  string `json:"grant,omitempty"`
+	Client string `json:"client"`
+	PID    int    `json:"pid,omitempty"`
+	Exe    string `json:"exe,omitempty"`
 	// Dropped counts hand-outs that could not be recorded because the
 	// writer fell behind.
 	Dropped int64 `json:"dropped,omitempty"`
@@ -149,19 +153,19 @@ func (a *Audit) resolveOwner(ci *connInfo) {
 
 // record notes one hand-out; it never blocks and, for the same credentials
 // on the same connection as the last time, only adds one to a counter.
-func (a *Audit) record(r *http.Request, s *creds.Slot) {
+func (a *Audit) record(r *http.Request, s *creds.Slot, grant string) {
 	if a == nil {
 		return
 	}
 	c := &s.Creds
 	ci := connFrom(r.Context())
 	if ci != nil {
-		if h := ci.handout.Load(); h != nil && h.slot == s.Name && h.key == c.AccessKeyID {
+		if h := ci.handout.Load(); h != nil && h.slot == s.Name && h.key == c.AccessKeyID && h.grant == grant {
 			h.count.Add(1)
 			return
 		}
 	}
-	h := &handout{first: time.Now(), slot: s.Name, role: c.RoleARN, key: c.AccessKeyID, conn: ci}
+	h := &handout{first: time.Now(), slot: s.Name, role: c.RoleARN, key: c.AccessKeyID, grant: grant, conn: ci}
 	h.count.Store(1)
 	if ci != nil {
 		ci.handout.Store(h)
@@ -263,7 +267,7 @@ func (a *Audit) flushOne(h *handout, now time.Time) bool {
 		return false
 	}
 	h.idle = 0
-	e := &AuditEntry{Count: n, Slot: h.slot, RoleARN: h.role, KeyID: creds.MaskKeyID(h.key)}
+	e := &AuditEntry{Count: n, Slot: h.slot, RoleARN: h.role, KeyID: creds.MaskKeyID(h.key), Grant: h.grant}
 	if e.Slot == creds.DefaultSlot {
 		e.Slot = "default"
 	}

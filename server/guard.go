@@ -56,6 +56,9 @@ type refusal struct {
 // have none).
 func (s *Server) guard(r *http.Request) *refusal {
 	if ci := connFrom(r.Context()); ci != nil {
+		if ci.container {
+			return s.guardContainer(r)
+		}
 		if msg := s.checkPeer(ci); msg != "" {
 			return &refusal{status: http.StatusForbidden, msg: msg, peer: true}
 		}
@@ -118,17 +121,25 @@ func browserHeader(h http.Header) string {
 }
 
 // authorized checks the Authorization header: the raw token or
-// "Bearer <token>", compared in constant time.
-func (s *Server) authorized(r *http.Request) *refusal {
+// "Bearer <token>", compared in constant time. It returns what was sent
+// (for a grant's check on a 403).
+func (s *Server) authorized(r *http.Request) (string, *refusal) {
 	got := r.Header.Get("Authorization")
 	if got == "" {
-		return &refusal{status: http.StatusUnauthorized, msg: creds.Say(creds.MissingToken)}
+		return "", missingToken
 	}
 	if len(got) > 7 && strings.EqualFold(got[:7], "bearer ") {
 		got = got[7:]
 	}
 	if !equalConstantTime(got, *s.token.Load()) {
-		return &refusal{status: http.StatusForbidden, msg: creds.Say(creds.WrongToken)}
+		return got, wrongToken
 	}
-	return nil
+	return got, nil
 }
+
+// The token's refusals, made once: a grant's secret is "not the token"
+// on every request.
+var (
+	missingToken = &refusal{status: http.StatusUnauthorized, msg: creds.Say(creds.MissingToken)}
+	wrongToken   = &refusal{status: http.StatusForbidden, msg: creds.Say(creds.WrongToken)}
+)

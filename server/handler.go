@@ -39,10 +39,14 @@ func (s *Server) Handler() http.Handler {
 				s.credentials(w, r, slotName(r))
 				return
 			}
+			if id, ok := strings.CutPrefix(r.URL.Path, credentialsV2); ok {
+				s.grantCredentials(w, r, id)
+				return
+			}
 		}
 		h, pattern := mux.Handler(r)
 		if pattern == "" {
-			writeError(w, http.StatusNotFound, "no route "+r.Method+" "+r.URL.Path+": credentials are at GET / (default slot) and GET /slot/<profile>")
+			writeError(w, http.StatusNotFound, "no route "+r.Method+" "+r.URL.Path+": credentials are at GET / (default slot), GET /slot/<profile> and GET /v2/credentials/<grant ID>")
 			return
 		}
 		h.ServeHTTP(w, r)
@@ -82,7 +86,13 @@ const refusedWriteTimeout = 5 * time.Second
 
 // credentials serves GET / and GET /slot/{name}.
 func (s *Server) credentials(w http.ResponseWriter, r *http.Request, name string) {
-	if f := s.authorized(r); f != nil {
+	tok, f := s.authorized(r)
+	if f != nil {
+		if f.status == http.StatusForbidden {
+			// Not the user's token: a grant's secret reads its slot.
+			s.grantAuthorized(w, r, tok, name)
+			return
+		}
 		writeError(w, f.status, f.msg)
 		return
 	}
@@ -95,14 +105,20 @@ func (s *Server) credentials(w http.ResponseWriter, r *http.Request, name string
 		s.writeSourceError(w, name, err)
 		return
 	}
-	cb := s.body(name, &slot.Creds)
+	s.handOut(w, r, slot, "")
+}
+
+// handOut writes the credentials of slot and audits the hand-out (to the
+// holder of grant, or "" for the user's token).
+func (s *Server) handOut(w http.ResponseWriter, r *http.Request, slot *creds.Slot, grant string) {
+	cb := s.body(slot.Name, &slot.Creds)
 	// Two headers: Cache-Control would add nothing to an answer to a
 	// request with Authorization, which no shared cache stores.
 	h := w.Header()
 	h["Content-Type"] = jsonType
 	h["Content-Length"] = cb.length
 	w.Write(cb.body)
-	s.opts.Audit.record(r, slot)
+	s.opts.Audit.record(r, slot, grant)
 }
 
 // cachedBody is the encoded answer for one set of credentials: encoding

@@ -165,7 +165,7 @@ func (s *Server) imdsCredentials(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.Write(b)
-	s.opts.Audit.record(r, slot)
+	s.opts.Audit.record(r, slot, "")
 }
 
 // imdsCredentialsBody is the container body with IMDS's three fields in

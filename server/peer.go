@@ -16,6 +16,10 @@ import (
 // goroutine, on its first request.
 type connInfo struct {
 	local, remote net.Addr
+	// container: it came through the host set-up's DNAT (grant.go);
+	// client names it for a grant's list ("container 10.0.0.2").
+	container bool
+	client    string
 
 	peerOnce sync.Once
 	refused  string // non-empty: every request on it gets 403 with this
@@ -48,7 +52,12 @@ func connFrom(ctx context.Context) *connInfo {
 // connContext runs once per accepted connection, in the accept loop: it
 // must stay cheap, so it only keeps the addresses.
 func (s *Server) connContext(ctx context.Context, c net.Conn) context.Context {
-	return context.WithValue(ctx, connKey{}, &connInfo{local: c.LocalAddr(), remote: c.RemoteAddr(), uid: -1})
+	ci := &connInfo{local: c.LocalAddr(), remote: c.RemoteAddr(), uid: -1}
+	if fromContainer(ci.local, ci.remote) {
+		ci.container = true
+		ci.client = "container " + ci.remote.(*net.TCPAddr).IP.String()
+	}
+	return context.WithValue(ctx, connKey{}, ci)
 }
 
 // checkPeer returns why the connection is refused, or "". The lookup runs
@@ -61,7 +70,9 @@ func (s *Server) checkPeer(ci *connInfo) string {
 func (s *Server) lookupPeer(ci *connInfo) {
 	local, lok := ci.local.(*net.TCPAddr)
 	remote, rok := ci.remote.(*net.TCPAddr)
-	if !s.opts.SameUserOnly || !lok || !rok {
+	if !s.opts.SameUserOnly || !lok || !rok || ci.container {
+		// A container's socket is not in this network namespace: its
+		// connection is confined to a grant's route instead (grant.go).
 		return
 	}
 	uid, inode, err := peerSocket(local, remote)

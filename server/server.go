@@ -31,6 +31,21 @@ type Source interface {
 	Lookup(slot string) (creds.Slot, bool)
 }
 
+// Grants is what the listener needs from the owner of the grants.
+type Grants interface {
+	// Check returns the grant whose secret is secret if it may be used
+	// now, with the counter of its hand-outs; else an error wrapping
+	// creds.ErrGrantRevoked or creds.ErrGrantExpired (with that grant) or
+	// creds.ErrNoSuchGrant.
+	Check(secret string) (creds.Grant, creds.GrantUse, error)
+}
+
+// grantSource loads the slot a grant reads on its request, also when
+// named slots are not loaded on demand (creds.Manager.GetGranted).
+type grantSource interface {
+	GetGranted(ctx context.Context, slot string) (*creds.Slot, error)
+}
+
 // Options configure a credential listener.
 type Options struct {
 	Source Source
@@ -50,7 +65,10 @@ type Options struct {
 	Audit *Audit
 	// SameUserOnly refuses connections from sockets of other users (Linux).
 	SameUserOnly bool
-	Logger       *slog.Logger
+	// Grants, when set, lets a grant's secret read its one slot (as the
+	// bearer token, or as the credential ID of /v2/credentials/{id}).
+	Grants Grants
+	Logger *slog.Logger
 	// Now is the clock for IMDS tokens; time.Now when nil.
 	Now func() time.Time
 }
@@ -62,6 +80,7 @@ const DefaultAddr = "127.0.0.1:4144"
 type Server struct {
 	opts     Options
 	log      *slog.Logger
+	granted  grantSource // the Source, if it loads a grant's slot itself
 	token    atomic.Pointer[[]byte]
 	cert     atomic.Pointer[tls.Certificate]
 	hosts    map[string]bool
@@ -108,6 +127,7 @@ func New(opts Options) (*Server, error) {
 		done:  make(chan struct{}),
 	}
 	s.hosts[strings.ToLower(strings.Trim(host, "[]"))] = true
+	s.granted, _ = opts.Source.(grantSource)
 	s.SetToken(opts.Token)
 	if opts.Certificate != nil {
 		s.cert.Store(opts.Certificate)

@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/rolecall/rolecall/creds"
+	"github.com/rolecall/rolecall/grants"
 	"github.com/rolecall/rolecall/internal/desktoptest"
 	"github.com/rolecall/rolecall/private"
 )
@@ -407,18 +408,26 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	return l.w.Write(p)
 }
 
-// TestOtherUserRefused connects from a process of another user (nobody)
-// and expects 403; it needs root to become that user.
-func TestOtherUserRefused(t *testing.T) {
+// otherUserRig skips (or fails under ROLECALL_REQUIRE_ALL) a test that
+// runs a client as another user where it cannot, and returns setpriv.
+func otherUserRig(t *testing.T) string {
+	t.Helper()
 	desktoptest.LinuxOnly(t, "the same-user check (peer lookup by socket)")
 	desktoptest.SkipShort(t, "runs a client as another user")
 	if os.Getuid() != 0 {
-		skipOrFail(t, "TestOtherUserRefused needs root to run a client as another user: sudo go test -run TestOtherUserRefused ./server")
+		skipOrFail(t, t.Name()+" needs root to run a client as another user: sudo go test -run "+t.Name()+" ./server")
 	}
 	setpriv, err := exec.LookPath("setpriv")
 	if err != nil {
 		skipOrFail(t, "setpriv is missing: sudo apt-get install util-linux")
 	}
+	return setpriv
+}
+
+// TestOtherUserRefused connects from a process of another user (nobody)
+// and expects 403; it needs root to become that user.
+func TestOtherUserRefused(t *testing.T) {
+	setpriv := otherUserRig(t)
 	s := newTestServer(t, func(o *Options) { o.SameUserOnly = true })
 	if err := s.Open(); err != nil {
 		t.Fatal(err)
@@ -578,7 +587,16 @@ func FuzzHandler(f *testing.F) {
 	f.Add("PUT", "/latest/api/token", "", "[::1]", "21600")
 	f.Add("GET", "/latest/meta-data/iam/security-credentials/dev", "", "127.0.0.1", "1")
 	f.Add("GET", "/slot/%zz", testToken, "127.0.0.1", "")
-	s := newTestServer(f, func(o *Options) { o.IMDS = true })
+	f.Add("GET", "/v2/credentials/x", "", "127.0.0.1", "")
+	f.Add("GET", "/v2/credentials/", testToken, "169.254.170.2", "")
+	store, err := grants.Open(f.TempDir(), grants.Options{})
+	if err != nil {
+		f.Fatal(err)
+	}
+	_, secret, _ := store.Add("fuzz", "Acme Corp/Admin", 0)
+	f.Add("GET", "/slot/Acme%20Corp%2FAdmin", secret, "127.0.0.1", "")
+	f.Add("GET", "/v2/credentials/"+secret, "", "127.0.0.1", "")
+	s := newTestServer(f, func(o *Options) { o.IMDS = true; o.Grants = store })
 	h := s.Handler()
 	f.Fuzz(func(t *testing.T, method, target, authz, host, ttl string) {
 		r, err := http.NewRequest(method, "http://x"+target, nil)

@@ -23,10 +23,12 @@ type Actions struct {
 	// FindRole opens the role picker page.
 	FindRole func() error
 	// Console opens the AWS console signed in as a slot's role.
-	Console   func(slot string) error
-	Copy      func(ide bool) error // terminal exports, or IDE settings
-	Refresh   func() error
-	Autostart func(on bool) error
+	Console func(slot string) error
+	// RevokeGrant ends a grant at once.
+	RevokeGrant func(name string) error
+	Copy        func(ide bool) error // terminal exports, or IDE settings
+	Refresh     func() error
+	Autostart   func(on bool) error
 	// Quit runs before the icon goes away (optional).
 	Quit func()
 	// Failed is told of an action that failed (optional).
@@ -70,6 +72,8 @@ func (a Actions) call(act Action) error {
 		return callWith(a.Console, act.Profile)
 	case ActFindRole:
 		return callNone(a.FindRole)
+	case ActRevokeGrant:
+		return callWith(a.RevokeGrant, act.Grant)
 	case ActQuit:
 		if a.Quit != nil {
 			a.Quit()

@@ -56,6 +56,8 @@ type State struct {
 	Recent    []string
 	Favorites []string
 	Autostart bool
+	// Grants are the grants, as their owner lists them (grants.go).
+	Grants []creds.Grant
 	// NoClipboard says why copying cannot work ("" when it can), e.g.
 	// "install xclip, xsel or wl-clipboard".
 	NoClipboard string
@@ -86,6 +88,7 @@ const (
 	ActUnfavorite              // unstar Profile
 	ActFindRole                // open the role picker
 	ActConsole                 // open the AWS console as slot Profile's role ("" the default slot)
+	ActRevokeGrant             // revoke grant Grant (grants.go)
 )
 
 // Action is a click's meaning.
@@ -93,6 +96,7 @@ type Action struct {
 	Kind    ActionKind
 	Profile string
 	Session string
+	Grant   string
 }
 
 // Item is one menu entry. Items with Children are submenus.
@@ -147,6 +151,7 @@ func Menu(st State, now time.Time) []Item {
 			m = append(m, slotItem(s, now))
 		}
 	}
+	m = append(m, grantItems(st.Grants, now)...)
 	m = append(m, sep)
 	nothing := st.Slots.Default == nil && len(st.Slots.Named) == 0
 	m = append(m, copyItem("Copy terminal exports", ActCopyEnv, st.NoClipboard),

@@ -72,6 +72,8 @@ type Options struct {
 	Listener Listener
 	Secrets  Secrets
 	Sessions Sessions
+	// Grants owns the grants; nil: none kept.
+	Grants Grants
 	// Resolve turns a load request into a profile; it fails for unknown
 	// profiles so that a bad name never replaces a slot.
 	Resolve   func(ctx context.Context, req LoadRequest) (creds.Profile, error)
@@ -146,6 +148,10 @@ func (c *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /v1/roles", c.roles)
 	mux.HandleFunc("GET /v1/credentials", c.credentials)
 	mux.HandleFunc("POST /v1/stop", c.stop)
+	mux.HandleFunc("GET /v1/grants", c.grantList)
+	mux.HandleFunc("POST /v1/grants", c.grantAdd)
+	mux.HandleFunc("POST /v1/grants/revoke", c.grantRevoke)
+	mux.HandleFunc("POST /v1/grants/check", c.grantCheck)
 	return mux
 }
 

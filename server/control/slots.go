@@ -42,13 +42,8 @@ func (c *Server) load(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "name a profile or an account and role, not both")
 		return
 	}
-	p, err := c.opts.Resolve(r.Context(), req)
-	if err != nil {
-		status := http.StatusNotFound
-		if errors.Is(err, creds.ErrLoginRequired) {
-			status = http.StatusForbidden
-		}
-		writeError(w, status, err.Error())
+	p, ok := c.resolve(w, r, req)
+	if !ok {
 		return
 	}
 	slot := creds.DefaultSlot
@@ -71,6 +66,21 @@ func (c *Server) load(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, NewSlotInfo(s))
+}
+
+// resolve names the profile of req, or answers why not (404, or 403
+// when its session needs a login).
+func (c *Server) resolve(w http.ResponseWriter, r *http.Request, req LoadRequest) (creds.Profile, bool) {
+	p, err := c.opts.Resolve(r.Context(), req)
+	if err != nil {
+		status := http.StatusNotFound
+		if errors.Is(err, creds.ErrLoginRequired) {
+			status = http.StatusForbidden
+		}
+		writeError(w, status, err.Error())
+		return creds.Profile{}, false
+	}
+	return p, true
 }
 
 func (c *Server) unload(w http.ResponseWriter, r *http.Request) {

@@ -1,0 +1,13 @@
+//go:build !linux
+
+package containers
+
+import "errors"
+
+var errUnsupported = errors.New("the container set-up is for Linux hosts (Docker Desktop on macOS and Windows runs containers in a VM: use host.docker.internal with TLS, see the README's Containers)")
+
+func on([]string, int) (Setup, error) { return Setup{}, errUnsupported }
+
+func off() error { return errUnsupported }
+
+func status() (Setup, bool, []string, error) { return Setup{}, false, nil, errUnsupported }

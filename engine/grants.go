@@ -1,0 +1,33 @@
+package engine
+
+import (
+	"github.com/rolecall/rolecall/creds"
+	"github.com/rolecall/rolecall/grants"
+)
+
+// openGrants reads the grants kept in the state dir. The store owns them;
+// the listener checks secrets with it, the control channel adds, lists and
+// revokes through it, and a change is told to the UI.
+func (e *Engine) openGrants() (err error) {
+	e.grants, err = grants.Open(e.cfg.StateDir, grants.Options{Log: e.log, OnChange: e.changes.notify})
+	return err
+}
+
+// closeGrants writes the grants' use counts; the listener is closed.
+func (e *Engine) closeGrants() {
+	if e.grants == nil {
+		return
+	}
+	if err := e.grants.Close(); err != nil {
+		e.log.Warn("the grants' use counts were not saved", "err", err)
+	}
+}
+
+// Grants lists the grants, active ones first.
+func (e *Engine) Grants() []creds.Grant { return e.grants.List() }
+
+// RevokeGrant ends grant name at once: its next request is refused.
+func (e *Engine) RevokeGrant(name string) error {
+	_, err := e.grants.Revoke(name)
+	return err
+}

@@ -18,8 +18,12 @@ func Advice(slot string, err error) string {
 	switch {
 	case errors.Is(err, ErrNothingLoaded):
 		return Say(NothingLoaded)
+	case errors.Is(err, ErrUnloaded):
+		return Say(SlotUnloaded, slot, slot)
 	case errors.Is(err, ErrNoSuchSlot):
 		return Say(NoSuchSlot, slot, slot)
+	case errors.Is(err, ErrSuperseded):
+		return Say(Superseded, SlotLabel(slot))
 	case errors.Is(err, ErrPermanent):
 		return Say(Permanent, SlotLabel(slot), err.Error())
 	case errors.Is(err, ErrLoginRequired):
@@ -112,6 +116,8 @@ const (
 	NoteFailing                         // profiles, why
 	NoteFailingBody                     // -
 	DoctorKeyringLocked                 // error
+	SlotUnloaded                        // slot, slot
+	Superseded                          // slot label
 )
 
 // texts is the one mapping from a Text to its words (fmt verbs for its
@@ -195,6 +201,9 @@ var texts = map[Text]string{
 	DoctorAWSConfigFix: "describe your IAM Identity Center as in the README's Quick start: " +
 		"an [sso-session NAME] with sso_start_url and sso_region, and a profile that uses it",
 	DoctorKeyringLocked: "the OS keyring does not answer (%v): until it is unlocked rolecall cannot read the SSO session; it keeps asking",
+	SlotUnloaded: "slot %q was unloaded by you: rolecall does not load it on demand until you load it again " +
+		"(`rolecall load --profile %s --slot`)",
+	Superseded: "not loaded: a later request for %s (another load or an unload) was asked after this one and wins",
 }
 
 // Say is the text t with its arguments.

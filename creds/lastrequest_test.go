@@ -1,0 +1,152 @@
+package creds
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// gatedFetcher holds each fetch until its profile's gate is opened.
+func gatedFetcher(f *fakeFetcher, gates map[string]chan struct{}) {
+	f.fn = func(ctx context.Context, n int, p Profile) (Credentials, error) {
+		if g, ok := gates[p.Name]; ok {
+			select {
+			case <-g:
+			case <-ctx.Done():
+				return Credentials{}, ctx.Err()
+			}
+		}
+		return f.mint(n, p, time.Hour), nil
+	}
+}
+
+// TestLastRequestWins: two loads into one slot, the first asked finishing
+// last: the slot holds the one asked last, and the first says it was
+// overtaken.
+func TestLastRequestWins(t *testing.T) {
+	clk := newFakeClock()
+	f := newFakeFetcher(clk)
+	gates := map[string]chan struct{}{"slow": make(chan struct{}), "fast": make(chan struct{})}
+	gatedFetcher(f, gates)
+	m := newTestManager(t, f, nil)
+	ctx := context.Background()
+
+	first := make(chan error, 1)
+	go func() {
+		_, err := m.Load(ctx, DefaultSlot, Profile{Name: "slow"})
+		first <- err
+	}()
+	f.waitCall(t) // the first load is asked (and fetching) before the second
+	second := make(chan error, 1)
+	go func() {
+		_, err := m.Load(ctx, DefaultSlot, Profile{Name: "fast"})
+		second <- err
+	}()
+	f.waitCall(t)
+	close(gates["fast"])
+	if err := <-second; err != nil {
+		t.Fatal(err)
+	}
+	close(gates["slow"])
+	err := <-first
+	if !errors.Is(err, ErrSuperseded) {
+		t.Errorf("first load: %v, want ErrSuperseded", err)
+	}
+	if s, _ := m.Lookup(DefaultSlot); s.Profile.Name != "fast" {
+		t.Errorf("default slot holds %q, want fast (asked last)", s.Profile.Name)
+	}
+	if a := Advice(DefaultSlot, err); !strings.Contains(a, "later request") {
+		t.Errorf("advice %q", a)
+	}
+	// What the overtaken load fetched is kept: switching to it costs no fetch.
+	before := f.calls.Load()
+	if _, err := m.Load(ctx, DefaultSlot, Profile{Name: "slow"}); err != nil {
+		t.Fatal(err)
+	}
+	if n := f.calls.Load(); n != before {
+		t.Errorf("fetches = %d, want %d: the overtaken load's credentials were not kept", n, before)
+	}
+}
+
+// TestUnloadWinsOverLoadInFlight: an unload asked while a load of the
+// slot runs is the last request: the load lands nowhere.
+func TestUnloadWinsOverLoadInFlight(t *testing.T) {
+	clk := newFakeClock()
+	f := newFakeFetcher(clk)
+	gates := map[string]chan struct{}{"dev": make(chan struct{})}
+	gatedFetcher(f, gates)
+	m := newTestManager(t, f, nil)
+	done := make(chan error, 1)
+	go func() {
+		_, err := m.Load(context.Background(), "dev", Profile{Name: "dev"})
+		done <- err
+	}()
+	f.waitCall(t)
+	if err := m.Unload("dev"); err != nil {
+		t.Fatalf("unload while loading: %v", err)
+	}
+	close(gates["dev"])
+	if err := <-done; !errors.Is(err, ErrSuperseded) {
+		t.Errorf("load: %v, want ErrSuperseded", err)
+	}
+	if s, ok := m.Lookup("dev"); ok {
+		t.Errorf("slot dev loaded after its unload: %+v", s)
+	}
+}
+
+// TestUnloadIsFinal: a named slot the user unloaded is not loaded on
+// demand (404 with the reason) until the user loads it, also in a new
+// manager given the names Unloaded returned.
+func TestUnloadIsFinal(t *testing.T) {
+	clk := newFakeClock()
+	f := newFakeFetcher(clk)
+	known := newKnown()
+	m := newTestManager(t, f, func(c *Config) { c.Resolver = known })
+	ctx := context.Background()
+	if _, _, err := m.Get(ctx, "prod"); err != nil {
+		t.Fatalf("on demand: %v", err)
+	}
+	if err := m.Unload("prod"); err != nil {
+		t.Fatal(err)
+	}
+	fetches := f.calls.Load()
+	_, _, err := m.Get(ctx, "prod")
+	if !errors.Is(err, ErrUnloaded) || !errors.Is(err, ErrNoSuchSlot) {
+		t.Fatalf("request after unload: %v, want ErrUnloaded (a 404)", err)
+	}
+	if a := Advice("prod", err); !strings.Contains(a, "unloaded") || !strings.Contains(a, "rolecall load --profile prod --slot") {
+		t.Errorf("advice %q", a)
+	}
+	if n := f.calls.Load(); n != fetches {
+		t.Errorf("fetches = %d, want %d", n, fetches)
+	}
+	if got := m.Unloaded(); !slices.Equal(got, []string{"prod"}) {
+		t.Errorf("Unloaded = %q", got)
+	}
+
+	// Across a restart.
+	m2 := newTestManager(t, f, func(c *Config) { c.Resolver = known; c.Unloaded = m.Unloaded() })
+	if _, _, err := m2.Get(ctx, "prod"); !errors.Is(err, ErrUnloaded) {
+		t.Fatalf("after a restart: %v, want ErrUnloaded", err)
+	}
+	// The user's load lifts it.
+	if _, err := m2.Load(ctx, "prod", Profile{Name: "prod", Session: "corp"}); err != nil {
+		t.Fatal(err)
+	}
+	if got := m2.Unloaded(); len(got) != 0 {
+		t.Errorf("Unloaded after a load = %q", got)
+	}
+	m2.Unload("prod")
+	m2.Load(ctx, "prod", Profile{Name: "prod", Session: "corp"})
+	if _, _, err := m2.Get(ctx, "prod"); err != nil {
+		t.Errorf("after the user loaded it again: %v", err)
+	}
+	// Without slots on demand the reason is given too.
+	m3 := newTestManager(t, f, func(c *Config) { c.Unloaded = []string{"prod"} })
+	if _, _, err := m3.Get(ctx, "prod"); !errors.Is(err, ErrUnloaded) {
+		t.Errorf("without on demand: %v, want ErrUnloaded", err)
+	}
+}

@@ -68,7 +68,7 @@ type Manager struct {
 	seq      uint64
 	// unloaded are the named slots the user unloaded: not loaded on demand.
 	unloaded map[string]bool
-	snap   atomic.Pointer[map[string]*Slot]
+	snap     atomic.Pointer[map[string]*Slot]
 
 	subMu sync.Mutex
 	subs  map[chan struct{}]struct{}
@@ -130,16 +130,16 @@ func NewManager(cfg Config) *Manager {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	m := &Manager{
-		cfg:    cfg,
-		clock:  cfg.Clock,
-		log:    cfg.Logger,
+		cfg:      cfg,
+		clock:    cfg.Clock,
+		log:      cfg.Logger,
 		slots:    make(map[string]*slot),
 		requests: make(map[string]*request),
 		unloaded: make(map[string]bool),
 		subs:     make(map[chan struct{}]struct{}),
-		kick:   make(chan struct{}, 1),
-		ctx:    ctx,
-		cancel: cancel,
+		kick:     make(chan struct{}, 1),
+		ctx:      ctx,
+		cancel:   cancel,
 	}
 	for _, name := range cfg.Unloaded {
 		if name != DefaultSlot {

@@ -2,6 +2,8 @@ package sso
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -193,6 +195,14 @@ func (c *AWSConfig) chainText(name string) string {
 		}
 	}
 	return b.String()
+}
+
+// definition is a profile's identity: a digest of the sections that make
+// it (its own, its source chain's, their sso-sessions'), so that any edit
+// of what it resolves to (account, role, chain, session) gives another.
+func (c *AWSConfig) definition(name string) string {
+	sum := sha256.Sum256([]byte(c.chainText(name)))
+	return hex.EncodeToString(sum[:12])
 }
 
 // profile turns the SDK's view of a profile into a servable profile.

@@ -201,7 +201,7 @@ func (c *Client) Resolve(ctx context.Context, name, account, role string) (creds
 	}
 	if name != "" {
 		if p, ok := cfg.Profiles[name]; ok {
-			return creds.Profile{Name: name, Session: p.Session}, nil
+			return creds.Profile{Name: name, Session: p.Session, Definition: cfg.definition(name)}, nil
 		}
 		if why, ok := cfg.Skipped[name]; ok {
 			return creds.Profile{}, creds.Errorf(creds.CannotServe, creds.ErrPermanent, name, why)

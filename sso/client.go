@@ -52,6 +52,9 @@ type Options struct {
 	Graphical func() bool
 	// PKCEWait bounds the wait for the browser's redirect (default 10 min).
 	PKCEWait time.Duration
+	// SessionLength is how long Identity Center keeps a session after
+	// sign-in (its session duration setting; default 8 h, its default).
+	SessionLength time.Duration
 	// DiscoveryTTL is how long discovered roles are cached (default 10 min).
 	DiscoveryTTL time.Duration
 	// Concurrency bounds the portal calls of one discovery (default 16).
@@ -65,6 +68,9 @@ type Options struct {
 	Now   func() time.Time
 	Sleep func(ctx context.Context, d time.Duration) error
 }
+
+// DefaultSessionLength is Identity Center's default session duration.
+const DefaultSessionLength = 8 * time.Hour
 
 // Client is rolecall's IAM Identity Center client. It implements
 // creds.Fetcher. Its methods are safe for concurrent use.
@@ -123,6 +129,9 @@ func NewClient(opts Options) *Client {
 	}
 	if opts.PKCEWait <= 0 {
 		opts.PKCEWait = 10 * time.Minute
+	}
+	if opts.SessionLength <= 0 {
+		opts.SessionLength = DefaultSessionLength
 	}
 	if opts.DiscoveryTTL <= 0 {
 		opts.DiscoveryTTL = 10 * time.Minute

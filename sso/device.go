@@ -109,7 +109,7 @@ func (c *Client) pollDevice(ctx context.Context, s *Session, d *deviceAuth) (*To
 		})
 		pcancel()
 		if err == nil {
-			return c.newToken(s, out, "", deviceClient), nil
+			return c.newToken(s, out, nil, deviceClient), nil
 		}
 		slower, err := c.pollAnswer(ctx, s, d, err, expiredErr)
 		if err != nil {

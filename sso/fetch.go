@@ -274,6 +274,15 @@ func profileNames(cfg *AWSConfig) []string {
 // registration and the cached discovery are forgotten.
 func (c *Client) Logout(ctx context.Context, s *Session) error {
 	c.CancelLogin(s.Key)
+	c.endSession(ctx, s)
+	err := c.opts.Keyring.Delete(deviceClient.entry(s.Key))
+	return errors.Join(err, c.opts.Keyring.Delete(pkceClient.entry(s.Key)))
+}
+
+// endSession ends the Identity Center session of s with the portal's
+// Logout (which signs the browser out of it too, so that the next login
+// starts a new session) and forgets its token.
+func (c *Client) endSession(ctx context.Context, s *Session) {
 	st := c.state(s.Key)
 	c.mu.Lock()
 	tok := st.token
@@ -295,6 +304,4 @@ func (c *Client) Logout(ctx context.Context, s *Session) error {
 	}
 	st.user = ""
 	c.mu.Unlock()
-	err := c.opts.Keyring.Delete(deviceClient.entry(s.Key))
-	return errors.Join(err, c.opts.Keyring.Delete(pkceClient.entry(s.Key)))
 }

@@ -36,6 +36,10 @@ type LoginOptions struct {
 	PKCE bool
 	// OnPrompt receives the URL and code once they are known.
 	OnPrompt func(Prompt)
+	// Force starts a new Identity Center session: signing in again joins
+	// the session the browser still has (its end does not move), so the
+	// current one is ended first with the portal's Logout.
+	Force bool
 }
 
 // LoginFlowPKCE is the Options.LoginFlow (and settings login_flow) value
@@ -79,6 +83,10 @@ type flow struct {
 // PKCE (see LoginOptions.PKCE). A login already running for s is joined,
 // whatever its kind, never started twice (one browser tab).
 func (c *Client) Login(ctx context.Context, s *Session, opts LoginOptions) (*Token, error) {
+	if opts.Force {
+		c.log.Info("ending the sso session for a new one", "session", s.Key)
+		c.endSession(ctx, s)
+	}
 	st := c.state(s.Key)
 	c.mu.Lock()
 	f := st.flow

@@ -97,7 +97,7 @@ func (c *Client) pkceLogin(ctx context.Context, s *Session, f *flow, _ bool) (*T
 	if err != nil {
 		return nil, c.pkceTokenError(s, err)
 	}
-	return c.newToken(s, out, "", pkceClient), nil
+	return c.newToken(s, out, nil, pkceClient), nil
 }
 
 // pkceTokenError says what a refused code exchange means.

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -42,7 +43,15 @@ type Options struct {
 	// OpenBrowser opens the verification URL: a callback of the UI (sso
 	// imports no browser package). Nil: not opened; the login says where
 	// to go instead.
+	// It is called in a goroutine of its own and never waited for: a
+	// browser launcher that stays (xdg-open holding on to a new browser)
+	// never holds a login. It should return once the browser was asked.
 	OpenBrowser func(url string) error
+	// AcceptCallback, when set, decides whether the PKCE callback listener
+	// answers a connection (local and remote address): the wiring passes
+	// the listener's same-user check, so that another local user cannot
+	// answer the browser's redirect and end the login.
+	AcceptCallback func(local, remote net.Addr) error
 	// LoginFlow is the default login flow: "" (device authorization) or
 	// LoginFlowPKCE.
 	LoginFlow string

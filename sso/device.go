@@ -33,9 +33,7 @@ func (c *Client) deviceLogin(ctx context.Context, s *Session, f *flow, openBrows
 		if url == "" {
 			url = d.prompt.VerificationURI
 		}
-		if err := c.opts.OpenBrowser(url); err != nil {
-			c.log.Warn("could not open a browser; open the URL yourself", "url", url, "err", err)
-		}
+		c.openBrowser(s, url)
 	}
 	return c.pollDevice(ctx, s, d)
 }

@@ -169,6 +169,19 @@ func (c *Client) runFlow(ctx context.Context, s *Session, f *flow, login loginFu
 	c.publish(Event{Session: s.Key, Login: err == nil})
 }
 
+// openBrowser asks for url in the browser and goes on: the launcher is
+// started in a goroutine of its own and never waited for, so a code
+// approved at once ends the login at once, whatever the launcher does. The
+// goroutine ends when OpenBrowser returns; sso holds nothing it needs.
+func (c *Client) openBrowser(s *Session, url string) {
+	open := c.opts.OpenBrowser
+	go func() {
+		if err := open(url); err != nil {
+			c.log.Warn("could not open a browser; open the URL shown yourself", "session", s.Key, "err", err)
+		}
+	}()
+}
+
 // clientKind tells the two client registrations of a session apart: the
 // device flow's and PKCE's differ in grant types and redirect URI, so
 // each is kept in its own keyring entry.

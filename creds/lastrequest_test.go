@@ -150,3 +150,32 @@ func TestUnloadIsFinal(t *testing.T) {
 		t.Errorf("without on demand: %v, want ErrUnloaded", err)
 	}
 }
+
+// TestOutageRefreshesInTheFirstMinute: a slot whose refreshes fail (an
+// Identity Center outage) is fetched at most 5 times in the outage's
+// first minute, with the shortest jitter: the manager's backoff is the one
+// layer that retries (sso makes one call per fetch), so a slot costs at
+// most 5 GetRoleCredentials calls in that minute (the bound is 8).
+func TestOutageRefreshesInTheFirstMinute(t *testing.T) {
+	clk := newFakeClock()
+	f := newFakeFetcher(clk)
+	f.fn = func(context.Context, int, Profile) (Credentials, error) {
+		return Credentials{}, errors.New("get role credentials: 503 Service Unavailable")
+	}
+	m := newTestManager(t, f, func(c *Config) { c.Rand = func() float64 { return 0 } })
+	start := clk.Now()
+	m.Restore("dev", Profile{Name: "dev"}, false)
+	for {
+		// Settled after a failure: a retry is scheduled.
+		s := waitState(t, m, "dev", func(s Slot) bool { return s.State == StateError && !s.NextRefresh.IsZero() })
+		if !s.NextRefresh.Before(start.Add(time.Minute)) {
+			break
+		}
+		n := f.calls.Load()
+		clk.Advance(s.NextRefresh.Sub(clk.Now()))
+		waitState(t, m, "dev", func(Slot) bool { return f.calls.Load() > n })
+	}
+	if n := f.calls.Load(); n > 5 {
+		t.Errorf("%d fetches in the first minute of an outage, want at most 5", n)
+	}
+}

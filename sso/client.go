@@ -118,6 +118,7 @@ type sessionState struct {
 	cancelledAt time.Time
 	user        string
 	found       *discovery
+	down        outage
 }
 
 // NewClient returns a Client.
@@ -256,12 +257,14 @@ func sessionNames(cfg *AWSConfig) string {
 	return joinSorted(names)
 }
 
-// Retries of one Identity Center or STS call: few and short, so that one
-// refresh attempt ends within seconds during an outage and the manager's
-// jittered backoff spaces the attempts (and the slot shows why at once).
-// A discovery's listing calls wait out throttling longer (throttled).
+// Retries belong to one layer: the credential manager's jittered backoff
+// retries a failed refresh (and the slot shows why at once), so one
+// Identity Center or STS call of a refresh is made once; during an outage
+// the session's gate (outage.go) also spares the calls of its other slots.
+// A discovery's listing calls, which nothing else retries, wait out
+// throttling (throttled).
 const (
-	callAttempts     = 3
+	callAttempts     = 1
 	callMaxBackoff   = time.Second
 	throttleAttempts = 8
 )

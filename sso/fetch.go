@@ -70,6 +70,9 @@ func (c *Client) fetchProfile(ctx context.Context, cfg *AWSConfig, p *resolvedPr
 // roleCredentials calls GetRoleCredentials. A 401 means the token is gone:
 // it is dropped and the error says login required (no loop).
 func (c *Client) roleCredentials(ctx context.Context, s *Session, account, role string) (creds.Credentials, error) {
+	if err := c.gateOpen(s); err != nil {
+		return creds.Credentials{}, err
+	}
 	tok, err := c.token(ctx, s)
 	if err != nil {
 		return creds.Credentials{}, err
@@ -81,6 +84,7 @@ func (c *Client) roleCredentials(ctx context.Context, s *Session, account, role 
 	out, err := portal.GetRoleCredentials(ctx, &sso.GetRoleCredentialsInput{
 		AccessToken: aws.String(tok.AccessToken), AccountId: aws.String(account), RoleName: aws.String(role),
 	})
+	c.noteAnswer(s, err)
 	if err != nil {
 		return creds.Credentials{}, c.portalError(s, tok, "get role credentials for "+account+"/"+role, err)
 	}

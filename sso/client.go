@@ -119,6 +119,11 @@ type sessionState struct {
 	user        string
 	found       *discovery
 	down        outage
+	// discovering is the discovery in progress; discoverErr the last one's
+	// failure, which answers until discoverRetry.
+	discovering   *discoverCall
+	discoverErr   error
+	discoverRetry time.Time
 }
 
 // NewClient returns a Client.

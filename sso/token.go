@@ -266,6 +266,7 @@ func (c *Client) newToken(s *Session, out *ssooidc.CreateTokenOutput, old *Token
 	}
 	c.mu.Lock()
 	st.token, st.loaded = t, true
+	st.discoverErr = nil // a new token: discovery may work again
 	c.mu.Unlock()
 	st.saveMu.Lock()
 	c.saveJSON(tokenEntry(s.Key), t)

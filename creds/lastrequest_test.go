@@ -3,8 +3,10 @@ package creds
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -177,5 +179,46 @@ func TestOutageRefreshesInTheFirstMinute(t *testing.T) {
 	}
 	if n := f.calls.Load(); n > 5 {
 		t.Errorf("%d fetches in the first minute of an outage, want at most 5", n)
+	}
+}
+
+// TestBackgroundFetchesAreBounded: 200 slots restored at once (pins at
+// start) run at most Concurrency fetches at a time; the others wait their
+// turn off the CPU, and a Close does not run them.
+func TestBackgroundFetchesAreBounded(t *testing.T) {
+	clk := newFakeClock()
+	f := newFakeFetcher(clk)
+	release := make(chan struct{})
+	var running, peak atomic.Int32
+	f.fn = func(ctx context.Context, n int, p Profile) (Credentials, error) {
+		r := running.Add(1)
+		defer running.Add(-1)
+		for {
+			old := peak.Load()
+			if r <= old || peak.CompareAndSwap(old, r) {
+				break
+			}
+		}
+		select {
+		case <-release:
+		case <-ctx.Done():
+			return Credentials{}, ctx.Err()
+		}
+		return f.mint(n, p, time.Hour), nil
+	}
+	m := newTestManager(t, f, func(c *Config) { c.Concurrency = 4 })
+	for i := range 200 {
+		m.Restore(fmt.Sprintf("pin%d", i), Profile{Name: fmt.Sprintf("pin%d", i)}, true)
+	}
+	for range 4 {
+		f.waitCall(t)
+	}
+	m.Close()
+	if n := f.calls.Load(); n != 4 {
+		t.Errorf("%d fetches ran by the Close, want the 4 running", n)
+	}
+	close(release)
+	if p := peak.Load(); p > 4 {
+		t.Errorf("%d fetches at once, want at most 4", p)
 	}
 }

@@ -16,6 +16,7 @@ const (
 	DefaultRefreshWindow = 20 * time.Minute
 	DefaultRequestWait   = time.Second
 	DefaultFetchTimeout  = time.Minute
+	DefaultConcurrency   = 16
 )
 
 // Config configures a Manager. Only Fetcher is required.
@@ -49,6 +50,11 @@ type Config struct {
 	// Unloaded are named slots the user unloaded before a restart (what
 	// Unloaded returned then): they are not loaded on demand either.
 	Unloaded []string
+	// Concurrency bounds the background resolves and fetches running at
+	// once (default 16): 5,000 pins restored at start wait their turn
+	// instead of crowding the listener's goroutines off the CPU, and a
+	// stop cancels the few running rather than waiting for all.
+	Concurrency int
 }
 
 // Manager owns the slots and keeps their credentials fresh. Its methods are
@@ -74,6 +80,7 @@ type Manager struct {
 	subs  map[chan struct{}]struct{}
 
 	kick   chan struct{}
+	turns  chan struct{} // one per background fetch running (Concurrency)
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -128,6 +135,9 @@ func NewManager(cfg Config) *Manager {
 	if cfg.Rand == nil {
 		cfg.Rand = jitterSource()
 	}
+	if cfg.Concurrency <= 0 {
+		cfg.Concurrency = DefaultConcurrency
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	m := &Manager{
 		cfg:      cfg,
@@ -138,6 +148,7 @@ func NewManager(cfg Config) *Manager {
 		unloaded: make(map[string]bool),
 		subs:     make(map[chan struct{}]struct{}),
 		kick:     make(chan struct{}, 1),
+		turns:    make(chan struct{}, cfg.Concurrency),
 		ctx:      ctx,
 		cancel:   cancel,
 	}

@@ -85,6 +85,11 @@ func (m *Manager) loadOnDemand(name string, c *call) {
 		m.mu.Unlock()
 		close(c.done)
 	}()
+	if !m.takeTurn() {
+		c.err = ErrClosed
+		return
+	}
+	defer m.endTurn()
 	start := m.clock.Now()
 	ctx, cancel := context.WithTimeout(m.ctx, m.cfg.FetchTimeout)
 	defer cancel()

@@ -101,7 +101,10 @@ type Client struct {
 
 // sessionState is what the client holds for one SSO session.
 type sessionState struct {
-	refreshMu sync.Mutex // one renewal at a time
+	// renewing holds the one renewal at a time; waiting for it heeds the
+	// caller's context, so that a stop with many slots waiting for one
+	// session's renewal does not run their renewals one after the other.
+	renewing chan struct{}
 
 	// saveMu orders writes of the token's keyring entry with forgetToken's
 	// check of what it holds.
@@ -186,7 +189,7 @@ func (c *Client) state(key string) *sessionState {
 	defer c.mu.Unlock()
 	s, ok := c.sessions[key]
 	if !ok {
-		s = &sessionState{}
+		s = &sessionState{renewing: make(chan struct{}, 1)}
 		c.sessions[key] = s
 	}
 	return s

@@ -140,6 +140,10 @@ func (c *AWSConfig) resolve(ctx context.Context, name string) (*resolvedProfile,
 	if p, ok := c.resolved[name]; ok {
 		return p, nil
 	}
+	if err := ctx.Err(); err != nil {
+		// Stopping: the resolves queued here are not run one by one.
+		return nil, err
+	}
 	// The SDK's loader reads whole files: it gets one holding only the
 	// sections this profile needs, where the system can make one in
 	// memory, so that its cost does not grow with the other profiles.

@@ -186,3 +186,30 @@ func TestOutageRetriesBelongToTheManager(t *testing.T) {
 		}
 	}
 }
+
+// TestRenewalWaitHeedsTheContext: a refresh waiting for its session's
+// renewal (held by another) gives up when its context ends: at a stop,
+// the slots waiting for one renewal do not run theirs one by one (each a
+// keyring read and a CreateToken), which held a stop with 300 slots.
+func TestRenewalWaitHeedsTheContext(t *testing.T) {
+	h := newHarness(t, nil)
+	tok := h.login()
+	st := h.client.state("corp")
+	st.renewing <- struct{}{} // a renewal in progress, for good
+	t.Cleanup(func() { <-st.renewing })
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := h.client.renew(ctx, h.session("corp"), tok)
+		done <- err
+	}()
+	cancel()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("renew = %v, want context.Canceled", err)
+		}
+	case <-time.After(10 * time.Second): // guards a hang; measures nothing
+		t.Fatal("a renewal waiting for another ignores its context")
+	}
+}

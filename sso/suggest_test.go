@@ -136,3 +136,18 @@ func TestUnknownNamesShareOneDiscovery(t *testing.T) {
 		t.Errorf("right after a throttled discovery: %d calls, want 0", n)
 	}
 }
+
+// TestSuggestTies: ties go to the first name in sort order, whatever the
+// order given, and the caller's slice is left as it was.
+func TestSuggestTies(t *testing.T) {
+	names := []string{"prod-b", "Prod-A", "prod-a", "prod-c"}
+	if got := suggest("PROD-A", names); got != "Prod-A" {
+		t.Errorf("suggest(PROD-A) = %q, want Prod-A (equal but for case, first in sort order)", got)
+	}
+	if got := suggest("prod-x", names); got != "Prod-A" {
+		t.Errorf("suggest(prod-x) = %q, want Prod-A (one edit, first in sort order)", got)
+	}
+	if names[0] != "prod-b" {
+		t.Errorf("suggest sorted the caller's names: %q", names)
+	}
+}

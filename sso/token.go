@@ -183,8 +183,15 @@ func (c *Client) storedToken(s *Session, rejected string) (*Token, error) {
 // a time per session).
 func (c *Client) renew(ctx context.Context, s *Session, old *Token) (*Token, error) {
 	st := c.state(s.Key)
-	st.refreshMu.Lock()
-	defer st.refreshMu.Unlock()
+	select {
+	case st.renewing <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	defer func() { <-st.renewing }()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	c.mu.Lock()
 	cur := st.token
 	c.mu.Unlock()

@@ -20,17 +20,25 @@ const maxSuggest = 2
 // name's length: names that differ in length by more than that are not
 // compared at all.
 func suggest(name string, names []string) string {
-	slices.Sort(names)
 	lower := []rune(strings.ToLower(name))
+	// Ties go to the name first in sort order; a name equal but for case
+	// (distance -1 here) beats any other.
 	best, bestD := "", maxSuggest+1
+	better := func(n string, d int) bool { return d < bestD || d == bestD && best != "" && n < best }
 	for _, n := range names {
-		if abs(utf8.RuneCountInString(n)-len(lower)) >= bestD {
-			continue
+		if abs(utf8.RuneCountInString(n)-len(lower)) > max(min(bestD, maxSuggest), 0) {
+			continue // too long or short to be as close as the best
 		}
 		if strings.EqualFold(n, name) {
-			return n
+			if better(n, -1) {
+				best, bestD = n, -1
+			}
+			continue
 		}
-		if d := editDistance(lower, []rune(strings.ToLower(n)), bestD-1); d < bestD && 2*d < len(lower) {
+		if bestD < 0 {
+			continue
+		}
+		if d := editDistance(lower, []rune(strings.ToLower(n)), min(bestD, maxSuggest)); d <= maxSuggest && 2*d < len(lower) && better(n, d) {
 			best, bestD = n, d
 		}
 	}

@@ -222,3 +222,31 @@ func TestBackgroundFetchesAreBounded(t *testing.T) {
 		t.Errorf("%d fetches at once, want at most 4", p)
 	}
 }
+
+// TestCloseEndsLoadsInFlight: a load asked over the control channel (its
+// own context, which nothing cancels) ends when the manager closes: a
+// stop with slots being loaded waited for their fetch timeout (67 s).
+func TestCloseEndsLoadsInFlight(t *testing.T) {
+	clk := newFakeClock()
+	f := newFakeFetcher(clk)
+	f.fn = func(ctx context.Context, n int, p Profile) (Credentials, error) {
+		<-ctx.Done()
+		return Credentials{}, ctx.Err()
+	}
+	m := newTestManager(t, f, func(c *Config) { c.FetchTimeout = time.Hour })
+	done := make(chan error, 1)
+	go func() {
+		_, err := m.Load(context.Background(), "dev", Profile{Name: "dev"})
+		done <- err
+	}()
+	f.waitCall(t)
+	m.Close()
+	select {
+	case err := <-done:
+		if !errors.Is(err, ErrClosed) {
+			t.Errorf("load at close: %v, want ErrClosed", err)
+		}
+	case <-time.After(10 * time.Second): // guards a hang; measures nothing
+		t.Fatal("a load in flight holds on after Close")
+	}
+}

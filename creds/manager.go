@@ -312,8 +312,11 @@ func (m *Manager) load(ctx context.Context, name string, p Profile, explicit boo
 	cr, reused := m.reusableLocked(p, m.clock.Now())
 	m.mu.Unlock()
 	if !reused {
+		// The caller's context, but the fetch ends with the manager too:
+		// a stop never waits for a load asked over the control channel.
 		ctx, cancel := context.WithTimeout(ctx, m.cfg.FetchTimeout)
 		defer cancel()
+		defer context.AfterFunc(m.ctx, cancel)()
 		var err error
 		cr, err = m.cfg.Fetcher.Fetch(ctx, p)
 		if err == nil {
@@ -323,6 +326,9 @@ func (m *Manager) load(ctx context.Context, name string, p Profile, explicit boo
 			m.mu.Lock()
 			m.doneLocked(name, ticket)
 			m.mu.Unlock()
+			if m.ctx.Err() != nil {
+				return Slot{}, ErrClosed
+			}
 			return Slot{}, fmt.Errorf("load %s: %w", p.Name, err)
 		}
 		if cr.Issued.IsZero() {

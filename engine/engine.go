@@ -89,7 +89,6 @@ type Engine struct {
 	recent    *recent
 	state     *savedState // state.json: the default slot's profile, the recent roles
 	last      remembered  // what state.json held at start
-	signins   *signins
 	changes   hub
 
 	ctx       context.Context
@@ -152,7 +151,6 @@ func (e *Engine) openFiles() error {
 	}
 	e.state, e.last = openState(cfg.StateDir, e.log)
 	e.recent = &recent{names: e.last.Recent[:min(len(e.last.Recent), recentMax)]}
-	e.signins = newSignins(filepath.Join(cfg.StateDir, "signins.json"), e.log)
 	e.pinned = newNames(cfg.SettingsPath, keyPinned, cfg.Settings.Pinned)
 	e.favorites = newNames(cfg.SettingsPath, keyFavorites, cfg.Settings.Favorites)
 	e.secrets = &secrets{tokenFile: filepath.Join(cfg.StateDir, "token"), log: e.log}
@@ -171,8 +169,10 @@ func (e *Engine) openIdentityCenter() error {
 	e.secrets.keyring = e.keyring
 	st := cfg.Settings
 	e.ic = sso.NewClient(sso.Options{Keyring: e.keyring, WriteCLICache: st.CLICacheWrite, LoginFlow: st.LoginFlow,
-		OpenBrowser: cfg.OpenURL, Logger: e.log})
-	ic := identityCenter{client: e.ic, signedIn: e.signedIn}
+		OpenBrowser: cfg.OpenURL, SessionLength: st.SSOSessionDuration, Logger: e.log,
+		// Another local user must not answer the browser's redirect.
+		AcceptCallback: server.SameUser})
+	ic := identityCenter{client: e.ic}
 	e.resolve, e.signIn = ic.resolve, ic.signIn
 	if cfg.Resolve != nil {
 		e.resolve = cfg.Resolve

@@ -10,11 +10,10 @@ import (
 )
 
 // identityCenter adapts the sso client to the control socket's Sessions
-// and Resolve: conversions, and the sign-in time of every login that
-// works, whether the tray or `rolecall login` asked for it.
+// and Resolve: conversions only (the sign-in time is the session's, kept
+// by sso).
 type identityCenter struct {
-	client   *sso.Client
-	signedIn func(session string)
+	client *sso.Client
 }
 
 func (ic identityCenter) resolve(ctx context.Context, req control.LoadRequest) (creds.Profile, error) {
@@ -28,9 +27,7 @@ func (ic identityCenter) signIn(ctx context.Context, session string, automatic b
 	if err != nil {
 		return err
 	}
-	if _, err = ic.client.Login(ctx, s, sso.LoginOptions{Automatic: automatic}); err == nil {
-		ic.signedIn(session)
-	}
+	_, err = ic.client.Login(ctx, s, sso.LoginOptions{Automatic: automatic})
 	return err
 }
 
@@ -52,7 +49,6 @@ func (ic identityCenter) Login(ctx context.Context, req control.LoginRequest, pr
 	if err != nil {
 		return control.LoginResult{}, err
 	}
-	ic.signedIn(s.Key)
 	return control.LoginResult{Session: s.Key, ExpiresAt: tok.ExpiresAt.UTC().Format(creds.ExpirationFormat)}, nil
 }
 

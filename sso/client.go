@@ -140,7 +140,7 @@ func NewClient(opts Options) *Client {
 		}
 	}
 	if opts.OpenBrowser == nil {
-		opts.OpenBrowser = func(url string) error { return errors.New("no browser to open " + url + " with") }
+		opts.OpenBrowser = func(string) error { return errors.New("no browser to open the sign-in page with") }
 	}
 	if opts.Graphical == nil {
 		opts.Graphical = graphical

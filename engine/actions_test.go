@@ -43,12 +43,19 @@ const needsLogin = "corp"
 
 func newHarness(t *testing.T, pinned ...string) *harness {
 	t.Helper()
-	gokeyring.MockInit()
 	dir := t.TempDir()
-	cfgPath := filepath.Join(dir, "config.toml")
-	if err := os.WriteFile(cfgPath, []byte("# my settings\nport = 4144\n"), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "config.toml"), []byte("# my settings\nport = 4144\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	return startHarness(t, dir, pinned...)
+}
+
+// startHarness starts the engine on the files in dir (a restart when an
+// engine ran there before).
+func startHarness(t *testing.T, dir string, pinned ...string) *harness {
+	t.Helper()
+	gokeyring.MockInit()
+	cfgPath := filepath.Join(dir, "config.toml")
 	h := &harness{cfgPath: cfgPath}
 	st := settings.Defaults()
 	st.Port, st.Pinned = 0, pinned

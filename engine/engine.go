@@ -139,7 +139,7 @@ func (e *Engine) takeLock() (err error) {
 	return err
 }
 
-// openFiles reads what the last run left: state.json, the sign-in times,
+// openFiles reads what the last run left: state.json,
 // the pinned and favourite names; temp files of a write a crash
 // interrupted are removed (the lock is held: no other writer is at work).
 func (e *Engine) openFiles() error {
@@ -184,7 +184,7 @@ func (e *Engine) openIdentityCenter() error {
 	if cfg.Fetcher != nil {
 		fetcher = cfg.Fetcher
 	}
-	e.manager = newManager(st, fetcher, e.resolve, e.loginRequired, e.log)
+	e.manager = newManager(st, fetcher, e.resolve, e.loginRequired, e.last.Unloaded, e.log)
 	return nil
 }
 
@@ -258,7 +258,7 @@ func (e *Engine) openControl() (err error) {
 // newManager builds the credential manager over the Identity Center
 // client (its Fetcher) and the profile resolver.
 func newManager(st settings.Settings, fetcher creds.Fetcher, resolve func(context.Context, control.LoadRequest) (creds.Profile, error),
-	onLoginRequired func(creds.Profile), log *slog.Logger) *creds.Manager {
+	onLoginRequired func(creds.Profile), unloaded []string, log *slog.Logger) *creds.Manager {
 	return creds.NewManager(creds.Config{
 		Fetcher: fetcher,
 		// Restored slots are named only; naming a discovered role may
@@ -270,6 +270,7 @@ func newManager(st settings.Settings, fetcher creds.Fetcher, resolve func(contex
 		RefreshWindow:   st.RefreshWindow,
 		Resolver:        slotResolver(st.SlotsOnDemand, resolve),
 		OnLoginRequired: onLoginRequired,
+		Unloaded:        unloaded,
 	})
 }
 

@@ -39,6 +39,7 @@ func (ic identityCenter) Login(ctx context.Context, req control.LoginRequest, pr
 	tok, err := ic.client.Login(ctx, s, sso.LoginOptions{
 		NoBrowser: req.NoBrowser,
 		PKCE:      req.PKCE,
+		Force:     req.Force,
 		OnPrompt: func(p sso.Prompt) {
 			prompt(control.LoginPrompt{
 				Session: p.Session, UserCode: p.UserCode, VerificationURI: p.VerificationURI,

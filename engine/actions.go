@@ -97,8 +97,18 @@ func (e *Engine) RefreshAll() { e.manager.RefreshAll() }
 // Login signs in to session in the background (empty: the only one);
 // automatic marks a login that no click asked for. A failure is notified.
 func (e *Engine) Login(session string, automatic bool) {
+	e.login(session, sso.LoginOptions{Automatic: automatic})
+}
+
+// NewSession starts a new Identity Center session for session in the
+// background (`rolecall login --force`): signing in again keeps the
+// session's end, so the current one is ended first; a long job then has
+// the full session length.
+func (e *Engine) NewSession(session string) { e.login(session, sso.LoginOptions{Force: true}) }
+
+func (e *Engine) login(session string, opts sso.LoginOptions) {
 	e.spawn(func() {
-		err := e.signIn(e.ctx, session, automatic)
+		err := e.signIn(e.ctx, session, opts)
 		if err != nil && !errors.Is(err, sso.ErrLoginCancelled) && e.ctx.Err() == nil {
 			e.notify("Login to "+session+" failed", err.Error())
 		}

@@ -77,10 +77,14 @@ func startHarness(t *testing.T, dir string, pinned ...string) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.signIn = func(_ context.Context, session string, automatic bool) error {
+	e.signIn = func(_ context.Context, session string, opts sso.LoginOptions) error {
 		h.mu.Lock()
 		defer h.mu.Unlock()
-		h.logins = append(h.logins, fmt.Sprintf("%s automatic=%v", session, automatic))
+		login := fmt.Sprintf("%s automatic=%v", session, opts.Automatic)
+		if opts.Force {
+			login += " new session"
+		}
+		h.logins = append(h.logins, login)
 		return nil
 	}
 	h.e = e
@@ -205,8 +209,10 @@ func TestPinUnpinUnload(t *testing.T) {
 func TestLoginRuns(t *testing.T) {
 	h := newHarness(t)
 	h.e.Login("corp", false)
-	h.e.Close() // waits for the login
-	if !slices.Equal(h.logins, []string{"corp automatic=false"}) {
+	h.e.NewSession("corp")
+	h.e.Close() // waits for the logins
+	slices.Sort(h.logins)
+	if !slices.Equal(h.logins, []string{"corp automatic=false", "corp automatic=false new session"}) {
 		t.Errorf("logins = %q", h.logins)
 	}
 }

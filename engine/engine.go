@@ -78,7 +78,7 @@ type Engine struct {
 	keyring   *keyring.Keyring
 	ic        *sso.Client
 	resolve   func(context.Context, control.LoadRequest) (creds.Profile, error)
-	signIn    func(ctx context.Context, session string, automatic bool) error
+	signIn    func(ctx context.Context, session string, opts sso.LoginOptions) error
 	manager   *creds.Manager
 	listener  *server.Server
 	control   *control.Server

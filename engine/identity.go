@@ -21,13 +21,13 @@ func (ic identityCenter) resolve(ctx context.Context, req control.LoadRequest) (
 }
 
 // signIn logs in to session (empty: the only one) in the background of
-// the tray; automatic marks a login that no click asked for.
-func (ic identityCenter) signIn(ctx context.Context, session string, automatic bool) error {
+// the tray, as opts say (a login no click asked for, a new session).
+func (ic identityCenter) signIn(ctx context.Context, session string, opts sso.LoginOptions) error {
 	s, err := ic.client.Session(ctx, session)
 	if err != nil {
 		return err
 	}
-	_, err = ic.client.Login(ctx, s, sso.LoginOptions{Automatic: automatic})
+	_, err = ic.client.Login(ctx, s, opts)
 	return err
 }
 

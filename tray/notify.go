@@ -218,7 +218,7 @@ func sessionNote(s Session, now time.Time, leads []time.Duration, later func(tim
 	return Note{Key: fmt.Sprintf("ending/%s/%d/%s", s.Key, end.Unix(), hit), Group: g, Kind: NoteWarning, Sticky: true,
 		Title:   creds.Say(creds.NoteEnding, s.Key, left(end.Sub(now)+time.Minute-time.Nanosecond)),
 		Body:    body,
-		Buttons: []Button{{Key: "login", Label: "Log in", Action: Action{Kind: ActLogin, Session: s.Key}}}}, true
+		Buttons: []Button{{Key: "new-session", Label: "Start a new session", Action: Action{Kind: ActNewSession, Session: s.Key}}}}, true
 }
 
 func expiredBody(s creds.Slot, session string) string {

@@ -37,8 +37,8 @@ type Config struct {
 	// SettingsPath is the settings file: the pinned slots and the
 	// favourites are written back into it.
 	SettingsPath string
-	// StateDir holds the instance lock, the token file, state.json, the
-	// sign-in times and the audit log.
+	// StateDir holds the instance lock, the token file, state.json and
+	// the audit log.
 	StateDir string
 	// Socket is the control channel's path (control.SocketPath).
 	Socket string

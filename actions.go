@@ -22,6 +22,7 @@ func (a *app) actions() tray.Actions {
 		Unload:      e.Unload,
 		Pin:         e.Pin,
 		Login:       func(s string) error { e.Login(s, false); return nil },
+		NewSession:  func(s string) error { e.NewSession(s); return nil },
 		CancelLogin: func(s string) error { e.CancelLogin(s); return nil },
 		CopyCode:    a.copyCode,
 		FindRole:    a.findRole,

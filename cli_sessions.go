@@ -12,11 +12,12 @@ import (
 )
 
 func (c *cli) login(args []string) int {
-	fs := c.flags("login", "login [--sso-session NAME] [--no-browser] [--pkce]", "rolecall login --sso-session corp --pkce")
+	fs := c.flags("login", "login [--sso-session NAME] [--no-browser] [--pkce] [--force]", "rolecall login --sso-session corp --pkce")
 	var req control.LoginRequest
 	fs.StringVar(&req.Session, "sso-session", "", "the [sso-session NAME] of ~/.aws/config (default: the only one)")
 	fs.BoolVar(&req.NoBrowser, "no-browser", false, "do not open a browser; print the URL to open elsewhere (always the device flow)")
 	fs.BoolVar(&req.PKCE, "pkce", false, "sign in with the authorization code and PKCE, as the AWS CLI v2 does (needs a browser on this machine; settings: login_flow = \"pkce\")")
+	fs.BoolVar(&req.Force, "force", false, "start a new Identity Center session with its full length (signing in again keeps the session's end): the current one is ended first")
 	if rc := c.parse(fs, args); rc >= 0 {
 		return rc
 	}

@@ -18,8 +18,12 @@ func Advice(slot string, err error) string {
 	switch {
 	case errors.Is(err, ErrNothingLoaded):
 		return Say(NothingLoaded)
+	case errors.Is(err, ErrUnloaded):
+		return Say(SlotUnloaded, slot, slot)
 	case errors.Is(err, ErrNoSuchSlot):
 		return Say(NoSuchSlot, slot, slot)
+	case errors.Is(err, ErrSuperseded):
+		return Say(Superseded, SlotLabel(slot))
 	case errors.Is(err, ErrPermanent):
 		return Say(Permanent, SlotLabel(slot), err.Error())
 	case errors.Is(err, ErrLoginRequired):
@@ -129,6 +133,8 @@ const (
 	HostSetupNeedsRoot // verb
 	HostSetupNoIface   // -
 	HostSetupBadIface  // name
+	SlotUnloaded       // slot, slot
+	Superseded         // slot label
 )
 
 // texts is the one mapping from a Text to its words (fmt verbs for its
@@ -235,6 +241,9 @@ var texts = map[Text]string{
 	HostSetupNoIface: "no interface to serve: docker0 does not exist; name the bridges or veths your containers use " +
 		"with --interface NAME (`ip link` lists them)",
 	HostSetupBadIface: "no network interface named %q: `ip link` lists them",
+	SlotUnloaded: "slot %q was unloaded by you: rolecall does not load it on demand until you load it again " +
+		"(`rolecall load --profile %s --slot`)",
+	Superseded: "not loaded: a later request for %s (another load or an unload) was asked after this one and wins",
 }
 
 // Say is the text t with its arguments.

@@ -9,6 +9,7 @@ package creds
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 )
 
@@ -22,6 +23,11 @@ type Profile struct {
 	// Session names the SSO session the profile's credentials come from,
 	// so that a logout can empty its slots.
 	Session string `json:"session,omitempty"`
+	// Definition is what the name resolved to (account, role, role chain,
+	// session), as the resolver read it: it is the role's identity. After
+	// an edit of the AWS config the same name has another definition, and
+	// credentials kept for the old one never serve the new one.
+	Definition string `json:"definition,omitempty"`
 }
 
 // Credentials are temporary AWS credentials for one role.
@@ -86,6 +92,12 @@ var (
 	ErrPermanent = errors.New("not retried until the AWS config or the sign-in changes")
 	// ErrClosed: the Manager has been closed.
 	ErrClosed = errors.New("credential manager closed")
+	// ErrSuperseded: a load finished after a later request for the same
+	// slot (a load or an unload): the later request wins, always.
+	ErrSuperseded = errors.New("superseded by a later request for the slot")
+	// ErrUnloaded: the user unloaded the named slot; it is not loaded on
+	// demand until the user loads it again. It wraps ErrNoSuchSlot.
+	ErrUnloaded = fmt.Errorf("unloaded by the user: %w", ErrNoSuchSlot)
 )
 
 // SlotState is the state of one slot.

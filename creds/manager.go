@@ -16,6 +16,7 @@ const (
 	DefaultRefreshWindow = 20 * time.Minute
 	DefaultRequestWait   = time.Second
 	DefaultFetchTimeout  = time.Minute
+	DefaultConcurrency   = 16
 )
 
 // Config configures a Manager. Only Fetcher is required.
@@ -46,6 +47,14 @@ type Config struct {
 	Resolver Resolver
 	// Rand returns a float in [0,1) for backoff jitter; tests fix it.
 	Rand func() float64
+	// Unloaded are named slots the user unloaded before a restart (what
+	// Unloaded returned then): they are not loaded on demand either.
+	Unloaded []string
+	// Concurrency bounds the background resolves and fetches running at
+	// once (default 16): 5,000 pins restored at start wait their turn
+	// instead of crowding the listener's goroutines off the CPU, and a
+	// stop cancels the few running rather than waiting for all.
+	Concurrency int
 }
 
 // Manager owns the slots and keeps their credentials fresh. Its methods are
@@ -59,12 +68,19 @@ type Manager struct {
 	slots  map[string]*slot
 	demand map[string]*call // on-demand loads in flight, by slot name
 	kept   map[string]kept  // credentials slots let go, by profile name (reuse.go)
-	snap   atomic.Pointer[map[string]*Slot]
+	// requests are the slots with loads in flight and seq numbers the
+	// requests, so that the last one asked wins.
+	requests map[string]*request
+	seq      uint64
+	// unloaded are the named slots the user unloaded: not loaded on demand.
+	unloaded map[string]bool
+	snap     atomic.Pointer[map[string]*Slot]
 
 	subMu sync.Mutex
 	subs  map[chan struct{}]struct{}
 
 	kick   chan struct{}
+	turns  chan struct{} // one per background fetch running (Concurrency)
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -119,16 +135,27 @@ func NewManager(cfg Config) *Manager {
 	if cfg.Rand == nil {
 		cfg.Rand = jitterSource()
 	}
+	if cfg.Concurrency <= 0 {
+		cfg.Concurrency = DefaultConcurrency
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	m := &Manager{
-		cfg:    cfg,
-		clock:  cfg.Clock,
-		log:    cfg.Logger,
-		slots:  make(map[string]*slot),
-		subs:   make(map[chan struct{}]struct{}),
-		kick:   make(chan struct{}, 1),
-		ctx:    ctx,
-		cancel: cancel,
+		cfg:      cfg,
+		clock:    cfg.Clock,
+		log:      cfg.Logger,
+		slots:    make(map[string]*slot),
+		requests: make(map[string]*request),
+		unloaded: make(map[string]bool),
+		subs:     make(map[chan struct{}]struct{}),
+		kick:     make(chan struct{}, 1),
+		turns:    make(chan struct{}, cfg.Concurrency),
+		ctx:      ctx,
+		cancel:   cancel,
+	}
+	for _, name := range cfg.Unloaded {
+		if name != DefaultSlot {
+			m.unloaded[name] = true
+		}
 	}
 	m.snap.Store(&map[string]*Slot{})
 	m.wg.Add(1)
@@ -169,15 +196,21 @@ func (m *Manager) GetSlot(ctx context.Context, name string) (*Slot, error) {
 		if name == DefaultSlot {
 			return nil, ErrNothingLoaded
 		}
-		if m.cfg.Resolver != nil {
-			c, got, err := m.onDemand(ctx, name, m.cfg.Resolver)
-			if err != nil {
-				return nil, err
+		if m.cfg.Resolver == nil {
+			m.mu.Lock()
+			unloaded := m.unloaded[name]
+			m.mu.Unlock()
+			if unloaded {
+				return nil, ErrUnloaded
 			}
-			got.Creds = c
-			return &got, nil
+			return nil, ErrNoSuchSlot
 		}
-		return nil, ErrNoSuchSlot
+		c, got, err := m.onDemand(ctx, name, m.cfg.Resolver)
+		if err != nil {
+			return nil, err
+		}
+		got.Creds = c
+		return &got, nil
 	}
 	now := m.clock.Now()
 	if s.Creds.ValidAt(now) {
@@ -253,8 +286,17 @@ func (m *Manager) Snapshot() State {
 
 // Load fetches credentials for p and, only when that worked, puts p into
 // slot name (DefaultSlot or a named slot), replacing what it held. A failed
-// Load leaves the slot as it was.
+// Load leaves the slot as it was. The last request for a slot wins, not
+// the load that finishes last: a Load that a later Load or Unload of the
+// same slot overtook changes nothing and returns ErrSuperseded. A Load is
+// the user's: a named slot the user unloaded may be loaded on demand again.
 func (m *Manager) Load(ctx context.Context, name string, p Profile) (Slot, error) {
+	return m.load(ctx, name, p, true)
+}
+
+// load is Load; explicit is false for a load on demand, which does not
+// undo the user's unload.
+func (m *Manager) load(ctx context.Context, name string, p Profile, explicit bool) (Slot, error) {
 	if p.Name == "" {
 		return Slot{}, errors.New("load: empty profile name")
 	}
@@ -262,17 +304,31 @@ func (m *Manager) Load(ctx context.Context, name string, p Profile) (Slot, error
 		return Slot{}, ErrClosed
 	}
 	m.mu.Lock()
+	ticket := m.requestLocked(name)
+	if explicit && m.unloaded[name] {
+		delete(m.unloaded, name)
+		m.publishLocked()
+	}
 	cr, reused := m.reusableLocked(p, m.clock.Now())
 	m.mu.Unlock()
 	if !reused {
+		// The caller's context, but the fetch ends with the manager too:
+		// a stop never waits for a load asked over the control channel.
 		ctx, cancel := context.WithTimeout(ctx, m.cfg.FetchTimeout)
 		defer cancel()
+		defer context.AfterFunc(m.ctx, cancel)()
 		var err error
 		cr, err = m.cfg.Fetcher.Fetch(ctx, p)
 		if err == nil {
 			err = checkCreds(cr, m.clock.Now())
 		}
 		if err != nil {
+			m.mu.Lock()
+			m.doneLocked(name, ticket)
+			m.mu.Unlock()
+			if m.ctx.Err() != nil {
+				return Slot{}, ErrClosed
+			}
 			return Slot{}, fmt.Errorf("load %s: %w", p.Name, err)
 		}
 		if cr.Issued.IsZero() {
@@ -280,6 +336,13 @@ func (m *Manager) Load(ctx context.Context, name string, p Profile) (Slot, error
 		}
 	}
 	m.mu.Lock()
+	if !m.doneLocked(name, ticket) {
+		// Overtaken: what was fetched is kept for a switch back.
+		m.keepCredsLocked(p, cr)
+		m.mu.Unlock()
+		m.log.Info("load overtaken by a later request for the slot", "slot", logName(name), "profile", p.Name)
+		return Slot{}, fmt.Errorf("load %s into %s: %w", p.Name, SlotLabel(name), ErrSuperseded)
+	}
 	s := m.slots[name]
 	if s == nil {
 		s = &slot{name: name}
@@ -308,6 +371,8 @@ func (m *Manager) Load(ctx context.Context, name string, p Profile) (Slot, error
 // slot that cannot be named yet (offline, signed out) stays a slot.
 func (m *Manager) Restore(name string, p Profile, pinned bool) {
 	m.mu.Lock()
+	m.supersedeLocked(name)
+	delete(m.unloaded, name)
 	s := m.slots[name]
 	if s == nil {
 		s = &slot{name: name}
@@ -322,21 +387,84 @@ func (m *Manager) Restore(name string, p Profile, pinned bool) {
 	m.mu.Unlock()
 }
 
-// Unload empties slot name.
+// Unload empties slot name; loads of it still running change nothing
+// then. An unload is final: a named slot the user unloaded is not loaded
+// on demand (ErrUnloaded) until Load or Restore puts it back; Unloaded
+// lists such names, for the application to keep across restarts.
 func (m *Manager) Unload(name string) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	_, pending := m.requests[name]
+	m.supersedeLocked(name)
 	s, ok := m.slots[name]
-	if !ok {
-		if name == DefaultSlot {
-			return ErrNothingLoaded
-		}
+	switch {
+	case !ok && !pending && name == DefaultSlot:
+		return ErrNothingLoaded
+	case !ok && !pending:
 		return ErrNoSuchSlot
+	case ok:
+		m.keepLocked(s)
+		delete(m.slots, name)
 	}
-	m.keepLocked(s)
-	delete(m.slots, name)
+	if name != DefaultSlot {
+		m.unloaded[name] = true
+	}
 	m.publishLocked()
 	return nil
+}
+
+// Unloaded returns, sorted, the named slots the user unloaded and has not
+// loaded again: the names not loaded on demand.
+func (m *Manager) Unloaded() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	names := make([]string, 0, len(m.unloaded))
+	for n := range m.unloaded {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// request follows the loads of one slot in flight: the newest request for
+// the slot (a load, an unload, a restore) has the highest number.
+type request struct {
+	latest  uint64
+	pending int // loads still running
+}
+
+// requestLocked registers a load of slot name as its newest request and
+// returns its ticket. m.mu is held.
+func (m *Manager) requestLocked(name string) uint64 {
+	m.seq++
+	r := m.requests[name]
+	if r == nil {
+		r = &request{}
+		m.requests[name] = r
+	}
+	r.latest = m.seq
+	r.pending++
+	return m.seq
+}
+
+// supersedeLocked makes a request that is not a load (an unload, a
+// restore) newer than the loads of slot name still running. m.mu is held.
+func (m *Manager) supersedeLocked(name string) {
+	if r := m.requests[name]; r != nil {
+		m.seq++
+		r.latest = m.seq
+	}
+}
+
+// doneLocked ends the load of slot name with ticket and reports whether
+// it is still the newest request for the slot. m.mu is held.
+func (m *Manager) doneLocked(name string, ticket uint64) bool {
+	r := m.requests[name]
+	r.pending--
+	if r.pending == 0 {
+		delete(m.requests, name)
+	}
+	return r.latest == ticket
 }
 
 // SignOut empties the slots of session after a logout: pinned named slots

@@ -38,6 +38,11 @@ func (m *Manager) onDemand(ctx context.Context, name string, r Resolver) (Creden
 		m.mu.Unlock()
 		return m.Get(ctx, name)
 	}
+	if m.unloaded[name] {
+		// The user unloaded it: final until the user loads it again.
+		m.mu.Unlock()
+		return Credentials{}, Slot{}, ErrUnloaded
+	}
 	c, ok := m.demand[name]
 	if !ok {
 		if m.ctx.Err() != nil {
@@ -80,6 +85,11 @@ func (m *Manager) loadOnDemand(name string, r Resolver, c *call) {
 		m.mu.Unlock()
 		close(c.done)
 	}()
+	if !m.takeTurn() {
+		c.err = ErrClosed
+		return
+	}
+	defer m.endTurn()
 	start := m.clock.Now()
 	ctx, cancel := context.WithTimeout(m.ctx, m.cfg.FetchTimeout)
 	defer cancel()
@@ -92,7 +102,7 @@ func (m *Manager) loadOnDemand(name string, r Resolver, c *call) {
 		c.err = fmt.Errorf("%w: %v", ErrUnavailable, err)
 		return
 	}
-	s, err := m.Load(ctx, name, p)
+	s, err := m.load(ctx, name, p, false)
 	switch {
 	case err == nil:
 		c.creds = s.Creds
@@ -100,6 +110,14 @@ func (m *Manager) loadOnDemand(name string, r Resolver, c *call) {
 	case errors.Is(err, ErrLoginRequired):
 		c.err = err
 		m.loginRequired(p)
+	case errors.Is(err, ErrSuperseded):
+		// The user unloaded (or loaded) it meanwhile: that answers.
+		c.err = err
+		m.mu.Lock()
+		if m.unloaded[name] {
+			c.err = ErrUnloaded
+		}
+		m.mu.Unlock()
 	default:
 		c.err = fmt.Errorf("%w: %v", ErrUnavailable, err)
 	}

@@ -106,6 +106,11 @@ func (m *Manager) startLocked(s *slot) *call {
 	m.wg.Add(1)
 	go func() {
 		defer m.wg.Done()
+		if !m.takeTurn() {
+			m.finish(s, gen, c, nil, Credentials{}, ErrClosed)
+			return
+		}
+		defer m.endTurn()
 		ctx, cancel := context.WithTimeout(m.ctx, m.cfg.FetchTimeout)
 		defer cancel()
 		var resolved *Profile
@@ -122,6 +127,19 @@ func (m *Manager) startLocked(s *slot) *call {
 	}()
 	return c
 }
+
+// takeTurn waits until fewer than Concurrency background fetches run;
+// false when the manager closes first.
+func (m *Manager) takeTurn() bool {
+	select {
+	case m.turns <- struct{}{}:
+		return true
+	case <-m.ctx.Done():
+		return false
+	}
+}
+
+func (m *Manager) endTurn() { <-m.turns }
 
 // finish records the outcome of a fetch (and of the resolve before it,
 // when resolved is set) and releases its waiters.

@@ -16,13 +16,22 @@ type kept struct {
 
 // keepLocked remembers s's credentials as it lets them go. m.mu is held.
 func (m *Manager) keepLocked(s *slot) {
-	if s == nil || !s.resolved || s.creds.AccessKeyID == "" {
+	if s == nil || !s.resolved {
+		return
+	}
+	m.keepCredsLocked(s.profile, s.creds)
+}
+
+// keepCredsLocked remembers credentials of p no slot holds (any longer).
+// m.mu is held.
+func (m *Manager) keepCredsLocked(p Profile, c Credentials) {
+	if c.AccessKeyID == "" {
 		return
 	}
 	if m.kept == nil {
 		m.kept = map[string]kept{}
 	}
-	m.kept[s.profile.Name] = kept{profile: s.profile, creds: s.creds}
+	m.kept[p.Name] = kept{profile: p, creds: c}
 	for len(m.kept) > reuseMax { // let the soonest to expire go
 		first := ""
 		for name, k := range m.kept {

@@ -97,8 +97,18 @@ func (e *Engine) RefreshAll() { e.manager.RefreshAll() }
 // Login signs in to session in the background (empty: the only one);
 // automatic marks a login that no click asked for. A failure is notified.
 func (e *Engine) Login(session string, automatic bool) {
+	e.login(session, sso.LoginOptions{Automatic: automatic})
+}
+
+// NewSession starts a new Identity Center session for session in the
+// background (`rolecall login --force`): signing in again keeps the
+// session's end, so the current one is ended first; a long job then has
+// the full session length.
+func (e *Engine) NewSession(session string) { e.login(session, sso.LoginOptions{Force: true}) }
+
+func (e *Engine) login(session string, opts sso.LoginOptions) {
 	e.spawn(func() {
-		err := e.signIn(e.ctx, session, automatic)
+		err := e.signIn(e.ctx, session, opts)
 		if err != nil && !errors.Is(err, sso.ErrLoginCancelled) && e.ctx.Err() == nil {
 			e.notify("Login to "+session+" failed", err.Error())
 		}
@@ -127,31 +137,13 @@ func (e *Engine) PendingLogin(session string) (code, url string, err error) {
 	return "", "", errors.New("no login to " + session + " is waiting for approval")
 }
 
-// Session is an SSO session as a UI shows it.
-type Session struct {
-	sso.SessionStatus
-	// Ends is when Identity Center ends a renewable session (its sign-in
-	// time plus the session length); zero when unknown.
-	Ends time.Time
-}
+// Session is an SSO session as a UI shows it: what sso knows of it, its
+// sign-in time and predicted end (SessionStatus.Ends) included.
+type Session = sso.SessionStatus
 
 // Sessions lists the SSO sessions of the AWS config; it makes no network
 // call.
-func (e *Engine) Sessions() ([]Session, error) {
-	sessions, err := e.ic.Status(e.ctx)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]Session, 0, len(sessions))
-	for _, s := range sessions {
-		v := Session{SessionStatus: s}
-		if s.Renewable {
-			v.Ends = e.signins.Ends(s.Key, e.cfg.Settings.SSOSessionDuration)
-		}
-		out = append(out, v)
-	}
-	return out, nil
-}
+func (e *Engine) Sessions() ([]Session, error) { return e.ic.Status(e.ctx) }
 
 // Roles are the roles known without a network call: the AWS config's
 // profiles and the roles discovered last.
@@ -201,14 +193,10 @@ func (e *Engine) notify(title, body string) {
 	e.log.Warn(title, "detail", body)
 }
 
-// loginRequired: a slot needs a login; a session that ended before its
-// expected end teaches its length. With a person at the desktop the login
-// starts by itself (the browser opens, the code is shown); headless, it is
-// logged.
+// loginRequired: a slot needs a login. With a person at the desktop the
+// login starts by itself (the browser opens, the code is shown); headless,
+// it is logged.
 func (e *Engine) loginRequired(p creds.Profile) {
-	if p.Session != "" {
-		e.signins.Ended(p.Session, time.Now(), e.cfg.Settings.SSOSessionDuration)
-	}
 	if !e.cfg.Interactive || p.Session == "" {
 		run := "rolecall login"
 		if p.Session != "" {
@@ -218,18 +206,4 @@ func (e *Engine) loginRequired(p creds.Profile) {
 		return
 	}
 	e.Login(p.Session, true)
-}
-
-// signedIn records the sign-in time of a session rolecall renews: its end
-// is then known. A session that cannot be renewed ends with its token.
-func (e *Engine) signedIn(session string) {
-	sessions, err := e.ic.Status(e.ctx)
-	if err != nil {
-		return
-	}
-	for _, s := range sessions {
-		if s.Renewable && (s.Key == session || session == "" && len(sessions) == 1) {
-			e.signins.SignedIn(s.Key, time.Now())
-		}
-	}
 }

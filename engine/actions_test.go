@@ -43,12 +43,19 @@ const needsLogin = "corp"
 
 func newHarness(t *testing.T, pinned ...string) *harness {
 	t.Helper()
-	gokeyring.MockInit()
 	dir := t.TempDir()
-	cfgPath := filepath.Join(dir, "config.toml")
-	if err := os.WriteFile(cfgPath, []byte("# my settings\nport = 4144\n"), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "config.toml"), []byte("# my settings\nport = 4144\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
+	return startHarness(t, dir, pinned...)
+}
+
+// startHarness starts the engine on the files in dir (a restart when an
+// engine ran there before).
+func startHarness(t *testing.T, dir string, pinned ...string) *harness {
+	t.Helper()
+	gokeyring.MockInit()
+	cfgPath := filepath.Join(dir, "config.toml")
 	h := &harness{cfgPath: cfgPath}
 	st := settings.Defaults()
 	st.Port, st.Pinned = 0, pinned
@@ -70,10 +77,14 @@ func newHarness(t *testing.T, pinned ...string) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.signIn = func(_ context.Context, session string, automatic bool) error {
+	e.signIn = func(_ context.Context, session string, opts sso.LoginOptions) error {
 		h.mu.Lock()
 		defer h.mu.Unlock()
-		h.logins = append(h.logins, fmt.Sprintf("%s automatic=%v", session, automatic))
+		login := fmt.Sprintf("%s automatic=%v", session, opts.Automatic)
+		if opts.Force {
+			login += " new session"
+		}
+		h.logins = append(h.logins, login)
 		return nil
 	}
 	h.e = e
@@ -198,8 +209,10 @@ func TestPinUnpinUnload(t *testing.T) {
 func TestLoginRuns(t *testing.T) {
 	h := newHarness(t)
 	h.e.Login("corp", false)
-	h.e.Close() // waits for the login
-	if !slices.Equal(h.logins, []string{"corp automatic=false"}) {
+	h.e.NewSession("corp")
+	h.e.Close() // waits for the logins
+	slices.Sort(h.logins)
+	if !slices.Equal(h.logins, []string{"corp automatic=false", "corp automatic=false new session"}) {
 		t.Errorf("logins = %q", h.logins)
 	}
 }

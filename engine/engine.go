@@ -38,8 +38,8 @@ type Config struct {
 	// SettingsPath is the settings file: the pinned slots and the
 	// favourites are written back into it.
 	SettingsPath string
-	// StateDir holds the instance lock, the token file, state.json, the
-	// sign-in times and the audit log.
+	// StateDir holds the instance lock, the token file, state.json and
+	// the audit log.
 	StateDir string
 	// Socket is the control channel's path (control.SocketPath).
 	Socket string
@@ -79,7 +79,7 @@ type Engine struct {
 	keyring   *keyring.Keyring
 	ic        *sso.Client
 	resolve   func(context.Context, control.LoadRequest) (creds.Profile, error)
-	signIn    func(ctx context.Context, session string, automatic bool) error
+	signIn    func(ctx context.Context, session string, opts sso.LoginOptions) error
 	manager   *creds.Manager
 	listener  *server.Server
 	control   *control.Server
@@ -91,7 +91,6 @@ type Engine struct {
 	recent    *recent
 	state     *savedState // state.json: the default slot's profile, the recent roles
 	last      remembered  // what state.json held at start
-	signins   *signins
 	changes   hub
 
 	ctx       context.Context
@@ -142,7 +141,7 @@ func (e *Engine) takeLock() (err error) {
 	return err
 }
 
-// openFiles reads what the last run left: state.json, the sign-in times,
+// openFiles reads what the last run left: state.json,
 // the pinned and favourite names; temp files of a write a crash
 // interrupted are removed (the lock is held: no other writer is at work).
 func (e *Engine) openFiles() error {
@@ -154,7 +153,6 @@ func (e *Engine) openFiles() error {
 	}
 	e.state, e.last = openState(cfg.StateDir, e.log)
 	e.recent = &recent{names: e.last.Recent[:min(len(e.last.Recent), recentMax)]}
-	e.signins = newSignins(filepath.Join(cfg.StateDir, "signins.json"), e.log)
 	e.pinned = newNames(cfg.SettingsPath, keyPinned, cfg.Settings.Pinned)
 	e.favorites = newNames(cfg.SettingsPath, keyFavorites, cfg.Settings.Favorites)
 	e.secrets = &secrets{tokenFile: filepath.Join(cfg.StateDir, "token"), log: e.log}
@@ -173,8 +171,10 @@ func (e *Engine) openIdentityCenter() error {
 	e.secrets.keyring = e.keyring
 	st := cfg.Settings
 	e.ic = sso.NewClient(sso.Options{Keyring: e.keyring, WriteCLICache: st.CLICacheWrite, LoginFlow: st.LoginFlow,
-		OpenBrowser: cfg.OpenURL, Logger: e.log})
-	ic := identityCenter{client: e.ic, signedIn: e.signedIn}
+		OpenBrowser: cfg.OpenURL, SessionLength: st.SSOSessionDuration, Logger: e.log,
+		// Another local user must not answer the browser's redirect.
+		AcceptCallback: server.SameUser})
+	ic := identityCenter{client: e.ic}
 	e.resolve, e.signIn = ic.resolve, ic.signIn
 	if cfg.Resolve != nil {
 		e.resolve = cfg.Resolve
@@ -186,7 +186,7 @@ func (e *Engine) openIdentityCenter() error {
 	if cfg.Fetcher != nil {
 		fetcher = cfg.Fetcher
 	}
-	e.manager = newManager(st, fetcher, e.resolve, e.loginRequired, e.log)
+	e.manager = newManager(st, fetcher, e.resolve, e.loginRequired, e.last.Unloaded, e.log)
 	return nil
 }
 
@@ -262,7 +262,7 @@ func (e *Engine) openControl() (err error) {
 // newManager builds the credential manager over the Identity Center
 // client (its Fetcher) and the profile resolver.
 func newManager(st settings.Settings, fetcher creds.Fetcher, resolve func(context.Context, control.LoadRequest) (creds.Profile, error),
-	onLoginRequired func(creds.Profile), log *slog.Logger) *creds.Manager {
+	onLoginRequired func(creds.Profile), unloaded []string, log *slog.Logger) *creds.Manager {
 	return creds.NewManager(creds.Config{
 		Fetcher: fetcher,
 		// Restored slots are named only; naming a discovered role may
@@ -274,6 +274,7 @@ func newManager(st settings.Settings, fetcher creds.Fetcher, resolve func(contex
 		RefreshWindow:   st.RefreshWindow,
 		Resolver:        slotResolver(st.SlotsOnDemand, resolve),
 		OnLoginRequired: onLoginRequired,
+		Unloaded:        unloaded,
 	})
 }
 

@@ -10,11 +10,10 @@ import (
 )
 
 // identityCenter adapts the sso client to the control socket's Sessions
-// and Resolve: conversions, and the sign-in time of every login that
-// works, whether the tray or `rolecall login` asked for it.
+// and Resolve: conversions only (the sign-in time is the session's, kept
+// by sso).
 type identityCenter struct {
-	client   *sso.Client
-	signedIn func(session string)
+	client *sso.Client
 }
 
 func (ic identityCenter) resolve(ctx context.Context, req control.LoadRequest) (creds.Profile, error) {
@@ -22,15 +21,13 @@ func (ic identityCenter) resolve(ctx context.Context, req control.LoadRequest) (
 }
 
 // signIn logs in to session (empty: the only one) in the background of
-// the tray; automatic marks a login that no click asked for.
-func (ic identityCenter) signIn(ctx context.Context, session string, automatic bool) error {
+// the tray, as opts say (a login no click asked for, a new session).
+func (ic identityCenter) signIn(ctx context.Context, session string, opts sso.LoginOptions) error {
 	s, err := ic.client.Session(ctx, session)
 	if err != nil {
 		return err
 	}
-	if _, err = ic.client.Login(ctx, s, sso.LoginOptions{Automatic: automatic}); err == nil {
-		ic.signedIn(session)
-	}
+	_, err = ic.client.Login(ctx, s, opts)
 	return err
 }
 
@@ -42,6 +39,7 @@ func (ic identityCenter) Login(ctx context.Context, req control.LoginRequest, pr
 	tok, err := ic.client.Login(ctx, s, sso.LoginOptions{
 		NoBrowser: req.NoBrowser,
 		PKCE:      req.PKCE,
+		Force:     req.Force,
 		OnPrompt: func(p sso.Prompt) {
 			prompt(control.LoginPrompt{
 				Session: p.Session, UserCode: p.UserCode, VerificationURI: p.VerificationURI,
@@ -52,7 +50,6 @@ func (ic identityCenter) Login(ctx context.Context, req control.LoginRequest, pr
 	if err != nil {
 		return control.LoginResult{}, err
 	}
-	ic.signedIn(s.Key)
 	return control.LoginResult{Session: s.Key, ExpiresAt: tok.ExpiresAt.UTC().Format(creds.ExpirationFormat)}, nil
 }
 

@@ -25,6 +25,10 @@ type remembered struct {
 	Default string `json:"default,omitempty"`
 	// Recent are the recently used roles, most recent first.
 	Recent []string `json:"recent"`
+	// Unloaded are the named slots the user unloaded (creds'
+	// Manager.Unloaded): not loaded on demand, also after a restart,
+	// until the user loads them.
+	Unloaded []string `json:"unloaded,omitempty"`
 }
 
 // savedState owns state.json: it is its only reader and writer. The file
@@ -56,7 +60,7 @@ func openState(dir string, log *slog.Logger) (*savedState, remembered) {
 			s.last = remembered{}
 		}
 	}
-	return s, remembered{Default: s.last.Default, Recent: slices.Clone(s.last.Recent)}
+	return s, remembered{Default: s.last.Default, Recent: slices.Clone(s.last.Recent), Unloaded: slices.Clone(s.last.Unloaded)}
 }
 
 // Save writes v unless the file already holds it.
@@ -66,19 +70,19 @@ func (s *savedState) Save(v remembered) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if v.Default == s.last.Default && slices.Equal(v.Recent, s.last.Recent) {
+	if v.Default == s.last.Default && slices.Equal(v.Recent, s.last.Recent) && slices.Equal(v.Unloaded, s.last.Unloaded) {
 		return nil
 	}
 	b, _ := json.MarshalIndent(v, "", "  ")
 	if err := private.WriteFile(s.path, append(b, '\n')); err != nil {
 		return fmt.Errorf("save %s: %w", s.path, err)
 	}
-	s.last = remembered{Default: v.Default, Recent: slices.Clone(v.Recent)}
+	s.last = remembered{Default: v.Default, Recent: slices.Clone(v.Recent), Unloaded: slices.Clone(v.Unloaded)}
 	return nil
 }
 
-// keepState saves state.json whenever the default slot or the recent
-// roles change, until the engine stops; a role that lands in the default slot
+// keepState saves state.json whenever the default slot, the recent roles
+// or the slots the user unloaded change, until the engine stops; a role that lands in the default slot
 // counts as recently used. It starts after the engine restored
 // the remembered default slot, so it never saves an empty one over it.
 func (e *Engine) keepState() {
@@ -98,8 +102,12 @@ func (e *Engine) keepState() {
 			}
 		}
 		v.Recent = e.recent.List()
+		v.Unloaded = e.manager.Unloaded()
+		if len(v.Unloaded) == 0 {
+			v.Unloaded = nil
+		}
 		if err := e.state.Save(v); err != nil {
-			e.log.Warn("the default slot and recent roles were not saved; they are kept in memory", "err", err)
+			e.log.Warn("the default slot, recent roles and unloaded slots were not saved; they are kept in memory", "err", err)
 		}
 		select {
 		case <-events:

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -210,5 +211,51 @@ func TestControlUnloadUnpins(t *testing.T) {
 	}
 	if _, ok := h.e.Lookup("ci"); !ok {
 		t.Error("the other pinned slot is gone")
+	}
+}
+
+// TestUnloadIsFinalAcrossRestart: a named slot the user unloaded is not
+// loaded on demand, also after a restart (state.json keeps the name),
+// until the user loads it again.
+func TestUnloadIsFinalAcrossRestart(t *testing.T) {
+	h := newHarness(t)
+	dir := filepath.Dir(h.cfgPath)
+	ctx := context.Background()
+	if _, err := h.e.manager.GetSlot(ctx, "prod"); err != nil {
+		t.Fatalf("on demand before the unload: %v", err)
+	}
+	if err := h.e.Unload("prod"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.e.manager.GetSlot(ctx, "prod"); !errors.Is(err, creds.ErrUnloaded) {
+		t.Fatalf("after the unload: %v, want ErrUnloaded", err)
+	}
+	stateFile := filepath.Join(dir, "state", stateFileName)
+	waitFile(t, stateFile, func(r remembered) bool { return slices.Equal(r.Unloaded, []string{"prod"}) })
+	h.e.Close()
+
+	h2 := startHarness(t, dir)
+	if _, err := h2.e.manager.GetSlot(ctx, "prod"); !errors.Is(err, creds.ErrUnloaded) {
+		t.Fatalf("after a restart: %v, want ErrUnloaded", err)
+	}
+	if err := h2.e.Load("prod", true); err != nil {
+		t.Fatal(err)
+	}
+	waitFile(t, stateFile, func(r remembered) bool { return len(r.Unloaded) == 0 })
+}
+
+// waitFile polls state.json until cond holds (the saver runs after each
+// change); the deadline only keeps a broken test from hanging.
+func waitFile(t *testing.T, path string, cond func(remembered) bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		var r remembered
+		if b, err := os.ReadFile(path); err == nil && json.Unmarshal(b, &r) == nil && cond(r) {
+			return
+		}
+		if time.Now().After(deadline) {
+			b, _ := os.ReadFile(path)
+			t.Fatalf("%s never got there: %s", path, b)
+		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/rolecall/rolecall/creds"
 )
@@ -68,6 +69,24 @@ func slotName(r *http.Request) string {
 	return n
 }
 
+// slotNameOK: name can be a profile name: no control characters, and no
+// empty, "." or ".." segment between slashes (which a client or proxy
+// would read as a path of its own). Bytes that are not UTF-8 (a Latin-1
+// name in the AWS config) are names too.
+func slotNameOK(name string) bool {
+	for _, c := range name {
+		if unicode.IsControl(c) {
+			return false
+		}
+	}
+	for seg := range strings.SplitSeq(name, "/") {
+		if seg == "" || seg == "." || seg == ".." {
+			return false
+		}
+	}
+	return true
+}
+
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	w.Header()["Content-Type"] = jsonType
 	w.Write([]byte(`{"status":"ok"}`))
@@ -98,6 +117,12 @@ func (s *Server) credentials(w http.ResponseWriter, r *http.Request, name string
 	}
 	if name == "" && r.URL.Path != "/" {
 		writeError(w, http.StatusNotFound, "empty slot name: use GET /slot/<profile>")
+		return
+	}
+	if name != "" && !slotNameOK(name) {
+		// A path trick ("..", "a/../b", control characters) is no profile
+		// name: answered here, it costs nothing upstream.
+		writeError(w, http.StatusNotFound, "not a slot name: use GET /slot/<profile> with the profile name URL-escaped")
 		return
 	}
 	slot, err := s.opts.Source.GetSlot(r.Context(), name)

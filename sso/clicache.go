@@ -59,8 +59,14 @@ func readCLICache(path string, s *Session) (*Token, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	// The CLI's refresh token belongs to the CLI's registration, which
-	// rolecall does not hold: it is not used.
-	return &Token{AccessToken: f.AccessToken, ExpiresAt: exp, StartURL: f.StartURL, Region: s.Region}, nil
+	// rolecall does not hold: it is not used, only compared (the same one
+	// means the same sign-in). Its sign-in is when the file was written,
+	// unless the token is known from before.
+	t := &Token{AccessToken: f.AccessToken, ExpiresAt: exp, StartURL: f.StartURL, Region: s.Region, cliRefresh: f.RefreshToken}
+	if st, err := os.Stat(path); err == nil {
+		t.SignedInAt = st.ModTime().UTC().Truncate(time.Second)
+	}
+	return t, nil
 }
 
 // writeCLICache writes the access token where the AWS CLI looks for it.

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -42,7 +43,15 @@ type Options struct {
 	// OpenBrowser opens the verification URL: a callback of the UI (sso
 	// imports no browser package). Nil: not opened; the login says where
 	// to go instead.
+	// It is called in a goroutine of its own and never waited for: a
+	// browser launcher that stays (xdg-open holding on to a new browser)
+	// never holds a login. It should return once the browser was asked.
 	OpenBrowser func(url string) error
+	// AcceptCallback, when set, decides whether the PKCE callback listener
+	// answers a connection (local and remote address): the wiring passes
+	// the listener's same-user check, so that another local user cannot
+	// answer the browser's redirect and end the login.
+	AcceptCallback func(local, remote net.Addr) error
 	// LoginFlow is the default login flow: "" (device authorization) or
 	// LoginFlowPKCE.
 	LoginFlow string
@@ -52,6 +61,9 @@ type Options struct {
 	Graphical func() bool
 	// PKCEWait bounds the wait for the browser's redirect (default 10 min).
 	PKCEWait time.Duration
+	// SessionLength is how long Identity Center keeps a session after
+	// sign-in (its session duration setting; default 8 h, its default).
+	SessionLength time.Duration
 	// DiscoveryTTL is how long discovered roles are cached (default 10 min).
 	DiscoveryTTL time.Duration
 	// Concurrency bounds the portal calls of one discovery (default 16).
@@ -65,6 +77,9 @@ type Options struct {
 	Now   func() time.Time
 	Sleep func(ctx context.Context, d time.Duration) error
 }
+
+// DefaultSessionLength is Identity Center's default session duration.
+const DefaultSessionLength = 8 * time.Hour
 
 // Client is rolecall's IAM Identity Center client. It implements
 // creds.Fetcher. Its methods are safe for concurrent use.
@@ -86,7 +101,10 @@ type Client struct {
 
 // sessionState is what the client holds for one SSO session.
 type sessionState struct {
-	refreshMu sync.Mutex // one renewal at a time
+	// renewing holds the one renewal at a time; waiting for it heeds the
+	// caller's context, so that a stop with many slots waiting for one
+	// session's renewal does not run their renewals one after the other.
+	renewing chan struct{}
 
 	// saveMu orders writes of the token's keyring entry with forgetToken's
 	// check of what it holds.
@@ -103,6 +121,12 @@ type sessionState struct {
 	cancelledAt time.Time
 	user        string
 	found       *discovery
+	down        outage
+	// discovering is the discovery in progress; discoverErr the last one's
+	// failure, which answers until discoverRetry.
+	discovering   *discoverCall
+	discoverErr   error
+	discoverRetry time.Time
 }
 
 // NewClient returns a Client.
@@ -116,13 +140,16 @@ func NewClient(opts Options) *Client {
 		}
 	}
 	if opts.OpenBrowser == nil {
-		opts.OpenBrowser = func(url string) error { return errors.New("no browser to open " + url + " with") }
+		opts.OpenBrowser = func(string) error { return errors.New("no browser to open the sign-in page with") }
 	}
 	if opts.Graphical == nil {
 		opts.Graphical = graphical
 	}
 	if opts.PKCEWait <= 0 {
 		opts.PKCEWait = 10 * time.Minute
+	}
+	if opts.SessionLength <= 0 {
+		opts.SessionLength = DefaultSessionLength
 	}
 	if opts.DiscoveryTTL <= 0 {
 		opts.DiscoveryTTL = 10 * time.Minute
@@ -162,7 +189,7 @@ func (c *Client) state(key string) *sessionState {
 	defer c.mu.Unlock()
 	s, ok := c.sessions[key]
 	if !ok {
-		s = &sessionState{}
+		s = &sessionState{renewing: make(chan struct{}, 1)}
 		c.sessions[key] = s
 	}
 	return s
@@ -238,12 +265,14 @@ func sessionNames(cfg *AWSConfig) string {
 	return joinSorted(names)
 }
 
-// Retries of one Identity Center or STS call: few and short, so that one
-// refresh attempt ends within seconds during an outage and the manager's
-// jittered backoff spaces the attempts (and the slot shows why at once).
-// A discovery's listing calls wait out throttling longer (throttled).
+// Retries belong to one layer: the credential manager's jittered backoff
+// retries a failed refresh (and the slot shows why at once), so one
+// Identity Center or STS call of a refresh is made once; during an outage
+// the session's gate (outage.go) also spares the calls of its other slots.
+// A discovery's listing calls, which nothing else retries, wait out
+// throttling (throttled).
 const (
-	callAttempts     = 3
+	callAttempts     = 1
 	callMaxBackoff   = time.Second
 	throttleAttempts = 8
 )

@@ -2,6 +2,8 @@ package sso
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -138,6 +140,10 @@ func (c *AWSConfig) resolve(ctx context.Context, name string) (*resolvedProfile,
 	if p, ok := c.resolved[name]; ok {
 		return p, nil
 	}
+	if err := ctx.Err(); err != nil {
+		// Stopping: the resolves queued here are not run one by one.
+		return nil, err
+	}
 	// The SDK's loader reads whole files: it gets one holding only the
 	// sections this profile needs, where the system can make one in
 	// memory, so that its cost does not grow with the other profiles.
@@ -193,6 +199,14 @@ func (c *AWSConfig) chainText(name string) string {
 		}
 	}
 	return b.String()
+}
+
+// definition is a profile's identity: a digest of the sections that make
+// it (its own, its source chain's, their sso-sessions'), so that any edit
+// of what it resolves to (account, role, chain, session) gives another.
+func (c *AWSConfig) definition(name string) string {
+	sum := sha256.Sum256([]byte(c.chainText(name)))
+	return hex.EncodeToString(sum[:12])
 }
 
 // profile turns the SDK's view of a profile into a servable profile.

@@ -33,9 +33,7 @@ func (c *Client) deviceLogin(ctx context.Context, s *Session, f *flow, openBrows
 		if url == "" {
 			url = d.prompt.VerificationURI
 		}
-		if err := c.opts.OpenBrowser(url); err != nil {
-			c.log.Warn("could not open a browser; open the URL yourself", "url", url, "err", err)
-		}
+		c.openBrowser(s, url)
 	}
 	return c.pollDevice(ctx, s, d)
 }
@@ -109,7 +107,7 @@ func (c *Client) pollDevice(ctx context.Context, s *Session, d *deviceAuth) (*To
 		})
 		pcancel()
 		if err == nil {
-			return c.newToken(s, out, "", deviceClient), nil
+			return c.newToken(s, out, nil, deviceClient), nil
 		}
 		slower, err := c.pollAnswer(ctx, s, d, err, expiredErr)
 		if err != nil {

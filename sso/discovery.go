@@ -2,6 +2,7 @@ package sso
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -123,17 +124,71 @@ func (c *Client) CachedRoles(ctx context.Context) ([]Role, error) {
 	return disambiguate(roles), nil
 }
 
+// discoverCall is one discovery of a session, which every caller arriving
+// meanwhile waits for.
+type discoverCall struct {
+	done  chan struct{}
+	roles []Role
+	err   error
+}
+
+// discoverPause is how long a failed discovery (throttled, unreachable)
+// answers for the next ones: names nobody knows, asked again and again,
+// must not multiply the calls to a service that is failing.
+const discoverPause = 30 * time.Second
+
 // discover lists the accounts and roles of session s (cached for
 // DiscoveryTTL): all pages, the accounts' roles fetched concurrently up to
-// Concurrency at a time.
+// Concurrency at a time. Concurrent callers share one discovery, and a
+// failed one answers for discoverPause.
 func (c *Client) discover(ctx context.Context, s *Session) ([]Role, error) {
 	st := c.state(s.Key)
-	c.mu.Lock()
-	if d := st.found; d != nil && c.opts.Now().Sub(d.at) < c.opts.DiscoveryTTL {
+	for {
+		c.mu.Lock()
+		now := c.opts.Now()
+		if d := st.found; d != nil && now.Sub(d.at) < c.opts.DiscoveryTTL {
+			c.mu.Unlock()
+			return d.roles, nil
+		}
+		if st.discoverErr != nil && now.Before(st.discoverRetry) {
+			err := st.discoverErr
+			c.mu.Unlock()
+			return nil, fmt.Errorf("%w (not asked again before %s)", err, st.discoverRetry.Format(time.TimeOnly))
+		}
+		call := st.discovering
+		if call == nil {
+			call = &discoverCall{done: make(chan struct{})}
+			st.discovering = call
+			c.mu.Unlock()
+			call.roles, call.err = c.discoverNow(ctx, s)
+			c.mu.Lock()
+			st.discovering = nil
+			switch {
+			case call.err == nil || isLoginRequired(call.err):
+				st.discoverErr = nil
+			case ctx.Err() == nil:
+				st.discoverErr, st.discoverRetry = call.err, c.opts.Now().Add(discoverPause)
+			}
+			c.mu.Unlock()
+			close(call.done)
+			return call.roles, call.err
+		}
 		c.mu.Unlock()
-		return d.roles, nil
+		select {
+		case <-call.done:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		if call.err == nil || ctx.Err() != nil || !errors.Is(call.err, context.Canceled) && !errors.Is(call.err, context.DeadlineExceeded) {
+			return call.roles, call.err
+		}
+		// The caller that ran it went away; this one still waits: again.
 	}
-	c.mu.Unlock()
+}
+
+// discoverNow is one discovery of session s.
+func (c *Client) discoverNow(ctx context.Context, s *Session) ([]Role, error) {
+	st := c.state(s.Key)
 	tok, err := c.token(ctx, s)
 	if err != nil {
 		return nil, err

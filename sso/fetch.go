@@ -70,6 +70,9 @@ func (c *Client) fetchProfile(ctx context.Context, cfg *AWSConfig, p *resolvedPr
 // roleCredentials calls GetRoleCredentials. A 401 means the token is gone:
 // it is dropped and the error says login required (no loop).
 func (c *Client) roleCredentials(ctx context.Context, s *Session, account, role string) (creds.Credentials, error) {
+	if err := c.gateOpen(s); err != nil {
+		return creds.Credentials{}, err
+	}
 	tok, err := c.token(ctx, s)
 	if err != nil {
 		return creds.Credentials{}, err
@@ -81,6 +84,7 @@ func (c *Client) roleCredentials(ctx context.Context, s *Session, account, role 
 	out, err := portal.GetRoleCredentials(ctx, &sso.GetRoleCredentialsInput{
 		AccessToken: aws.String(tok.AccessToken), AccountId: aws.String(account), RoleName: aws.String(role),
 	})
+	c.noteAnswer(s, err)
 	if err != nil {
 		return creds.Credentials{}, c.portalError(s, tok, "get role credentials for "+account+"/"+role, err)
 	}
@@ -201,7 +205,7 @@ func (c *Client) Resolve(ctx context.Context, name, account, role string) (creds
 	}
 	if name != "" {
 		if p, ok := cfg.Profiles[name]; ok {
-			return creds.Profile{Name: name, Session: p.Session}, nil
+			return creds.Profile{Name: name, Session: p.Session, Definition: cfg.definition(name)}, nil
 		}
 		if why, ok := cfg.Skipped[name]; ok {
 			return creds.Profile{}, creds.Errorf(creds.CannotServe, creds.ErrPermanent, name, why)
@@ -274,6 +278,15 @@ func profileNames(cfg *AWSConfig) []string {
 // registration and the cached discovery are forgotten.
 func (c *Client) Logout(ctx context.Context, s *Session) error {
 	c.CancelLogin(s.Key)
+	c.endSession(ctx, s)
+	err := c.opts.Keyring.Delete(deviceClient.entry(s.Key))
+	return errors.Join(err, c.opts.Keyring.Delete(pkceClient.entry(s.Key)))
+}
+
+// endSession ends the Identity Center session of s with the portal's
+// Logout (which signs the browser out of it too, so that the next login
+// starts a new session) and forgets its token.
+func (c *Client) endSession(ctx context.Context, s *Session) {
 	st := c.state(s.Key)
 	c.mu.Lock()
 	tok := st.token
@@ -295,6 +308,4 @@ func (c *Client) Logout(ctx context.Context, s *Session) error {
 	}
 	st.user = ""
 	c.mu.Unlock()
-	err := c.opts.Keyring.Delete(deviceClient.entry(s.Key))
-	return errors.Join(err, c.opts.Keyring.Delete(pkceClient.entry(s.Key)))
 }

@@ -36,6 +36,10 @@ type LoginOptions struct {
 	PKCE bool
 	// OnPrompt receives the URL and code once they are known.
 	OnPrompt func(Prompt)
+	// Force starts a new Identity Center session: signing in again joins
+	// the session the browser still has (its end does not move), so the
+	// current one is ended first with the portal's Logout.
+	Force bool
 }
 
 // LoginFlowPKCE is the Options.LoginFlow (and settings login_flow) value
@@ -79,6 +83,10 @@ type flow struct {
 // PKCE (see LoginOptions.PKCE). A login already running for s is joined,
 // whatever its kind, never started twice (one browser tab).
 func (c *Client) Login(ctx context.Context, s *Session, opts LoginOptions) (*Token, error) {
+	if opts.Force {
+		c.log.Info("ending the sso session for a new one", "session", s.Key)
+		c.endSession(ctx, s)
+	}
 	st := c.state(s.Key)
 	c.mu.Lock()
 	f := st.flow
@@ -159,6 +167,19 @@ func (c *Client) runFlow(ctx context.Context, s *Session, f *flow, login loginFu
 		c.log.Warn("login failed", "session", s.Key, "err", err)
 	}
 	c.publish(Event{Session: s.Key, Login: err == nil})
+}
+
+// openBrowser asks for url in the browser and goes on: the launcher is
+// started in a goroutine of its own and never waited for, so a code
+// approved at once ends the login at once, whatever the launcher does. The
+// goroutine ends when OpenBrowser returns; sso holds nothing it needs.
+func (c *Client) openBrowser(s *Session, url string) {
+	open := c.opts.OpenBrowser
+	go func() {
+		if err := open(url); err != nil {
+			c.log.Warn("could not open a browser; open the URL shown yourself", "session", s.Key, "err", err)
+		}
+	}()
 }
 
 // clientKind tells the two client registrations of a session apart: the

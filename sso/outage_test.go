@@ -3,6 +3,7 @@ package sso
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -140,4 +141,75 @@ func expire(c *Client, key string) {
 	t := *st.token
 	t.ExpiresAt = time.Now().Add(-time.Minute)
 	st.token = &t
+}
+
+// TestOutageRetriesBelongToTheManager: during an outage one refresh makes
+// one GetRoleCredentials call (the manager's backoff retries, not the
+// SDK), and the session's other slots ask nothing until the session's
+// pause is over: with the manager's backoff (TestOutageRefreshesInTheFirstMinute
+// in creds) that is at most 5 calls per slot in the first minute, and
+// fewer per slot the more slots share the session.
+func TestOutageRetriesBelongToTheManager(t *testing.T) {
+	clk := &testClock{now: time.Now()}
+	h := newHarness(t, func(o *Options) { o.Now = clk.Now })
+	h.login()
+	h.fake.Lock()
+	h.fake.Outage = true
+	h.fake.Unlock()
+	ctx := context.Background()
+	before := h.fake.AllCalls()
+	if _, err := h.client.Fetch(ctx, creds.Profile{Name: "dev"}); err == nil || errors.Is(err, creds.ErrLoginRequired) {
+		t.Fatalf("Fetch during an outage: %v", err)
+	}
+	if n := h.fake.AllCalls() - before; n != 1 {
+		t.Errorf("%d calls for one refresh during an outage, want 1 (retries are the manager's)", n)
+	}
+	// Ten other slots of the session, at once: nothing goes out.
+	for i := range 10 {
+		_, err := h.client.Fetch(ctx, creds.Profile{Name: fmt.Sprintf("dev/%d", i), AccountID: "111111111111", RoleName: "ReadOnly", Session: "corp"})
+		if err == nil || !strings.Contains(err.Error(), "failed moments ago") {
+			t.Fatalf("a slot of the session during its pause: %v", err)
+		}
+	}
+	if n := h.fake.AllCalls() - before; n != 1 {
+		t.Errorf("%d calls for 11 slots of one session, want 1", n)
+	}
+	// After the pause one call goes out; when the service answers again
+	// the session is open at once.
+	clk.Advance(gateWait(1))
+	h.fake.Lock()
+	h.fake.Outage = false
+	h.fake.Unlock()
+	for range 2 {
+		if _, err := h.client.Fetch(ctx, creds.Profile{Name: "dev"}); err != nil {
+			t.Fatalf("after the outage: %v", err)
+		}
+	}
+}
+
+// TestRenewalWaitHeedsTheContext: a refresh waiting for its session's
+// renewal (held by another) gives up when its context ends: at a stop,
+// the slots waiting for one renewal do not run theirs one by one (each a
+// keyring read and a CreateToken), which held a stop with 300 slots.
+func TestRenewalWaitHeedsTheContext(t *testing.T) {
+	h := newHarness(t, nil)
+	tok := h.login()
+	st := h.client.state("corp")
+	st.renewing <- struct{}{} // a renewal in progress, for good
+	t.Cleanup(func() { <-st.renewing })
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		_, err := h.client.renew(ctx, h.session("corp"), tok)
+		done <- err
+	}()
+	cancel()
+	select {
+	case err := <-done:
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("renew = %v, want context.Canceled", err)
+		}
+	case <-time.After(10 * time.Second): // guards a hang; measures nothing
+		t.Fatal("a renewal waiting for another ignores its context")
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -58,7 +59,7 @@ func (c *Client) pkceLogin(ctx context.Context, s *Session, f *flow, _ bool) (*T
 	}
 	verifier, state := randomString(32), randomString(16)
 	// Bound before the browser opens, so the redirect always finds it.
-	cb, err := listenCallback(state)
+	cb, err := listenCallback(state, c.opts.AcceptCallback, c.log)
 	if err != nil {
 		return nil, err
 	}
@@ -82,9 +83,7 @@ func (c *Client) pkceLogin(ctx context.Context, s *Session, f *flow, _ bool) (*T
 	c.mu.Unlock()
 	close(f.started)
 	c.publish(Event{Session: s.Key})
-	if err := c.opts.OpenBrowser(authURL); err != nil {
-		c.log.Warn("could not open a browser; open the URL yourself", "url", authURL, "err", err)
-	}
+	c.openBrowser(s, authURL)
 	code, err := cb.wait(ctx, c.opts.PKCEWait)
 	if err != nil {
 		return nil, err
@@ -97,7 +96,7 @@ func (c *Client) pkceLogin(ctx context.Context, s *Session, f *flow, _ bool) (*T
 	if err != nil {
 		return nil, c.pkceTokenError(s, err)
 	}
-	return c.newToken(s, out, "", pkceClient), nil
+	return c.newToken(s, out, nil, pkceClient), nil
 }
 
 // pkceTokenError says what a refused code exchange means.
@@ -150,6 +149,8 @@ func randomString(n int) string {
 // Its first answer counts; pkceLogin owns it and closes it.
 type callback struct {
 	state       string
+	accept      func(local, remote net.Addr) error
+	log         *slog.Logger
 	redirectURI string
 	srv         *http.Server
 	result      chan callbackResult
@@ -161,13 +162,15 @@ type callbackResult struct {
 	err  error
 }
 
-func listenCallback(state string) (*callback, error) {
+func listenCallback(state string, accept func(local, remote net.Addr) error, log *slog.Logger) (*callback, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, fmt.Errorf("listen for the browser's redirect on 127.0.0.1: %w", err)
 	}
 	cb := &callback{
 		state:       state,
+		accept:      accept,
+		log:         log,
 		redirectURI: fmt.Sprintf("http://127.0.0.1:%d%s", l.Addr().(*net.TCPAddr).Port, callbackPath),
 		result:      make(chan callbackResult, 1),
 	}
@@ -196,6 +199,19 @@ func (cb *callback) close() {
 // can be closed. A request with another state is answered 400 and ignored:
 // any local process can reach the port, and must not end the login.
 func (cb *callback) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if cb.accept != nil {
+		local, _ := r.Context().Value(http.LocalAddrContextKey).(net.Addr)
+		remote, _ := net.ResolveTCPAddr("tcp", r.RemoteAddr)
+		if local == nil || remote == nil {
+			http.Error(w, "rolecall: cannot tell who is asking", http.StatusForbidden)
+			return
+		}
+		if err := cb.accept(local, remote); err != nil {
+			cb.log.Warn("login callback refused", "err", err)
+			http.Error(w, "rolecall: "+err.Error(), http.StatusForbidden)
+			return
+		}
+	}
 	if r.URL.Path != callbackPath || r.Method != http.MethodGet {
 		http.NotFound(w, r)
 		return

@@ -25,6 +25,14 @@ type Token struct {
 	// Client is the registration that issued it, and so the one that can
 	// renew it: the device flow's or PKCE's.
 	Client clientKind `json:"client,omitempty"`
+	// SignedInAt is when the user signed in to the session (a login, in
+	// rolecall or with `aws sso login`), kept through renewals: Identity
+	// Center ends the session a fixed time after it. Zero when unknown
+	// (a token stored by an older rolecall).
+	SignedInAt time.Time `json:"signedInAt,omitzero"`
+	// cliRefresh is the AWS CLI's refresh token of a token read from its
+	// cache: the same one again means the same sign-in.
+	cliRefresh string
 }
 
 // registration is an OIDC client registration, reused until shortly before
@@ -157,6 +165,12 @@ func (c *Client) storedToken(s *Session, rejected string) (*Token, error) {
 	cli, err := readCLICache(c.cliCachePath(s), s)
 	switch {
 	case err == nil && cli.AccessToken != rejected && c.opts.Now().Before(cli.ExpiresAt):
+		st := c.state(s.Key)
+		c.mu.Lock()
+		if held := st.token; held != nil && cli.cliRefresh != "" && held.cliRefresh == cli.cliRefresh {
+			cli.SignedInAt = held.SignedInAt // the CLI renewed it: the same sign-in
+		}
+		c.mu.Unlock()
 		c.log.Info("using the AWS CLI's sso token", "session", s.Key, "expires", cli.ExpiresAt.Format(time.RFC3339))
 		return cli, nil
 	case err != nil && !errors.Is(err, os.ErrNotExist):
@@ -169,8 +183,15 @@ func (c *Client) storedToken(s *Session, rejected string) (*Token, error) {
 // a time per session).
 func (c *Client) renew(ctx context.Context, s *Session, old *Token) (*Token, error) {
 	st := c.state(s.Key)
-	st.refreshMu.Lock()
-	defer st.refreshMu.Unlock()
+	select {
+	case st.renewing <- struct{}{}:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	defer func() { <-st.renewing }()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	c.mu.Lock()
 	cur := st.token
 	c.mu.Unlock()
@@ -211,28 +232,48 @@ func (c *Client) renew(ctx context.Context, s *Session, old *Token) (*Token, err
 		}
 		return nil, fmt.Errorf("renew sso token: %w", err)
 	}
-	t := c.newToken(s, out, old.RefreshToken, old.Client)
+	t := c.newToken(s, out, old, old.Client)
 	c.log.Info("sso session renewed", "session", s.Key, "expires", t.ExpiresAt.Format(time.RFC3339))
 	c.publish(Event{Session: s.Key, Login: true})
 	return t, nil
 }
 
-// newToken records a token from CreateToken.
-func (c *Client) newToken(s *Session, out *ssooidc.CreateTokenOutput, oldRefresh string, k clientKind) *Token {
+// newToken records a token from CreateToken: a sign-in, or the renewal
+// of old, which keeps old's refresh token (unless a new one came) and its
+// sign-in time.
+func (c *Client) newToken(s *Session, out *ssooidc.CreateTokenOutput, old *Token, k clientKind) *Token {
+	now := c.opts.Now().UTC().Truncate(time.Second)
 	t := &Token{
 		AccessToken:  aws.ToString(out.AccessToken),
-		ExpiresAt:    c.opts.Now().Add(time.Duration(out.ExpiresIn) * time.Second).UTC().Truncate(time.Second),
+		ExpiresAt:    now.Add(time.Duration(out.ExpiresIn) * time.Second),
 		RefreshToken: aws.ToString(out.RefreshToken),
 		StartURL:     s.StartURL,
 		Region:       s.Region,
 		Client:       k,
-	}
-	if t.RefreshToken == "" {
-		t.RefreshToken = oldRefresh
+		SignedInAt:   now,
 	}
 	st := c.state(s.Key)
+	if old == nil {
+		// A login while the session held lasts joins it: Identity Center
+		// keeps the browser's sign-in (Force ends it first).
+		c.mu.Lock()
+		old = st.token
+		if old != nil && !now.Before(c.sessionEnds(old)) {
+			old = nil
+		}
+		c.mu.Unlock()
+		if old != nil {
+			t.SignedInAt = old.SignedInAt
+		}
+	} else {
+		t.SignedInAt = old.SignedInAt
+		if t.RefreshToken == "" {
+			t.RefreshToken = old.RefreshToken
+		}
+	}
 	c.mu.Lock()
 	st.token, st.loaded = t, true
+	st.discoverErr = nil // a new token: discovery may work again
 	c.mu.Unlock()
 	st.saveMu.Lock()
 	c.saveJSON(tokenEntry(s.Key), t)
@@ -289,11 +330,38 @@ type SessionStatus struct {
 	SignedIn  bool
 	ExpiresAt time.Time // of the access token; renewable when Renewable
 	Renewable bool
+	// SignedInAt is when the user signed in to it (zero: unknown).
+	SignedInAt time.Time
+	// Ends is when Identity Center ends the session, as far as it says:
+	// it tells only the access token's expiry and whether a refresh token
+	// renews it, so a renewable session ends Options.SessionLength after
+	// sign-in (never before its current token's expiry); one that cannot
+	// be renewed ends with its token. Zero when the sign-in time of a
+	// renewable session is unknown. A session ended earlier (signed out in
+	// the portal, revoked) changes no later prediction.
+	Ends      time.Time
 	LoggingIn bool
 	// UserCode is the code of the login waiting for approval, and
 	// VerificationURL its approval page.
 	UserCode        string
 	VerificationURL string
+}
+
+// sessionEnds is when the session of token t ends: see SessionStatus.Ends.
+func (c *Client) sessionEnds(t *Token) time.Time {
+	if t.RefreshToken == "" {
+		return t.ExpiresAt
+	}
+	if t.SignedInAt.IsZero() {
+		return time.Time{}
+	}
+	end := t.SignedInAt.Add(c.opts.SessionLength)
+	if end.Before(t.ExpiresAt) {
+		// Identity Center renewed it past the configured length: the
+		// session is longer than configured, and lasts at least this.
+		end = t.ExpiresAt
+	}
+	return end
 }
 
 // Status reports every session of the AWS config.
@@ -315,8 +383,9 @@ func (c *Client) Status(ctx context.Context) ([]SessionStatus, error) {
 			ss.VerificationURL = st.flow.prompt.VerificationURIComplete
 		}
 		if t := st.token; t != nil {
-			ss.ExpiresAt, ss.Renewable = t.ExpiresAt, t.RefreshToken != ""
+			ss.ExpiresAt, ss.Renewable, ss.SignedInAt = t.ExpiresAt, t.RefreshToken != "", t.SignedInAt
 			ss.SignedIn = c.opts.Now().Before(t.ExpiresAt) || ss.Renewable
+			ss.Ends = c.sessionEnds(t)
 		}
 		c.mu.Unlock()
 		out = append(out, ss)

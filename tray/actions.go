@@ -13,6 +13,9 @@ type Actions struct {
 	Unload   func(slot string) error
 	Pin      func(slot string, pinned bool) error
 	Login    func(session string) error
+	// NewSession ends the session's Identity Center session and signs in
+	// anew, for its full length.
+	NewSession func(session string) error
 	// CancelLogin, CopyCode and OpenBrowser act on a login waiting for
 	// approval: stop it, copy its user code, open its page again.
 	CancelLogin func(session string) error
@@ -54,6 +57,8 @@ func (a Actions) call(act Action) error {
 		return callWith2(a.Pin, act.Profile, act.Kind == ActPin)
 	case ActLogin:
 		return callWith(a.Login, act.Session)
+	case ActNewSession:
+		return callWith(a.NewSession, act.Session)
 	case ActCancelLogin:
 		return callWith(a.CancelLogin, act.Session)
 	case ActCopyCode:

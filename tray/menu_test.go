@@ -72,6 +72,7 @@ Cancel login
   Serve it in its own slot too
   Open AWS console
 (disabled) Signed in to corp until 17:00
+Start a new session
 ---
 Find a role…
 [ ] ★ Acme Prod/ReadOnly
@@ -108,6 +109,7 @@ Quit
   ★ Remove from favourites
   Open AWS console
 (disabled) Signed in to corp
+Start a new session
 ---
 Find a role…
 [x] ★ dev

@@ -89,6 +89,7 @@ const (
 	ActFindRole                // open the role picker
 	ActConsole                 // open the AWS console as slot Profile's role ("" the default slot)
 	ActRevokeGrant             // revoke grant Grant (grants.go)
+	ActNewSession              // end Session's Identity Center session and sign in anew
 )
 
 // Action is a click's meaning.
@@ -248,12 +249,19 @@ func sessionItems(st State) []Item {
 		case !s.SignedIn:
 			m = append(m, Item{Label: "Log in to " + s.Key, Action: Action{Kind: ActLogin, Session: s.Key}})
 		case s.End().IsZero():
-			m = append(m, Item{Key: "session/" + s.Key, Label: "Signed in to " + s.Key, Disabled: true})
+			m = append(m, Item{Key: "session/" + s.Key, Label: "Signed in to " + s.Key, Disabled: true}, newSession(s.Key, of))
 		default:
-			m = append(m, Item{Key: "session/" + s.Key, Label: fmt.Sprintf("Signed in to %s until %s", s.Key, s.End().Local().Format("15:04")), Disabled: true})
+			m = append(m, Item{Key: "session/" + s.Key, Label: fmt.Sprintf("Signed in to %s until %s", s.Key, s.End().Local().Format("15:04")), Disabled: true},
+				newSession(s.Key, of))
 		}
 	}
 	return m
+}
+
+// newSession is the entry that gives a signed-in session its full length
+// again (signing in again would keep its end).
+func newSession(session, of string) Item {
+	return Item{Key: "new-session/" + session, Label: "Start a new session" + of, Action: Action{Kind: ActNewSession, Session: session}}
 }
 
 // copyItem is a copy entry, disabled with the hint when copying cannot work.

@@ -211,14 +211,19 @@ func sessionNote(s Session, now time.Time, leads []time.Duration, later func(tim
 	if hit == 0 {
 		return Note{}, false
 	}
+	// A renewable session ends at its fixed end whatever happens: only a
+	// new session helps. A token that cannot be renewed: a login does.
 	body := creds.Say(creds.NoteEndingBody)
+	newSession := Button{Key: "new-session", Label: "Start a new session", Action: Action{Kind: ActNewSession, Session: s.Key}}
+	buttons := []Button{{Key: "login", Label: "Log in", Action: Action{Kind: ActLogin, Session: s.Key}}, newSession}
 	if s.Renewable {
 		body = creds.Say(creds.NoteEndingRenewableBody)
+		buttons = []Button{newSession}
 	}
 	return Note{Key: fmt.Sprintf("ending/%s/%d/%s", s.Key, end.Unix(), hit), Group: g, Kind: NoteWarning, Sticky: true,
 		Title:   creds.Say(creds.NoteEnding, s.Key, left(end.Sub(now)+time.Minute-time.Nanosecond)),
 		Body:    body,
-		Buttons: []Button{{Key: "login", Label: "Log in", Action: Action{Kind: ActLogin, Session: s.Key}}}}, true
+		Buttons: buttons}, true
 }
 
 func expiredBody(s creds.Slot, session string) string {

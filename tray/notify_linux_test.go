@@ -31,7 +31,7 @@ func TestNotificationsOverDBus(t *testing.T) {
 		t.Fatal(err)
 	}
 	first := server.Wait(t, "AWS session corp ends in 14m", 5*time.Second)
-	if !slices.Equal(first.Actions, []string{"login", "Log in"}) || first.Timeout != 0 || first.Icon != "dialog-warning" || first.App != "rolecall" {
+	if !slices.Equal(first.Actions, []string{"login", "Log in", "new-session", "Start a new session"}) || first.Timeout != 0 || first.Icon != "dialog-warning" || first.App != "rolecall" {
 		t.Errorf("warning sent as %+v", first)
 	}
 	notes, _ = Due(ending, now.Add(10*time.Minute), leads)

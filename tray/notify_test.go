@@ -34,11 +34,11 @@ func TestDue(t *testing.T) {
 		nextFrom time.Duration // next due, from now; -1: none
 	}{
 		{"session far from its end", ending(time.Hour), "", 45 * time.Minute},
-		{"15 minutes before: a warning that stays, with Log in", ending(15 * time.Minute),
-			"1|AWS session corp ends in 15m|login|true", 10 * time.Minute},
-		{"5 minutes before", ending(4*time.Minute + 30*time.Second), "1|AWS session corp ends in 5m|login|true", -1},
+		{"15 minutes before: a warning that stays, with Log in and a new session", ending(15 * time.Minute),
+			"1|AWS session corp ends in 15m|login,new-session|true", 10 * time.Minute},
+		{"5 minutes before", ending(4*time.Minute + 30*time.Second), "1|AWS session corp ends in 5m|login,new-session|true", -1},
 		{"renewable session, end known from sign-in", State{Sessions: []Session{{Key: "corp", SignedIn: true, Renewable: true,
-			ExpiresAt: now.Add(time.Hour), Ends: now.Add(12 * time.Minute)}}}, "1|AWS session corp ends in 12m|login|true", 7 * time.Minute},
+			ExpiresAt: now.Add(time.Hour), Ends: now.Add(12 * time.Minute)}}}, "1|AWS session corp ends in 12m|new-session|true", 7 * time.Minute},
 		{"renewable session, end unknown", State{Sessions: []Session{{Key: "corp", SignedIn: true, Renewable: true,
 			ExpiresAt: now.Add(time.Minute)}}}, "", -1},
 		{"login code: copy it, open the browser", State{Sessions: []Session{{Key: "corp", LoggingIn: true, UserCode: "ABCD-EFGH"}}},

@@ -77,6 +77,15 @@ type Server struct {
 	Mint func(accountID, role string) (RoleCredentials, error)
 	// Now is the fake's clock (default time.Now).
 	Now func() time.Time
+	// SessionTTL is how long a sign-in (an Identity Center session) lasts
+	// (0: for ever): its refresh tokens are refused after it, and its
+	// access tokens end with it at the latest.
+	SessionTTL time.Duration
+
+	// signedIn is the browser's sign-in to the portal: a login approved
+	// while it lasts joins it (signing in again does not start a new
+	// session); Logout ends it.
+	signedIn *signIn
 
 	clients        map[string]client // clientId -> registration
 	devices        map[string]*device
@@ -105,6 +114,39 @@ type grant struct {
 	clientID string
 	startURL string
 	expires  time.Time
+	session  *signIn
+}
+
+// signIn is one Identity Center session: a sign-in in the browser.
+type signIn struct {
+	started time.Time
+	ended   bool
+}
+
+// liveLocked reports whether session si still lasts.
+func (s *Server) liveLocked(si *signIn) bool {
+	return si != nil && !si.ended && (s.SessionTTL == 0 || s.Now().Before(si.started.Add(s.SessionTTL)))
+}
+
+// browserSessionLocked is the session a login approved now belongs to:
+// the browser's sign-in while it lasts, else a new one.
+func (s *Server) browserSessionLocked() *signIn {
+	if !s.liveLocked(s.signedIn) {
+		s.signedIn = &signIn{started: s.Now()}
+	}
+	return s.signedIn
+}
+
+// SessionStarted is when the Identity Center session of an access token
+// began (false for an unknown token).
+func (s *Server) SessionStarted(accessToken string) (time.Time, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	g, ok := s.tokens[accessToken]
+	if !ok || g.session == nil {
+		return time.Time{}, false
+	}
+	return g.session.started, true
 }
 
 type device struct {
@@ -343,35 +385,42 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var startURL string
+	var session *signIn
 	switch req.GrantType {
 	case "urn:ietf:params:oauth:grant-type:device_code":
 		if startURL, ok = s.deviceGrantLocked(w, req.ClientID, req.DeviceCode); !ok {
 			return
 		}
+		session = s.browserSessionLocked()
 	case "refresh_token":
 		g, ok := s.refresh[req.RefreshToken]
-		if !ok || g.clientID != req.ClientID {
+		if !ok || g.clientID != req.ClientID || (g.session != nil && !s.liveLocked(g.session)) {
 			oidcError(w, 400, "InvalidGrantException", "invalid_grant", "refresh token is invalid or revoked")
 			return
 		}
 		delete(s.refresh, req.RefreshToken) // rotated
-		startURL = g.startURL
+		startURL, session = g.startURL, g.session
 	case "authorization_code":
 		var why string
 		if startURL, why = s.redeemLocked(req.ClientID, req.Code, req.CodeVerifier, req.RedirectURI); why != "" {
 			oidcError(w, 400, "InvalidGrantException", "invalid_grant", why)
 			return
 		}
+		session = s.browserSessionLocked()
 	default:
 		oidcError(w, 400, "UnsupportedGrantTypeException", "unsupported_grant_type", req.GrantType)
 		return
 	}
 	access := "access-" + randomID(24)
-	s.tokens[access] = grant{clientID: req.ClientID, startURL: startURL, expires: s.Now().Add(s.AccessTokenTTL)}
-	out := map[string]any{"accessToken": access, "tokenType": "Bearer", "expiresIn": int(s.AccessTokenTTL.Seconds())}
+	ttl := s.AccessTokenTTL
+	if s.SessionTTL > 0 {
+		ttl = min(ttl, session.started.Add(s.SessionTTL).Sub(s.Now()))
+	}
+	s.tokens[access] = grant{clientID: req.ClientID, startURL: startURL, expires: s.Now().Add(ttl), session: session}
+	out := map[string]any{"accessToken": access, "tokenType": "Bearer", "expiresIn": int(ttl.Seconds())}
 	if !s.NoRefreshTokens && slices.Contains(c.grants, "refresh_token") && slices.Contains(c.scopes, "sso:account:access") {
 		rt := "refresh-" + randomID(24)
-		s.refresh[rt] = grant{clientID: req.ClientID, startURL: startURL}
+		s.refresh[rt] = grant{clientID: req.ClientID, startURL: startURL, session: session}
 		out["refreshToken"] = rt
 	}
 	writeJSON(w, out)
@@ -424,7 +473,7 @@ func (s *Server) portal(op string, h func(w http.ResponseWriter, r *http.Request
 			s.ThrottleNext--
 		}
 		g, ok := s.tokens[r.Header.Get("X-Amz-Sso_bearer_token")]
-		valid := ok && s.Now().Before(g.expires)
+		valid := ok && s.Now().Before(g.expires) && (g.session == nil || !g.session.ended)
 		s.mu.Unlock()
 		r = r.WithContext(context.WithValue(r.Context(), grantKey{}, g))
 		time.Sleep(latency)
@@ -559,9 +608,18 @@ func (s *Server) fakeCredentials(account, role string) (RoleCredentials, error) 
 	}, nil
 }
 
+// logout ends the Identity Center session of the token: every token of
+// it, and the browser's sign-in, so the next login starts a new session.
 func (s *Server) logout(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
-	delete(s.tokens, r.Header.Get("X-Amz-Sso_bearer_token"))
+	token := r.Header.Get("X-Amz-Sso_bearer_token")
+	if g := s.tokens[token]; g.session != nil {
+		g.session.ended = true
+		if s.signedIn == g.session {
+			s.signedIn = nil
+		}
+	}
+	delete(s.tokens, token)
 	s.mu.Unlock()
 	w.WriteHeader(200)
 }

@@ -90,6 +90,9 @@ type LoginRequest struct {
 	// PKCE asks for the authorization-code flow with PKCE (the device
 	// flow is used anyway without a browser, a display, or over SSH).
 	PKCE bool `json:"pkce,omitempty"`
+	// Force starts a new Identity Center session (the current one is
+	// ended with the portal's Logout first), with its full length.
+	Force bool `json:"force,omitempty"`
 }
 
 // LoginPrompt is what the user approves in the browser.

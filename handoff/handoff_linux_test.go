@@ -13,8 +13,8 @@ import (
 	"time"
 
 	"github.com/rolecall/rolecall/internal/desktoptest"
-	"github.com/rolecall/rolecall/server"
 	"github.com/rolecall/rolecall/private"
+	"github.com/rolecall/rolecall/server"
 )
 
 // TestLauncherCommandLineHoldsNoSecret: the real launcher path with a fake

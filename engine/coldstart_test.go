@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -165,16 +164,16 @@ func statusWith(t *testing.T, cl *http.Client, url, token string) int {
 
 // TestColdStartKeyringAnswers: what the keyring says once read, with the
 // token file of an earlier run: a keyring without the token gets the
-// file's; an unusable saved TLS pair stops rolecall, as it did at start.
+// file's; an unusable saved TLS pair is reported and rolecall serves on
+// (`rolecall tls delete` needs it running).
 func TestColdStartKeyringAnswers(t *testing.T) {
 	const fileToken = "file-token-aaaaaaaaaaaaaaaaaaaa"
 	for _, tt := range []struct {
-		name     string
-		keyring  map[string]string
-		wantStop bool
+		name    string
+		keyring map[string]string
 	}{
 		{name: "no token in the keyring", keyring: map[string]string{}},
-		{name: "unusable TLS pair", keyring: map[string]string{keyListenerToken: fileToken, keyTLSCert: "not PEM", keyTLSKey: "not PEM"}, wantStop: true},
+		{name: "unusable TLS pair", keyring: map[string]string{keyListenerToken: fileToken, keyTLSPair: "not PEM"}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
@@ -200,17 +199,6 @@ func TestColdStartKeyringAnswers(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer e.Close()
-			if tt.wantStop {
-				select {
-				case <-e.Done():
-				case <-time.After(10 * time.Second):
-					t.Fatal("an unusable TLS pair in the keyring did not stop rolecall")
-				}
-				if failure := e.Err(); failure == nil || !strings.Contains(failure.Error(), "TLS") {
-					t.Errorf("failure = %v, want the TLS pair's error (the exit status)", failure)
-				}
-				return
-			}
 			e.bg.Wait() // readKeyring is done
 			select {
 			case <-e.Done():

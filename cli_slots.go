@@ -42,6 +42,9 @@ func (c *cli) load(args []string) int {
 		if s.Slot != "default" {
 			where = "slot " + s.Slot
 		}
+		if s.NotSaved != "" {
+			return fmt.Errorf("loaded %s into %s, but not saved (%s): after a restart the previous role comes back", s.Profile, where, s.NotSaved)
+		}
 		fmt.Fprintf(c.stdout, "loaded %s into %s: %s, expires %s\n", s.Profile, where, s.RoleARN, expiresIn(s.Expiration))
 		return nil
 	})

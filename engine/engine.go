@@ -248,6 +248,7 @@ func (e *Engine) openControl() (err error) {
 		Version:   e.cfg.Version,
 		Logger:    e.log,
 		Stop:      e.Stop,
+		Save:      e.saveLoad,
 	})
 	if errors.Is(err, control.ErrAlreadyRunning) {
 		return alreadyRunning(e.cfg.Socket, err)

@@ -136,6 +136,7 @@ func Start(ctx context.Context, cfg Config) (_ *Engine, err error) {
 
 // takeLock: one rolecall per state dir.
 func (e *Engine) takeLock() (err error) {
+	e.privateFiles()
 	e.lock, err = lockInstance(e.cfg.StateDir)
 	return err
 }

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -301,4 +302,42 @@ func stateOnDisk(dir string) remembered {
 		json.Unmarshal(b, &r)
 	}
 	return r
+}
+
+// TestFilesOtherUsersCouldTouch: a state dir left 0777 and a config dir
+// and config.toml readable by others are narrowed at start (0700, 0600);
+// an instance.lock that another user planted as a symlink there is not
+// followed (the start fails saying so, and the link's target is
+// untouched).
+func TestFilesOtherUsersCouldTouch(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("mode bits and symlinks: Unix")
+	}
+	dir := t.TempDir()
+	stateDir, cfgDir := filepath.Join(dir, "state"), filepath.Join(dir, "config")
+	os.MkdirAll(stateDir, 0o700)
+	os.MkdirAll(cfgDir, 0o700)
+	os.Chmod(stateDir, 0o777)
+	os.Chmod(cfgDir, 0o755)
+	cfgPath := filepath.Join(cfgDir, "config.toml")
+	os.WriteFile(cfgPath, []byte("port = 4144\n"), 0o644)
+	victim := filepath.Join(dir, "victim")
+	os.WriteFile(victim, []byte("precious"), 0o600)
+	os.Symlink(victim, filepath.Join(stateDir, lockFileName))
+
+	st := settings.Defaults()
+	st.Port = 0
+	_, err := Start(context.Background(), Config{Settings: st, SettingsPath: cfgPath, StateDir: stateDir,
+		Socket: filepath.Join(dir, "run", "control.sock"), Keyring: keyring.New("rolecall-test", nil)})
+	if err == nil || !strings.Contains(err.Error(), "symbolic link") {
+		t.Errorf("start with a planted symlink instance.lock: %v", err)
+	}
+	if b, _ := os.ReadFile(victim); string(b) != "precious" {
+		t.Errorf("the symlink's target was written: %q", b)
+	}
+	for path, want := range map[string]os.FileMode{stateDir: 0o700, cfgDir: 0o700, cfgPath: 0o600} {
+		if st, err := os.Stat(path); err != nil || st.Mode().Perm() != want {
+			t.Errorf("%s: mode %v, %v; want %v", filepath.Base(path), st.Mode().Perm(), err, want)
+		}
+	}
 }

@@ -3,10 +3,8 @@ package main
 import (
 	"errors"
 	"fmt"
-	"io"
-	"os"
+	"io/fs"
 	"os/exec"
-	"os/signal"
 	"strings"
 )
 
@@ -35,45 +33,12 @@ func childEnv(environ []string, fullURI, token, tokenFile string) []string {
 	)
 }
 
-// runChild runs name with args and env, wired to the given streams, and
-// passes on every signal rolecall receives until it ends. It returns the
-// child's exit status; a child killed by a signal gives 128 + its number,
-// as shells report it.
-func runChild(name string, args, env []string, stdin io.Reader, stdout, stderr io.Writer) (int, error) {
-	path, err := exec.LookPath(name)
-	if err != nil {
-		return 0, fmt.Errorf("%s: %w", name, err)
+// notStarted is the exit status a shell gives a command that could not be
+// started, and why: 127 when there is no such command, 126 when there is
+// one but it cannot be run (not executable, a directory, not a program).
+func notStarted(name string, err error) (int, error) {
+	if errors.Is(err, exec.ErrNotFound) || errors.Is(err, fs.ErrNotExist) {
+		return 127, fmt.Errorf("%s: command not found", name)
 	}
-	cmd := exec.Command(path, args...)
-	cmd.Env, cmd.Stdin, cmd.Stdout, cmd.Stderr = env, stdin, stdout, stderr
-	sigs := make(chan os.Signal, 8)
-	signal.Notify(sigs, forwardedSignals...)
-	defer signal.Stop(sigs)
-	if err := cmd.Start(); err != nil {
-		return 0, fmt.Errorf("start %s: %w", name, err)
-	}
-	done := make(chan struct{})
-	forwarded := make(chan struct{})
-	go func() {
-		defer close(forwarded)
-		for {
-			select {
-			case s := <-sigs:
-				cmd.Process.Signal(s)
-			case <-done:
-				return
-			}
-		}
-	}()
-	err = cmd.Wait()
-	close(done)
-	<-forwarded
-	var exit *exec.ExitError
-	switch {
-	case err == nil:
-		return 0, nil
-	case errors.As(err, &exit):
-		return exitStatus(exit), nil
-	}
-	return 0, fmt.Errorf("%s: %w", name, err)
+	return 126, fmt.Errorf("%s: cannot run it: %w", name, err)
 }

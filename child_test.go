@@ -1,7 +1,9 @@
 package main
 
 import (
-	"bytes"
+	"io"
+	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"testing"
@@ -26,19 +28,32 @@ func TestChildEnv(t *testing.T) {
 	}
 }
 
-func TestRunChildExitStatus(t *testing.T) {
-	if runtime.GOOS == "windows" {
-		t.Skip("uses sh")
+// TestRunChildNotStarted: a command that cannot be started exits as a
+// shell would say it: 127 when there is no such command, 126 when there
+// is one that cannot be run (not executable, a directory, not a program).
+func TestRunChildNotStarted(t *testing.T) {
+	dir := t.TempDir()
+	plain := filepath.Join(dir, "not-executable")
+	garbage := filepath.Join(dir, "not-a-program")
+	if err := os.WriteFile(plain, []byte("#!/bin/sh\nexit 0\n"), 0o644); err != nil {
+		t.Fatal(err)
 	}
-	var out bytes.Buffer
-	rc, err := runChild("sh", []string{"-c", `echo "$AWS_CONTAINER_AUTHORIZATION_TOKEN"; exit 3`}, []string{"AWS_CONTAINER_AUTHORIZATION_TOKEN=tok"}, nil, &out, &out)
-	if err != nil || rc != 3 || out.String() != "tok\n" {
-		t.Errorf("exit 3: rc %d, err %v, output %q", rc, err, out.String())
+	if err := os.WriteFile(garbage, []byte{0, 1, 2, 3}, 0o755); err != nil {
+		t.Fatal(err)
 	}
-	if rc, err := runChild("sh", []string{"-c", "kill -TERM $$"}, nil, nil, &out, &out); err != nil || rc != 128+15 {
-		t.Errorf("killed by SIGTERM: rc %d, err %v, want 143", rc, err)
+	tests := map[string]int{
+		"no-such-command-rolecall":    127,
+		filepath.Join(dir, "missing"): 127,
+		plain:                         126,
+		dir:                           126,
 	}
-	if _, err := runChild("no-such-command-rolecall", nil, nil, nil, &out, &out); err == nil {
-		t.Error("a missing command is no error")
+	if runtime.GOOS != "windows" {
+		tests[garbage] = 126 // execve's ENOEXEC: rolecall is still there to say so
+	}
+	for name, want := range tests {
+		rc, err := runChild(name, nil, nil, nil, io.Discard, io.Discard)
+		if rc != want || err == nil {
+			t.Errorf("%s: exit %d (%v), want %d with the reason", filepath.Base(name), rc, err, want)
+		}
 	}
 }

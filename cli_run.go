@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
 	"time"
 
 	"github.com/pkg/browser"
@@ -50,12 +49,8 @@ func (c *cli) exec(args []string) int {
 		return rc
 	}
 	rc, err := runChild(argv[0], argv[1:], env, os.Stdin, c.stdout, c.stderr)
-	if errors.Is(err, exec.ErrNotFound) {
-		fmt.Fprintln(c.stderr, "rolecall:", err)
-		return 127 // as shells say "command not found"
-	}
 	if err != nil {
-		return c.fail(err)
+		fmt.Fprintln(c.stderr, "rolecall:", err) // with a shell's status: 127 not found, 126 not runnable
 	}
 	return rc
 }

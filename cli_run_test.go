@@ -2,8 +2,10 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -77,7 +79,8 @@ func execEnv(t *testing.T, stsURL string) []string {
 	env := clientEnv(t, "", "")
 	return append(env, control.SocketEnv+"="+os.Getenv(control.SocketEnv), "STS_ENDPOINT="+stsURL,
 		"AWS_PROFILE=stale", "AWS_ACCESS_KEY_ID=AKIAIOSFODNN7EXAMPLE", "AWS_SECRET_ACCESS_KEY=wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
-		"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI=/stale")
+		"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI=/stale", "AWS_DEFAULT_PROFILE=stale", "AWS_SECURITY_TOKEN=stale",
+		"AWS_ROLE_ARN=arn:aws:iam::123456789012:role/stale", "AWS_WEB_IDENTITY_TOKEN_FILE="+filepath.Join(t.TempDir(), "stale-web-identity"))
 }
 
 // TestExec: `rolecall exec` (the built binary) runs the AWS CLI and a Go
@@ -125,7 +128,36 @@ func TestExec(t *testing.T) {
 	if _, code := rc("exec", "--", "no-such-command-rolecall"); code != 127 {
 		t.Errorf("a missing command: exit %d, want 127", code)
 	}
+	plain := filepath.Join(t.TempDir(), "not-executable")
+	os.WriteFile(plain, []byte("#!/bin/sh\nexit 0\n"), 0o644)
+	if _, code := rc("exec", "--", plain); code != 126 {
+		t.Errorf("a file that is not executable: exit %d, want 126", code)
+	}
+	execIsTheCommand(t, bin, env)
 	execSIGTERM(t, bin, env)
+}
+
+// execIsTheCommand: the command of `rolecall exec` is the process that was
+// started (rolecall replaced itself), so a terminal's Ctrl-C, sent to the
+// foreground group, reaches it once and nobody forwards a second one; and
+// none of the variables that win over the endpoint is left in its
+// environment.
+func execIsTheCommand(t *testing.T, bin string, env []string) {
+	t.Helper()
+	var out bytes.Buffer
+	cmd := exec.Command(bin, "exec", "--", "sh", "-c", `echo "pid=$$"; env`)
+	cmd.Env, cmd.Stdout = env, &out
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("exec sh: %v\n%s", err, out.String())
+	}
+	if want := fmt.Sprintf("pid=%d\n", cmd.Process.Pid); !strings.HasPrefix(out.String(), want) {
+		t.Errorf("the command runs as %q, want %q (the process rolecall was): a parent in between forwards Ctrl-C a second time", firstLine(out.String()), want)
+	}
+	for _, k := range shadowing {
+		if strings.Contains(out.String(), "\n"+k+"=") {
+			t.Errorf("%s is still set for the command", k)
+		}
+	}
 }
 
 // execSIGTERM sends SIGTERM to `rolecall exec` and expects its command to

@@ -105,9 +105,6 @@ func (c *cli) serve(args []string) int {
 	}
 	cfg.Log.Info("shutting down")
 	e.Close()
-	if err := e.Err(); err != nil {
-		return c.fail(err)
-	}
 	return exitOK
 }
 
@@ -138,8 +135,5 @@ func (c *cli) startTray() int {
 	}()
 	a.runTray(c.ctx)
 	a.Close()
-	if err := e.Err(); err != nil {
-		return c.fail(err)
-	}
 	return exitOK
 }

@@ -42,6 +42,9 @@ func (c *cli) load(args []string) int {
 		if s.Slot != "default" {
 			where = "slot " + s.Slot
 		}
+		if s.NotSaved != "" {
+			return fmt.Errorf("loaded %s into %s, but not saved (%s): after a restart the previous role comes back", s.Profile, where, s.NotSaved)
+		}
 		fmt.Fprintf(c.stdout, "loaded %s into %s: %s, expires %s\n", s.Profile, where, s.RoleARN, expiresIn(s.Expiration))
 		return nil
 	})
@@ -140,9 +143,16 @@ type envOptions struct {
 }
 
 // shadowing are variables that win over the container endpoint in the SDK
-// credential chains; `rolecall env` clears them.
+// credential chains; `rolecall env` and `rolecall exec` clear them: a
+// profile (AWS_DEFAULT_PROFILE is boto3's and the CLI v1's), static keys
+// (with botocore's AWS_SECURITY_TOKEN and the Java SDK's AWS_ACCESS_KEY /
+// AWS_SECRET_KEY spellings), web identity (a role and a token file, read
+// before the container provider in every chain) and the relative
+// container URI.
 var shadowing = []string{
-	"AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+	"AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN",
+	"AWS_SECURITY_TOKEN", "AWS_ACCESS_KEY", "AWS_SECRET_KEY", "AWS_CREDENTIAL_EXPIRATION",
+	"AWS_ROLE_ARN", "AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_SESSION_NAME",
 	"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
 }
 

@@ -8,9 +8,9 @@ import (
 )
 
 // TestImportArrows guards the package arrows of SPEC §1: main → everything;
-// engine → creds, server, server/control, sso, keyring, settings, private
-// (never tray, fyne, a browser or a notification package); tray → creds,
-// assets (tray/picker: a leaf); server → creds, private; server/control →
+// engine → creds, server, server/control, sso, keyring, settings, private,
+// handoff (never tray, fyne, a browser or a notification package); tray → creds,
+// assets (tray/picker and handoff: leaves); server → creds, private; server/control →
 // creds (the listener and the control channel never import each other);
 // sso → creds, keyring, private; creds → nothing (and standard library
 // only). keyring, settings, private and assets are leaves.
@@ -23,7 +23,7 @@ func TestImportArrows(t *testing.T) {
 	const mod = "github.com/rolecall/rolecall"
 	allowed := map[string][]string{
 		"creds":          {},
-		"engine":         {"creds", "server", "server/control", "sso", "keyring", "settings", "private", "grants"},
+		"engine":         {"creds", "server", "server/control", "sso", "keyring", "settings", "private", "grants", "handoff"},
 		"grants":         {"creds", "private"},
 		"containers":     {},
 		"server":         {"creds", "private"},
@@ -32,6 +32,7 @@ func TestImportArrows(t *testing.T) {
 		"sso":            {"creds", "keyring", "private"},
 		"tray":           {"creds", "assets"},
 		"tray/picker":    {},
+		"handoff":        {},
 		"assets":         {},
 		"settings":       {},
 		"private":        {},

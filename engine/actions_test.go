@@ -56,6 +56,11 @@ func startHarness(t *testing.T, dir string, pinned ...string) *harness {
 	t.Helper()
 	gokeyring.MockInit()
 	cfgPath := filepath.Join(dir, "config.toml")
+	if len(pinned) > 0 { // as the file read at start held them
+		if err := settings.Set(cfgPath, keyPinned, pinned); err != nil {
+			t.Fatal(err)
+		}
+	}
 	h := &harness{cfgPath: cfgPath}
 	st := settings.Defaults()
 	st.Port, st.Pinned = 0, pinned
@@ -284,5 +289,57 @@ func TestConsoleOpensSignIn(t *testing.T) {
 	opened := h.opened
 	if len(opened) != 1 || !strings.HasPrefix(opened[0], fed.URL) || !strings.Contains(opened[0], "SigninToken=fake-signin-token") {
 		t.Errorf("opened %q", opened)
+	}
+}
+
+// TestPinKeepsHandEdits: a pin added by hand to config.toml while
+// rolecall runs survives rolecall's next pin (the file is edited as it is
+// on disk, not rewritten from what was read at start).
+func TestPinKeepsHandEdits(t *testing.T) {
+	h := newHarness(t, "offline")
+	b, _ := os.ReadFile(h.cfgPath)
+	edited := strings.Replace(string(b), `pinned = ["offline"]`, `pinned = ["offline", "by-hand"]`, 1)
+	if edited == string(b) {
+		t.Fatalf("harness file has no pinned line:\n%s", b)
+	}
+	os.WriteFile(h.cfgPath, []byte(edited), 0o600)
+	h.e.Load("prod", true)
+	if err := h.e.Pin("prod", true); err != nil {
+		t.Fatal(err)
+	}
+	if got := h.filePins(t); !slices.Equal(got, []string{"offline", "by-hand", "prod"}) {
+		t.Errorf("pinned in file = %v, want the hand edit kept: [offline by-hand prod]", got)
+	}
+	if got := h.e.pinned.List(); !slices.Equal(got, []string{"offline", "by-hand", "prod"}) {
+		t.Errorf("pinned set = %v", got)
+	}
+}
+
+// TestUnloadPinnedWithBrokenSettings: unloading a pinned slot while
+// config.toml does not parse fails and says why; the slot stays loaded and
+// pinned (before: unloaded now, back at the next start).
+func TestUnloadPinnedWithBrokenSettings(t *testing.T) {
+	h := newHarness(t)
+	h.e.Load("prod", true)
+	if err := h.e.Pin("prod", true); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(h.cfgPath)
+	broken := string(b) + "port = \n"
+	os.WriteFile(h.cfgPath, []byte(broken), 0o600)
+	err := h.e.Unload("prod")
+	if err == nil || !strings.Contains(err.Error(), "not unloaded") || !strings.Contains(err.Error(), "config.toml") {
+		t.Fatalf("unload of a pinned slot with a broken config.toml: %v", err)
+	}
+	if _, ok := h.e.Lookup("prod"); !ok {
+		t.Error("the slot was unloaded anyway")
+	}
+	if got, _ := os.ReadFile(h.cfgPath); string(got) != broken {
+		t.Error("the broken file was changed")
+	}
+	// An unpinned slot unloads whatever the file's state.
+	h.e.Load("dev", true)
+	if err := h.e.Unload("dev"); err != nil {
+		t.Errorf("unload of an unpinned slot with a broken config.toml: %v", err)
 	}
 }

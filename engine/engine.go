@@ -8,6 +8,7 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -18,7 +19,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -92,6 +92,7 @@ type Engine struct {
 	state     *savedState // state.json: the default slot's profile, the recent roles
 	last      remembered  // what state.json held at start
 	changes   hub
+	bind      string // set when the configured bind cannot be served (an unusable TLS pair): loopback
 
 	ctx       context.Context
 	cancel    context.CancelFunc
@@ -101,10 +102,9 @@ type Engine struct {
 	closing   bool
 	logins    chan struct{} // a session signed in: discover its roles
 	saveState chan struct{} // the recent roles changed: save state.json
-	stopped   chan struct{} // closed by `rolecall stop`, or by a failure after start
+	stopped   chan struct{} // closed by `rolecall stop`
 	stopOnce  sync.Once
 	closeOnce sync.Once
-	failed    atomic.Pointer[error]
 }
 
 // Start takes the instance lock and starts the engine step by step:
@@ -137,6 +137,7 @@ func Start(ctx context.Context, cfg Config) (_ *Engine, err error) {
 
 // takeLock: one rolecall per state dir.
 func (e *Engine) takeLock() (err error) {
+	e.privateFiles()
 	e.lock, err = lockInstance(e.cfg.StateDir)
 	return err
 }
@@ -207,7 +208,7 @@ func (e *Engine) openListener() error {
 	}
 	e.listener, err = server.New(server.Options{
 		Source:       e.manager,
-		Addr:         net.JoinHostPort(st.Bind, strconv.Itoa(st.Port)),
+		Addr:         net.JoinHostPort(cmp.Or(e.bind, st.Bind), strconv.Itoa(st.Port)),
 		Token:        token,
 		Certificate:  cert,
 		IMDS:         st.IMDS,
@@ -252,6 +253,7 @@ func (e *Engine) openControl() (err error) {
 		Version:   e.cfg.Version,
 		Logger:    e.log,
 		Stop:      e.Stop,
+		Save:      e.saveLoad,
 	})
 	if errors.Is(err, control.ErrAlreadyRunning) {
 		return alreadyRunning(e.cfg.Socket, err)
@@ -299,32 +301,42 @@ func (e *Engine) startSecrets() (token string, cert *tls.Certificate, later bool
 		return "", nil, false, err
 	}
 	cert, err = e.loadCertificate()
-	return token, cert, false, err
+	if err != nil && !fromCLI {
+		// An unusable saved pair: rolecall still serves, plain HTTP on
+		// loopback, so that `rolecall tls delete` / `tls save` (which
+		// need a running rolecall) can mend it.
+		e.log.Warn("serving plain HTTP on 127.0.0.1 instead of "+e.cfg.Settings.Bind+": "+err.Error(),
+			"what_to_do", "rolecall tls delete (or rolecall tls save --cert FILE --key FILE), then restart rolecall")
+		e.bind = "127.0.0.1"
+		cert, err = nil, nil
+	}
+	return token, cert, !e.secrets.Settled(), err
 }
 
 // readKeyring runs once the listener and the control channel serve with
 // the token file's token: the keyring confirms the token (its own wins and
-// replaces the listener's at once) and a TLS pair saved there switches
-// the listener to HTTPS. An unusable saved pair stops rolecall, as it did
-// at start before. The engine owns it: Close cancels and waits.
+// replaces the listener's at once; a keyring that cannot be read now is
+// asked again when it answers, see followKeyring). A loopback listener
+// stays plain HTTP whatever pair is saved; a saved pair that is unusable
+// is reported, and rolecall goes on serving. The engine owns it: Close
+// cancels and waits.
 func (e *Engine) readKeyring(ctx context.Context) {
 	defer e.bg.Done()
-	if err := e.secrets.confirm(); err != nil {
-		e.log.Warn("the keyring could not confirm the bearer token: the token file's is in force",
-			"err", err, "what_to_do", keyring.ErrorMessage(err))
-	}
+	e.confirmToken()
 	if ctx.Err() != nil || e.cfg.TLSCert != "" {
 		return
 	}
-	cert, err := e.loadCertificate()
-	switch {
-	case ctx.Err() != nil:
-	case err != nil:
-		e.log.Error("rolecall stops", "err", err)
-		e.fail(err)
-	case cert != nil:
-		e.listener.StartTLS(cert)
-		e.log.Info("serving HTTPS with the TLS pair saved in the keyring", "url", e.listener.URL())
+	if _, err := e.loadCertificate(); err != nil && ctx.Err() == nil {
+		e.log.Warn(err.Error(), "what_to_do", "rolecall tls delete (or rolecall tls save --cert FILE --key FILE)")
+	}
+}
+
+// confirmToken has the keyring settle the bearer token in force (see
+// secrets.confirm).
+func (e *Engine) confirmToken() {
+	if err := e.secrets.confirm(); err != nil {
+		e.log.Warn("the keyring could not confirm the bearer token: the token file's is in force; it is asked again when it answers",
+			"err", err, "what_to_do", keyring.ErrorMessage(err))
 	}
 }
 

@@ -38,6 +38,9 @@ func (e *Engine) followKeyring() {
 		select {
 		case <-e.keyring.Answers():
 			e.log.Info("the keyring answers again: fetching the slots that wait")
+			if !e.secrets.Settled() {
+				e.confirmToken()
+			}
 			e.manager.RefreshWaiting(func(creds.Profile) bool { return true })
 		case <-e.ctx.Done():
 			return
@@ -164,21 +167,5 @@ func (e *Engine) spawn(f func()) {
 // Stop asks the process to end (`rolecall stop`): Done is closed.
 func (e *Engine) Stop() { e.stopOnce.Do(func() { close(e.stopped) }) }
 
-// fail ends the process because of err, found after the start (a TLS pair
-// saved in the keyring that turns out unusable): Err says so.
-func (e *Engine) fail(err error) {
-	e.failed.CompareAndSwap(nil, &err)
-	e.Stop()
-}
-
-// Done is closed when the process should end: `rolecall stop`, or a
-// failure after the start.
+// Done is closed when the process should end (`rolecall stop`).
 func (e *Engine) Done() <-chan struct{} { return e.stopped }
-
-// Err is why the process ended, if it failed; nil otherwise.
-func (e *Engine) Err() error {
-	if err := e.failed.Load(); err != nil {
-		return *err
-	}
-	return nil
-}

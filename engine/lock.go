@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 
@@ -27,7 +28,10 @@ type instanceLock struct{ f *os.File }
 // lockInstance takes the lock in stateDir, or says who holds it and what
 // to do.
 func lockInstance(stateDir string) (*instanceLock, error) {
-	if err := os.MkdirAll(stateDir, 0o700); err != nil {
+	// The state dir is the user's alone (0700, narrowed when looser), and
+	// the lock file is opened without following a symlink: another user
+	// cannot plant one there.
+	if _, err := private.Dir(stateDir, true); err != nil {
 		return nil, fmt.Errorf("state dir: %w", err)
 	}
 	path := filepath.Join(stateDir, lockFileName)
@@ -49,6 +53,32 @@ func lockInstance(stateDir string) (*instanceLock, error) {
 	f.Truncate(0)
 	f.WriteAt([]byte(strconv.Itoa(os.Getpid())+"\n"), 0)
 	return &instanceLock{f: f}, nil
+}
+
+// privateFiles narrows what other users could read or change: the state
+// and config directories to 0700, config.toml to 0600 (earlier versions
+// made them 0755 and 0644). It runs before lockInstance, which creates
+// the state dir when missing.
+func (e *Engine) privateFiles() {
+	dirs := []string{e.cfg.StateDir}
+	if e.cfg.SettingsPath != "" {
+		dirs = append(dirs, filepath.Dir(e.cfg.SettingsPath))
+	}
+	for _, d := range dirs {
+		if tightened, err := private.Dir(d, false); err != nil {
+			e.log.Warn("a directory of rolecall's is not private", "dir", d, "err", err)
+		} else if tightened {
+			e.log.Warn("a directory of rolecall's was open to other users: narrowed to 0700", "dir", d)
+		}
+	}
+	if e.cfg.SettingsPath == "" {
+		return
+	}
+	if st, err := os.Stat(e.cfg.SettingsPath); err == nil && st.Mode().Perm()&0o077 != 0 && runtime.GOOS != "windows" {
+		if err := os.Chmod(e.cfg.SettingsPath, 0o600); err == nil {
+			e.log.Warn("config.toml was readable by other users: narrowed to 0600", "file", e.cfg.SettingsPath)
+		}
+	}
 }
 
 // Release gives the lock up.

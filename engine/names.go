@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"fmt"
 	"slices"
 	"sync"
 
@@ -45,31 +46,25 @@ func (p *names) Has(name string) bool {
 	return slices.Contains(p.names, name)
 }
 
-// Set adds or removes name and saves the set; on a write error the set is
-// left as it was.
+// Set adds or removes name in the set as the settings file holds it now
+// (names added or removed there by hand while rolecall runs are kept) and
+// takes the file's list as the set; on a write error (a file that does not
+// parse) nothing changes and the error says why.
 func (p *names) Set(name string, on bool) error {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if slices.Contains(p.names, name) == on {
-		return nil
-	}
-	next := slices.DeleteFunc(slices.Clone(p.names), func(s string) bool { return s == name })
-	if on {
-		next = append(next, name)
-	}
-	if err := settings.Set(p.path, p.key, nonNil(next)); err != nil {
+	next, err := settings.EditNames(p.path, p.key, func(list []string) []string {
+		list = slices.DeleteFunc(list, func(s string) bool { return s == name })
+		if on {
+			list = append(list, name)
+		}
+		return list
+	})
+	if err != nil {
 		return err
 	}
 	p.names = next
 	return nil
-}
-
-// nonNil writes an empty list as [] rather than dropping the key.
-func nonNil(s []string) []string {
-	if s == nil {
-		return []string{}
-	}
-	return s
 }
 
 // slotsWithPins is the manager as the control channel and the menu change
@@ -81,13 +76,24 @@ type slotsWithPins struct {
 	pins *names // the pinned ones
 }
 
-// Unload empties slot; a named slot stops being pinned.
+// Unload empties slot; a named slot stops being pinned. The pin goes
+// first: a pinned slot whose pin cannot be removed (the settings file
+// does not parse) is not unloaded, and the error says why, rather than
+// unloaded now and back at the next start. A failed unload puts the pin
+// back.
 func (s slotsWithPins) Unload(slot string) error {
+	if slot == creds.DefaultSlot {
+		return s.Manager.Unload(slot)
+	}
+	pinned := s.pins.Has(slot)
+	if err := s.pins.Set(slot, false); err != nil && pinned {
+		return fmt.Errorf("%s not unloaded: it is pinned and the pin cannot be removed: %w", slot, err)
+	}
 	if err := s.Manager.Unload(slot); err != nil {
+		if pinned {
+			s.pins.Set(slot, true)
+		}
 		return err
 	}
-	if slot == creds.DefaultSlot {
-		return nil
-	}
-	return s.pins.Set(slot, false)
+	return nil
 }

@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -14,9 +15,12 @@ import (
 	"github.com/rolecall/rolecall/server"
 )
 
-// Keyring entries of the credential listener.
+// Keyring entries of the credential listener. The TLS pair is one entry
+// (certificate and key PEM blocks together); tls-cert and tls-key are the
+// two entries of earlier versions, read and removed.
 const (
 	keyListenerToken = "listener-token"
+	keyTLSPair       = "tls-pair"
 	keyTLSCert       = "tls-cert"
 	keyTLSKey        = "tls-key"
 )
@@ -33,7 +37,12 @@ type secrets struct {
 	mu       sync.Mutex             // one load or rotation at a time
 	current  atomic.Pointer[string] // read without the lock: a rotation may wait on the keyring
 	setToken func(string)           // the listener's; nil until it exists
+	settled  atomic.Bool            // the keyring agreed on the token in force (see confirm)
 }
+
+// Settled reports whether the keyring has agreed on the token in force;
+// until then confirm is to be called again when the keyring answers.
+func (s *secrets) Settled() bool { return s.settled.Load() }
 
 // load returns the bearer token kept from an earlier start, or a new one,
 // saved. The keyring holds it; the token file (0600, ours) carries it too,
@@ -46,18 +55,34 @@ func (s *secrets) load(gen func() (string, error)) (string, error) {
 	switch {
 	case err == nil && tok != "":
 		s.current.Store(&tok)
+		s.settled.Store(true)
 		return tok, writeTokenFile(s.tokenFile, tok)
 	case errors.Is(err, keyring.ErrNotFound) && s.keyring.Available():
 	default: // no keyring, or it cannot be read now: the file says
 		if tok, ferr := readOwnTokenFile(s.tokenFile); ferr == nil {
 			if !s.keyring.Available() {
-				s.keyring.Set(keyListenerToken, tok)
+				s.keyring.Set(keyListenerToken, tok) // kept in memory, saved when a keyring appears
+				s.settled.Store(true)
 			}
 			s.current.Store(&tok)
 			return tok, nil
 		}
 		if err != nil && !errors.Is(err, keyring.ErrNotFound) {
-			return "", fmt.Errorf("read bearer token from keyring: %w", err)
+			// A first start (no token file) while the keyring is locked
+			// or silent: a fresh token in the 0600 file serves now.
+			// Nothing is written to the keyring, which may hold a token
+			// of an earlier start: confirm settles it when the keyring
+			// answers (the keyring's token wins, else it gets this one).
+			why := err
+			if tok, err = gen(); err != nil {
+				return "", err
+			}
+			if s.log != nil {
+				s.log.Warn("the keyring cannot be read now: serving with a new bearer token in the token file; the keyring is asked again when it answers",
+					"what_to_do", keyring.ErrorMessage(why))
+			}
+			s.current.Store(&tok)
+			return tok, writeTokenFile(s.tokenFile, tok)
 		}
 	}
 	if tok, err = gen(); err != nil {
@@ -67,6 +92,7 @@ func (s *secrets) load(gen func() (string, error)) (string, error) {
 		return "", fmt.Errorf("save bearer token in keyring: %w", err)
 	}
 	s.current.Store(&tok)
+	s.settled.Store(true)
 	return tok, writeTokenFile(s.tokenFile, tok)
 }
 
@@ -99,6 +125,7 @@ func (s *secrets) confirm() error {
 	switch {
 	case err == nil && tok != "":
 		if tok == s.Token() {
+			s.settled.Store(true)
 			return nil
 		}
 		if verr := server.ValidToken(tok); verr != nil {
@@ -111,12 +138,15 @@ func (s *secrets) confirm() error {
 		if s.log != nil {
 			s.log.Warn("the keyring holds another bearer token than the token file: the keyring's is in force and the file is rewritten")
 		}
+		s.settled.Store(true)
 		return writeTokenFile(s.tokenFile, tok)
 	case errors.Is(err, keyring.ErrNotFound), !s.keyring.Available():
-		// Not in the keyring yet (or no keyring: memory keeps it).
+		// Not in the keyring yet (or no keyring: memory keeps it, and
+		// writes it when one appears).
 		if err := s.keyring.Set(keyListenerToken, s.Token()); err != nil {
 			return fmt.Errorf("save bearer token in keyring: %w", err)
 		}
+		s.settled.Store(true)
 		return nil
 	default: // locked or slow: the file's token stays in force
 		return err
@@ -166,35 +196,75 @@ func (s *secrets) restoreKeyring() {
 	}
 }
 
-// SaveTLS stores a certificate and key pair.
+// SaveTLS stores a certificate and key pair as one keyring entry: both or
+// neither (a keyring that refuses it keeps the whole pair pending and
+// retries it). Entries of the two-entry form of earlier versions go.
 func (s *secrets) SaveTLS(cert, key []byte) error {
-	if err := s.keyring.Set(keyTLSKey, string(key)); err != nil {
-		return fmt.Errorf("save TLS key in keyring: %w", err)
+	pair := strings.TrimRight(string(cert), "\n") + "\n" + string(key)
+	if err := s.keyring.Set(keyTLSPair, pair); err != nil {
+		return fmt.Errorf("save the TLS pair in the keyring: %w", err)
 	}
-	if err := s.keyring.Set(keyTLSCert, string(cert)); err != nil {
-		return fmt.Errorf("save TLS certificate in keyring: %w", err)
-	}
+	s.keyring.Delete(keyTLSCert)
+	s.keyring.Delete(keyTLSKey)
 	return nil
 }
 
-// LoadTLS returns the stored pair.
+// errNoTLSPair: no pair is saved.
+var errNoTLSPair = errors.New("no TLS certificate saved: use `rolecall tls save --cert FILE --key FILE`")
+
+// LoadTLS returns the stored pair: the certificate blocks and the key. A
+// pair of the two-entry form of earlier versions is read too; one half of
+// it alone (a key written without its certificate) is unusable, and said
+// so.
 func (s *secrets) LoadTLS() (cert, key []byte, err error) {
-	c, err := s.keyring.Get(keyTLSCert)
+	v, err := s.keyring.Get(keyTLSPair)
 	if errors.Is(err, keyring.ErrNotFound) {
-		return nil, nil, errors.New("no TLS certificate saved: use `rolecall tls save --cert FILE --key FILE`")
+		return s.loadTwoEntries()
 	}
 	if err != nil {
 		return nil, nil, err
 	}
-	k, err := s.keyring.Get(keyTLSKey)
-	if err != nil {
-		return nil, nil, fmt.Errorf("TLS key: %w", err)
-	}
-	return []byte(c), []byte(k), nil
+	cert, key = splitPair([]byte(v))
+	return cert, key, nil
 }
 
-// DeleteTLS removes the stored pair.
+// loadTwoEntries reads the pair as versions before the one entry kept it.
+func (s *secrets) loadTwoEntries() (cert, key []byte, err error) {
+	c, cerr := s.keyring.Get(keyTLSCert)
+	k, kerr := s.keyring.Get(keyTLSKey)
+	switch {
+	case errors.Is(cerr, keyring.ErrNotFound) && errors.Is(kerr, keyring.ErrNotFound):
+		return nil, nil, errNoTLSPair
+	case cerr != nil && !errors.Is(cerr, keyring.ErrNotFound):
+		return nil, nil, cerr
+	case kerr != nil && !errors.Is(kerr, keyring.ErrNotFound):
+		return nil, nil, kerr
+	}
+	return []byte(c), []byte(k), nil // one half empty: X509KeyPair says it is unusable
+}
+
+// splitPair parts a stored pair into its CERTIFICATE blocks and the rest
+// (the key), so that `tls print` never shows the key.
+func splitPair(pair []byte) (cert, key []byte) {
+	for rest := pair; ; {
+		b, r := pem.Decode(rest)
+		if b == nil {
+			return cert, key
+		}
+		if b.Type == "CERTIFICATE" {
+			cert = append(cert, pem.EncodeToMemory(b)...)
+		} else {
+			key = append(key, pem.EncodeToMemory(b)...)
+		}
+		rest = r
+	}
+}
+
+// DeleteTLS removes the stored pair (both forms).
 func (s *secrets) DeleteTLS() error {
+	if err := s.keyring.Delete(keyTLSPair); err != nil {
+		return err
+	}
 	if err := s.keyring.Delete(keyTLSCert); err != nil {
 		return err
 	}

@@ -14,14 +14,19 @@ import (
 
 func TestListenerTokenSurvivesWithoutKeyring(t *testing.T) {
 	gokeyring.MockInitWithError(errors.New("exec: \"dbus-launch\": executable file not found in $PATH"))
-	defer gokeyring.MockInit()
+	t.Cleanup(gokeyring.MockInit) // after the keyrings close (cleanups run last first)
 	file := filepath.Join(t.TempDir(), "state", "token")
-	first, err := (&secrets{keyring: keyring.New("t", nil), tokenFile: file}).load(func() (string, error) { return "first-token-aaaaaaaaaaaaaaaa", nil })
+	kr := func() *keyring.Keyring {
+		k := keyring.New("t", nil)
+		t.Cleanup(k.Close) // its probe loop ends before the deferred MockInit
+		return k
+	}
+	first, err := (&secrets{keyring: kr(), tokenFile: file}).load(func() (string, error) { return "first-token-aaaaaaaaaaaaaaaa", nil })
 	if err != nil {
 		t.Fatal(err)
 	}
 	// A restart with no keyring reuses the private token file.
-	again, err := (&secrets{keyring: keyring.New("t", nil), tokenFile: file}).load(func() (string, error) { return "second-token-bbbbbbbbbbbbbbb", nil })
+	again, err := (&secrets{keyring: kr(), tokenFile: file}).load(func() (string, error) { return "second-token-bbbbbbbbbbbbbbb", nil })
 	if err != nil || again != first {
 		t.Fatalf("after restart token = %q, %v; want %q", again, err, first)
 	}
@@ -36,7 +41,7 @@ func TestListenerTokenSurvivesWithoutKeyring(t *testing.T) {
 	// A token file others can read is not trusted.
 	os.Remove(file)
 	os.WriteFile(file, b, 0o644)
-	fresh, _ := (&secrets{keyring: keyring.New("t", nil), tokenFile: file}).load(func() (string, error) { return "third-token-cccccccccccccccc", nil })
+	fresh, _ := (&secrets{keyring: kr(), tokenFile: file}).load(func() (string, error) { return "third-token-cccccccccccccccc", nil })
 	if fresh != "third-token-cccccccccccccccc" {
 		t.Errorf("token from a world-readable file reused: %q", fresh)
 	}

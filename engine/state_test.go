@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -256,6 +257,133 @@ func waitFile(t *testing.T, path string, cond func(remembered) bool) {
 		if time.Now().After(deadline) {
 			b, _ := os.ReadFile(path)
 			t.Fatalf("%s never got there: %s", path, b)
+		}
+	}
+}
+
+// TestStateFileNotAFile: a state.json that is a directory, or 1 MiB of
+// garbage (a 45 MiB one cost 297 MiB and 5 s at start), is not read: the
+// state starts empty, the file is moved aside, and the next save writes a
+// good one.
+func TestStateFileNotAFile(t *testing.T) {
+	log := slog.New(slog.DiscardHandler)
+	for name, plant := range map[string]func(path string){
+		"directory": func(path string) { os.MkdirAll(filepath.Join(path, "inside"), 0o700) },
+		"huge": func(path string) {
+			os.WriteFile(path, append([]byte(`{"default":"dev","recent":[`), make([]byte, 1<<20)...), 0o600)
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			plant(filepath.Join(dir, stateFileName))
+			s, last := openState(dir, log)
+			if last.Default != "" || len(last.Recent) != 0 {
+				t.Errorf("state from a %s: %+v", name, last)
+			}
+			if err := s.Save(remembered{Default: "prod"}); err != nil {
+				t.Fatalf("save after a %s state.json: %v", name, err)
+			}
+			if _, again := openState(dir, log); again.Default != "prod" {
+				t.Errorf("after the save: %+v", again)
+			}
+			if _, err := os.Stat(filepath.Join(dir, stateFileName+".broken")); err != nil {
+				t.Errorf("the %s was not kept aside: %v", name, err)
+			}
+		})
+	}
+}
+
+// TestQuitSavesLastSwitch: what changed just before quitting is what the
+// next start restores: the engine saves state.json once more when it
+// stops, whether or not the change's event was seen before the stop. (A
+// change made without an event, a recent role here, shows it without a
+// race: before, only events were saved.)
+func TestQuitSavesLastSwitch(t *testing.T) {
+	h := newHarness(t)
+	if err := h.e.Load("prod", false); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		if stateOnDisk(h.e.cfg.StateDir).Default == "prod" {
+			break // the switch's event was seen and saved
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the switch was never saved")
+		}
+	}
+	h.e.recent.Used("dev") // no event: only a save at quit writes it
+	h.e.Close()
+	if last := stateOnDisk(h.e.cfg.StateDir); last.Default != "prod" || !slices.Contains(last.Recent, "dev") {
+		t.Fatalf("state.json after quitting: %+v, want default prod and dev among the recent", last)
+	}
+}
+
+// TestLoadNotSavedSaysSo: when state.json cannot be written (a full disk;
+// here a directory stands where the file goes), `rolecall load` is told
+// the slot was loaded but not saved, rather than "loaded".
+func TestLoadNotSavedSaysSo(t *testing.T) {
+	h := newHarness(t)
+	path := filepath.Join(h.e.cfg.StateDir, stateFileName)
+	os.Remove(path)
+	if err := os.MkdirAll(filepath.Join(path, "blocker"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	s, err := control.NewClient(h.e.cfg.Socket).Load(context.Background(), control.LoadRequest{Profile: "prod"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.NotSaved == "" || !strings.Contains(s.NotSaved, stateFileName) {
+		t.Errorf("load answer %+v: want NotSaved saying state.json could not be written", s)
+	}
+	if s.Profile != "prod" {
+		t.Errorf("the load itself: %+v", s)
+	}
+}
+
+// stateOnDisk is what state.json in dir holds now (read only: openState
+// would remove the temp file of a save in progress).
+func stateOnDisk(dir string) remembered {
+	var r remembered
+	if b, err := readState(filepath.Join(dir, stateFileName)); err == nil {
+		json.Unmarshal(b, &r)
+	}
+	return r
+}
+
+// TestFilesOtherUsersCouldTouch: a state dir left 0777 and a config dir
+// and config.toml readable by others are narrowed at start (0700, 0600);
+// an instance.lock that another user planted as a symlink there is not
+// followed (the start fails saying so, and the link's target is
+// untouched).
+func TestFilesOtherUsersCouldTouch(t *testing.T) {
+	if runtime.GOOS == "windows" {
+		t.Skip("mode bits and symlinks: Unix")
+	}
+	dir := t.TempDir()
+	stateDir, cfgDir := filepath.Join(dir, "state"), filepath.Join(dir, "config")
+	os.MkdirAll(stateDir, 0o700)
+	os.MkdirAll(cfgDir, 0o700)
+	os.Chmod(stateDir, 0o777)
+	os.Chmod(cfgDir, 0o755)
+	cfgPath := filepath.Join(cfgDir, "config.toml")
+	os.WriteFile(cfgPath, []byte("port = 4144\n"), 0o644)
+	victim := filepath.Join(dir, "victim")
+	os.WriteFile(victim, []byte("precious"), 0o600)
+	os.Symlink(victim, filepath.Join(stateDir, lockFileName))
+
+	st := settings.Defaults()
+	st.Port = 0
+	_, err := Start(context.Background(), Config{Settings: st, SettingsPath: cfgPath, StateDir: stateDir,
+		Socket: filepath.Join(dir, "run", "control.sock"), Keyring: keyring.New("rolecall-test", nil)})
+	if err == nil || !strings.Contains(err.Error(), "symbolic link") {
+		t.Errorf("start with a planted symlink instance.lock: %v", err)
+	}
+	if b, _ := os.ReadFile(victim); string(b) != "precious" {
+		t.Errorf("the symlink's target was written: %q", b)
+	}
+	for path, want := range map[string]os.FileMode{stateDir: 0o700, cfgDir: 0o700, cfgPath: 0o600} {
+		if st, err := os.Stat(path); err != nil || st.Mode().Perm() != want {
+			t.Errorf("%s: mode %v, %v; want %v", filepath.Base(path), st.Mode().Perm(), err, want)
 		}
 	}
 }

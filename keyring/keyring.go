@@ -1,10 +1,13 @@
 // Package keyring keeps rolecall's small secrets in the OS keyring (Secret
 // Service, macOS Keychain, Windows Credential Manager): every call bounded
-// by a timeout, large values split below Windows' size limit, and a memory
-// fallback only when the machine has no keyring at all. A keyring that is
-// locked or slow is reported (ErrLocked, ErrTimeout) and asked again: a
-// write it refused is retried until it lands. It knows nothing of what the
-// secrets are: sso keeps its tokens here, main the listener's.
+// by a timeout, large values split below Windows' size limit. A keyring
+// that is locked or slow is reported (ErrLocked, ErrTimeout), one that is
+// not there (no Secret Service yet) is replaced by memory; both states are
+// probed again and recover: a write refused meanwhile lands when the
+// keyring answers, and while it does not, callers are answered at once
+// from what the keyring package knows instead of waiting on it. It knows
+// nothing of what the secrets are: sso keeps its tokens here, main the
+// listener's.
 package keyring
 
 import (
@@ -31,6 +34,11 @@ var ErrLocked = errors.New("the OS keyring is locked")
 // password prompt). The call may work later.
 var ErrTimeout = errors.New("the OS keyring did not answer in time")
 
+// ErrNoKeyring: there is no OS keyring now (no session bus, nothing
+// provides the Secret Service yet). Writes are kept in memory meanwhile
+// and saved when one appears.
+var ErrNoKeyring = errors.New("no OS keyring")
+
 // chunkSize keeps every keyring entry under Windows' limit of 2560 bytes
 // per secret, with room for the encoding go-keyring adds.
 const chunkSize = 1800
@@ -40,9 +48,12 @@ const chunkPrefix = "rolecall-chunks:"
 // Keyring stores small secrets in the OS keyring under one service name.
 // Every call is bounded by a timeout, since a locked keyring can block
 // forever behind a prompt; at most one call waits on the OS keyring at a
-// time. When there is no keyring at all it says so once and keeps secrets
-// in memory only; when the keyring is locked or slow, reads fail with
-// ErrLocked or ErrTimeout and writes are kept pending and retried.
+// time. When the keyring is locked or slow, reads fail with ErrLocked or
+// ErrTimeout and writes are kept pending and retried; when there is no
+// keyring, writes are kept in memory (pending too) and reads find only
+// them. In either state the keyring asks the OS every retry interval
+// (Answers says when it answers), and meanwhile answers its callers at
+// once with the state it knows rather than making them wait.
 type Keyring struct {
 	service string
 	timeout time.Duration
@@ -51,15 +62,14 @@ type Keyring struct {
 	backend Backend
 	busy    chan struct{} // held by the one call in the OS keyring
 
-	memOnly atomic.Bool
-	warn    sync.Once
+	absent atomic.Bool // no OS keyring at the last call: memory keeps the writes
 
 	wmu sync.Mutex // one write (of a caller or of the retry loop) at a time
 
 	mu       sync.Mutex
-	reason   error // why memOnly was set
-	lastErr  error // of the last OS keyring call; nil after a success
-	mem      map[string]string
+	reason   error  // why absent was set
+	lastErr  error  // of the last OS keyring call; nil after a success
+	epoch    uint64 // how often the keyring answered again after not answering
 	pending  map[string]pendingWrite
 	gen      uint64
 	retrying bool
@@ -76,7 +86,7 @@ func New(service string, log *slog.Logger) *Keyring {
 	}
 	return &Keyring{
 		service: service, timeout: 5 * time.Second, retry: 5 * time.Second, log: log, backend: osKeyring{},
-		busy: make(chan struct{}, 1), mem: map[string]string{}, pending: map[string]pendingWrite{},
+		busy: make(chan struct{}, 1), pending: map[string]pendingWrite{},
 		closed: make(chan struct{}), answers: make(chan struct{}, 1),
 	}
 }
@@ -105,9 +115,18 @@ func (osKeyring) Set(service, user, password string) error {
 }
 func (osKeyring) Delete(service, user string) error { return gokeyring.Delete(service, user) }
 
-// Available reports whether secrets reach the OS keyring (false when
-// there is none and secrets are kept in memory only).
-func (k *Keyring) Available() bool { return !k.memOnly.Load() }
+// Available reports whether secrets reach the OS keyring (false while
+// there is none and secrets are kept in memory until one appears).
+func (k *Keyring) Available() bool { return !k.absent.Load() }
+
+// Epoch counts how often the keyring answered again after it was missing,
+// locked or silent: a reader that found nothing while it did not answer
+// reads again when Epoch changed.
+func (k *Keyring) Epoch() uint64 {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.epoch
+}
 
 // Err is what went wrong with the OS keyring's last call (ErrLocked,
 // ErrTimeout, ...), or nil when it answered; also non-nil while writes
@@ -121,8 +140,8 @@ func (k *Keyring) Err() error {
 	return k.lastErr
 }
 
-// Probe checks that the OS keyring answers (falling back to memory if
-// there is none); the error says why it cannot be used now.
+// Probe checks that the OS keyring answers; the error says why it cannot
+// be used now.
 func (k *Keyring) Probe() error {
 	_, err := k.get("probe")
 	if !k.Available() {
@@ -203,6 +222,9 @@ func (k *Keyring) write(w pendingWrite) error {
 	w.gen = k.gen
 	k.pending[w.key] = w
 	k.startRetryLocked()
+	if errors.Is(err, ErrNoKeyring) {
+		return nil // kept in memory, saved when a keyring appears
+	}
 	return fmt.Errorf("%w (rolecall retries it)", err)
 }
 
@@ -242,54 +264,38 @@ func (k *Keyring) deleteChunks(key string) {
 
 func chunkKey(key string, i int) string { return key + "#" + strconv.Itoa(i) }
 
-// get reads key from the OS keyring, or from memory when there is none.
+// get reads key from the OS keyring. While there is none, nothing but the
+// writes kept in memory (which Get looks at first) exists: ErrNotFound.
 func (k *Keyring) get(key string) (string, error) {
-	if !k.memOnly.Load() {
-		v, err := k.readOS(key)
-		if err == nil || !k.fallBack(err) {
-			return v, err
-		}
-	}
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	v, ok := k.mem[key]
-	if !ok {
+	v, err := k.ask(func() (string, error) { return k.backend.Get(k.service, key) })
+	if errors.Is(err, ErrNoKeyring) {
 		return "", ErrNotFound
 	}
-	return v, nil
-}
-
-func (k *Keyring) readOS(key string) (string, error) {
-	return k.call(func() (string, error) { return k.backend.Get(k.service, key) })
+	return v, err
 }
 
 func (k *Keyring) set(key, value string) error {
-	if !k.memOnly.Load() {
-		_, err := k.call(func() (string, error) { return "", k.backend.Set(k.service, key, value) })
-		if err == nil || !k.fallBack(err) {
-			return err
-		}
-	}
-	k.mu.Lock()
-	k.mem[key] = value
-	k.mu.Unlock()
-	return nil
+	_, err := k.ask(func() (string, error) { return "", k.backend.Set(k.service, key, value) })
+	return err
 }
 
 func (k *Keyring) del(key string) error {
-	if !k.memOnly.Load() {
-		_, err := k.call(func() (string, error) { return "", k.backend.Delete(k.service, key) })
-		if err == nil || !k.fallBack(err) {
-			return err
-		}
-	}
+	_, err := k.ask(func() (string, error) { return "", k.backend.Delete(k.service, key) })
+	return err
+}
+
+// ask runs f in the OS keyring, unless the keyring is known not to answer
+// now (missing, locked, silent): then it fails at once with that state,
+// and the probe loop is what asks the OS keyring until it answers. So a
+// keyring behind a password prompt costs one timeout, not one per call.
+func (k *Keyring) ask(f func() (string, error)) (string, error) {
 	k.mu.Lock()
-	defer k.mu.Unlock()
-	if _, ok := k.mem[key]; !ok {
-		return ErrNotFound
+	known := k.notAnsweringLocked()
+	k.mu.Unlock()
+	if known != nil {
+		return "", known
 	}
-	delete(k.mem, key)
-	return nil
+	return k.call(f)
 }
 
 // call runs f with the timeout, one call at a time. go-keyring takes no

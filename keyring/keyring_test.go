@@ -62,6 +62,7 @@ func TestKeyringFallsBackToMemory(t *testing.T) {
 	gokeyring.MockInitWithError(errors.New("The name org.freedesktop.secrets was not provided by any .service files"))
 	defer gokeyring.MockInit()
 	k := New("rolecall-test", nil)
+	defer k.Close() // before MockInit: its probe loop reads the mock
 	if err := k.Set("a", "1"); err != nil {
 		t.Fatalf("Set without a keyring: %v", err)
 	}
@@ -130,12 +131,16 @@ func secretServiceChecks(t *testing.T) {
 func TestProbeSaysWhy(t *testing.T) {
 	gokeyring.MockInitWithError(errors.New("The name org.freedesktop.secrets was not provided by any .service files"))
 	defer gokeyring.MockInit()
-	err := New("rolecall-test", nil).Probe()
+	k := New("rolecall-test", nil)
+	err := k.Probe()
+	k.Close() // before MockInit: its probe loop reads the mock
 	if err == nil || !strings.Contains(ErrorMessage(err), "gnome-keyring") {
 		t.Errorf("Probe without a keyring = %v", err)
 	}
 	gokeyring.MockInit()
-	if err := New("rolecall-test", nil).Probe(); err != nil {
+	k = New("rolecall-test", nil)
+	defer k.Close()
+	if err := k.Probe(); err != nil {
 		t.Errorf("Probe with a keyring = %v", err)
 	}
 }

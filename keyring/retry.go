@@ -28,9 +28,10 @@ func (k *Keyring) Pending() int {
 	return len(k.pending)
 }
 
-// Close stops retrying pending writes after one last attempt at each (it
-// stops at the first that fails, so it waits at most about one timeout);
-// what is still pending then is lost, and was reported when it failed.
+// Close stops retrying pending writes after one last attempt at each in
+// the OS keyring, whatever state it was last seen in (it stops at the
+// first that fails, so it waits at most about one timeout); what is still
+// pending then is lost, and was reported when it failed.
 func (k *Keyring) Close() {
 	k.mu.Lock()
 	select {
@@ -41,8 +42,10 @@ func (k *Keyring) Close() {
 		close(k.closed)
 	}
 	k.mu.Unlock()
-	k.loops.Wait() // the loop ends at its next turn: no call is left behind
+	k.loops.Wait() // the loops end at their next turn: no call is left behind
 	k.mu.Lock()
+	k.lastErr = nil // the last attempt asks the OS keyring itself
+	k.absent.Store(false)
 	todo := make([]pendingWrite, 0, len(k.pending))
 	for _, w := range k.pending {
 		todo = append(todo, w)
@@ -54,7 +57,7 @@ func (k *Keyring) Close() {
 		}
 	}
 	if n := k.Pending(); n > 0 {
-		k.log.Warn("keyring writes not saved: the keyring did not answer before rolecall stopped", "count", n)
+		k.log.Warn("keyring writes not saved: the keyring did not answer (or was not there) before rolecall stopped", "count", n)
 	}
 }
 
@@ -140,6 +143,8 @@ func classify(err error) error {
 		return nil
 	case errors.Is(err, gokeyring.ErrNotFound):
 		return ErrNotFound
+	case noKeyring(err):
+		return fmt.Errorf("%w: %w", ErrNoKeyring, err)
 	case strings.Contains(err.Error(), "failed to unlock"),
 		errors.As(err, &dbusErr) && dbusErr.Name == "org.freedesktop.Secret.Error.IsLocked":
 		return fmt.Errorf("%w: %v", ErrLocked, err)
@@ -166,27 +171,6 @@ func noKeyring(err error) bool {
 // pending).
 func retryable(err error) bool {
 	return !errors.Is(err, gokeyring.ErrSetDataTooBig) && !errors.Is(err, ErrNotFound)
-}
-
-// fallBack switches to memory-only storage after an error that means
-// there is no OS keyring, and says so once. It reports whether it did.
-// Other errors (locked, timeout, a value too large) are returned as they
-// are: the OS keyring is asked again at the next call.
-func (k *Keyring) fallBack(err error) bool {
-	if errors.Is(err, ErrNotFound) || !noKeyring(err) {
-		return false
-	}
-	k.mu.Lock()
-	if k.reason == nil {
-		k.reason = err
-	}
-	k.mu.Unlock()
-	k.memOnly.Store(true)
-	k.warn.Do(func() {
-		k.log.Warn("no usable OS keyring: secrets are kept in memory only and will not survive a restart",
-			"reason", ErrorMessage(err))
-	})
-	return true
 }
 
 // ErrorMessage turns a keyring failure into what a person can act on.

@@ -22,6 +22,7 @@ type flakyBackend struct {
 	mu      sync.Mutex
 	data    map[string]string
 	locked  bool
+	missing error         // non-nil: there is no keyring, calls fail with it
 	release chan struct{} // non-nil: calls hang until it is closed
 	calls   int
 }
@@ -31,8 +32,11 @@ func newFlaky() *flakyBackend { return &flakyBackend{data: map[string]string{}} 
 func (f *flakyBackend) enter() error {
 	f.mu.Lock()
 	f.calls++
-	rel, locked := f.release, f.locked
+	rel, locked, missing := f.release, f.locked, f.missing
 	f.mu.Unlock()
+	if missing != nil {
+		return missing
+	}
 	if rel != nil {
 		<-rel
 	}
@@ -167,6 +171,7 @@ func TestKeyringLockedThenUnlocked(t *testing.T) {
 	b.mu.Lock()
 	b.locked = false
 	b.mu.Unlock()
+	k.probe() // what the probe loop does every retry interval
 	k.mu.Lock()
 	todo := []pendingWrite{k.pending["a"], k.pending["gone"]}
 	k.mu.Unlock()
@@ -190,6 +195,7 @@ func TestKeyringLockedThenUnlocked(t *testing.T) {
 	b.mu.Lock()
 	b.locked = false
 	b.mu.Unlock()
+	k.probe()
 	if err := k.Set("c", "new"); err != nil || k.Pending() != 0 {
 		t.Fatalf("Set after unlock: %v, pending %d", err, k.Pending())
 	}
@@ -224,6 +230,7 @@ func TestNoBusFallsBackToMemory(t *testing.T) {
 		t.Fatal("dialled a socket that does not exist")
 	}
 	k := testKeyring(errBackend{dialErr})
+	t.Cleanup(k.Close)
 	if err := k.Set("a", "1"); err != nil || k.Available() {
 		t.Fatalf("Set without a bus: %v, available %v", err, k.Available())
 	}
@@ -284,5 +291,84 @@ func TestAnswersAfterUnlock(t *testing.T) {
 	}
 	if err := k.Err(); err != nil {
 		t.Errorf("Err after the keyring answered: %v", err)
+	}
+}
+
+// TestNoKeyringRecovers: one "no Secret Service" answer (the provider not
+// up yet at login, or restarting) is not memory-only for the life of the
+// process. Meanwhile writes are kept in memory; once the keyring is there,
+// what it stores is visible, what was kept is written to it, and new
+// writes go to it.
+func TestNoKeyringRecovers(t *testing.T) {
+	b := newFlaky()
+	b.data["stored-before"] = "from-the-keyring"
+	b.missing = errors.New("The name org.freedesktop.secrets was not provided by any .service files")
+	k := NewWith("rolecall-test", b, nil)
+	k.timeout, k.retry = time.Second, 5*time.Millisecond
+	defer k.Close()
+	if err := k.Set("kept", "while-missing"); err != nil {
+		t.Fatalf("Set without a keyring: %v", err)
+	}
+	if k.Available() {
+		t.Error("Available without a keyring")
+	}
+	if v, err := k.Get("kept"); err != nil || v != "while-missing" {
+		t.Errorf("Get from memory = %q, %v", v, err)
+	}
+	if _, err := k.Get("stored-before"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Get of an entry of a missing keyring: %v, want ErrNotFound", err)
+	}
+	epoch := k.Epoch()
+	b.mu.Lock()
+	b.missing = nil // gnome-keyring is up now
+	b.mu.Unlock()
+	select {
+	case <-k.Answers():
+	case <-time.After(10 * time.Second):
+		t.Fatal("no Answers within 10 s of the keyring appearing")
+	}
+	waitPending(t, k)
+	if v, ok := b.stored("kept"); !ok || v != "while-missing" {
+		t.Errorf("the keyring holds kept = %q, %v: what was kept in memory was not saved", v, ok)
+	}
+	if v, err := k.Get("stored-before"); err != nil || v != "from-the-keyring" {
+		t.Errorf("Get of a stored entry after the keyring appeared = %q, %v", v, err)
+	}
+	if err := k.Set("new", "after"); err != nil {
+		t.Fatal(err)
+	}
+	if v, ok := b.stored("new"); !ok || v != "after" {
+		t.Errorf("a new write did not reach the keyring: %q, %v", v, ok)
+	}
+	if !k.Available() || k.Err() != nil || k.Epoch() == epoch {
+		t.Errorf("afterwards: available %v, err %v, epoch %d (was %d)", k.Available(), k.Err(), k.Epoch(), epoch)
+	}
+}
+
+// TestNotAnsweringAnswersAtOnce: while the keyring is known to be locked,
+// callers are answered at once from that state (the probe loop asks the
+// OS keyring): a tray redraw reading ten sessions' tokens does not wait
+// ten timeouts.
+func TestNotAnsweringAnswersAtOnce(t *testing.T) {
+	b := newFlaky()
+	b.locked = true
+	k := testKeyring(b)
+	k.retry = time.Hour // no probe meanwhile: every call counted is a caller's
+	t.Cleanup(k.Close)
+	if _, err := k.Get("sso-token:a"); !errors.Is(err, ErrLocked) {
+		t.Fatalf("first Get: %v, want ErrLocked", err)
+	}
+	for i := range 10 {
+		if _, err := k.Get("sso-token:c"); !errors.Is(err, ErrLocked) {
+			t.Fatalf("Get %d: %v, want ErrLocked", i, err)
+		}
+		if err := k.Set("sso-token:b", "v"); !errors.Is(err, ErrLocked) {
+			t.Fatalf("Set %d: %v, want ErrLocked", i, err)
+		}
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.calls != 1 {
+		t.Errorf("%d calls reached the locked keyring, want 1 (the first; the probe loop asks it after)", b.calls)
 	}
 }

@@ -2,34 +2,67 @@ package keyring
 
 import (
 	"errors"
+	"fmt"
 	"time"
 )
 
 // Answers returns a channel that receives a value when the OS keyring
-// answers again after it was locked or did not answer (ErrLocked,
-// ErrTimeout): what waited for it (an SSO session's token) can be fetched
-// now rather than at its next retry. While the keyring is in that state,
-// the keyring itself asks it every retry interval (a read of one entry)
-// until it answers. The channel holds one value; Close stops the asking.
+// answers again after it was missing, locked or did not answer
+// (ErrNoKeyring, ErrLocked, ErrTimeout): what waited for it (an SSO
+// session's token) can be fetched now rather than at its next retry.
+// While the keyring is in such a state, the keyring itself asks it every
+// retry interval (a read of one entry) until it answers. The channel
+// holds one value; Close stops the asking.
 func (k *Keyring) Answers() <-chan struct{} { return k.answers }
 
-// noteCallLocked records the outcome of an OS keyring call: it signals
-// Answers when a call succeeds after a locked or silent keyring, and
-// starts the probe loop when the keyring just went silent or locked.
-// k.mu is held.
+// notAnswering: err means the OS keyring cannot be used now, and asking it
+// again at once would not change that.
+func notAnswering(err error) bool {
+	return errors.Is(err, ErrLocked) || errors.Is(err, ErrTimeout) || errors.Is(err, ErrNoKeyring)
+}
+
+// notAnsweringLocked is the state the keyring was last seen in when it
+// cannot be used now (the probe loop then asks it), or nil. k.mu is held.
+func (k *Keyring) notAnsweringLocked() error {
+	if !notAnswering(k.lastErr) {
+		return nil
+	}
+	return fmt.Errorf("%w (rolecall asks it again every %v)", k.lastErr, k.retry)
+}
+
+// noteCallLocked records the outcome of an OS keyring call: when a call
+// succeeds after a missing, locked or silent keyring it counts an epoch,
+// signals Answers and lets the pending writes go; when the keyring just
+// went missing, locked or silent it starts the probe loop. k.mu is held.
 func (k *Keyring) noteCallLocked(err error) {
-	stuck := errors.Is(err, ErrLocked) || errors.Is(err, ErrTimeout)
-	wasStuck := errors.Is(k.lastErr, ErrLocked) || errors.Is(k.lastErr, ErrTimeout)
+	stuck := notAnswering(err)
+	wasStuck := notAnswering(k.lastErr)
 	if err == nil || errors.Is(err, ErrNotFound) {
 		k.lastErr = nil
 	} else {
 		k.lastErr = err
 	}
+	missing := errors.Is(err, ErrNoKeyring)
+	if missing && !k.absent.Load() {
+		k.reason = err
+		k.log.Warn("no OS keyring: secrets are kept in memory and saved when it appears (rolecall keeps looking)",
+			"reason", ErrorMessage(err))
+	}
+	if !missing && k.absent.Load() && !stuck {
+		k.log.Info("the OS keyring is there now: the secrets kept in memory are saved in it")
+	}
+	if !stuck || missing {
+		k.absent.Store(missing)
+	}
 	switch {
 	case wasStuck && k.lastErr == nil:
+		k.epoch++
 		select {
 		case k.answers <- struct{}{}:
 		default:
+		}
+		if len(k.pending) > 0 {
+			k.startRetryLocked()
 		}
 	case stuck && !k.probing:
 		select {
@@ -56,14 +89,21 @@ func (k *Keyring) probeLoop() {
 			return
 		case <-time.After(k.retry):
 		}
-		k.call(func() (string, error) { return k.backend.Get(k.service, "probe") })
-		k.mu.Lock()
-		stuck := errors.Is(k.lastErr, ErrLocked) || errors.Is(k.lastErr, ErrTimeout)
-		if !stuck {
-			k.probing = false
-			k.mu.Unlock()
+		if !k.probe() {
 			return
 		}
-		k.mu.Unlock()
 	}
+}
+
+// probe asks the OS keyring once (bypassing what is known of its state);
+// false when it answered and the probe loop ends.
+func (k *Keyring) probe() bool {
+	k.call(func() (string, error) { return k.backend.Get(k.service, "probe") })
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if !notAnswering(k.lastErr) {
+		k.probing = false
+		return false
+	}
+	return true
 }

@@ -49,6 +49,16 @@ func OpenFile(path string, flag int) (*os.File, error) {
 	return openPrivate(path, flag)
 }
 
+// Dir makes the directory at path the current user's alone: created 0700
+// when missing (with create), and narrowed to 0700 when it is looser (a
+// state directory left 0777 lets another user plant a symlink in it).
+// Tightened reports that it was narrowed. A directory of another user, or
+// a symlink where the directory should be, is an error. On Windows the
+// directory is only created: the files in it carry owner-only ACLs.
+func Dir(path string, create bool) (tightened bool, err error) {
+	return privateDir(path, create)
+}
+
 // Check returns nil when the file at path belongs to the current
 // user and nobody else may read or write it (Unix: mode bits; Windows: the
 // owner and the ACL), else an error saying why.

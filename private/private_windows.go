@@ -124,3 +124,12 @@ func checkPrivate(path string) error {
 	}
 	return nil
 }
+
+func privateDir(path string, create bool) (bool, error) {
+	if create {
+		if err := os.MkdirAll(path, 0o700); err != nil {
+			return false, err
+		}
+	}
+	return false, nil
+}

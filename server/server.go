@@ -53,8 +53,12 @@ type Options struct {
 	Addr string
 	// Token is the bearer token clients must send. Required.
 	Token string
-	// Certificate, when set, makes the listener serve HTTPS. A non-loopback
-	// Addr is refused without it.
+	// Certificate, when set, makes the listener serve HTTPS to clients
+	// that reach it on a non-loopback address; a non-loopback Addr is
+	// refused without it. Loopback stays plain HTTP for the host's own
+	// clients whatever pair is set (SDKs call http://127.0.0.1, and a
+	// pair made for a bridge address is not valid for 127.0.0.1): on a
+	// loopback Addr the pair is not used at all.
 	Certificate *tls.Certificate
 	// IMDS serves the EC2 instance metadata routes; IMDSv1 also accepts
 	// requests without a session token.
@@ -129,6 +133,10 @@ func New(opts Options) (*Server, error) {
 	s.hosts[strings.ToLower(strings.Trim(host, "[]"))] = true
 	s.granted, _ = opts.Source.(grantSource)
 	s.SetToken(opts.Token)
+	if opts.Certificate != nil && IsLoopback(host) {
+		opts.Logger.Info("TLS pair not used: the listener binds loopback, which stays plain HTTP for this machine's clients", "bind", host)
+		opts.Certificate, s.opts.Certificate = nil, nil
+	}
 	if opts.Certificate != nil {
 		s.cert.Store(opts.Certificate)
 	}
@@ -222,13 +230,26 @@ func (s *Server) TLS() bool { return s.cert.Load() != nil }
 // StartTLS makes a listener that serves plain HTTP serve HTTPS with c from
 // its next connection on: rolecall opens the listener before the keyring
 // has said whether a TLS pair is saved there. Connections already open
-// stay as they are.
-func (s *Server) StartTLS(c *tls.Certificate) {
+// stay as they are. On a loopback bind it does nothing and returns false:
+// loopback stays plain HTTP.
+func (s *Server) StartTLS(c *tls.Certificate) bool {
+	if s.loopbackBind() {
+		return false
+	}
 	s.cert.Store(c)
+	return true
+}
+
+// loopbackBind reports whether the listener binds a loopback address.
+func (s *Server) loopbackBind() bool {
+	host, _, _ := net.SplitHostPort(s.opts.Addr)
+	return IsLoopback(host)
 }
 
 // tlsSwitch serves each accepted connection over TLS once the server has
-// a certificate, plain before.
+// a certificate, plain before; a connection to a loopback address (a
+// wildcard bind reached through 127.0.0.1) is always plain: the pair
+// serves only where it is valid.
 type tlsSwitch struct {
 	net.Listener
 	s      *Server
@@ -244,6 +265,9 @@ func (l *tlsSwitch) Accept() (net.Conn, error) {
 	if l.s.cert.Load() == nil {
 		return tc, nil
 	}
+	if a, ok := c.LocalAddr().(*net.TCPAddr); ok && a.IP.IsLoopback() {
+		return tc, nil
+	}
 	return tls.Server(tc, l.config), nil
 }
 
@@ -256,6 +280,9 @@ func (s *Server) SetToken(tok string) {
 
 // SetCertificate replaces the TLS certificate of a listener serving HTTPS.
 func (s *Server) SetCertificate(c *tls.Certificate) error {
+	if s.loopbackBind() {
+		return errors.New("the listener binds loopback, which stays plain HTTP for this machine's clients: the pair is served once rolecall restarts with a non-loopback bind (bind in config.toml)")
+	}
 	if !s.TLS() {
 		return errors.New("the listener serves plain HTTP; restart rolecall to serve HTTPS")
 	}

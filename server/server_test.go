@@ -21,6 +21,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -284,31 +285,82 @@ func TestTokenValidation(t *testing.T) {
 
 func TestTLSListener(t *testing.T) {
 	cert := selfSigned(t)
-	s := newTestServer(t, func(o *Options) { o.Certificate = &cert })
+	// A wildcard bind: HTTPS for clients that come from the network.
+	s := newTestServer(t, func(o *Options) { o.Certificate = &cert; o.Addr = "0.0.0.0:0" })
 	if err := s.Open(); err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close(context.Background())
-	if !strings.HasPrefix(s.URL(), "https://127.0.0.1:") {
-		t.Fatalf("URL = %s", s.URL())
+	if !s.TLS() || !strings.HasPrefix(s.URL(), "https://") {
+		t.Fatalf("TLS %v, URL = %s", s.TLS(), s.URL())
 	}
-	pool := x509.NewCertPool()
-	pool.AddCert(cert.Leaf)
-	cl := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}}
+	port := strconv.Itoa(s.Addr().(*net.TCPAddr).Port)
+	get := func(cl *http.Client, url string) (*http.Response, error) {
+		req, _ := http.NewRequest("GET", url, nil)
+		req.Header.Set("Authorization", testToken)
+		req.Host = "127.0.0.1"
+		resp, err := cl.Do(req)
+		if err == nil {
+			resp.Body.Close()
+		}
+		return resp, err
+	}
+	// This machine's clients on loopback: plain HTTP, whatever the pair.
+	if resp, err := get(http.DefaultClient, "http://127.0.0.1:"+port+"/"); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("plain HTTP on loopback with a pair set: %v %v", resp, err)
+	}
+	// Through a non-loopback address of this machine: TLS.
+	if ip := nonLoopbackIP(); ip != "" {
+		pool := x509.NewCertPool()
+		pool.AddCert(cert.Leaf)
+		cl := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool, InsecureSkipVerify: true}}}
+		if resp, err := get(cl, "https://"+net.JoinHostPort(ip, port)+"/"); err != nil || resp.StatusCode != 200 {
+			t.Fatalf("GET over TLS at %s: %v %v", ip, resp, err)
+		}
+	}
+}
+
+// TestLoopbackBindStaysPlain: a TLS pair (saved for a bridge address, or
+// given on the command line) never turns a loopback listener into HTTPS:
+// at start, when the keyring hands the pair over later, or on `tls save`.
+func TestLoopbackBindStaysPlain(t *testing.T) {
+	cert := selfSigned(t)
+	s := newTestServer(t, func(o *Options) { o.Certificate = &cert })
+	if s.TLS() || !strings.HasPrefix(s.URL(), "http://127.0.0.1") {
+		t.Errorf("loopback with a pair at start: TLS %v, URL %s", s.TLS(), s.URL())
+	}
+	later := newTestServer(t, nil)
+	if later.StartTLS(&cert) || later.TLS() {
+		t.Error("StartTLS switched a loopback listener to HTTPS")
+	}
+	if err := later.SetCertificate(&cert); err == nil || !strings.Contains(err.Error(), "non-loopback") {
+		t.Errorf("SetCertificate on loopback: %v", err)
+	}
+	if err := s.Open(); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close(context.Background())
 	req, _ := http.NewRequest("GET", s.URL(), nil)
 	req.Header.Set("Authorization", testToken)
-	resp, err := cl.Do(req)
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
 	if resp.StatusCode != 200 {
-		t.Fatalf("GET over TLS = %d", resp.StatusCode)
+		t.Errorf("plain GET on loopback = %d", resp.StatusCode)
 	}
-	plain := newTestServer(t, nil)
-	if err := plain.SetCertificate(&cert); err == nil {
-		t.Error("SetCertificate on a plain listener succeeded")
+}
+
+// nonLoopbackIP is an address of this machine that is not loopback, or "".
+func nonLoopbackIP() string {
+	addrs, _ := net.InterfaceAddrs()
+	for _, a := range addrs {
+		if n, ok := a.(*net.IPNet); ok && !n.IP.IsLoopback() && n.IP.To4() != nil && !n.IP.IsLinkLocalUnicast() {
+			return n.IP.String()
+		}
 	}
+	return ""
 }
 
 func TestIMDS(t *testing.T) {

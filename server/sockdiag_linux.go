@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"sync/atomic"
 
 	"golang.org/x/sys/unix"
 )
@@ -22,13 +21,16 @@ const (
 )
 
 // errNetlinkRefused wraps the error of a system that does not let rolecall
-// use NETLINK_SOCK_DIAG (a seccomp filter, a kernel without inet_diag);
-// /proc/net/tcp is read instead.
-var errNetlinkRefused = errors.New("netlink sock_diag refused")
+// use NETLINK_SOCK_DIAG (a seccomp filter, a kernel without inet_diag).
+// The peer check then cannot tell who connects and refuses: such a system
+// needs same_user_only = false (the bearer token alone guards).
+var errNetlinkRefused = errors.New("netlink sock_diag refused (a system that never allows it needs same_user_only = false in config.toml)")
 
-// netlinkOff is set once netlink has been refused, so later lookups go
-// straight to the fallback.
-var netlinkOff atomic.Bool
+// netlinkSocket opens the NETLINK_SOCK_DIAG socket of one lookup; tests
+// replace it to inject a failure (EMFILE).
+var netlinkSocket = func() (int, error) {
+	return unix.Socket(unix.AF_NETLINK, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, unix.NETLINK_SOCK_DIAG)
+}
 
 // errNoSocket is an exact lookup that found nothing.
 var errNoSocket = errors.New("no such socket")
@@ -50,9 +52,12 @@ func sockDiag(src, dst *net.TCPAddr) (uid int, inode uint64, err error) {
 }
 
 func sockDiagFamily(family uint8, src, dst *net.TCPAddr) (int, uint64, error) {
-	fd, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, unix.NETLINK_SOCK_DIAG)
-	if err != nil {
-		return -1, 0, fmt.Errorf("%w: %v", errNetlinkRefused, err)
+	fd, err := netlinkSocket()
+	switch {
+	case errors.Is(err, unix.EAFNOSUPPORT), errors.Is(err, unix.EPROTONOSUPPORT), errors.Is(err, unix.EPERM), errors.Is(err, unix.EACCES):
+		return -1, 0, fmt.Errorf("%w: %w", errNetlinkRefused, err)
+	case err != nil: // EMFILE, ENFILE, ENOBUFS: this lookup only
+		return -1, 0, fmt.Errorf("netlink sock_diag socket: %w", err)
 	}
 	defer unix.Close(fd)
 	// The kernel answers before sendto returns; the timeout only guards
@@ -61,12 +66,12 @@ func sockDiagFamily(family uint8, src, dst *net.TCPAddr) (int, uint64, error) {
 	unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &tv)
 	req := diagRequest(family, src, dst)
 	if err := unix.Sendto(fd, req, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
-		return -1, 0, fmt.Errorf("%w: %v", errNetlinkRefused, err)
+		return -1, 0, fmt.Errorf("netlink sock_diag send: %w", err)
 	}
 	var buf [1024]byte
 	n, _, err := unix.Recvfrom(fd, buf[:], 0)
 	if err != nil {
-		return -1, 0, fmt.Errorf("%w: %v", errNetlinkRefused, err)
+		return -1, 0, fmt.Errorf("netlink sock_diag receive: %w", err)
 	}
 	return parseDiagReply(buf[:n], req[sizeofNlMsghdr+8:sizeofNlMsghdr+12])
 }

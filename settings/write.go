@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -23,21 +24,63 @@ var writeMu sync.Mutex
 // int or []string. A file that does not parse is left alone: the error
 // says so.
 func Set(path, key string, value any) error {
+	return update(path, key, func(Settings) (any, error) { return value, nil })
+}
+
+// nameLists are the keys EditNames edits, and where Settings holds them.
+var nameLists = map[string]func(*Settings) *[]string{
+	"pinned":    func(s *Settings) *[]string { return &s.Pinned },
+	"favorites": func(s *Settings) *[]string { return &s.Favorites },
+}
+
+// EditNames changes the list of names under key ("pinned", "favorites")
+// as the file on disk holds it now: edit gets the file's list and returns
+// the new one, which is written and returned. So a name the user added or
+// removed by hand while rolecall runs is kept, not overwritten by what
+// rolecall read at start. A file that does not parse is left alone: the
+// error says so (and where), and nothing is written.
+func EditNames(path, key string, edit func(names []string) []string) ([]string, error) {
+	get, ok := nameLists[key]
+	if !ok {
+		return nil, fmt.Errorf("settings: %q is not a list of names", key)
+	}
+	var out []string
+	err := update(path, key, func(cur Settings) (any, error) {
+		out = edit(slices.Clone(*get(&cur)))
+		if out == nil {
+			out = []string{} // written as [], not dropped
+		}
+		return out, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// update writes key = value(settings the file holds now) into the file at
+// path, keeping every other line, under writeMu.
+func update(path, key string, value func(Settings) (any, error)) error {
 	writeMu.Lock()
 	defer writeMu.Unlock()
 	if _, ok := fields[key]; !ok {
 		return fmt.Errorf("settings: unknown key %q", key)
 	}
-	lit, err := literal(value)
-	if err != nil {
-		return err
-	}
 	data, err := os.ReadFile(path)
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("settings: %w", err)
 	}
-	if _, err := Parse(path, data); err != nil {
+	cur, err := Parse(path, data)
+	if err != nil {
 		return fmt.Errorf("%w (not changing a file that does not parse: fix it first)", err)
+	}
+	v, err := value(cur)
+	if err != nil {
+		return err
+	}
+	lit, err := literal(v)
+	if err != nil {
+		return err
 	}
 	lines := strings.SplitAfter(string(data), "\n")
 	if len(lines) > 0 && lines[len(lines)-1] == "" {
@@ -173,10 +216,10 @@ func writeAtomic(path string, data []byte) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return fmt.Errorf("settings: %w", err)
 	}
-	mode := os.FileMode(0o600)
-	if st, err := os.Stat(path); err == nil {
-		mode = st.Mode().Perm()
-	}
+	// Owner-only, whatever mode the file had: it names the user's
+	// accounts and roles (pins, favourites), which other users of the
+	// machine have no business reading.
+	const mode = os.FileMode(0o600)
 	tmp, err := os.CreateTemp(filepath.Dir(path), tempPattern)
 	if err != nil {
 		return fmt.Errorf("settings: %w", err)

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -48,10 +49,57 @@ notify_before = ["10m"]
 	if err != nil || !reflect.DeepEqual(s.Pinned, []string{"dev", `we"ird`}) || !s.IMDS || s.Port != 4200 {
 		t.Errorf("reloaded %+v, %v", s, err)
 	}
-	// Windows has no mode bits: Go reports 0666 for every writable file.
-	if st, _ := os.Stat(p); runtime.GOOS != "windows" && st.Mode().Perm() != 0o640 {
-		t.Errorf("mode changed to %v", st.Mode().Perm())
+	// Written owner-only, also when it was readable by others (0640
+	// here). Windows has no mode bits: Go reports 0666 for every writable
+	// file.
+	if st, _ := os.Stat(p); runtime.GOOS != "windows" && st.Mode().Perm() != 0o600 {
+		t.Errorf("mode after a write: %v, want 0600", st.Mode().Perm())
 	}
+}
+
+// TestEditNamesKeepsHandEdits: rolecall read pinned = ["dev"] at start;
+// the user adds "qa" by hand while it runs; pinning "ops" then keeps
+// "qa" (the file's list is edited, not the one read at start), and
+// unpinning "dev" removes only "dev".
+func TestEditNamesKeepsHandEdits(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "config.toml")
+	os.WriteFile(p, []byte("pinned = [\"dev\"]\n"), 0o600)
+	os.WriteFile(p, []byte("pinned = [\"dev\", \"qa\"] # added by hand\n"), 0o600)
+	got, err := EditNames(p, "pinned", func(n []string) []string { return append(n, "ops") })
+	if err != nil || !reflect.DeepEqual(got, []string{"dev", "qa", "ops"}) {
+		t.Fatalf("pin ops: %q, %v", got, err)
+	}
+	got, err = EditNames(p, "pinned", func(n []string) []string {
+		return slices.DeleteFunc(n, func(s string) bool { return s == "dev" })
+	})
+	if err != nil || !reflect.DeepEqual(got, []string{"qa", "ops"}) {
+		t.Fatalf("unpin dev: %q, %v", got, err)
+	}
+	if s, err := Load(p); err != nil || !reflect.DeepEqual(s.Pinned, []string{"qa", "ops"}) {
+		t.Errorf("file holds %q, %v", s.Pinned, err)
+	}
+	got, err = EditNames(p, "favorites", func([]string) []string { return nil })
+	if err != nil || got == nil || !strings.Contains(mustRead(t, p), "favorites = []") {
+		t.Errorf("an empty list: %q, %v (file %q)", got, err, mustRead(t, p))
+	}
+	// A file that does not parse: nothing written, the error says where.
+	broken := "pinned = [\"qa\"\n"
+	os.WriteFile(p, []byte(broken), 0o600)
+	if _, err := EditNames(p, "pinned", func(n []string) []string { return nil }); err == nil || !strings.Contains(err.Error(), "config.toml:1:") {
+		t.Errorf("edit of a broken file: %v, want an error naming the line", err)
+	}
+	if mustRead(t, p) != broken {
+		t.Error("the broken file was changed")
+	}
+}
+
+func mustRead(t *testing.T, p string) string {
+	t.Helper()
+	b, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
 
 func TestSetRefusesBrokenFile(t *testing.T) {

@@ -116,6 +116,7 @@ type sessionState struct {
 	loading     *loadCall // the load in progress, which others wait for
 	cliStamp    fileStamp // of the AWS CLI's cache file at the last load
 	lookedAt    time.Time // of the last load
+	epoch       uint64    // the keyring's Epoch at the last load
 	rejected    string    // access token Identity Center refused last
 	flow        *flow
 	cancelledAt time.Time

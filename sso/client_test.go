@@ -72,8 +72,10 @@ func newHarness(t *testing.T, mod func(*Options)) *harness {
 	h := &harness{t: t, fake: fake, cfgPath: filepath.Join(dir, "config"), cache: filepath.Join(dir, "cache"),
 		opened: make(chan string, 10), sleeps: make(chan time.Duration, 1000)}
 	os.WriteFile(h.cfgPath, []byte(testConfig), 0o600)
+	kr := keyring.New("rolecall-test-"+t.Name(), nil)
+	t.Cleanup(kr.Close) // its probe loop, if any, ends before the next test's MockInit
 	opts := Options{
-		Keyring: keyring.New("rolecall-test-"+t.Name(), nil), ConfigPath: h.cfgPath, CLICacheDir: h.cache,
+		Keyring: kr, ConfigPath: h.cfgPath, CLICacheDir: h.cache,
 		OpenBrowser: func(url string) error { h.opened <- url; return nil },
 		// Polling sleeps are recorded and cut to a millisecond.
 		Sleep: func(ctx context.Context, d time.Duration) error {
@@ -494,6 +496,7 @@ func TestNoKeyringStillLogsIn(t *testing.T) {
 	h := newHarness(t, nil)
 	gokeyring.MockInitWithError(errors.New("The name org.freedesktop.secrets was not provided by any .service files"))
 	defer gokeyring.MockInit()
+	defer h.client.opts.Keyring.Close()
 	h.login()
 	if _, err := h.client.Fetch(context.Background(), creds.Profile{Name: "dev"}); err != nil {
 		t.Fatalf("without a keyring: %v", err)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -18,6 +19,25 @@ import (
 // FederationEndpointEnv overrides the AWS sign-in federation endpoint of
 // every partition (tests point it at a fake).
 const FederationEndpointEnv = "ROLECALL_FEDERATION_ENDPOINT"
+
+// federationOverrideAllowed refuses an override that would send the
+// role's secret key where others can read it: only https, or plain http to
+// this machine's loopback (the tests' fake; the key does not leave the
+// machine, and the variable is the user's own to set). A plain http URL to
+// any other host would put the key on the network in clear.
+func federationOverrideAllowed(endpoint string) error {
+	u, err := url.Parse(endpoint)
+	if err == nil && u.Scheme == "https" && u.Host != "" {
+		return nil
+	}
+	if err == nil && u.Scheme == "http" {
+		host := u.Hostname()
+		if ip := net.ParseIP(host); (ip != nil && ip.IsLoopback()) || host == "localhost" {
+			return nil
+		}
+	}
+	return fmt.Errorf("%s=%q: not used, it would send the role's secret key in clear: give an https:// URL (or http:// to 127.0.0.1 for a local fake), or unset it", FederationEndpointEnv, endpoint)
+}
 
 // consoleIssuer is the Issuer of the login URL: where the console sends
 // the user back when the sign-in expires.
@@ -64,6 +84,9 @@ func ConsoleURL(ctx context.Context, cr creds.Credentials, region string) (strin
 	hosts := consoleHosts(cr.RoleARN, region)
 	endpoint := hosts.Federation
 	if e := os.Getenv(FederationEndpointEnv); e != "" {
+		if err := federationOverrideAllowed(e); err != nil {
+			return "", err
+		}
 		endpoint = e
 	}
 	session, _ := json.Marshal(map[string]string{

@@ -86,3 +86,37 @@ func TestConsoleHosts(t *testing.T) {
 		}
 	}
 }
+
+// TestFederationOverrideRefusesClearText: the federation endpoint override
+// (a test seam) never sends the role's secret key in clear over the
+// network: https anywhere, plain http only to the loopback.
+func TestFederationOverrideRefusesClearText(t *testing.T) {
+	cr := creds.Credentials{AccessKeyID: "ASIAIOSFODNN7EXAMPLE", SecretAccessKey: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", SessionToken: "FwoGZXIvYXdzEXAMPLE"}
+	for _, tt := range []struct {
+		endpoint string
+		allowed  bool
+	}{
+		{"https://signin.example.com/federation", true},
+		{"http://127.0.0.1:8080/federation", true},
+		{"http://[::1]:8080/federation", true},
+		{"http://localhost:8080/federation", true},
+		{"http://signin.example.com/federation", false},
+		{"http://10.0.0.5/federation", false},
+		{"ftp://127.0.0.1/federation", false},
+		{"127.0.0.1:8080", false},
+	} {
+		err := federationOverrideAllowed(tt.endpoint)
+		if (err == nil) != tt.allowed {
+			t.Errorf("%s: %v, allowed = %v", tt.endpoint, err, tt.allowed)
+		}
+		if err != nil && !strings.Contains(err.Error(), "https://") {
+			t.Errorf("%s: %v does not say what to use", tt.endpoint, err)
+		}
+	}
+	// Refused before any request: nothing listens there, and the error
+	// is not a connection error.
+	t.Setenv(FederationEndpointEnv, "http://signin.invalid/federation")
+	if _, err := ConsoleURL(context.Background(), cr, ""); err == nil || !strings.Contains(err.Error(), "in clear") {
+		t.Errorf("ConsoleURL with a clear-text override: %v", err)
+	}
+}

@@ -96,7 +96,8 @@ type loadCall struct {
 // current returns the session's token in memory. It is loaded from the
 // keyring and the AWS CLI's cache the first time, and again while there is
 // no usable token when the CLI's cache file changed (an `aws sso login`
-// meanwhile) or relookEvery passed. Concurrent callers share one load. An
+// meanwhile), the keyring answered again after it did not (its Epoch: a
+// Secret Service that appeared holds the token) or relookEvery passed. Concurrent callers share one load. An
 // OS keyring that is locked or slow is an error (not ErrLoginRequired),
 // and the next call loads again.
 func (c *Client) current(ctx context.Context, s *Session) (*Token, error) {
@@ -109,8 +110,9 @@ func (c *Client) current(ctx context.Context, s *Session) (*Token, error) {
 		return t, nil // the common case: no file is looked at
 	}
 	stamp := stampOf(c.cliCachePath(s))
+	epoch := c.opts.Keyring.Epoch()
 	c.mu.Lock()
-	if usable(st.token, now) || (st.loaded && st.cliStamp == stamp && now.Sub(st.lookedAt) < relookEvery) {
+	if usable(st.token, now) || (st.loaded && st.cliStamp == stamp && st.epoch == epoch && now.Sub(st.lookedAt) < relookEvery) {
 		t := st.token
 		c.mu.Unlock()
 		return t, nil
@@ -133,15 +135,19 @@ func (c *Client) current(ctx context.Context, s *Session) (*Token, error) {
 	t, err := c.storedToken(s, rejected)
 	c.mu.Lock()
 	st.loading = nil
+	found := false
 	if err == nil {
-		st.loaded, st.cliStamp, st.lookedAt = true, stamp, now
+		st.loaded, st.cliStamp, st.lookedAt, st.epoch = true, stamp, now, epoch
 		if t != nil && !usable(st.token, now) {
-			st.token = t
+			st.token, found = t, true
 		}
 	}
 	l.token, l.err = st.token, err
 	c.mu.Unlock()
 	close(l.done)
+	if found {
+		c.publish(Event{Session: s.Key}) // menus drawn meanwhile showed no token
+	}
 	return l.token, l.err
 }
 
@@ -364,7 +370,8 @@ func (c *Client) sessionEnds(t *Token) time.Time {
 	return end
 }
 
-// Status reports every session of the AWS config.
+// Status reports every session of the AWS config, from memory: it never
+// waits on a keyring that does not answer (menus and pages call it).
 func (c *Client) Status(ctx context.Context) ([]SessionStatus, error) {
 	cfg, err := c.config(ctx)
 	if err != nil {
@@ -373,8 +380,17 @@ func (c *Client) Status(ctx context.Context) ([]SessionStatus, error) {
 	var out []SessionStatus
 	for _, s := range cfg.Sessions {
 		st := c.state(s.Key)
-		if _, err := c.current(ctx, s); err != nil {
-			c.log.Debug("sso session status without its stored token", "session", s.Key, "err", err)
+		c.mu.Lock()
+		loading := st.loading != nil
+		c.mu.Unlock()
+		// A load in progress is not waited for: what a person looks at
+		// is drawn from memory, and a load that finds a token publishes
+		// an event (menus draw again). Otherwise the keyring is asked
+		// (at once answered while it is known not to answer).
+		if !loading {
+			if _, err := c.current(ctx, s); err != nil {
+				c.log.Debug("sso session status without its stored token", "session", s.Key, "err", err)
+			}
 		}
 		c.mu.Lock()
 		ss := SessionStatus{Key: s.Key, StartURL: s.StartURL, LoggingIn: st.flow != nil}

@@ -6,7 +6,9 @@ import (
 	"errors"
 	"os"
 	"reflect"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -183,4 +185,111 @@ func TestCLICacheWritebackKeepsCLIFields(t *testing.T) {
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("cache file after writeback:\n got %v\nwant %v", got, want)
 	}
+}
+
+// appearingKeyring is go-keyring's mock behind a switch: while missing,
+// every call fails as without a Secret Service on the bus.
+type appearingKeyring struct{ missing *atomic.Bool }
+
+func (a appearingKeyring) err() error {
+	if a.missing.Load() {
+		return errors.New("The name org.freedesktop.secrets was not provided by any .service files")
+	}
+	return nil
+}
+func (a appearingKeyring) Get(svc, user string) (string, error) {
+	if err := a.err(); err != nil {
+		return "", err
+	}
+	return gokeyring.Get(svc, user)
+}
+func (a appearingKeyring) Set(svc, user, v string) error {
+	if err := a.err(); err != nil {
+		return err
+	}
+	return gokeyring.Set(svc, user, v)
+}
+func (a appearingKeyring) Delete(svc, user string) error {
+	if err := a.err(); err != nil {
+		return err
+	}
+	return gokeyring.Delete(svc, user)
+}
+
+// TestStoredTokenSeenWhenKeyringAppears: rolecall started before the
+// Secret Service (a login session whose keyring comes up late). The
+// session has no token meanwhile; once the keyring is there, the token it
+// holds is used at the next fetch, not a minute later (the clock does not
+// move here) and not never.
+func TestStoredTokenSeenWhenKeyringAppears(t *testing.T) {
+	h := newHarness(t, nil)
+	h.login()
+	var missing atomic.Bool
+	missing.Store(true)
+	opts := h.client.opts
+	kr := keyring.NewWith("rolecall-test-"+t.Name(), appearingKeyring{&missing}, nil)
+	t.Cleanup(kr.Close)
+	opts.Keyring = kr
+	now := time.Now()
+	opts.Now = func() time.Time { return now }
+	restarted := NewClient(opts)
+	if _, err := restarted.Fetch(context.Background(), creds.Profile{Name: "dev"}); !errors.Is(err, creds.ErrLoginRequired) {
+		t.Fatalf("Fetch before the keyring is there: %v, want login required", err)
+	}
+	missing.Store(false)
+	select {
+	case <-kr.Answers():
+	case <-time.After(20 * time.Second):
+		t.Fatal("the keyring was not probed again")
+	}
+	if _, err := restarted.Fetch(context.Background(), creds.Profile{Name: "dev"}); err != nil {
+		t.Fatalf("Fetch once the keyring holding the token is there: %v", err)
+	}
+}
+
+// TestStatusDoesNotWaitForALoad: the tray draws its menu (Status) while
+// a slot's fetch waits on the keyring for the session's token; the menu
+// is drawn from memory at once, not after the keyring answers.
+func TestStatusDoesNotWaitForALoad(t *testing.T) {
+	h := newHarness(t, nil)
+	h.login()
+	// One session: the keyring holds one call at a time, so a second
+	// session's read would queue behind the first (bounded by the
+	// keyring's timeout, once: after it the keyring is known not to
+	// answer and answers at once).
+	one := testConfig[:strings.Index(testConfig, "[profile legacy]")]
+	if err := os.WriteFile(h.cfgPath, []byte(one), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	gate := gatedKeyring{entered: make(chan struct{}, 1), open: make(chan struct{})}
+	opts := h.client.opts
+	kr := keyring.NewWith("rolecall-test-"+t.Name(), gate, nil)
+	opts.Keyring = kr
+	restarted := NewClient(opts)
+	fetched := make(chan error, 1)
+	go func() {
+		_, err := restarted.Fetch(context.Background(), creds.Profile{Name: "dev"})
+		fetched <- err
+	}()
+	<-gate.entered // the fetch's load waits in the keyring
+	drawn := make(chan []SessionStatus, 1)
+	go func() {
+		st, _ := restarted.Status(context.Background())
+		drawn <- st
+	}()
+	select {
+	case st := <-drawn:
+		for _, s := range st {
+			if s.SignedIn {
+				t.Errorf("session %s shown signed in before its token was read", s.Key)
+			}
+		}
+	case <-time.After(10 * time.Second):
+		t.Error("Status waited for the keyring")
+	}
+	close(gate.open)
+	if err := <-fetched; err != nil {
+		t.Errorf("Fetch: %v", err)
+	}
+	kr.Close()
 }

@@ -83,6 +83,10 @@ type Options struct {
 	// Stop asks the process to shut down (`rolecall stop`); it must not
 	// wait for the shutdown, which closes this server.
 	Stop func()
+	// Save, when set, saves what a load changed for the next start (the
+	// default slot's profile, in state.json) before the load is answered;
+	// its error goes with the answer (SlotInfo.NotSaved).
+	Save func(slot string) error
 }
 
 // Server is the control channel's server.

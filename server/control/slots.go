@@ -65,7 +65,13 @@ func (c *Server) load(w http.ResponseWriter, r *http.Request) {
 		writeError(w, status, msg)
 		return
 	}
-	writeJSON(w, NewSlotInfo(s))
+	out := NewSlotInfo(s)
+	if c.opts.Save != nil {
+		if err := c.opts.Save(slot); err != nil {
+			out.NotSaved = err.Error()
+		}
+	}
+	writeJSON(w, out)
 }
 
 // resolve names the profile of req, or answers why not (404, or 403

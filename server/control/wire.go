@@ -40,6 +40,9 @@ type SlotInfo struct {
 	Error       string `json:"error,omitempty"`
 	Pinned      bool   `json:"pinned"`
 	NextRefresh string `json:"next_refresh,omitempty"`
+	// NotSaved, in a load's answer only: the slot was loaded but the
+	// change could not be saved for the next start (a full disk), and why.
+	NotSaved string `json:"not_saved,omitempty"`
 }
 
 // NewSlotInfo converts a slot snapshot.

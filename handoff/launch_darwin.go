@@ -1,0 +1,3 @@
+package handoff
+
+func launcher(target string) (string, []string) { return "open", []string{target} }

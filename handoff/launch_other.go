@@ -1,0 +1,5 @@
+//go:build !darwin && !windows
+
+package handoff
+
+func launcher(target string) (string, []string) { return "xdg-open", []string{target} }

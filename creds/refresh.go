@@ -129,8 +129,15 @@ func (m *Manager) startLocked(s *slot) *call {
 }
 
 // takeTurn waits until fewer than Concurrency background fetches run;
-// false when the manager closes first.
+// false when the manager closes first. A free turn is taken even when the
+// manager is closing: a fetch started before Close runs (and Close waits
+// for it), only the queued ones give up.
 func (m *Manager) takeTurn() bool {
+	select {
+	case m.turns <- struct{}{}:
+		return true
+	default:
+	}
 	select {
 	case m.turns <- struct{}{}:
 		return true

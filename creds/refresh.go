@@ -129,17 +129,16 @@ func (m *Manager) startLocked(s *slot) *call {
 }
 
 // takeTurn waits until fewer than Concurrency background fetches run;
-// false when the manager closes first. A free turn is taken even when the
-// manager is closing: a fetch started before Close runs (and Close waits
-// for it), only the queued ones give up.
+// false when the manager closes first.
 func (m *Manager) takeTurn() bool {
 	select {
 	case m.turns <- struct{}{}:
-		return true
-	default:
-	}
-	select {
-	case m.turns <- struct{}{}:
+		// A turn freed by a Close (its fetch cancelled) and the Close
+		// itself are both ready then, and select picks at random.
+		if m.ctx.Err() != nil {
+			m.endTurn()
+			return false
+		}
 		return true
 	case <-m.ctx.Done():
 		return false

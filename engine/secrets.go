@@ -131,6 +131,9 @@ func (s *secrets) confirm() error {
 		if verr := server.ValidToken(tok); verr != nil {
 			return fmt.Errorf("bearer token in the keyring: %w", verr)
 		}
+		// The file first: a client that sees the new token in force
+		// and reads the file then gets the token the listener takes.
+		werr := writeTokenFile(s.tokenFile, tok)
 		s.current.Store(&tok)
 		if s.setToken != nil {
 			s.setToken(tok)
@@ -139,7 +142,7 @@ func (s *secrets) confirm() error {
 			s.log.Warn("the keyring holds another bearer token than the token file: the keyring's is in force and the file is rewritten")
 		}
 		s.settled.Store(true)
-		return writeTokenFile(s.tokenFile, tok)
+		return werr
 	case errors.Is(err, keyring.ErrNotFound), !s.keyring.Available():
 		// Not in the keyring yet (or no keyring: memory keeps it, and
 		// writes it when one appears).

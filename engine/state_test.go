@@ -95,7 +95,13 @@ func TestLoginRefreshesOnlyThatSessionsWaitingSlots(t *testing.T) {
 	before := h.fetches.Load()
 
 	e.sessionEvent(sso.Event{Session: needsLogin, Login: true})
-	m.Close() // waits for every fetch the login started
+	// The login's fetch runs in the background: wait for it (a Close now
+	// would cancel it before it takes its turn), then close, which waits
+	// for any other fetch the login started.
+	for deadline := time.Now().Add(10 * time.Second); h.fetches.Load() == before && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
+	}
+	m.Close()
 	if n := h.fetches.Load(); n != before+1 {
 		t.Errorf("fetches after the login = %d, want 1 (only corp's waiting slot)", n-before)
 	}

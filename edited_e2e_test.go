@@ -6,7 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 
@@ -98,17 +97,7 @@ func TestEditedProfileReloadedAcrossTheCLI(t *testing.T) {
 	if arn := roleOf(); arn != "arn:aws:iam::222222222222:role/ReadOnly" {
 		t.Errorf("after the edit work serves %q, want the edited role", arn)
 	}
-	envOut := must("env", "--shell", "sh", "--profile", "work")
-	get := func(k string) string {
-		m := regexp.MustCompile(`(?m)^export ` + k + `='([^']*)'$`).FindStringSubmatch(envOut)
-		if m == nil {
-			t.Fatalf("no %s in %q", k, envOut)
-		}
-		return m[1]
-	}
-	arn := runClient(t, clientEnv(t, get("AWS_CONTAINER_CREDENTIALS_FULL_URI"), get("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE")),
-		"aws", "sts", "get-caller-identity", "--endpoint-url", stsURL, "--output", "json")
-	if !strings.Contains(arn, ":assumed-role/ReadOnly/") {
+	if arn := awsCLICaller(t, must, stsURL, "work"); !strings.Contains(arn, ":assumed-role/ReadOnly/") {
 		t.Errorf("the AWS CLI is %s, want the edited role ReadOnly", arn)
 	}
 

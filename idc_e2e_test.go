@@ -57,6 +57,27 @@ func fakeBrowser(t testing.TB, dir string) (pathEnv, logFile string) {
 	return "PATH=" + bin + ":" + os.Getenv("PATH"), logFile
 }
 
+// awsCLICaller is the caller the AWS CLI sees (against moto's STS) with the
+// exports `rolecall env` prints for slot ("" the default slot); verb runs
+// a rolecall verb of the process under test.
+func awsCLICaller(t *testing.T, verb func(args ...string) string, stsURL, slot string) string {
+	t.Helper()
+	args := []string{"env", "--shell", "sh"}
+	if slot != "" {
+		args = append(args, "--profile", slot)
+	}
+	envOut := verb(args...)
+	get := func(k string) string {
+		m := regexp.MustCompile(`(?m)^export ` + k + `='([^']*)'$`).FindStringSubmatch(envOut)
+		if m == nil {
+			t.Fatalf("no %s in %q", k, envOut)
+		}
+		return m[1]
+	}
+	return runClient(t, clientEnv(t, get("AWS_CONTAINER_CREDENTIALS_FULL_URI"), get("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE")),
+		"aws", "sts", "get-caller-identity", "--endpoint-url", stsURL, "--output", "json")
+}
+
 // TestIdentityCenterEndToEnd is the whole path across processes: `rolecall
 // serve` with the fake Identity Center reached through the endpoint
 // variables and the real Secret Service; `rolecall login` approved by a
@@ -143,20 +164,7 @@ sso_role_name = Builder
 	// Each slot through the AWS CLI, against moto.
 	awsCLI := func(slot, wantRole string) {
 		t.Helper()
-		args := []string{"env", "--shell", "sh"}
-		if slot != "" {
-			args = append(args, "--profile", slot)
-		}
-		envOut := mustVerb(args...)
-		get := func(k string) string {
-			m := regexp.MustCompile(`(?m)^export ` + k + `='([^']*)'$`).FindStringSubmatch(envOut)
-			if m == nil {
-				t.Fatalf("no %s in %q", k, envOut)
-			}
-			return m[1]
-		}
-		arn := runClient(t, clientEnv(t, get("AWS_CONTAINER_CREDENTIALS_FULL_URI"), get("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE")),
-			"aws", "sts", "get-caller-identity", "--endpoint-url", stsURL, "--output", "json")
+		arn := awsCLICaller(t, mustVerb, stsURL, slot)
 		if !strings.Contains(arn, ":assumed-role/"+wantRole+"/") {
 			t.Errorf("slot %q: caller %s, want role %s", slot, arn, wantRole)
 		}

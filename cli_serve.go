@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
+	"runtime/debug"
 
 	"github.com/pkg/browser"
 
@@ -95,6 +97,7 @@ func (c *cli) serve(args []string) int {
 	if err != nil {
 		return c.fail(err)
 	}
+	tuneServingGC()
 	e, err := engine.Start(c.ctx, cfg)
 	if err != nil {
 		return c.fail(err)
@@ -106,6 +109,19 @@ func (c *cli) serve(args []string) int {
 	cfg.Log.Info("shutting down")
 	e.Close()
 	return exitOK
+}
+
+// servingGCPercent is the GC target of the long-running process. Its live
+// heap is ~1 MB, most of it the AWS SDK's tables, which with Go's default
+// (100, and a 4 MB floor) every 3 MB allocated under load marks again: 200
+// makes the cycles per request less than half as many, for at most 4 MiB
+// more heap under load (idle memory is unchanged). GOGC, when set, wins.
+const servingGCPercent = 200
+
+func tuneServingGC() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(servingGCPercent)
+	}
 }
 
 // startTray runs rolecall with its tray icon, or headless with a one-line
@@ -120,6 +136,7 @@ func (c *cli) startTray() int {
 		return c.fail(err)
 	}
 	a := newApp(&cfg)
+	tuneServingGC()
 	e, err := engine.Start(c.ctx, cfg)
 	if err != nil {
 		a.notifier.Close()

@@ -53,6 +53,9 @@ type Profile struct {
 	Source                   string
 	Duration                 time.Duration
 	ExternalID               string
+	// LoginSession is set on profiles of an `aws login` session (the
+	// principal's ARN, also their Session); not on chains on top of them.
+	LoginSession string
 }
 
 // AWSConfig is what rolecall reads of the AWS config file: one pass over
@@ -67,6 +70,9 @@ type AWSConfig struct {
 	// Skipped names profiles that cannot be served and why (static keys,
 	// credential_process, ...).
 	Skipped map[string]string
+	// LoginSessions are the `aws login` sessions the profiles name, by
+	// login_session (the principal's ARN).
+	LoginSessions map[string]*LoginSession
 	// Missing: there is no file at Path.
 	Missing bool
 
@@ -100,7 +106,8 @@ func ConfigPath() string {
 // LoadAWSConfig reads the AWS config file at path in one pass. A missing
 // file is an empty config, marked Missing.
 func LoadAWSConfig(ctx context.Context, path string) (*AWSConfig, error) {
-	c := &AWSConfig{Path: path, Sessions: map[string]*Session{}, Profiles: map[string]*Profile{}, Skipped: map[string]string{}, resolved: map[string]*resolvedProfile{}}
+	c := &AWSConfig{Path: path, Sessions: map[string]*Session{}, Profiles: map[string]*Profile{}, Skipped: map[string]string{},
+		LoginSessions: map[string]*LoginSession{}, resolved: map[string]*resolvedProfile{}}
 	text, err := readText(path)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
@@ -241,6 +248,13 @@ func (c *AWSConfig) profile(sc config.SharedConfig) (*resolvedProfile, string) {
 		}
 		p.Session = key
 		return p, ""
+	case sc.LoginSession != "":
+		arn := strings.TrimSpace(sc.LoginSession)
+		if _, ok := c.LoginSessions[arn]; !ok || sc.Region == "" {
+			return nil, skipLoginNoRegion
+		}
+		p.Session, p.LoginSession, p.AccountID = arn, arn, arnAccount(arn)
+		return p, ""
 	case sc.CredentialProcess != "":
 		return nil, skipProcess
 	case sc.Credentials.HasKeys():
@@ -253,7 +267,9 @@ func (c *AWSConfig) profile(sc config.SharedConfig) (*resolvedProfile, string) {
 const (
 	skipProcess = "credential_process profiles are not served by rolecall"
 	skipStatic  = "static keys are not served by rolecall (they would be a long-lived secret in memory)"
-	skipNoSSO   = "no SSO settings (sso_session or sso_start_url with sso_account_id and sso_role_name)"
+	skipNoSSO   = "no SSO settings (sso_session or sso_start_url with sso_account_id and sso_role_name) and no login_session"
+
+	skipLoginNoRegion = "login_session without region: add `region = ...` (the region `aws login` signed in to)"
 )
 
 func splitScopes(s string) []string {

@@ -363,3 +363,43 @@ func (c *Client) loginStatus(ctx context.Context, ls *LoginSession) SessionStatu
 	}
 	return ss
 }
+
+// CheckLoginSessions looks at the cache file of every login session once
+// (its size, modification time and inode; nothing is read unless it
+// changed) and reads those that changed: a sign-in by `aws login` (or a
+// refresh by the AWS CLI) while rolecall runs. A session that needed a
+// login and is usable again is published as a Login event, so its slots
+// are fetched at once. The application calls it from its AWS config poll.
+func (c *Client) CheckLoginSessions(ctx context.Context) {
+	cfg, err := c.config(ctx)
+	if err != nil {
+		return
+	}
+	for _, ls := range cfg.LoginSessions {
+		st := c.loginState(ls.ARN)
+		path := c.loginCachePath(ls.ARN)
+		stamp := stampOf(path)
+		c.mu.Lock()
+		changed := stamp != st.stamp
+		usable := st.cache != nil && st.refused != st.cache.RefreshToken
+		c.mu.Unlock()
+		if !changed || !stamp.exists {
+			continue
+		}
+		select {
+		case st.turn <- struct{}{}:
+		default:
+			continue // being read or refreshed: that reads the change
+		}
+		lc, err := c.readLoginLocked(st, ls, path)
+		st.give()
+		if err != nil {
+			c.log.Debug("login cache changed but cannot be used", "session", ls.ARN, "err", err)
+			continue
+		}
+		c.mu.Lock()
+		now := st.refused != lc.RefreshToken
+		c.mu.Unlock()
+		c.publish(Event{Session: ls.ARN, Login: now && !usable})
+	}
+}

@@ -524,3 +524,37 @@ func TestWithLoginProfile(t *testing.T) {
 		})
 	}
 }
+
+// TestLoginSeenWhenTheCLISignsIn: a session that needed a login is
+// published as signed in once `aws login` writes its file; an unchanged
+// file is not read again.
+func TestLoginSeenWhenTheCLISignsIn(t *testing.T) {
+	h := newLoginHarness(t)
+	events, stop := h.client.Subscribe()
+	defer stop()
+	if _, err := h.fetch("me"); !errors.Is(err, creds.ErrLoginRequired) {
+		t.Fatalf("without a file: %v", err)
+	}
+	h.client.CheckLoginSessions(context.Background())
+	select {
+	case ev := <-events:
+		t.Fatalf("event %+v without a change", ev)
+	default:
+	}
+	h.cacheFile(loginARN)
+	h.client.CheckLoginSessions(context.Background())
+	select {
+	case ev := <-events:
+		if ev.Session != loginARN || !ev.Login {
+			t.Errorf("event %+v, want a login of %s", ev, loginARN)
+		}
+	default:
+		t.Fatal("no event after `aws login` wrote the file")
+	}
+	h.client.CheckLoginSessions(context.Background())
+	select {
+	case ev := <-events:
+		t.Errorf("event %+v for a file read already", ev)
+	default:
+	}
+}

@@ -151,6 +151,18 @@ func (c *AWSConfig) resolve(ctx context.Context, name string) (*resolvedProfile,
 		// Stopping: the resolves queued here are not run one by one.
 		return nil, err
 	}
+	if ls := c.loginSource(name); ls != "" {
+		// The SDK's loader refuses a source_profile that holds only
+		// login_session ("failed to load assume role"; its
+		// hasCredentials does not know the key): such chains are made
+		// from rolecall's own reading of the file.
+		p := c.ownChain(name, 0)
+		if p == nil {
+			return nil, fmt.Errorf("profile %s cannot be served: %s", name, c.Skipped[name])
+		}
+		c.resolved[name] = p
+		return p, nil
+	}
 	// The SDK's loader reads whole files: it gets one holding only the
 	// sections this profile needs, where the system can make one in
 	// memory, so that its cost does not grow with the other profiles.
@@ -172,6 +184,35 @@ func (c *AWSConfig) resolve(ctx context.Context, name string) (*resolvedProfile,
 	}
 	c.resolved[name] = p
 	return p, nil
+}
+
+// loginSource is the login session at the root of profile name's chain,
+// or "" when it is not one of a login session's chains.
+func (c *AWSConfig) loginSource(name string) string {
+	p, ok := c.Profiles[name]
+	if !ok || p.Source == "" {
+		return ""
+	}
+	if _, ok := c.LoginSessions[p.Session]; ok {
+		return p.Session
+	}
+	return ""
+}
+
+// ownChain is profile name and its source chain as rolecall's one pass
+// over the file read them.
+func (c *AWSConfig) ownChain(name string, depth int) *resolvedProfile {
+	p, ok := c.Profiles[name]
+	if !ok || depth > maxChain {
+		return nil
+	}
+	rp := &resolvedProfile{Profile: p}
+	if p.Source != "" {
+		if rp.src = c.ownChain(p.Source, depth+1); rp.src == nil {
+			return nil
+		}
+	}
+	return rp
 }
 
 // chainText is the text of the sections the SDK needs to resolve name: its

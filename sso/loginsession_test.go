@@ -150,6 +150,11 @@ login_session = arn:aws:iam::111111111111:user/bob
 		t.Errorf("roles = %v, want me and deploy of %s", got, loginARN)
 	}
 	cfg, _ := h.client.config(context.Background())
+	// The SDK's loader refuses this chain; rolecall resolves it itself.
+	rp, err := cfg.resolve(context.Background(), "deploy")
+	if err != nil || rp.RoleARN != "arn:aws:iam::222222222222:role/Deploy" || rp.src == nil || rp.src.LoginSession != loginARN {
+		t.Errorf("deploy resolves to %+v (%v), want the role on the login session", rp, err)
+	}
 	if why := cfg.Skipped["noregion"]; why != skipLoginNoRegion {
 		t.Errorf("noregion skipped for %q", why)
 	}

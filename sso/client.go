@@ -95,8 +95,9 @@ type Client struct {
 	sessions map[string]*sessionState
 	logins   map[string]*loginState // by login_session
 	// signinFlows are the `aws login` sign-ins running, by profile.
-	signinFlows map[string]*signinFlow
-	awsCfg      map[string]aws.Config // by region
+	signinFlows     map[string]*signinFlow
+	signinCancelled map[string]time.Time  // when the user last cancelled one, by profile
+	awsCfg          map[string]aws.Config // by region
 
 	events events
 

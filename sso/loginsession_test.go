@@ -563,3 +563,39 @@ func TestLoginSeenWhenTheCLISignsIn(t *testing.T) {
 	default:
 	}
 }
+
+// TestLoginSignInCancelled: a cancelled sign-in is not started again by
+// itself at once (the tray's automatic sign-in), but is when asked.
+func TestLoginSignInCancelled(t *testing.T) {
+	h := newLoginHarness(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	opened := make(chan string, 1)
+	done := make(chan error, 1)
+	go func() {
+		_, err := h.client.SignIn(ctx, "me", SigninOptions{Open: func(u string) { opened <- u }})
+		done <- err
+	}()
+	<-opened
+	cancel() // the only caller went away: the sign-in stops
+	if err := <-done; !errors.Is(err, ErrLoginCancelled) {
+		t.Fatalf("%v", err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+		h.client.mu.Lock()
+		running := h.client.signinFlows["me"] != nil
+		h.client.mu.Unlock()
+		if !running {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the sign-in did not stop")
+		}
+	}
+	if _, err := h.client.SignIn(context.Background(), "me", SigninOptions{Automatic: true, Open: func(string) { t.Error("a browser opened by itself after a cancel") }}); !errors.Is(err, ErrLoginCancelled) {
+		t.Errorf("automatic sign-in right after a cancel: %v", err)
+	}
+	_, err := h.client.SignIn(context.Background(), "me", SigninOptions{Open: func(u string) { go page(t, u) }})
+	if err != nil {
+		t.Errorf("a sign-in the user asked for: %v", err)
+	}
+}

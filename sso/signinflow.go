@@ -36,6 +36,10 @@ type SigninOptions struct {
 	// OnPrompt receives the sign-in URL once it is known: for a
 	// cross-device sign-in, the URL to open on the other device.
 	OnPrompt func(Prompt)
+	// Automatic marks a sign-in rolecall started by itself (a slot
+	// needing it): it does not start again right after the user
+	// cancelled one.
+	Automatic bool
 }
 
 // LoginResult is a finished sign-in.
@@ -79,6 +83,10 @@ func (c *Client) SignIn(ctx context.Context, profile string, opts SigninOptions)
 		c.signinFlows = map[string]*signinFlow{}
 	}
 	f := c.signinFlows[profile]
+	if f == nil && opts.Automatic && c.opts.Now().Sub(c.signinCancelled[profile]) < recentCancel {
+		c.mu.Unlock()
+		return nil, fmt.Errorf("sign-in of profile %s: %w moments ago; not starting another by itself", profile, ErrLoginCancelled)
+	}
 	if f == nil {
 		fctx, cancel := context.WithCancel(context.Background())
 		f = &signinFlow{started: make(chan struct{}), done: make(chan struct{}), codes: make(chan string, 1), cancel: cancel, cross: opts.CrossDevice}
@@ -171,6 +179,10 @@ func (c *Client) runSignin(ctx context.Context, profile, region string, f *signi
 	c.mu.Lock()
 	delete(c.signinFlows, profile)
 	if errors.Is(err, context.Canceled) {
+		if c.signinCancelled == nil {
+			c.signinCancelled = map[string]time.Time{}
+		}
+		c.signinCancelled[profile] = c.opts.Now()
 		err = fmt.Errorf("sign-in of profile %s: %w", profile, ErrLoginCancelled)
 	}
 	f.res, f.err = res, err

@@ -35,6 +35,19 @@ func (c *managerClock) NewTimer(d time.Duration) creds.Timer {
 	return t
 }
 
+// waiters counts the timers not yet fired or stopped.
+func (c *managerClock) waiters() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	n := 0
+	for _, t := range c.timers {
+		if !t.stopped {
+			n++
+		}
+	}
+	return n
+}
+
 func (c *managerClock) advance(d time.Duration) {
 	c.h.advance(d)
 	c.mu.Lock()
@@ -106,11 +119,13 @@ func TestLoginSlotsUnderTheManager(t *testing.T) {
 					settled = false
 				}
 			}
-			if settled {
+			// ... and the scheduler sleeps on a timer set from this
+			// time (set before, it would wake late).
+			if settled && clock.waiters() > 0 {
 				break
 			}
 			if ctx.Err() != nil {
-				t.Fatalf("at +%v the slots hold %+v", now.Sub(start), st)
+				t.Fatalf("at +%v the slots hold %+v and %+v", now.Sub(start), *st.Default, st.Named)
 			}
 			time.Sleep(time.Millisecond)
 		}

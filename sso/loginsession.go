@@ -403,3 +403,15 @@ func (c *Client) CheckLoginSessions(ctx context.Context) {
 		c.publish(Event{Session: ls.ARN, Login: now && !usable})
 	}
 }
+
+// LoginSessionOf is the login session named key (its ARN, as in
+// SessionStatus.Key and creds.Profile.Session); false when key is not one
+// (an IAM Identity Center session).
+func (c *Client) LoginSessionOf(ctx context.Context, key string) (*LoginSession, bool) {
+	cfg, err := c.config(ctx)
+	if err != nil {
+		return nil, false
+	}
+	ls, ok := cfg.LoginSessions[key]
+	return ls, ok
+}

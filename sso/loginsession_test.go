@@ -67,6 +67,7 @@ func newLoginHarness(t *testing.T) *loginHarness {
 	h.client = NewClient(Options{
 		Keyring: keyring.New("rolecall-test-"+t.Name(), nil), ConfigPath: h.cfg, LoginCacheDir: h.dir,
 		CLICacheDir: filepath.Join(dir, "sso"), Now: h.Now, PKCEWait: 10 * time.Second,
+		Graphical: func() bool { return true },
 	})
 	return h
 }

@@ -75,8 +75,11 @@ func (c *Client) SignIn(ctx context.Context, profile string, opts SigninOptions)
 	if err != nil {
 		return nil, err
 	}
-	if !opts.CrossDevice && opts.Open == nil {
-		return nil, errors.New("sign in: no way to open a browser here: use the cross-device sign-in (--no-browser)")
+	// The browser's redirect must reach this machine's loopback: without
+	// a browser to open, in an SSH session or without a display, the
+	// sign-in is cross-device.
+	if opts.Open == nil || !c.opts.Graphical() {
+		opts.CrossDevice = true
 	}
 	c.mu.Lock()
 	if c.signinFlows == nil {
@@ -243,7 +246,7 @@ func (c *Client) signin1(ctx context.Context, profile, region string, f *signinF
 	}
 	authURL := base.String() + "/v1/authorize?" + strings.Join(q, "&")
 	c.mu.Lock()
-	f.prompt = Prompt{Session: profile, VerificationURI: authURL, VerificationURIComplete: authURL, ExpiresAt: c.opts.Now().Add(c.signinWait())}
+	f.prompt = Prompt{Session: profile, VerificationURI: authURL, VerificationURIComplete: authURL, ExpiresAt: c.opts.Now().Add(c.signinWait()), CrossDevice: opts.CrossDevice}
 	c.mu.Unlock()
 	close(f.started)
 	c.publish(Event{Session: profile})

@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -204,5 +206,129 @@ role_session_name = auditor
 	}
 	if n := fake.Calls("CreateOAuth2Token.error.TOKEN_EXPIRED"); n != 1 {
 		t.Errorf("the sign-in service was asked %d times after TOKEN_EXPIRED, want once", n)
+	}
+}
+
+// TestLoginSessionSignIn: `rolecall login --profile` signs in as `aws
+// login` does, through the running rolecall: in the browser of this
+// machine (the fake browser follows the sign-in page's redirect to
+// rolecall's loopback listener), and cross-device (the code the sign-in
+// page shows pasted in the terminal). Each writes the CLI's cache and a
+// new profile, which then serves the AWS CLI.
+func TestLoginSessionSignIn(t *testing.T) {
+	if _, err := exec.LookPath("aws"); err != nil {
+		skipOrFail(t, "the AWS CLI (aws) is missing: sudo apt-get install awscli")
+	}
+	stsURL := moto(t)
+	s := desktoptest.Start(t)
+	s.StartKeyring(t)
+	fake := fakeidc.New()
+	defer fake.Close()
+	fake.Lock()
+	fake.Signin().Mint = motoSigninMint(t, stsURL)
+	fake.Signin().Session = "arn:aws:sts::111111111111:assumed-role/Admin/bob"
+	fake.Unlock()
+
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "aws-config")
+	const others = "# keep me\n[profile other]\nregion = eu-west-1\n"
+	os.WriteFile(cfg, []byte(others), 0o600)
+	cacheDir := filepath.Join(dir, "login-cache")
+	pathEnv, browserLog := fakeBrowser(t, dir)
+	env := append(os.Environ(), s.Env...)
+	env = append(env, pathEnv, "ROLECALL_SOCKET=", "AWS_CONFIG_FILE="+cfg, "HOME="+dir, "AWS_LOGIN_CACHE_DIRECTORY="+cacheDir,
+		"AWS_ENDPOINT_URL_SIGNIN="+fake.URL, "AWS_ENDPOINT_URL_STS="+stsURL,
+		// A desktop session here: the browser's redirect reaches rolecall.
+		"DISPLAY=:0", "SSH_CONNECTION=", "SSH_TTY=")
+	p := startServe(t, env, freePort(t))
+	mustVerb := func(args ...string) string {
+		t.Helper()
+		out, err := p.verb(args...)
+		if err != nil {
+			t.Fatalf("rolecall %s: %v\n%s\nserve logs:\n%s", strings.Join(args, " "), err, out, p.logs.String())
+		}
+		return out
+	}
+	caller := func(profile string) string {
+		t.Helper()
+		out := mustVerb("env", "--shell", "sh", "--profile", profile)
+		get := func(k string) string {
+			m := regexp.MustCompile(`(?m)^export ` + k + `='([^']*)'$`).FindStringSubmatch(out)
+			if m == nil {
+				t.Fatalf("no %s in %q", k, out)
+			}
+			return m[1]
+		}
+		token := strings.TrimSpace(mustVerb("token"))
+		return runClient(t, tokenFormEnv(t, formBoth, get("AWS_CONTAINER_CREDENTIALS_FULL_URI"), get("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"), token),
+			"aws", "sts", "get-caller-identity", "--endpoint-url", stsURL, "--output", "json")
+	}
+
+	// In this machine's browser.
+	if out := mustVerb("login", "--profile", "bob", "--region", "us-east-1"); !strings.Contains(out, "signed in to bob until") {
+		t.Errorf("login printed %q", out)
+	}
+	if b, _ := os.ReadFile(browserLog); strings.Count(string(b), "\n") != 1 || !strings.Contains(string(b), "/v1/authorize?response_type=code&client_id=arn%3Aaws%3Asignin%3A%3A%3Adevtools%2Fsame-device") {
+		t.Errorf("browser opened: %q", b)
+	}
+	b, _ := os.ReadFile(cfg)
+	if want := others + "\n[profile bob]\nlogin_session = arn:aws:sts::111111111111:assumed-role/Admin/bob\nregion = us-east-1\n"; string(b) != want {
+		t.Errorf("AWS config after the sign-in:\n%s\nwant:\n%s", b, want)
+	}
+	mustVerb("load", "--profile", "bob", "--slot")
+	if arn := caller("bob"); arn != "arn:aws:sts::111111111111:assumed-role/Admin/bob" {
+		t.Errorf("bob's slot: caller %s", arn)
+	}
+
+	// On another device: the code the sign-in page shows, pasted here.
+	fake.Lock()
+	fake.Signin().Session = "arn:aws:sts::111111111111:assumed-role/Admin/carol"
+	fake.Unlock()
+	cmd := exec.Command(p.bin, "login", "--profile", "carol", "--region", "us-east-1", "--no-browser")
+	cmd.Env = p.env
+	stdin, _ := cmd.StdinPipe()
+	stderr, _ := cmd.StderrPipe()
+	var stdout strings.Builder
+	cmd.Stdout = &stdout
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	var shown strings.Builder
+	buf := make([]byte, 4096)
+	for !strings.Contains(shown.String(), "paste the code") {
+		n, err := stderr.Read(buf)
+		shown.Write(buf[:n])
+		if err != nil {
+			t.Fatalf("login --no-browser printed %q: %v", shown.String(), err)
+		}
+	}
+	m := regexp.MustCompile(`(?m)^  (http\S+/v1/authorize\?\S+)$`).FindStringSubmatch(shown.String())
+	if m == nil || !strings.Contains(m[1], "devtools%2Fcross-device") {
+		t.Fatalf("login --no-browser printed %q", shown.String())
+	}
+	resp, err := http.Get(m[1]) // the other device's browser
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	code, err := fakeidc.ConfirmationCode(string(page))
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.WriteString(stdin, code+"\n")
+	if err := cmd.Wait(); err != nil || !strings.Contains(stdout.String(), "signed in to carol until") {
+		t.Fatalf("login --no-browser: %v, %q %q\nserve logs:\n%s", err, stdout.String(), shown.String(), p.logs.String())
+	}
+	if b, _ := os.ReadFile(browserLog); strings.Count(string(b), "\n") != 1 {
+		t.Errorf("--no-browser opened a browser: %q", b)
+	}
+	mustVerb("load", "--profile", "carol", "--slot")
+	if arn := caller("carol"); arn != "arn:aws:sts::111111111111:assumed-role/Admin/carol" {
+		t.Errorf("carol's slot: caller %s", arn)
+	}
+	if n := fake.Calls("CreateOAuth2Token.authorization_code.ok"); n != 2 {
+		t.Errorf("%d code exchanges, want 2", n)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 
 	"github.com/rolecall/rolecall/creds"
 	"github.com/rolecall/rolecall/server/control"
@@ -17,7 +18,7 @@ const usage = `rolecall serves AWS credentials for the role you pick to every pr
 Usage:
   rolecall                    start with the tray icon (headless, as serve, when there is no tray)
   rolecall serve [flags]      run in the foreground, log to stderr
-  rolecall login [--sso-session NAME] [--no-browser] [--pkce]
+  rolecall login [--sso-session NAME | --profile P [--region R]] [--no-browser] [--pkce]
   rolecall logout [--sso-session NAME]
   rolecall roles [--json]     every role you can load
   rolecall load --profile P [--slot]
@@ -59,12 +60,13 @@ const (
 // cli carries what every command needs.
 type cli struct {
 	ctx    context.Context
+	stdin  io.Reader // what a person types (the code of a cross-device sign-in)
 	stdout io.Writer
 	stderr io.Writer
 }
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	c := &cli{ctx: ctx, stdout: stdout, stderr: stderr}
+	c := &cli{ctx: ctx, stdin: os.Stdin, stdout: stdout, stderr: stderr}
 	if len(args) == 0 {
 		return c.startTray()
 	}

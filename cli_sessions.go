@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"fmt"
 	"strings"
 	"sync"
@@ -12,9 +13,11 @@ import (
 )
 
 func (c *cli) login(args []string) int {
-	fs := c.flags("login", "login [--sso-session NAME] [--no-browser] [--pkce] [--force]", "rolecall login --sso-session corp --pkce")
+	fs := c.flags("login", "login [--sso-session NAME | --profile P [--region R]] [--no-browser] [--pkce] [--force]", "rolecall login --sso-session corp --pkce")
 	var req control.LoginRequest
 	fs.StringVar(&req.Session, "sso-session", "", "the [sso-session NAME] of ~/.aws/config (default: the only one)")
+	fs.StringVar(&req.Profile, "profile", "", "sign in as `aws login` does, for this login_session profile (a new one is added to ~/.aws/config)")
+	fs.StringVar(&req.Region, "region", "", "the region to sign in to, for a new --profile")
 	fs.BoolVar(&req.NoBrowser, "no-browser", false, "do not open a browser; print the URL to open elsewhere (always the device flow)")
 	fs.BoolVar(&req.PKCE, "pkce", false, "sign in with the authorization code and PKCE, as the AWS CLI v2 does (needs a browser on this machine; settings: login_flow = \"pkce\")")
 	fs.BoolVar(&req.Force, "force", false, "start a new Identity Center session with its full length (signing in again keeps the session's end): the current one is ended first")
@@ -35,6 +38,10 @@ func (c *cli) login(args []string) int {
 			waiting.Stop()
 			mu.Lock()
 			defer mu.Unlock()
+			if p.CrossDevice { // `aws login` on another device
+				c.pasteSigninCode(cl, req.Profile, p.VerificationURIComplete)
+				return
+			}
 			if p.UserCode == "" { // PKCE: the browser comes back to rolecall
 				fmt.Fprintf(c.stderr, "A browser opens to sign in; if none does, open:\n  %s\nWaiting for the browser to come back to rolecall...\n", p.VerificationURIComplete)
 				return
@@ -52,6 +59,21 @@ func (c *cli) login(args []string) int {
 		fmt.Fprintf(c.stdout, "signed in to %s until %s\n", res.Session, expiresIn(res.ExpiresAt))
 		return nil
 	})
+}
+
+// pasteSigninCode shows the sign-in URL of a cross-device `aws login`
+// sign-in and hands the running rolecall the code the user pastes from
+// the sign-in page.
+func (c *cli) pasteSigninCode(cl *control.Client, profile, url string) {
+	fmt.Fprintf(c.stderr, "Open this URL in a browser on any device and sign in:\n  %s\nThen paste the code the page shows here: ", url)
+	line, err := bufio.NewReader(c.stdin).ReadString('\n')
+	if err != nil && line == "" {
+		fmt.Fprintln(c.stderr, "\nno code read:", err)
+		return
+	}
+	if err := cl.SigninCode(c.ctx, profile, strings.TrimSpace(line)); err != nil {
+		fmt.Fprintln(c.stderr, err)
+	}
 }
 
 // loginWaitNotice is how long a login waits for its code in silence (a

@@ -9,7 +9,7 @@ import (
 // verbFlags lists every verb with its flags, for the shell completions.
 var verbFlags = map[string][]string{
 	"serve":      {"--bind", "--port", "--tls-cert", "--tls-key", "--imds", "--debug"},
-	"login":      {"--sso-session", "--no-browser", "--pkce", "--force"},
+	"login":      {"--sso-session", "--profile", "--region", "--no-browser", "--pkce", "--force"},
 	"logout":     {"--sso-session"},
 	"roles":      {"--json", "--names"},
 	"load":       {"--profile", "--account", "--role", "--slot"},

@@ -39,7 +39,7 @@ func TestBashCompletion(t *testing.T) {
 		"rolecall autostart s":   "status",
 		"rolecall cr":            "credential-process",
 		"rolecall console --p":   "--profile --print",
-		"rolecall login --p":     "--pkce",
+		"rolecall login --p":     "--profile --pkce",
 	} {
 		w := strings.Fields(words)
 		prog := "source " + script + "; COMP_WORDS=(" + strings.Join(w, " ") + "); COMP_CWORD=" + strconv.Itoa(len(w)-1) + "; _rolecall; echo ${COMPREPLY[@]}"

@@ -240,12 +240,16 @@ func checkSessions(r *doctorRun) {
 		r.add("AWS config", err.Error(), "fix the file named in the message")
 	}
 	for _, s := range sessions {
-		name := "sso-session " + s.Key
+		name, login := "sso-session "+s.Key, "rolecall login --sso-session "+s.Key
+		ends := s.ExpiresAt
+		if s.Kind == sso.KindLogin { // `aws login`: ends 12 hours after its sign-in
+			name, login, ends = "aws login session "+s.Label, "rolecall login --profile "+s.Profile, s.Ends
+		}
 		switch {
 		case !s.SignedIn:
-			r.add(name, "not signed in, or the session has expired", "rolecall login --sso-session "+s.Key)
-		case !s.Renewable && s.ExpiresAt.Sub(r.now) < r.expiringIn:
-			r.add(name, "the session ends at "+s.ExpiresAt.Local().Format("15:04"), "rolecall login --sso-session "+s.Key+" (before then)")
+			r.add(name, "not signed in, or the session has expired", login)
+		case (!s.Renewable || s.Kind == sso.KindLogin) && !ends.IsZero() && ends.Sub(r.now) < r.expiringIn:
+			r.add(name, "the session ends at "+ends.Local().Format("15:04"), login+" (before then)")
 		default:
 			r.add(name, "", "")
 		}

@@ -136,6 +136,17 @@ func TestDoctor(t *testing.T) {
 				return []sso.SessionStatus{{Key: "corp", SignedIn: true, ExpiresAt: e.now.Add(20 * time.Minute)}}, nil
 			}
 		}, "sso-session corp", "before then"},
+		{"aws login session ended", func(e *doctorEnv) {
+			e.sessions = func() ([]sso.SessionStatus, error) {
+				return []sso.SessionStatus{{Key: "arn:aws:iam::111111111111:user/alice", Kind: sso.KindLogin, Label: "alice in 111111111111", Profile: "me"}}, nil
+			}
+		}, "aws login session alice in 111111111111", "rolecall login --profile me"},
+		{"aws login session close to its 12 hours", func(e *doctorEnv) {
+			e.sessions = func() ([]sso.SessionStatus, error) {
+				return []sso.SessionStatus{{Key: "arn:aws:iam::111111111111:user/alice", Kind: sso.KindLogin, Label: "alice in 111111111111", Profile: "me",
+					SignedIn: true, Renewable: true, ExpiresAt: e.now.Add(14 * time.Minute), Ends: e.now.Add(30 * time.Minute)}}, nil
+			}
+		}, "aws login session alice in 111111111111", "rolecall login --profile me (before then)"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -15,6 +15,10 @@ const ExpirationFormat = "2006-01-02T15:04:05Z"
 // slot: what went wrong and what to do next. The credential listener and
 // the control channel both answer with it.
 func Advice(slot string, err error) string {
+	var p *Problem
+	if errors.As(err, &p) && selfAdvising[p.Text] {
+		return p.msg
+	}
 	switch {
 	case errors.Is(err, ErrNothingLoaded):
 		return Say(NothingLoaded)
@@ -117,25 +121,42 @@ const (
 	NoteFailingBody                     // -
 	DoctorKeyringLocked                 // error
 	// Grants (grant.go).
-	GrantWasRevoked    // name, when, name, slot
-	GrantHasExpired    // name, when, name, slot
-	GrantUnknown       // -
-	GrantScope         // name, slot, what was asked
-	ContainerRoute     // -
-	GrantExists        // name, name
-	GrantNoSuchName    // name
-	GrantBadName       // name
-	GrantBadTTL        // ttl
-	DoctorGrant        // name, what happened
-	DoctorGrantFix     // -
-	HostSetupDone      // interfaces, port
-	HostSetupUndone    // -
-	HostSetupNeedsRoot // verb
-	HostSetupNoIface   // -
-	HostSetupBadIface  // name
-	SlotUnloaded       // slot, slot
-	Superseded         // slot label
+	GrantWasRevoked      // name, when, name, slot
+	GrantHasExpired      // name, when, name, slot
+	GrantUnknown         // -
+	GrantScope           // name, slot, what was asked
+	ContainerRoute       // -
+	GrantExists          // name, name
+	GrantNoSuchName      // name
+	GrantBadName         // name
+	GrantBadTTL          // ttl
+	DoctorGrant          // name, what happened
+	DoctorGrantFix       // -
+	HostSetupDone        // interfaces, port
+	HostSetupUndone      // -
+	HostSetupNeedsRoot   // verb
+	HostSetupNoIface     // -
+	HostSetupBadIface    // name
+	SlotUnloaded         // slot, slot
+	Superseded           // slot label
+	LoginCacheMissing    // file, profile, profile
+	LoginCacheBroken     // file, why, profile, profile
+	LoginSessionEnded    // session label, profile, profile
+	LoginPasswordChanged // session label, profile, profile
+	LoginNoPermission    // principal, profile
+	SigninUnreachable    // host
+	LoginCodeInvalid     // profile
+	LoginCodeExpired     // profile
+	LoginRefusedBrowser  // error code, profile
+	LoginNotSession      // profile, path
 )
+
+// selfAdvising texts say by themselves what went wrong for a slot and
+// what to do: Advice answers with them as they are.
+var selfAdvising = map[Text]bool{
+	LoginCacheMissing: true, LoginCacheBroken: true, LoginSessionEnded: true,
+	LoginPasswordChanged: true, LoginNoPermission: true,
+}
 
 // texts is the one mapping from a Text to its words (fmt verbs for its
 // arguments).
@@ -243,7 +264,22 @@ var texts = map[Text]string{
 	HostSetupBadIface: "no network interface named %q: `ip link` lists them",
 	SlotUnloaded: "slot %q was unloaded by you: rolecall does not load it on demand until you load it again " +
 		"(`rolecall load --profile %s --slot`)",
-	Superseded: "not loaded: a later request for %s (another load or an unload) was asked after this one and wins",
+	Superseded:        "not loaded: a later request for %s (another load or an unload) was asked after this one and wins",
+	LoginCacheMissing: "no `aws login` session in %s: run `rolecall login --profile %s` (or `aws login --profile %s`), then retry",
+	LoginCacheBroken: "the `aws login` cache %s cannot be used (%s): sign in again with `rolecall login --profile %s` " +
+		"(or `aws login --profile %s`), which replaces it",
+	LoginSessionEnded: "the `aws login` session of %s has ended (sessions last up to 12 hours): " +
+		"run `rolecall login --profile %s` (or `aws login --profile %s`), or use Log in in the tray, then retry",
+	LoginPasswordChanged: "the `aws login` session of %s ended because the password changed: " +
+		"run `rolecall login --profile %s` (or `aws login --profile %s`) with the new password",
+	LoginNoPermission: "%s may not renew its `aws login` session: it needs the permission signin:CreateOAuth2Token " +
+		"(the AWS managed policy SignInLocalDevelopmentAccess); ask an administrator to attach it, then run `rolecall load --profile %s` again",
+	SigninUnreachable: "cannot reach the AWS sign-in service at %s (network, proxy, or the profile's region?); rolecall retries by itself",
+	LoginCodeInvalid:  "that is not the code the sign-in page shows (copy all of it): run `rolecall login --profile %s --no-browser` again",
+	LoginCodeExpired: "the sign-in took too long and its code expired before rolecall could use it: " +
+		"run `rolecall login --profile %s` again",
+	LoginRefusedBrowser: "the AWS sign-in page refused the login (%s): run `rolecall login --profile %s` to try again",
+	LoginNotSession:     "profile %s has no login_session in %s: `rolecall login --profile` signs in `aws login` profiles; for IAM Identity Center use `rolecall login --sso-session NAME`",
 }
 
 // Say is the text t with its arguments.

@@ -31,7 +31,7 @@ type Config struct {
 	Clock  Clock // default SystemClock
 	Logger *slog.Logger
 	// RefreshWindow: a slot is refreshed when the time left falls below
-	// min(RefreshWindow, lifetime - 1 minute). Default 20 minutes, the
+	// min(RefreshWindow, lifetime - MinAge). Default 20 minutes, the
 	// margin botocore's IMDS provider wants.
 	RefreshWindow time.Duration
 	// RequestWait bounds how long a request for expired credentials waits

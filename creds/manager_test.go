@@ -97,7 +97,9 @@ func TestRefreshAt(t *testing.T) {
 	}{
 		{"one hour, default window", time.Hour, 20 * time.Minute, 40 * time.Minute},
 		{"one hour, small window", time.Hour, 5 * time.Minute, 55 * time.Minute},
-		{"fifteen minutes: lifetime minus a minute wins", 15 * time.Minute, 20 * time.Minute, time.Minute},
+		{"fifteen minutes: lifetime minus MinAge wins, 12 minutes served", 15 * time.Minute, 20 * time.Minute, 3 * time.Minute},
+		{"fifteen minutes, small window", 15 * time.Minute, 5 * time.Minute, 10 * time.Minute},
+		{"five minutes: after MinAge", 5 * time.Minute, 20 * time.Minute, 3 * time.Minute},
 		{"twelve hours", 12 * time.Hour, 20 * time.Minute, 12*time.Hour - 20*time.Minute},
 		{"shorter than a minute: at expiry", 30 * time.Second, 20 * time.Minute, 30 * time.Second},
 	}

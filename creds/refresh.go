@@ -253,12 +253,24 @@ func (m *Manager) dueLocked(s *slot) time.Time {
 	return RefreshAt(s.creds, m.cfg.RefreshWindow)
 }
 
+// MinAge is how long credentials are used before they are fetched again,
+// however short-lived: RefreshAt never falls earlier than Issued+MinAge.
+// With the 15-minute credentials of `aws login` sessions (and AssumeRole's
+// shortest), a slot is fetched every 3 minutes and always serves at least
+// 12 minutes: more than botocore's 10-minute mandatory refresh (below it
+// every call of a client blocks on a refresh) and the 5-minute expiry
+// windows of the Go and JavaScript SDKs. A Fetcher that shares upstream
+// credentials between slots (a login session) hands out the ones it holds
+// while they are younger than MinAge, so the slots sharing them stay in
+// step and cause one upstream refresh.
+const MinAge = 3 * time.Minute
+
 // RefreshAt is when credentials c should be refreshed given the refresh
-// window: when the time left falls below min(window, lifetime - 1 minute).
-// The minute keeps short-lived credentials from being fetched in a loop.
+// window: when the time left falls below min(window, lifetime - MinAge).
+// MinAge keeps short-lived credentials from being fetched in a loop.
 func RefreshAt(c Credentials, window time.Duration) time.Time {
 	lead := window
-	if life := c.Expiration.Sub(c.Issued) - time.Minute; life < lead {
+	if life := c.Expiration.Sub(c.Issued) - MinAge; life < lead {
 		lead = max(life, 0)
 	}
 	return c.Expiration.Add(-lead)

@@ -197,9 +197,13 @@ func (e *Engine) notify(title, body string) {
 // login starts by itself (the browser opens, the code is shown); headless,
 // it is logged.
 func (e *Engine) loginRequired(p creds.Profile) {
+	ls, login := e.ic.LoginSessionOf(e.ctx, p.Session)
 	if !e.cfg.Interactive || p.Session == "" {
 		run := "rolecall login"
-		if p.Session != "" {
+		switch {
+		case login:
+			run += " --profile " + ls.Profile()
+		case p.Session != "":
 			run += " --sso-session " + p.Session
 		}
 		e.log.Warn("login required", "profile", p.Name, "session", p.Session, "run", run)

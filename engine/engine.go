@@ -175,7 +175,7 @@ func (e *Engine) openIdentityCenter() error {
 		OpenBrowser: cfg.OpenURL, SessionLength: st.SSOSessionDuration, Logger: e.log,
 		// Another local user must not answer the browser's redirect.
 		AcceptCallback: server.SameUser})
-	ic := identityCenter{client: e.ic}
+	ic := identityCenter{client: e.ic, open: cfg.OpenURL, log: e.log}
 	e.resolve, e.signIn = ic.resolve, ic.signIn
 	if cfg.Resolve != nil {
 		e.resolve = cfg.Resolve
@@ -254,6 +254,8 @@ func (e *Engine) openControl() (err error) {
 		Logger:    e.log,
 		Stop:      e.Stop,
 		Save:      e.saveLoad,
+		// The code of a cross-device `aws login` sign-in.
+		SigninCode: e.ic.SigninCode,
 	})
 	if errors.Is(err, control.ErrAlreadyRunning) {
 		return alreadyRunning(e.cfg.Socket, err)

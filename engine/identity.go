@@ -3,6 +3,7 @@ package engine
 import (
 	"context"
 	"fmt"
+	"log/slog"
 
 	"github.com/rolecall/rolecall/creds"
 	"github.com/rolecall/rolecall/server/control"
@@ -14,6 +15,23 @@ import (
 // by sso).
 type identityCenter struct {
 	client *sso.Client
+	// open hands a sign-in URL to the UI's browser (an `aws login`
+	// sign-in on this machine); nil: none, the sign-in is cross-device.
+	open func(url string) error
+	log  *slog.Logger
+}
+
+// opener is open as the sign-in's callback; nil when there is none.
+func (ic identityCenter) opener() func(string) {
+	if ic.open == nil {
+		return nil
+	}
+	return func(u string) {
+		if err := ic.open(u); err != nil {
+			// The URL carries the PKCE challenge only: no secret in a log.
+			ic.log.Warn("could not open a browser for the sign-in", "err", err)
+		}
+	}
 }
 
 func (ic identityCenter) resolve(ctx context.Context, req control.LoadRequest) (creds.Profile, error) {
@@ -21,8 +39,13 @@ func (ic identityCenter) resolve(ctx context.Context, req control.LoadRequest) (
 }
 
 // signIn logs in to session (empty: the only one) in the background of
-// the tray, as opts say (a login no click asked for, a new session).
+// the tray, as opts say (a login no click asked for, a new session); an
+// `aws login` session signs in with its profile.
 func (ic identityCenter) signIn(ctx context.Context, session string, opts sso.LoginOptions) error {
+	if ls, ok := ic.client.LoginSessionOf(ctx, session); ok {
+		_, err := ic.client.SignIn(ctx, ls.Profile(), sso.SigninOptions{Automatic: opts.Automatic, Open: ic.opener()})
+		return err
+	}
 	s, err := ic.client.Session(ctx, session)
 	if err != nil {
 		return err
@@ -32,6 +55,9 @@ func (ic identityCenter) signIn(ctx context.Context, session string, opts sso.Lo
 }
 
 func (ic identityCenter) Login(ctx context.Context, req control.LoginRequest, prompt func(control.LoginPrompt)) (control.LoginResult, error) {
+	if req.Profile != "" {
+		return ic.signInProfile(ctx, req, prompt)
+	}
 	s, err := ic.client.Session(ctx, req.Session)
 	if err != nil {
 		return control.LoginResult{}, err
@@ -51,6 +77,28 @@ func (ic identityCenter) Login(ctx context.Context, req control.LoginRequest, pr
 		return control.LoginResult{}, err
 	}
 	return control.LoginResult{Session: s.Key, ExpiresAt: tok.ExpiresAt.UTC().Format(creds.ExpirationFormat)}, nil
+}
+
+// signInProfile is `rolecall login --profile P`: the `aws login` sign-in
+// of a login_session profile (a new one is added to the AWS config),
+// cross-device with --no-browser, over SSH or without a display.
+func (ic identityCenter) signInProfile(ctx context.Context, req control.LoginRequest, prompt func(control.LoginPrompt)) (control.LoginResult, error) {
+	opts := sso.SigninOptions{Region: req.Region, CrossDevice: req.NoBrowser, Open: ic.opener()}
+	opts.OnPrompt = func(p sso.Prompt) {
+		prompt(control.LoginPrompt{
+			Session: p.Session, VerificationURI: p.VerificationURI, VerificationURIComplete: p.VerificationURIComplete,
+			ExpiresAt: p.ExpiresAt.UTC().Format(creds.ExpirationFormat), CrossDevice: p.CrossDevice,
+		})
+	}
+	res, err := ic.client.SignIn(ctx, req.Profile, opts)
+	if err != nil {
+		return control.LoginResult{}, err
+	}
+	until := res.Ends
+	if until.IsZero() {
+		until = res.ExpiresAt
+	}
+	return control.LoginResult{Session: res.Profile, ExpiresAt: until.UTC().Format(creds.ExpirationFormat)}, nil
 }
 
 func (ic identityCenter) Logout(ctx context.Context, session string) (string, error) {

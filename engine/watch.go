@@ -22,6 +22,11 @@ func (e *Engine) watchAWSConfig(path string, every time.Duration, last stamp) {
 		case <-e.ctx.Done():
 			return
 		}
+		// An `aws login` (or the AWS CLI's refresh) while rolecall runs:
+		// a login session that needed a login is fetched again.
+		if e.ic != nil {
+			e.ic.CheckLoginSessions(e.ctx)
+		}
 		if now := fileStamp(path); now != last {
 			last = now
 			e.log.Info("AWS config changed: retrying the slots that wait for it", "file", path)

@@ -40,6 +40,10 @@ type Options struct {
 	// ~/.aws/sso/cache); WriteCLICache writes tokens back there.
 	CLICacheDir   string
 	WriteCLICache bool
+	// LoginCacheDir is the AWS CLI's `aws login` cache (default
+	// LoginCacheDir()), shared with the CLI: read when it changes,
+	// written back when rolecall refreshes or signs in.
+	LoginCacheDir string
 	// OpenBrowser opens the verification URL: a callback of the UI (sso
 	// imports no browser package). Nil: not opened; the login says where
 	// to go instead.
@@ -89,7 +93,11 @@ type Client struct {
 
 	mu       sync.Mutex
 	sessions map[string]*sessionState
-	awsCfg   map[string]aws.Config // by region
+	logins   map[string]*loginState // by login_session
+	// signinFlows are the `aws login` sign-ins running, by profile.
+	signinFlows     map[string]*signinFlow
+	signinCancelled map[string]time.Time  // when the user last cancelled one, by profile
+	awsCfg          map[string]aws.Config // by region
 
 	events events
 
@@ -139,6 +147,9 @@ func NewClient(opts Options) *Client {
 		if home, err := os.UserHomeDir(); err == nil {
 			opts.CLICacheDir = filepath.Join(home, ".aws", "sso", "cache")
 		}
+	}
+	if opts.LoginCacheDir == "" {
+		opts.LoginCacheDir = LoginCacheDir()
 	}
 	if opts.OpenBrowser == nil {
 		opts.OpenBrowser = func(string) error { return errors.New("no browser to open the sign-in page with") }

@@ -53,6 +53,9 @@ type Profile struct {
 	Source                   string
 	Duration                 time.Duration
 	ExternalID               string
+	// LoginSession is set on profiles of an `aws login` session (the
+	// principal's ARN, also their Session); not on chains on top of them.
+	LoginSession string
 }
 
 // AWSConfig is what rolecall reads of the AWS config file: one pass over
@@ -67,6 +70,9 @@ type AWSConfig struct {
 	// Skipped names profiles that cannot be served and why (static keys,
 	// credential_process, ...).
 	Skipped map[string]string
+	// LoginSessions are the `aws login` sessions the profiles name, by
+	// login_session (the principal's ARN).
+	LoginSessions map[string]*LoginSession
 	// Missing: there is no file at Path.
 	Missing bool
 
@@ -100,7 +106,8 @@ func ConfigPath() string {
 // LoadAWSConfig reads the AWS config file at path in one pass. A missing
 // file is an empty config, marked Missing.
 func LoadAWSConfig(ctx context.Context, path string) (*AWSConfig, error) {
-	c := &AWSConfig{Path: path, Sessions: map[string]*Session{}, Profiles: map[string]*Profile{}, Skipped: map[string]string{}, resolved: map[string]*resolvedProfile{}}
+	c := &AWSConfig{Path: path, Sessions: map[string]*Session{}, Profiles: map[string]*Profile{}, Skipped: map[string]string{},
+		LoginSessions: map[string]*LoginSession{}, resolved: map[string]*resolvedProfile{}}
 	text, err := readText(path)
 	if err != nil {
 		if errors.Is(err, os.ErrNotExist) {
@@ -144,6 +151,18 @@ func (c *AWSConfig) resolve(ctx context.Context, name string) (*resolvedProfile,
 		// Stopping: the resolves queued here are not run one by one.
 		return nil, err
 	}
+	if ls := c.loginSource(name); ls != "" {
+		// The SDK's loader refuses a source_profile that holds only
+		// login_session ("failed to load assume role"; its
+		// hasCredentials does not know the key): such chains are made
+		// from rolecall's own reading of the file.
+		p := c.ownChain(name, 0)
+		if p == nil {
+			return nil, fmt.Errorf("profile %s cannot be served: %s", name, c.Skipped[name])
+		}
+		c.resolved[name] = p
+		return p, nil
+	}
 	// The SDK's loader reads whole files: it gets one holding only the
 	// sections this profile needs, where the system can make one in
 	// memory, so that its cost does not grow with the other profiles.
@@ -165,6 +184,35 @@ func (c *AWSConfig) resolve(ctx context.Context, name string) (*resolvedProfile,
 	}
 	c.resolved[name] = p
 	return p, nil
+}
+
+// loginSource is the login session at the root of profile name's chain,
+// or "" when it is not one of a login session's chains.
+func (c *AWSConfig) loginSource(name string) string {
+	p, ok := c.Profiles[name]
+	if !ok || p.Source == "" {
+		return ""
+	}
+	if _, ok := c.LoginSessions[p.Session]; ok {
+		return p.Session
+	}
+	return ""
+}
+
+// ownChain is profile name and its source chain as rolecall's one pass
+// over the file read them.
+func (c *AWSConfig) ownChain(name string, depth int) *resolvedProfile {
+	p, ok := c.Profiles[name]
+	if !ok || depth > maxChain {
+		return nil
+	}
+	rp := &resolvedProfile{Profile: p}
+	if p.Source != "" {
+		if rp.src = c.ownChain(p.Source, depth+1); rp.src == nil {
+			return nil
+		}
+	}
+	return rp
 }
 
 // chainText is the text of the sections the SDK needs to resolve name: its
@@ -241,6 +289,13 @@ func (c *AWSConfig) profile(sc config.SharedConfig) (*resolvedProfile, string) {
 		}
 		p.Session = key
 		return p, ""
+	case sc.LoginSession != "":
+		arn := strings.TrimSpace(sc.LoginSession)
+		if _, ok := c.LoginSessions[arn]; !ok || sc.Region == "" {
+			return nil, skipLoginNoRegion
+		}
+		p.Session, p.LoginSession, p.AccountID = arn, arn, arnAccount(arn)
+		return p, ""
 	case sc.CredentialProcess != "":
 		return nil, skipProcess
 	case sc.Credentials.HasKeys():
@@ -253,7 +308,9 @@ func (c *AWSConfig) profile(sc config.SharedConfig) (*resolvedProfile, string) {
 const (
 	skipProcess = "credential_process profiles are not served by rolecall"
 	skipStatic  = "static keys are not served by rolecall (they would be a long-lived secret in memory)"
-	skipNoSSO   = "no SSO settings (sso_session or sso_start_url with sso_account_id and sso_role_name)"
+	skipNoSSO   = "no SSO settings (sso_session or sso_start_url with sso_account_id and sso_role_name) and no login_session"
+
+	skipLoginNoRegion = "login_session without region: add `region = ...` (the region `aws login` signed in to)"
 )
 
 func splitScopes(s string) []string {

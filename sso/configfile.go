@@ -49,7 +49,7 @@ var rawKeys = map[string]bool{
 	"sso_role_name": true, "sso_registration_scopes": true, "region": true, "role_arn": true,
 	"source_profile": true, "role_session_name": true, "duration_seconds": true,
 	"external_id": true, "credential_process": true, "credential_source": true,
-	"aws_access_key_id": true, "aws_secret_access_key": true,
+	"aws_access_key_id": true, "aws_secret_access_key": true, "login_session": true,
 }
 
 // parseSections reads data in one pass. The values kept are substrings of
@@ -250,6 +250,14 @@ func (c *AWSConfig) classifyKeys(rc *rawConfig, name string, sec map[string]stri
 			c.Sessions[url] = &Session{Key: url, StartURL: url, Region: region, Legacy: true}
 		}
 		p.Session = url
+		return rawResult{p: p}
+	case sec["login_session"] != "":
+		arn := strings.TrimSpace(sec["login_session"])
+		if p.Region == "" {
+			return rawResult{why: skipLoginNoRegion}
+		}
+		p.Session, p.LoginSession, p.AccountID = arn, arn, arnAccount(arn)
+		c.addLoginSession(arn, name, p.Region)
 		return rawResult{p: p}
 	case sec["credential_process"] != "":
 		return rawResult{why: skipProcess}

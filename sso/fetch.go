@@ -53,6 +53,17 @@ func (c *Client) fetchProfile(ctx context.Context, cfg *AWSConfig, p *resolvedPr
 	if depth > maxChain {
 		return creds.Credentials{}, fmt.Errorf("profile %s: role chain longer than %d: %w", p.Name, maxChain, creds.ErrPermanent)
 	}
+	if ls, ok := cfg.LoginSessions[p.Session]; ok {
+		if p.RoleARN == "" {
+			// Served as they are (depth 0), or the source of a chain.
+			return c.loginCredentials(ctx, ls, depth == 0)
+		}
+		srcCreds, err := c.fetchProfile(ctx, cfg, p.src, depth+1)
+		if err != nil {
+			return creds.Credentials{}, err
+		}
+		return c.assumeRole(ctx, ls.Region, p.Profile, srcCreds, func(*sts.Client) string { return loginSessionName(ls.ARN) })
+	}
 	s, ok := cfg.Sessions[p.Session]
 	if !ok {
 		return creds.Credentials{}, fmt.Errorf("profile %s: no sso-session %q: %w", p.Name, p.Session, creds.ErrPermanent)
@@ -64,7 +75,19 @@ func (c *Client) fetchProfile(ctx context.Context, cfg *AWSConfig, p *resolvedPr
 	if err != nil {
 		return creds.Credentials{}, err
 	}
-	return c.assumeRole(ctx, s, p.Profile, srcCreds)
+	return c.assumeRole(ctx, s.Region, p.Profile, srcCreds, func(client *sts.Client) string { return c.userName(ctx, s, client) })
+}
+
+// loginSessionName names a chain's role session after the principal of
+// the login session below it: the IAM user, the federated session's name,
+// or "root".
+func loginSessionName(arn string) string {
+	name := arn[strings.LastIndexAny(arn, ":/")+1:]
+	name = badSessionChars.ReplaceAllString(name, "-")
+	if len(name) < 2 {
+		name = "rolecall"
+	}
+	return name[:min(len(name), 64)]
 }
 
 // roleCredentials calls GetRoleCredentials. A 401 means the token is gone:
@@ -124,13 +147,12 @@ func isLoginRequired(err error) bool { return errors.Is(err, creds.ErrLoginRequi
 
 var badSessionChars = regexp.MustCompile(`[^\w+=,.@-]`)
 
-// assumeRole is the STS hop of a role_arn chain. The role session is named
-// after the SSO user (as the console does), unless role_session_name says
-// otherwise.
-func (c *Client) assumeRole(ctx context.Context, s *Session, p *Profile, src creds.Credentials) (creds.Credentials, error) {
-	region := p.Region
-	if region == "" {
-		region = s.Region
+// assumeRole is the STS hop of a role_arn chain, in the profile's region
+// or else the session's. The role session is named after the user (as the
+// console does: sessionName), unless role_session_name says otherwise.
+func (c *Client) assumeRole(ctx context.Context, region string, p *Profile, src creds.Credentials, sessionName func(*sts.Client) string) (creds.Credentials, error) {
+	if p.Region != "" {
+		region = p.Region
 	}
 	client, err := c.sts(ctx, region, src)
 	if err != nil {
@@ -138,7 +160,7 @@ func (c *Client) assumeRole(ctx context.Context, s *Session, p *Profile, src cre
 	}
 	name := p.RoleSessionName
 	if name == "" {
-		name = c.userName(ctx, s, client)
+		name = sessionName(client)
 	}
 	in := &sts.AssumeRoleInput{RoleArn: aws.String(p.RoleARN), RoleSessionName: aws.String(name)}
 	if p.Duration > 0 {

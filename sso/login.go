@@ -19,6 +19,9 @@ type Prompt struct {
 	VerificationURI         string
 	VerificationURIComplete string
 	ExpiresAt               time.Time
+	// CrossDevice: an `aws login` sign-in on another device, whose page
+	// shows a code to bring back (Client.SigninCode).
+	CrossDevice bool
 }
 
 // LoginOptions tune one login.

@@ -59,7 +59,9 @@ func (c *Client) pkceLogin(ctx context.Context, s *Session, f *flow, _ bool) (*T
 	}
 	verifier, state := randomString(32), randomString(16)
 	// Bound before the browser opens, so the redirect always finds it.
-	cb, err := listenCallback(state, c.opts.AcceptCallback, c.log)
+	cb, err := listenCallback(state, c.opts.AcceptCallback, c.log, func(code, desc string) error {
+		return fmt.Errorf("IAM Identity Center refused the login (%s %s): run `rolecall login --pkce` again", code, desc)
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -151,6 +153,7 @@ type callback struct {
 	state       string
 	accept      func(local, remote net.Addr) error
 	log         *slog.Logger
+	refused     func(code, desc string) error // what an error redirect means
 	redirectURI string
 	srv         *http.Server
 	result      chan callbackResult
@@ -162,7 +165,7 @@ type callbackResult struct {
 	err  error
 }
 
-func listenCallback(state string, accept func(local, remote net.Addr) error, log *slog.Logger) (*callback, error) {
+func listenCallback(state string, accept func(local, remote net.Addr) error, log *slog.Logger, refused func(code, desc string) error) (*callback, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, fmt.Errorf("listen for the browser's redirect on 127.0.0.1: %w", err)
@@ -171,6 +174,7 @@ func listenCallback(state string, accept func(local, remote net.Addr) error, log
 		state:       state,
 		accept:      accept,
 		log:         log,
+		refused:     refused,
 		redirectURI: fmt.Sprintf("http://127.0.0.1:%d%s", l.Addr().(*net.TCPAddr).Port, callbackPath),
 		result:      make(chan callbackResult, 1),
 	}
@@ -227,9 +231,9 @@ func (cb *callback) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	switch {
 	case q.Get("error") != "":
-		res.err = fmt.Errorf("IAM Identity Center refused the login (%s %s): run `rolecall login --pkce` again", q.Get("error"), q.Get("error_description"))
+		res.err = cb.refused(q.Get("error"), q.Get("error_description"))
 	case q.Get("code") == "":
-		res.err = errors.New("the browser came back without an authorization code: run `rolecall login --pkce` again")
+		res.err = errors.New("the browser came back without an authorization code: run `rolecall login` again")
 	default:
 		res.code = q.Get("code")
 	}

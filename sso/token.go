@@ -329,9 +329,21 @@ func (c *Client) forgetToken(s *Session, t *Token) {
 	}
 }
 
+// Session kinds of SessionStatus.
+const (
+	KindSSO   = ""      // IAM Identity Center
+	KindLogin = "login" // `aws login`
+)
+
 // SessionStatus is what is known of a session's login, for menus.
 type SessionStatus struct {
-	Key       string
+	Key string
+	// Kind is KindSSO or KindLogin. A login session's Key is its
+	// principal's ARN; Label names it for people and Profile is the
+	// profile `rolecall login --profile` signs in with.
+	Kind      string
+	Label     string
+	Profile   string
 	StartURL  string
 	SignedIn  bool
 	ExpiresAt time.Time // of the access token; renewable when Renewable
@@ -344,7 +356,8 @@ type SessionStatus struct {
 	// sign-in (never before its current token's expiry); one that cannot
 	// be renewed ends with its token. Zero when the sign-in time of a
 	// renewable session is unknown. A session ended earlier (signed out in
-	// the portal, revoked) changes no later prediction.
+	// the portal, revoked) changes no later prediction. A login session
+	// ends 12 hours after its sign-in (its idToken's iat).
 	Ends      time.Time
 	LoggingIn bool
 	// UserCode is the code of the login waiting for approval, and
@@ -405,6 +418,9 @@ func (c *Client) Status(ctx context.Context) ([]SessionStatus, error) {
 		}
 		c.mu.Unlock()
 		out = append(out, ss)
+	}
+	for _, ls := range cfg.LoginSessions {
+		out = append(out, c.loginStatus(ctx, ls))
 	}
 	slices.SortFunc(out, func(a, b SessionStatus) int {
 		switch {

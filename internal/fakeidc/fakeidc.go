@@ -2,7 +2,8 @@
 // service (RegisterClient, StartDeviceAuthorization, CreateToken, and the
 // browser's /authorize of the authorization-code flow with PKCE), the
 // SSO portal (ListAccounts, ListAccountRoles, GetRoleCredentials, Logout)
-// and the AWS sign-in federation endpoint (/federation),
+// the AWS sign-in federation endpoint (/federation) and the AWS sign-in
+// service of `aws login` (signin.go; AWS_ENDPOINT_URL_SIGNIN),
 // speaking the restJson1 wire protocol that aws-sdk-go-v2's ssooidc and sso
 // clients send and decode. Point the SDK at it with AWS_ENDPOINT_URL_SSO_OIDC
 // and AWS_ENDPOINT_URL_SSO (or BaseEndpoint); both services share its URL.
@@ -87,6 +88,7 @@ type Server struct {
 	// session); Logout ends it.
 	signedIn *signIn
 
+	si             *signinState
 	clients        map[string]client // clientId -> registration
 	devices        map[string]*device
 	codes          map[string]*authCode // authorization code -> what it grants
@@ -164,9 +166,10 @@ func New(accounts ...Account) *Server {
 		Interval: 1, Now: time.Now,
 		clients: map[string]client{}, devices: map[string]*device{}, codes: map[string]*authCode{}, tokens: map[string]grant{},
 		issued: map[string]RoleCredentials{}, signin: map[string]string{},
-		refresh: map[string]grant{}, calls: map[string]int{},
+		refresh: map[string]grant{}, calls: map[string]int{}, si: newSigninState(),
 	}
 	mux := http.NewServeMux()
+	s.routeSignin(mux)
 	mux.HandleFunc("POST /client/register", s.register)
 	mux.HandleFunc("POST /device_authorization", s.deviceAuthorization)
 	mux.HandleFunc("POST /token", s.token)

@@ -87,6 +87,9 @@ type Options struct {
 	// default slot's profile, in state.json) before the load is answered;
 	// its error goes with the answer (SlotInfo.NotSaved).
 	Save func(slot string) error
+	// SigninCode hands the code a user pasted to the cross-device `aws
+	// login` sign-in of a profile (nil: not offered).
+	SigninCode func(profile, code string) error
 }
 
 // Server is the control channel's server.
@@ -148,6 +151,7 @@ func (c *Server) Handler() http.Handler {
 	mux.HandleFunc("PUT /v1/tls", c.tlsSave)
 	mux.HandleFunc("DELETE /v1/tls", c.tlsDelete)
 	mux.HandleFunc("POST /v1/login", c.login)
+	mux.HandleFunc("POST /v1/login/code", c.signinCode)
 	mux.HandleFunc("POST /v1/logout", c.logout)
 	mux.HandleFunc("GET /v1/roles", c.roles)
 	mux.HandleFunc("GET /v1/credentials", c.credentials)

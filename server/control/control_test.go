@@ -63,3 +63,42 @@ func TestCloseCancelsStreamingLogin(t *testing.T) {
 		t.Fatal("the client never heard the end of the login")
 	}
 }
+
+// The code of a cross-device sign-in reaches the sign-in by its profile;
+// a refusal comes back as its message, and a rolecall without sign-ins
+// says so.
+func TestSigninCode(t *testing.T) {
+	got := make(chan SigninCodeRequest, 1)
+	path := filepath.Join(t.TempDir(), "run", "control.sock")
+	srv, err := Open(path, Options{SigninCode: func(profile, code string) error {
+		if code == "bad" {
+			return errors.New("no cross-device sign-in of profile me is waiting for a code")
+		}
+		got <- SigninCodeRequest{profile, code}
+		return nil
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close(context.Background())
+	cl := NewClient(path)
+	if err := cl.SigninCode(context.Background(), "me", "Y29kZT1hYmM="); err != nil {
+		t.Fatal(err)
+	}
+	if r := <-got; r.Profile != "me" || r.Code != "Y29kZT1hYmM=" {
+		t.Errorf("got %+v", r)
+	}
+	if err := cl.SigninCode(context.Background(), "me", "bad"); err == nil || err.Error() != "no cross-device sign-in of profile me is waiting for a code" {
+		t.Errorf("a refused code: %v", err)
+	}
+
+	path2 := filepath.Join(t.TempDir(), "run", "control.sock")
+	srv2, err := Open(path2, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv2.Close(context.Background())
+	if err := NewClient(path2).SigninCode(context.Background(), "me", "x"); err == nil {
+		t.Error("a rolecall without sign-ins took a code")
+	}
+}

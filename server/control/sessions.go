@@ -39,6 +39,24 @@ func (c *Server) login(w http.ResponseWriter, r *http.Request) {
 	send(loginEvent{Result: &res})
 }
 
+// signinCode takes the code of a cross-device sign-in; the sign-in's own
+// stream (login) answers with its outcome.
+func (c *Server) signinCode(w http.ResponseWriter, r *http.Request) {
+	var req SigninCodeRequest
+	if !readJSON(w, r, &req) {
+		return
+	}
+	if c.opts.SigninCode == nil {
+		writeError(w, http.StatusNotFound, "this rolecall does not sign in to `aws login` sessions")
+		return
+	}
+	if err := c.opts.SigninCode(req.Profile, req.Code); err != nil {
+		writeError(w, http.StatusConflict, err.Error())
+		return
+	}
+	writeJSON(w, struct{}{})
+}
+
 func (c *Server) logout(w http.ResponseWriter, r *http.Request) {
 	var req LogoutRequest
 	if !readJSON(w, r, &req) {
@@ -94,6 +112,12 @@ func (c *Client) Login(ctx context.Context, req LoginRequest, prompt func(LoginP
 			return LoginResult{}, errors.New(ev.Error)
 		}
 	}
+}
+
+// SigninCode hands the code the sign-in page showed to the cross-device
+// sign-in of profile that Login streams.
+func (c *Client) SigninCode(ctx context.Context, profile, code string) error {
+	return c.do(ctx, http.MethodPost, "/v1/login/code", SigninCodeRequest{Profile: profile, Code: code}, nil)
 }
 
 // Logout ends a session and empties its slots.

@@ -86,7 +86,8 @@ type TLSPair struct {
 	Note   string `json:"note,omitempty"`
 }
 
-// LoginRequest asks for a login to a session (empty: the only one).
+// LoginRequest asks for a login to a session (empty: the only one), or,
+// with Profile, the `aws login` sign-in of a login_session profile.
 type LoginRequest struct {
 	Session   string `json:"session,omitempty"`
 	NoBrowser bool   `json:"no_browser,omitempty"`
@@ -96,6 +97,10 @@ type LoginRequest struct {
 	// Force starts a new Identity Center session (the current one is
 	// ended with the portal's Logout first), with its full length.
 	Force bool `json:"force,omitempty"`
+	// Profile names a login_session profile to sign in with (a new one
+	// is added to the AWS config, in Region).
+	Profile string `json:"profile,omitempty"`
+	Region  string `json:"region,omitempty"`
 }
 
 // LoginPrompt is what the user approves in the browser.
@@ -105,6 +110,16 @@ type LoginPrompt struct {
 	VerificationURI         string `json:"verification_uri"`
 	VerificationURIComplete string `json:"verification_uri_complete"`
 	ExpiresAt               string `json:"expires_at"`
+	// CrossDevice: the sign-in page shows a code to bring back with
+	// SigninCode (an `aws login` sign-in without a browser here).
+	CrossDevice bool `json:"cross_device,omitempty"`
+}
+
+// SigninCodeRequest hands the code the sign-in page showed to the
+// cross-device sign-in of a profile.
+type SigninCodeRequest struct {
+	Profile string `json:"profile"`
+	Code    string `json:"code"`
 }
 
 // LoginResult is a finished login.

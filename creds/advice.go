@@ -18,6 +18,8 @@ func Advice(slot string, err error) string {
 	switch {
 	case errors.Is(err, ErrNothingLoaded):
 		return Say(NothingLoaded)
+	case errors.Is(err, ErrUnknownName):
+		return Say(UnknownName, slot)
 	case errors.Is(err, ErrUnloaded):
 		return Say(SlotUnloaded, slot, slot)
 	case errors.Is(err, ErrNoSuchSlot):
@@ -51,6 +53,7 @@ type Text int
 const (
 	NothingLoaded           Text = iota // -
 	NoSuchSlot                          // slot, slot
+	UnknownName                         // name
 	SessionEnded                        // -
 	RefreshFailed                       // slot label, error
 	Permanent                           // slot label, error
@@ -86,6 +89,7 @@ const (
 	ClipboardNone                       // -
 	ClipboardOther                      // error
 	EnvIMDSProfile                      // -
+	EnvNoIMDS                           // -
 	DoctorDefault                       // section, file, key
 	DoctorDefaultFix                    // -
 	DoctorSettingsFix                   // -
@@ -142,12 +146,13 @@ const (
 var texts = map[Text]string{
 	NothingLoaded: "no role loaded in the default slot: pick one in the rolecall tray or run `rolecall load --profile NAME`",
 	NoSuchSlot:    "no slot named %q: run `rolecall load --profile %s --slot`",
+	UnknownName:   "no role named %q: `rolecall roles` lists the names a slot can have (it is loaded on its first request)",
 	SessionEnded:  "the SSO session has ended: run `rolecall login` (or use Log in in the tray), then retry",
 	RefreshFailed: "credentials for %s are expired and could not be refreshed: %s",
 	Permanent: "credentials for %s cannot be had: %s: fix the profile in the AWS config, " +
 		"or load another role (`rolecall roles` lists them)",
 	MissingToken: "missing Authorization header: this client reads neither AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE nor _TOKEN " +
-		"(many read only _TOKEN, such as Debian's awscli and boto3): run `eval \"$(rolecall env)\"`, which sets both",
+		"(many read only _TOKEN, such as Debian's awscli and boto3): run `eval \"$(rolecall env)\"`, which sets it",
 	WrongToken:     "wrong authorization token: it may have been rotated; run `eval \"$(rolecall env)\"` again, or read it from the token file or `rolecall token`",
 	NotRunning:     "rolecall is not running: start it with `rolecall` (tray) or `rolecall serve`",
 	AlreadyRunning: "rolecall is already running (pid %d): `rolecall list` talks to it, `rolecall stop` stops it",
@@ -185,7 +190,9 @@ var texts = map[Text]string{
 	ClipboardNone:    "no desktop clipboard in this session (neither WAYLAND_DISPLAY nor DISPLAY is set): copy from `rolecall env` instead",
 	ClipboardOther:   "could not copy to the clipboard (%s): copy from `rolecall env` instead",
 	EnvIMDSProfile:   "--imds serves the default slot only: load the role into it, or use the container endpoint for a named slot",
-	DoctorDefault:    "[%s] in %s has %s: SDKs use it before rolecall's endpoint",
+	EnvNoIMDS: "this rolecall serves no EC2 metadata endpoint (the tray's default): set `imds = true` in the settings and restart it " +
+		"(or run `rolecall serve --imds`), or leave out --imds: the container endpoint serves every SDK",
+	DoctorDefault: "[%s] in %s has %s: SDKs use it before rolecall's endpoint",
 	DoctorDefaultFix: "rename [default] (keep its settings under another profile name): " +
 		"SDKs read it before the container endpoint, whether it has keys, credential_process, web identity, SSO settings or role_arn",
 	DoctorSettingsFix:  "fix the line named (or move the file away): rolecall does not start while config.toml is broken",

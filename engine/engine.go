@@ -250,6 +250,7 @@ func (e *Engine) openControl() (err error) {
 		Grants:    e.grants,
 		Resolve:   e.resolve,
 		TokenFile: e.secrets.tokenFile,
+		IMDS:      e.cfg.Settings.IMDS,
 		Version:   e.cfg.Version,
 		Logger:    e.log,
 		Stop:      e.Stop,

@@ -83,7 +83,7 @@ func slotResolver(on bool, resolve func(context.Context, control.LoadRequest) (c
 	return creds.ResolverFunc(func(ctx context.Context, name string) (creds.Profile, error) {
 		p, err := resolve(ctx, control.LoadRequest{Profile: name})
 		if err != nil {
-			return creds.Profile{}, fmt.Errorf("%w: %v", creds.ErrNoSuchSlot, err)
+			return creds.Profile{}, fmt.Errorf("%w: %v", creds.ErrUnknownName, err)
 		}
 		return p, nil
 	})

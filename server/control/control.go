@@ -78,8 +78,10 @@ type Options struct {
 	// profiles so that a bad name never replaces a slot.
 	Resolve   func(ctx context.Context, req LoadRequest) (creds.Profile, error)
 	TokenFile string
-	Version   string
-	Logger    *slog.Logger
+	// IMDS: the listener serves the EC2 metadata routes (imds = true).
+	IMDS    bool
+	Version string
+	Logger  *slog.Logger
 	// Stop asks the process to shut down (`rolecall stop`); it must not
 	// wait for the shutdown, which closes this server.
 	Stop func()

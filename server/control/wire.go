@@ -70,6 +70,11 @@ type Env struct {
 	// Token is the bearer token in force, for the clients that read only
 	// AWS_CONTAINER_AUTHORIZATION_TOKEN.
 	Token string `json:"token,omitempty"`
+	// Region is the slot's region (creds.Profile.Region); empty when its
+	// role has none.
+	Region string `json:"region,omitempty"`
+	// IMDS tells whether the listener serves the EC2 metadata routes.
+	IMDS bool `json:"imds"`
 }
 
 // Token carries the bearer token.

@@ -202,6 +202,9 @@ func (s slowSessions) Login(ctx context.Context, req control.LoginRequest, promp
 }
 func (slowSessions) Logout(context.Context, string) (string, error) { return "", nil }
 func (slowSessions) Roles(context.Context) (control.Roles, error)   { return control.Roles{}, nil }
+func (slowSessions) Status(context.Context) ([]control.SessionInfo, error) {
+	return nil, nil
+}
 
 // TestLoginProgress: a login that waits for Identity Center says so
 // before the code arrives.

@@ -96,7 +96,9 @@ const (
 	DoctorFullURI                       // set, serving
 	DoctorToken                         // which
 	DoctorShellFix                      // -
-	DoctorNoKeyring                     // error
+	DoctorNoKeyring                     // -
+	DoctorNotRunning                    // -
+	DoctorNoAnswer                      // url, error
 	DoctorAWSConfigFix                  // -
 	DoctorNoAWSConfig                   // path
 	DoctorNoSSOSession                  // path
@@ -199,7 +201,9 @@ var texts = map[Text]string{
 	DoctorFullURI:      "this shell's AWS_CONTAINER_CREDENTIALS_FULL_URI is %s, but rolecall serves %s",
 	DoctorToken:        "%s is not the token in force (rotated since, or from another rolecall): clients get 403",
 	DoctorShellFix:     "run `eval \"$(rolecall env)\"` in this shell (and copy the IDE settings again from the tray)",
-	DoctorNoKeyring:    "no usable OS keyring (%v): the SSO session is lost at every restart",
+	DoctorNoKeyring:    "no usable OS keyring: the SSO session is lost at every restart",
+	DoctorNotRunning:   "rolecall is not running: nothing holds the SSO sessions or serves credentials, so neither can be checked",
+	DoctorNoAnswer:     "this shell's AWS_CONTAINER_CREDENTIALS_FULL_URI (%s) does not answer: %v",
 	DoctorNoAWSConfig:  "no AWS config at %s: rolecall has no profile to serve and no Identity Center to sign in to",
 	DoctorNoSSOSession: "%s has no [sso-session NAME] section: rolecall has no Identity Center to sign in to",
 	WhyNetwork:         "network unreachable",

@@ -73,6 +73,23 @@ func (ic identityCenter) Roles(ctx context.Context) (control.Roles, error) {
 	return out, nil
 }
 
+// Status reports every SSO session as this process holds it.
+func (ic identityCenter) Status(ctx context.Context) ([]control.SessionInfo, error) {
+	sessions, err := ic.client.Status(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]control.SessionInfo, 0, len(sessions))
+	for _, s := range sessions {
+		si := control.SessionInfo{Key: s.Key, StartURL: s.StartURL, SignedIn: s.SignedIn, Renewable: s.Renewable, LoggingIn: s.LoggingIn}
+		if !s.ExpiresAt.IsZero() {
+			si.ExpiresAt = s.ExpiresAt.UTC().Format(creds.ExpirationFormat)
+		}
+		out = append(out, si)
+	}
+	return out, nil
+}
+
 // slotResolver names the profile of a named slot loaded on its first
 // request (slots_on_demand): the names resolve knows, as `rolecall load`
 // does; for any other name the request stays a 404. Nil when off.

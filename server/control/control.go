@@ -64,6 +64,9 @@ type Sessions interface {
 	// Logout signs out and returns the session's key.
 	Logout(ctx context.Context, session string) (string, error)
 	Roles(ctx context.Context) (Roles, error)
+	// Status reports every SSO session as the running process holds it
+	// (doctor asks it rather than reading a keyring it may not reach).
+	Status(ctx context.Context) ([]SessionInfo, error)
 }
 
 // Options configure the control server.
@@ -152,6 +155,7 @@ func (c *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /v1/login", c.login)
 	mux.HandleFunc("POST /v1/logout", c.logout)
 	mux.HandleFunc("GET /v1/roles", c.roles)
+	mux.HandleFunc("GET /v1/sessions", c.sessions)
 	mux.HandleFunc("GET /v1/credentials", c.credentials)
 	mux.HandleFunc("POST /v1/stop", c.stop)
 	mux.HandleFunc("GET /v1/grants", c.grantList)

@@ -77,6 +77,18 @@ type Env struct {
 	IMDS bool `json:"imds"`
 }
 
+// SessionInfo is one SSO session as the running process holds it.
+type SessionInfo struct {
+	Key      string `json:"key"`
+	StartURL string `json:"start_url"`
+	SignedIn bool   `json:"signed_in"`
+	// ExpiresAt is the access token's end (creds.ExpirationFormat); a
+	// Renewable session is renewed before then without a login.
+	ExpiresAt string `json:"expires_at,omitempty"`
+	Renewable bool   `json:"renewable"`
+	LoggingIn bool   `json:"logging_in"`
+}
+
 // Token carries the bearer token.
 type Token struct {
 	Token string `json:"token"`

@@ -91,7 +91,7 @@ func (c *cli) list(args []string) int {
 }
 
 func (c *cli) current(args []string) int {
-	fs := c.flags("current", "current", "aws --profile \"$(rolecall current)\" ...")
+	fs := c.flags("current", "current", "PS1='[$(rolecall current)] \\$ '   # the default slot's role in the prompt (not for --profile: the SDKs would read the profile, not rolecall)")
 	if rc := c.parse(fs, args); rc >= 0 {
 		return rc
 	}

@@ -105,3 +105,14 @@ func TestEnvIMDSOff(t *testing.T) {
 		t.Errorf("env --imds with IMDS on:\n%s", out)
 	}
 }
+
+// TestTokenRotateSaysEval: a rotation says that shells holding the token
+// must eval again (the token alone on stdout, for scripts).
+func TestTokenRotateSaysEval(t *testing.T) {
+	e := regionEngine(t)
+	old := e.Env().Token
+	out, errOut, rc := cliRun(t, "token", "--rotate")
+	if rc != 0 || strings.TrimSpace(out) == old || strings.Count(out, "\n") != 1 || firstLine(errOut) != creds.Say(creds.TokenRotated) {
+		t.Errorf("token --rotate: exit %d, stdout %q, stderr %q", rc, out, errOut)
+	}
+}

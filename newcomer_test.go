@@ -93,6 +93,14 @@ func TestStartMessages(t *testing.T) {
 		t.Errorf("port taken:\ngot  %v\nwant %s", err, want)
 	}
 
+	// The same port given with --port: the text names the flag.
+	_, err = quietEngine(t, port, filepath.Join(dir, "f", "control.sock"), func(c *engine.Config) { c.PortFlag = true })
+	want = "port " + strconv.Itoa(port) + ", given with --port, is taken by another program (or another rolecall): run again with another --port N, " +
+		"then use the new URL in your IDE settings"
+	if err == nil || firstLine(err.Error()) != want {
+		t.Errorf("port taken, from --port:\ngot  %v\nwant %s", err, want)
+	}
+
 	sock := filepath.Join(dir, "b", "control.sock")
 	if _, err := quietEngine(t, 0, sock); err != nil {
 		t.Fatal(err)

@@ -63,6 +63,9 @@ const (
 	AlreadyRunning                      // pid
 	InstanceLocked                      // pid, lock file
 	PortTaken                           // port, settings file
+	PortTakenFlag                       // port
+	TLSNotSaved                         // -
+	TokenRotated                        // -
 	NoAWSConfig                         // path
 	NoSSOSession                        // path
 	NoSuchSession                       // name, path, name
@@ -161,6 +164,12 @@ var texts = map[Text]string{
 	InstanceLocked: "rolecall is already running (pid %d holds %s): `rolecall stop` stops it " +
 		"(from a shell with its XDG_RUNTIME_DIR), or quit it from its tray menu",
 	PortTaken: "port %d is taken by another program (or another rolecall): set `port = N` with a free port in %s, " +
+		"then use the new URL in your IDE settings",
+	TokenRotated: "token rotated: the token file has the new one; shells and IDE settings holding AWS_CONTAINER_AUTHORIZATION_TOKEN " +
+		"get 403 until they run `eval \"$(rolecall env)\"` (or copy the settings) again",
+	TLSNotSaved: "not saved: there is no OS keyring, so the pair is served only until rolecall stops (it is saved if a keyring " +
+		"appears before then): start rolecall in a desktop session with a keyring (or KeePassXC's Secret Service), then `rolecall tls save` again",
+	PortTakenFlag: "port %d, given with --port, is taken by another program (or another rolecall): run again with another --port N, " +
 		"then use the new URL in your IDE settings",
 	NoAWSConfig: "no AWS config at %s: create it with an [sso-session NAME] section " +
 		"(sso_start_url, sso_region) and a profile using it; the README's Quick start has an example to paste into %[1]s",

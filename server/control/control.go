@@ -55,6 +55,9 @@ type Secrets interface {
 	SaveTLS(certPEM, keyPEM []byte) error
 	LoadTLS() (certPEM, keyPEM []byte, err error)
 	DeleteTLS() error
+	// Persistent reports whether what SaveTLS stores outlives the process
+	// (an OS keyring holds it), rather than memory alone.
+	Persistent() bool
 }
 
 // Sessions is what the control channel needs from the SSO side.

@@ -99,8 +99,11 @@ type TLSPair struct {
 	Cert string `json:"cert"`
 	Key  string `json:"key,omitempty"`
 	// Active reports whether the listener serves this pair now.
-	Active bool   `json:"active"`
-	Note   string `json:"note,omitempty"`
+	Active bool `json:"active"`
+	// Saved reports whether the pair outlives this process (a keyring
+	// holds it); false: kept in memory only, and Note says what to do.
+	Saved bool   `json:"saved"`
+	Note  string `json:"note,omitempty"`
 }
 
 // LoginRequest asks for a login to a session (empty: the only one).

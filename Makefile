@@ -19,11 +19,7 @@ run: build
 
 # Into ~/.local: the binary, the menu entry (its Exec the full path) and the icon.
 install: build
-	install -Dm755 $(BIN) $(PREFIX)/bin/rolecall
-	mkdir -p $(PREFIX)/share/applications
-	sed 's|^Exec=rolecall$$|Exec=$(PREFIX)/bin/rolecall|' build/linux/rolecall.desktop > $(PREFIX)/share/applications/rolecall.desktop
-	install -Dm644 assets/rolecall.png $(PREFIX)/share/icons/hicolor/256x256/apps/rolecall.png
-	@case ":$$PATH:" in *":$(PREFIX)/bin:"*) ;; *) echo "$(PREFIX)/bin is not on PATH yet: export PATH=\"$(PREFIX)/bin:\$$PATH\" (Debian adds ~/.local/bin at the next login)";; esac
+	PREFIX=$(PREFIX) build/linux/install.sh $(BIN) build/linux/rolecall.desktop assets/rolecall.png
 
 # Fast: vet and the unit tests, without processes or a desktop session.
 check:

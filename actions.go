@@ -53,12 +53,17 @@ func (a *app) copySettings(ide bool) error {
 }
 
 // ideSettings are the lines a run configuration's environment dialog
-// takes: both token forms, as `rolecall env` exports them.
+// takes: what `rolecall exec` gives a command, under a comment naming
+// the token file form.
 func ideSettings(e control.Env) string {
-	return "# rolecall: SDKs that know _TOKEN_FILE read it; the others (Debian's awscli, boto3 1.26) read _TOKEN: copy again after `rolecall token --rotate`\n" +
-		"AWS_CONTAINER_CREDENTIALS_FULL_URI=" + e.FullURI + "\n" +
-		"AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE=" + e.TokenFile + "\n" +
-		"AWS_CONTAINER_AUTHORIZATION_TOKEN=" + e.Token + "\n"
+	var b strings.Builder
+	b.WriteString("# rolecall: every client reads _TOKEN (copy again after `rolecall token --rotate`); with SDKs that know it, " +
+		"AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE=" + e.TokenFile + " instead follows a rotation (never both: the JavaScript SDK warns)\n")
+	_, set := envVars(e, envOptions{})
+	for _, kv := range set {
+		b.WriteString(kv[0] + "=" + kv[1] + "\n")
+	}
+	return b.String()
 }
 
 // clipboardAdvice says what to install for this desktop when copying

@@ -6,31 +6,32 @@ import (
 	"io/fs"
 	"os/exec"
 	"strings"
+
+	"github.com/rolecall/rolecall/server/control"
 )
 
-// childEnv is environ for a command run by `rolecall exec`: the variables
-// that would win over the container endpoint removed, then the endpoint
-// and the token in both forms (some SDKs read only one of them).
-func childEnv(environ []string, fullURI, token, tokenFile string) []string {
-	drop := map[string]bool{
-		"AWS_CONTAINER_CREDENTIALS_FULL_URI": true, "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE": true,
-		"AWS_CONTAINER_AUTHORIZATION_TOKEN": true, // no longer in shadowing: `rolecall env` sets it
+// childEnv is environ for a command run by `rolecall exec`: what
+// `rolecall env` would do to a shell (envVars), done to environ.
+func childEnv(environ []string, e control.Env) []string {
+	unset, set := envVars(e, envOptions{})
+	drop := map[string]bool{}
+	for _, v := range unset {
+		drop[envKey(v)] = true
 	}
-	for _, v := range shadowing {
-		drop[v] = true
+	for _, kv := range set {
+		drop[envKey(kv[0])] = true
 	}
-	out := make([]string, 0, len(environ)+3)
+	out := make([]string, 0, len(environ)+len(set))
 	for _, kv := range environ {
 		k, _, _ := strings.Cut(kv, "=")
 		if !drop[envKey(k)] {
 			out = append(out, kv)
 		}
 	}
-	return append(out,
-		"AWS_CONTAINER_CREDENTIALS_FULL_URI="+fullURI,
-		"AWS_CONTAINER_AUTHORIZATION_TOKEN="+token,
-		"AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE="+tokenFile,
-	)
+	for _, kv := range set {
+		out = append(out, kv[0]+"="+kv[1])
+	}
+	return out
 }
 
 // notStarted is the exit status a shell gives a command that could not be

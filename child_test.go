@@ -7,6 +7,8 @@ import (
 	"runtime"
 	"slices"
 	"testing"
+
+	"github.com/rolecall/rolecall/server/control"
 )
 
 func TestChildEnv(t *testing.T) {
@@ -16,15 +18,27 @@ func TestChildEnv(t *testing.T) {
 		"AWS_SESSION_TOKEN=x", "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI=/v2/creds", "AWS_CONTAINER_AUTHORIZATION_TOKEN=old",
 		"AWS_CONTAINER_CREDENTIALS_FULL_URI=http://127.0.0.1:9/old", "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE=/old",
 	}
-	got := childEnv(in, "http://127.0.0.1:4144/slot/dev", "tok", "/state/token")
+	e := control.Env{FullURI: "http://127.0.0.1:4144/slot/dev", Token: "tok", TokenFile: "/state/token"}
+	got := childEnv(in, e)
 	want := []string{
 		"PATH=/usr/bin", "HOME=/home/alice", "AWS_REGION=eu-west-1",
 		"AWS_CONTAINER_CREDENTIALS_FULL_URI=http://127.0.0.1:4144/slot/dev",
 		"AWS_CONTAINER_AUTHORIZATION_TOKEN=tok",
-		"AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE=/state/token",
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("childEnv =\n%q\nwant\n%q", got, want)
+	}
+	// The slot's region wins over the shell's: it travels with the role.
+	e.Region = "ap-southeast-2"
+	got = childEnv(in, e)
+	want = []string{
+		"PATH=/usr/bin", "HOME=/home/alice",
+		"AWS_CONTAINER_CREDENTIALS_FULL_URI=http://127.0.0.1:4144/slot/dev",
+		"AWS_CONTAINER_AUTHORIZATION_TOKEN=tok",
+		"AWS_REGION=ap-southeast-2", "AWS_DEFAULT_REGION=ap-southeast-2",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("childEnv with a region =\n%q\nwant\n%q", got, want)
 	}
 }
 

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -11,7 +12,6 @@ import (
 	"github.com/pkg/browser"
 
 	"github.com/rolecall/rolecall/creds"
-	"github.com/rolecall/rolecall/engine"
 	"github.com/rolecall/rolecall/server/control"
 	"github.com/rolecall/rolecall/sso"
 )
@@ -39,11 +39,7 @@ func (c *cli) exec(args []string) int {
 		if err != nil {
 			return err
 		}
-		tok, err := cl.Token(c.ctx, false)
-		if err != nil {
-			return err
-		}
-		env = childEnv(os.Environ(), e.FullURI, tok, e.TokenFile)
+		env = childEnv(os.Environ(), e)
 		return nil
 	}); rc != exitOK {
 		return rc
@@ -140,10 +136,14 @@ func (c *cli) console(args []string) int {
 			return err
 		}
 		exp, _ := time.Parse(creds.ExpirationFormat, cr.Expiration)
+		e, err := cl.Env(c.ctx, *profile)
+		if err != nil {
+			return err
+		}
 		u, err := sso.ConsoleURL(c.ctx, creds.Credentials{
 			AccessKeyID: cr.AccessKeyID, SecretAccessKey: cr.SecretAccessKey, SessionToken: cr.SessionToken,
 			Expiration: exp, RoleARN: cr.RoleARN, AccountID: cr.AccountID,
-		}, c.consoleRegion(cl, *profile))
+		}, cmp.Or(e.Region, os.Getenv("AWS_REGION"), os.Getenv("AWS_DEFAULT_REGION")))
 		if err != nil {
 			return err
 		}
@@ -157,16 +157,4 @@ func (c *cli) console(args []string) int {
 		fmt.Fprintf(c.stdout, "opened the AWS console as %s\n", cr.RoleARN)
 		return nil
 	})
-}
-
-// consoleRegion is the region the console opens in: the profile's region
-// in the AWS config, else $AWS_REGION or $AWS_DEFAULT_REGION, else none
-// (the console's own choice).
-func (c *cli) consoleRegion(cl *control.Client, profile string) string {
-	if profile == "" {
-		if slots, err := cl.Slots(c.ctx); err == nil && len(slots) > 0 && slots[0].Slot == "default" {
-			profile = slots[0].Profile
-		}
-	}
-	return engine.ProfileRegion(c.ctx, profile)
 }

@@ -1,16 +1,18 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 
+	"github.com/rolecall/rolecall/creds"
 	"github.com/rolecall/rolecall/server/control"
 )
 
 func (c *cli) token(args []string) int {
 	fs := c.flags("token", "token [--rotate]",
 		"export AWS_CONTAINER_AUTHORIZATION_TOKEN=\"$(rolecall token)\"   # for SDKs without _TOKEN_FILE support")
-	rotate := fs.Bool("rotate", false, "replace the token (clients using the token file pick up the new one)")
+	rotate := fs.Bool("rotate", false, "replace the token (clients reading the token file pick up the new one; shells holding _TOKEN must eval \"$(rolecall env)\" again)")
 	if rc := c.parse(fs, args); rc >= 0 {
 		return rc
 	}
@@ -20,6 +22,9 @@ func (c *cli) token(args []string) int {
 			return err
 		}
 		fmt.Fprintln(c.stdout, tok)
+		if *rotate {
+			fmt.Fprintln(c.stderr, creds.Say(creds.TokenRotated))
+		}
 		return nil
 	})
 }
@@ -50,6 +55,9 @@ func (c *cli) tls(args []string) int {
 		}
 		return c.call(func(cl *control.Client) error {
 			p, err := cl.SaveTLS(c.ctx, cert, key)
+			if err == nil && !p.Saved {
+				return errors.New("TLS pair " + p.Note)
+			}
 			if err == nil {
 				fmt.Fprintln(c.stdout, "TLS pair", p.Note)
 			}

@@ -57,7 +57,7 @@ func (c *cli) engineConfig(f serveFlags) (engine.Config, error) {
 		return engine.Config{}, err
 	}
 	return engine.Config{
-		Settings: st, SettingsPath: cfgPath, StateDir: stateDir, Socket: sock,
+		Settings: st, PortFlag: f.port != 0, SettingsPath: cfgPath, StateDir: stateDir, Socket: sock,
 		TLSCert: f.cert, TLSKey: f.key, Version: version,
 		Log: newLogger(c.stderr, f.debug), OpenURL: browser.OpenURL,
 	}, nil
@@ -143,14 +143,23 @@ func (c *cli) startTray() int {
 		return c.fail(err)
 	}
 	a.engine = e
+	// The tray loop ends when rolecall is asked to stop (a signal, or
+	// `rolecall stop`) or from its own Quit; the goroutine that ends it
+	// in the first case is stopped in the second, and waited for.
+	trayDone, quitter := make(chan struct{}), make(chan struct{})
 	go func() {
+		defer close(quitter)
 		select {
 		case <-c.ctx.Done():
 		case <-e.Done():
+		case <-trayDone:
+			return
 		}
 		tray.Quit()
 	}()
 	a.runTray(c.ctx)
+	close(trayDone)
+	<-quitter
 	a.Close()
 	return exitOK
 }

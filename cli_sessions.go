@@ -101,7 +101,7 @@ func (c *cli) logout(args []string) int {
 }
 
 func (c *cli) roles(args []string) int {
-	fs := c.flags("roles", "roles [--json]", "rolecall roles --json | jq -r '.roles[].name'")
+	fs := c.flags("roles", "roles [--json | --names]", "rolecall roles --json | jq -r '.roles[].name'")
 	asJSON := fs.Bool("json", false, "print JSON (see README for its fields)")
 	names := fs.Bool("names", false, "print the names only, one a line (for shell completion)")
 	if rc := c.parse(fs, args); rc >= 0 {

@@ -91,7 +91,7 @@ func (c *cli) list(args []string) int {
 }
 
 func (c *cli) current(args []string) int {
-	fs := c.flags("current", "current", "aws --profile \"$(rolecall current)\" ...")
+	fs := c.flags("current", "current", "PS1='[$(rolecall current)] \\$ '   # the default slot's role in the prompt (not for --profile: the SDKs would read the profile, not rolecall)")
 	if rc := c.parse(fs, args); rc >= 0 {
 		return rc
 	}
@@ -116,7 +116,7 @@ func (c *cli) env(args []string) int {
 	shell := fs.String("shell", defaultShell(), "output syntax: sh, fish or powershell")
 	var o envOptions
 	fs.BoolVar(&o.imds, "imds", false, "the EC2 instance metadata endpoint instead (needs imds = true or serve --imds)")
-	fs.BoolVar(&o.fileOnly, "token-file-only", false, "export AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE only, not the token itself")
+	fs.BoolVar(&o.fileOnly, "token-file-only", false, "export AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE instead of the token (follows `rolecall token --rotate`; Debian's awscli and boto3 do not read it)")
 	if rc := c.parse(fs, args); rc >= 0 {
 		return rc
 	}
@@ -130,6 +130,9 @@ func (c *cli) env(args []string) int {
 		e, err := cl.Env(c.ctx, *profile)
 		if err != nil {
 			return err
+		}
+		if o.imds && !e.IMDS {
+			return errors.New(creds.Say(creds.EnvNoIMDS))
 		}
 		fmt.Fprint(c.stdout, exports(*shell, e, o))
 		return nil
@@ -156,28 +159,40 @@ var shadowing = []string{
 	"AWS_CONTAINER_CREDENTIALS_RELATIVE_URI",
 }
 
-// envVars are the variables to unset and to set, in order. Both token
-// forms are set by default: SDKs that know _TOKEN_FILE prefer it (and so
-// follow a rotation), while Debian's awscli 2.9 and python3-boto3 1.26,
-// rclone and the JavaScript SDK v3's fromContainerMetadata read only
-// _TOKEN. The IMDS endpoint needs its trailing slash: the AWS CLI v2
-// appends "latest/api/token" to it as it is.
+// envVars are the variables to unset and to set, in order (`rolecall env`
+// and `rolecall exec` both). The token goes in one form only: the
+// JavaScript SDK v3 warns on every credential fetch when both are set.
+// _TOKEN by default, the one form every client reads (Debian's awscli 2.9
+// and python3-boto3 1.26, rclone and the JavaScript SDK v3's
+// fromContainerMetadata know no _TOKEN_FILE); after a rotation the shell
+// evals again. --token-file-only sets the file instead, which follows a
+// rotation in the SDKs that read it. The slot's region travels with it
+// (AWS_REGION for the SDKs, AWS_DEFAULT_REGION for botocore and the CLI).
+// The IMDS endpoint needs its trailing slash (the AWS CLI v2 appends
+// "latest/api/token" to it as it is) and AWS_EC2_METADATA_DISABLED=false
+// (the AWS CDK turns IMDS off unless it is set).
 func envVars(e control.Env, o envOptions) (unset []string, set [][2]string) {
 	unset = append(unset, shadowing...)
-	if o.imds {
+	switch {
+	case o.imds:
 		unset = append(unset, "AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_CONTAINER_AUTHORIZATION_TOKEN",
-			"AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", "AWS_EC2_METADATA_DISABLED")
+			"AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE")
 		u := e.FullURI
 		if !strings.HasSuffix(u, "/") {
 			u += "/"
 		}
-		return unset, [][2]string{{"AWS_EC2_METADATA_SERVICE_ENDPOINT", u}}
+		set = [][2]string{{"AWS_EC2_METADATA_SERVICE_ENDPOINT", u}, {"AWS_EC2_METADATA_DISABLED", "false"}}
+	case o.fileOnly || e.Token == "":
+		unset = append(unset, "AWS_CONTAINER_AUTHORIZATION_TOKEN")
+		set = [][2]string{{"AWS_CONTAINER_CREDENTIALS_FULL_URI", e.FullURI}, {"AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", e.TokenFile}}
+	default:
+		unset = append(unset, "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE")
+		set = [][2]string{{"AWS_CONTAINER_CREDENTIALS_FULL_URI", e.FullURI}, {"AWS_CONTAINER_AUTHORIZATION_TOKEN", e.Token}}
 	}
-	set = [][2]string{{"AWS_CONTAINER_CREDENTIALS_FULL_URI", e.FullURI}, {"AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE", e.TokenFile}}
-	if o.fileOnly || e.Token == "" {
-		return append(unset, "AWS_CONTAINER_AUTHORIZATION_TOKEN"), set
+	if e.Region != "" {
+		set = append(set, [2]string{"AWS_REGION", e.Region}, [2]string{"AWS_DEFAULT_REGION", e.Region})
 	}
-	return unset, append(set, [2]string{"AWS_CONTAINER_AUTHORIZATION_TOKEN", e.Token})
+	return unset, set
 }
 
 // exports writes the environment for a shell.

@@ -57,7 +57,10 @@ func (c *cli) completion(args []string) int {
 		}
 		b.WriteString("_rolecall() {\n  local cur prev verb\n  cur=${COMP_WORDS[COMP_CWORD]}\n  prev=${COMP_WORDS[COMP_CWORD-1]}\n  verb=${COMP_WORDS[1]}\n")
 		b.WriteString("  if [ \"$COMP_CWORD\" -eq 1 ]; then COMPREPLY=($(compgen -W \"" + strings.Join(verbs(), " ") + "\" -- \"$cur\")); return; fi\n")
-		b.WriteString("  case $prev in\n    --profile) local IFS=$'\\n'; COMPREPLY=($(compgen -W \"$(rolecall roles --names 2>/dev/null)\" -- \"$cur\")); return;;\n")
+		// Names hold spaces ("Acme Prod/ReadOnly"): one per line, each
+		// inserted quoted for the shell.
+		b.WriteString("  case $prev in\n    --profile) local IFS=$'\\n' i; COMPREPLY=($(compgen -W \"$(rolecall roles --names 2>/dev/null)\" -- \"$cur\"))\n" +
+			"      for i in \"${!COMPREPLY[@]}\"; do COMPREPLY[i]=$(printf '%q' \"${COMPREPLY[i]}\"); done; return;;\n")
 		b.WriteString("    --shell) COMPREPLY=($(compgen -W \"sh fish powershell\" -- \"$cur\")); return;;\n")
 		b.WriteString("    --tls-cert|--tls-key|--cert|--key) COMPREPLY=($(compgen -f -- \"$cur\")); return;;\n  esac\n  case $verb in\n")
 		for _, v := range verbs() {

@@ -48,6 +48,13 @@ func TestBashCompletion(t *testing.T) {
 			t.Errorf("complete %q = %q, %v; want %q", words, got, err, want)
 		}
 	}
+	// A discovered role's name holds a space: it is inserted quoted.
+	bin := t.TempDir()
+	os.WriteFile(filepath.Join(bin, "rolecall"), []byte("#!/bin/sh\nprintf 'Acme Prod/ReadOnly\\ndev\\n'\n"), 0o700)
+	prog := "PATH=" + bin + ":$PATH; source " + script + "; COMP_WORDS=(rolecall load --profile Ac); COMP_CWORD=3; _rolecall; printf '%s|' \"${COMPREPLY[@]}\""
+	if got, err := exec.Command(bash, "-c", prog).Output(); err != nil || string(got) != `Acme\ Prod/ReadOnly|` {
+		t.Errorf("complete a name with a space = %q, %v; want %q", got, err, `Acme\ Prod/ReadOnly|`)
+	}
 	for _, sh := range []string{"zsh", "fish", "powershell"} {
 		if out, _, rc := cliRun(t, "completion", sh); rc != 0 || !strings.Contains(out, "rolecall") {
 			t.Errorf("completion %s: %d", sh, rc)

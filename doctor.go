@@ -1,10 +1,12 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
 	"net"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -43,10 +45,13 @@ type doctorEnv struct {
 	portInUse  func(port int) bool                             // something listens there
 	keyring    func() error                                    // nil: usable
 	trayHost   func() error                                    // nil: present
-	sessions   func() ([]sso.SessionStatus, error)             // SSO sessions
+	sessions   func() ([]control.SessionInfo, error)           // SSO sessions, as the running rolecall holds them
 	settings   error                                           // what loading config.toml said
 	token      func() (string, error)                          // the running rolecall's bearer token
 	grant      func(secret string) (control.GrantCheck, error) // what a grant's secret opens
+	// answers asks uri for credentials with token as a client would; nil
+	// when rolecall answered (any status), else why not (refused, TLS).
+	answers    func(uri, token string) error
 	now        time.Time
 	expiringIn time.Duration // "close to expiry" threshold
 }
@@ -120,7 +125,7 @@ func checkRunning(r *doctorRun) {
 	case r.running:
 		r.add("rolecall running", "", "")
 	case errors.Is(err, control.ErrNotRunning):
-		r.add("rolecall running", "rolecall is not running", "start it: `rolecall` (tray), `rolecall serve`, or `rolecall autostart on` for every login")
+		r.add("rolecall running", creds.Say(creds.DoctorNotRunning), "start it: `rolecall` (tray), `rolecall serve`, or `rolecall autostart on` for every login")
 	default:
 		r.add("rolecall running", err.Error(), controlFix())
 	}
@@ -147,7 +152,11 @@ func checkListener(r *doctorRun) {
 		problem = "the running rolecall reports no listener"
 	}
 	r.add("listener", problem, "restart rolecall")
-	r.add("environment: AWS_CONTAINER_CREDENTIALS_FULL_URI", fullURIProblem(r.getenv, r.proc.URL), creds.Say(creds.DoctorShellFix))
+	problem = fullURIProblem(r.getenv, r.proc.URL)
+	if problem == "" {
+		problem = answerProblem(r.getenv, r.answers)
+	}
+	r.add("environment: AWS_CONTAINER_CREDENTIALS_FULL_URI", problem, creds.Say(creds.DoctorShellFix))
 	r.add("environment: token", tokenProblem(r.getenv, r.token, r.grant), creds.Say(creds.DoctorShellFix))
 }
 
@@ -215,11 +224,30 @@ func slotOf(fullURI string) (string, bool) {
 	return n, err == nil
 }
 
+// answerProblem: this shell's FULL_URI, asked as its clients ask it (with
+// its token), does not answer: refused, or HTTPS where clients speak HTTP
+// (or a certificate they do not trust).
+func answerProblem(getenv func(string) string, answers func(uri, token string) error) string {
+	uri := getenv("AWS_CONTAINER_CREDENTIALS_FULL_URI")
+	if uri == "" || answers == nil {
+		return ""
+	}
+	tok := getenv("AWS_CONTAINER_AUTHORIZATION_TOKEN")
+	if file := getenv("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"); file != "" && tok == "" {
+		b, _ := os.ReadFile(file)
+		tok = string(b)
+	}
+	if err := answers(uri, tok); err != nil {
+		return creds.Say(creds.DoctorNoAnswer, uri, err)
+	}
+	return ""
+}
+
 func checkKeyring(r *doctorRun) {
 	if err := r.keyring(); errors.Is(err, keyring.ErrLocked) || errors.Is(err, keyring.ErrTimeout) {
 		r.add("keyring", creds.Say(creds.DoctorKeyringLocked, err), keyring.ErrorMessage(err))
 	} else if err != nil {
-		r.add("keyring", creds.Say(creds.DoctorNoKeyring, err), keyring.ErrorMessage(err))
+		r.add("keyring", creds.Say(creds.DoctorNoKeyring), keyring.ErrorMessage(err))
 	} else {
 		r.add("keyring", "", "")
 	}
@@ -233,19 +261,28 @@ func checkTrayHost(r *doctorRun) {
 	}
 }
 
-// checkSessions: each SSO session signed in, and not about to end.
+// checkSessions: each SSO session signed in, and not about to end, as
+// the running rolecall holds them (it may reach a keyring doctor cannot,
+// or none at all: headless, its sessions live in its memory). Without a
+// running rolecall nothing holds them: checkRunning says so.
 func checkSessions(r *doctorRun) {
+	if !r.running {
+		return
+	}
 	sessions, err := r.sessions()
 	if err != nil {
-		r.add("AWS config", err.Error(), "fix the file named in the message")
+		r.add("SSO sessions", err.Error(), "fix the file named in the message")
 	}
 	for _, s := range sessions {
 		name, login := "sso-session "+s.Key, "rolecall login --sso-session "+s.Key
-		ends := s.ExpiresAt
+		ends, _ := time.Parse(creds.ExpirationFormat, s.ExpiresAt)
 		if s.Kind == sso.KindLogin { // `aws login`: ends 12 hours after its sign-in
-			name, login, ends = "aws login session "+s.Label, "rolecall login --profile "+s.Profile, s.Ends
+			name, login = "aws login session "+s.Label, "rolecall login --profile "+s.Profile
+			ends, _ = time.Parse(creds.ExpirationFormat, s.Ends)
 		}
 		switch {
+		case s.LoggingIn && !s.SignedIn:
+			r.add(name, "a login is waiting for its code to be approved", "approve it in the browser, or `"+login+"` again")
 		case !s.SignedIn:
 			r.add(name, "not signed in, or the session has expired", login)
 		case (!s.Renewable || s.Kind == sso.KindLogin) && !ends.IsZero() && ends.Sub(r.now) < r.expiringIn:
@@ -407,14 +444,40 @@ func realDoctorEnv(ctx context.Context) doctorEnv {
 			c.Close()
 			return true
 		},
-		keyring:  kr.Probe,
-		trayHost: tray.Available,
-		sessions: func() ([]sso.SessionStatus, error) {
-			return sso.NewClient(sso.Options{Keyring: kr}).Status(ctx)
-		},
+		keyring:    kr.Probe,
+		trayHost:   tray.Available,
+		sessions:   func() ([]control.SessionInfo, error) { return client().Sessions(ctx) },
+		answers:    askEndpoint,
 		now:        time.Now(),
 		expiringIn: time.Hour,
 	}
+}
+
+// askEndpoint asks uri for credentials with token, as the SDKs do (plain
+// HTTP, or HTTPS with the system's trust store, 2 s).
+func askEndpoint(uri, token string) error {
+	req, err := http.NewRequest(http.MethodGet, uri, nil)
+	if err != nil {
+		return err
+	}
+	if token != "" {
+		req.Header.Set("Authorization", strings.TrimSpace(token))
+	}
+	resp, err := (&http.Client{Timeout: 2 * time.Second}).Do(req)
+	if err != nil {
+		var uerr *url.Error
+		if errors.As(err, &uerr) {
+			return uerr.Err
+		}
+		return err
+	}
+	resp.Body.Close()
+	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+		// rolecall answers JSON, errors too; a TLS listener asked in
+		// plain HTTP answers a 400 in text.
+		return fmt.Errorf("the answer is no credential endpoint's (%s, %s): is it HTTPS?", resp.Status, cmp.Or(ct, "no content type"))
+	}
+	return nil
 }
 
 func mustPath(p string, err error) string {

@@ -32,9 +32,10 @@ func healthy(t *testing.T) doctorEnv {
 		portInUse:  func(int) bool { return true },
 		keyring:    func() error { return nil },
 		trayHost:   func() error { return nil },
-		sessions: func() ([]sso.SessionStatus, error) {
-			return []sso.SessionStatus{{Key: "corp", SignedIn: true, Renewable: true, ExpiresAt: now.Add(time.Minute)}}, nil
+		sessions: func() ([]control.SessionInfo, error) {
+			return []control.SessionInfo{{Key: "corp", SignedIn: true, Renewable: true, ExpiresAt: now.Add(time.Minute).Format(creds.ExpirationFormat)}}, nil
 		},
+		answers:    func(string, string) error { return nil },
 		now:        now,
 		expiringIn: time.Hour,
 	}
@@ -115,7 +116,8 @@ func TestDoctor(t *testing.T) {
 		{"not running", func(e *doctorEnv) {
 			e.status = func() (control.Status, error) { return control.Status{}, control.ErrNotRunning }
 			e.portInUse = func(int) bool { return false }
-		}, "rolecall running", "rolecall serve"},
+			e.sessions = func() ([]control.SessionInfo, error) { return nil, control.ErrNotRunning }
+		}, "rolecall running", "nothing holds the SSO sessions"},
 		{"port taken by another program", func(e *doctorEnv) {
 			e.status = func() (control.Status, error) { return control.Status{}, control.ErrNotRunning }
 		}, "port 4144", "another port"},
@@ -123,28 +125,38 @@ func TestDoctor(t *testing.T) {
 			e.keyring = func() error {
 				return errors.New("The name org.freedesktop.secrets was not provided by any .service files")
 			}
-		}, "keyring", "no usable OS keyring (The name org.freedesktop.secrets was not provided by any .service files): the SSO session is lost at every restart"},
+		}, "keyring", "no usable OS keyring: the SSO session is lost at every restart"},
+		{"no keyring: no D-Bus, said in words", func(e *doctorEnv) {
+			e.keyring = func() error { return errors.New(`exec: "dbus-launch": executable file not found in $PATH`) }
+		}, "keyring", "no D-Bus session bus: start rolecall inside a desktop session"},
+		{"FULL_URI that answers HTTPS to a plain HTTP client", func(e *doctorEnv) {
+			e.getenv = env("AWS_CONTAINER_CREDENTIALS_FULL_URI", "http://127.0.0.1:4144/")
+			e.answers = func(string, string) error {
+				return errors.New("the answer is no credential endpoint's (400 Bad Request, text/plain; charset=utf-8): is it HTTPS?")
+			}
+		}, "environment: AWS_CONTAINER_CREDENTIALS_FULL_URI", "does not answer"},
 		{"keyring locked", func(e *doctorEnv) {
 			e.keyring = func() error { return fmt.Errorf("%w: failed to unlock correct collection", keyring.ErrLocked) }
 		}, "keyring", "gnome-keyring-daemon --unlock"},
 		{"no tray host", func(e *doctorEnv) { e.trayHost = func() error { return errors.New("no system tray host") } }, "tray host", "AppIndicator"},
 		{"session expired", func(e *doctorEnv) {
-			e.sessions = func() ([]sso.SessionStatus, error) { return []sso.SessionStatus{{Key: "corp"}}, nil }
+			e.sessions = func() ([]control.SessionInfo, error) { return []control.SessionInfo{{Key: "corp"}}, nil }
 		}, "sso-session corp", "rolecall login --sso-session corp"},
 		{"session close to its end", func(e *doctorEnv) {
-			e.sessions = func() ([]sso.SessionStatus, error) {
-				return []sso.SessionStatus{{Key: "corp", SignedIn: true, ExpiresAt: e.now.Add(20 * time.Minute)}}, nil
+			e.sessions = func() ([]control.SessionInfo, error) {
+				return []control.SessionInfo{{Key: "corp", SignedIn: true, ExpiresAt: e.now.Add(20 * time.Minute).Format(creds.ExpirationFormat)}}, nil
 			}
 		}, "sso-session corp", "before then"},
 		{"aws login session ended", func(e *doctorEnv) {
-			e.sessions = func() ([]sso.SessionStatus, error) {
-				return []sso.SessionStatus{{Key: "arn:aws:iam::111111111111:user/alice", Kind: sso.KindLogin, Label: "alice in 111111111111", Profile: "me"}}, nil
+			e.sessions = func() ([]control.SessionInfo, error) {
+				return []control.SessionInfo{{Key: "arn:aws:iam::111111111111:user/alice", Kind: sso.KindLogin, Label: "alice in 111111111111", Profile: "me"}}, nil
 			}
 		}, "aws login session alice in 111111111111", "rolecall login --profile me"},
 		{"aws login session close to its 12 hours", func(e *doctorEnv) {
-			e.sessions = func() ([]sso.SessionStatus, error) {
-				return []sso.SessionStatus{{Key: "arn:aws:iam::111111111111:user/alice", Kind: sso.KindLogin, Label: "alice in 111111111111", Profile: "me",
-					SignedIn: true, Renewable: true, ExpiresAt: e.now.Add(14 * time.Minute), Ends: e.now.Add(30 * time.Minute)}}, nil
+			e.sessions = func() ([]control.SessionInfo, error) {
+				return []control.SessionInfo{{Key: "arn:aws:iam::111111111111:user/alice", Kind: sso.KindLogin, Label: "alice in 111111111111", Profile: "me",
+					SignedIn: true, Renewable: true, ExpiresAt: e.now.Add(14 * time.Minute).Format(creds.ExpirationFormat),
+					Ends: e.now.Add(30 * time.Minute).Format(creds.ExpirationFormat)}}, nil
 			}
 		}, "aws login session alice in 111111111111", "rolecall login --profile me (before then)"},
 	}

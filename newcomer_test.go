@@ -93,6 +93,14 @@ func TestStartMessages(t *testing.T) {
 		t.Errorf("port taken:\ngot  %v\nwant %s", err, want)
 	}
 
+	// The same port given with --port: the text names the flag.
+	_, err = quietEngine(t, port, filepath.Join(dir, "f", "control.sock"), func(c *engine.Config) { c.PortFlag = true })
+	want = "port " + strconv.Itoa(port) + ", given with --port, is taken by another program (or another rolecall): run again with another --port N, " +
+		"then use the new URL in your IDE settings"
+	if err == nil || firstLine(err.Error()) != want {
+		t.Errorf("port taken, from --port:\ngot  %v\nwant %s", err, want)
+	}
+
 	sock := filepath.Join(dir, "b", "control.sock")
 	if _, err := quietEngine(t, 0, sock); err != nil {
 		t.Fatal(err)
@@ -202,6 +210,9 @@ func (s slowSessions) Login(ctx context.Context, req control.LoginRequest, promp
 }
 func (slowSessions) Logout(context.Context, string) (string, error) { return "", nil }
 func (slowSessions) Roles(context.Context) (control.Roles, error)   { return control.Roles{}, nil }
+func (slowSessions) Status(context.Context) ([]control.SessionInfo, error) {
+	return nil, nil
+}
 
 // TestLoginProgress: a login that waits for Identity Center says so
 // before the code arrives.
@@ -232,31 +243,42 @@ func TestLoginProgress(t *testing.T) {
 	}
 }
 
-// TestEnvOutput: both token forms by default, the file alone with
-// --token-file-only, and the IMDS endpoint with its trailing slash.
+// TestEnvOutput: the token alone by default (never both forms: the
+// JavaScript SDK v3 warns on every fetch), the file alone with
+// --token-file-only, the slot's region with it, and the IMDS endpoint with
+// its trailing slash and AWS_EC2_METADATA_DISABLED=false (the AWS CDK).
 func TestEnvOutput(t *testing.T) {
 	e := control.Env{FullURI: "http://127.0.0.1:4144/", TokenFile: "/home/me/.local/state/rolecall/token", Token: "tok-EXAMPLE-0123456789"}
+	withRegion := e
+	withRegion.Region = "eu-west-1"
 	tests := []struct {
 		name string
+		e    control.Env
 		o    envOptions
 		want string
 	}{
-		{"both", envOptions{}, `unset AWS_PROFILE AWS_DEFAULT_PROFILE AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN AWS_SECURITY_TOKEN AWS_ACCESS_KEY AWS_SECRET_KEY AWS_CREDENTIAL_EXPIRATION AWS_ROLE_ARN AWS_WEB_IDENTITY_TOKEN_FILE AWS_ROLE_SESSION_NAME AWS_CONTAINER_CREDENTIALS_RELATIVE_URI
+		{"token", e, envOptions{}, `unset AWS_PROFILE AWS_DEFAULT_PROFILE AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN AWS_SECURITY_TOKEN AWS_ACCESS_KEY AWS_SECRET_KEY AWS_CREDENTIAL_EXPIRATION AWS_ROLE_ARN AWS_WEB_IDENTITY_TOKEN_FILE AWS_ROLE_SESSION_NAME AWS_CONTAINER_CREDENTIALS_RELATIVE_URI AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE
 export AWS_CONTAINER_CREDENTIALS_FULL_URI='http://127.0.0.1:4144/'
-export AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE='/home/me/.local/state/rolecall/token'
 export AWS_CONTAINER_AUTHORIZATION_TOKEN='tok-EXAMPLE-0123456789'
 `},
-		{"token file only", envOptions{fileOnly: true}, `unset AWS_PROFILE AWS_DEFAULT_PROFILE AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN AWS_SECURITY_TOKEN AWS_ACCESS_KEY AWS_SECRET_KEY AWS_CREDENTIAL_EXPIRATION AWS_ROLE_ARN AWS_WEB_IDENTITY_TOKEN_FILE AWS_ROLE_SESSION_NAME AWS_CONTAINER_CREDENTIALS_RELATIVE_URI AWS_CONTAINER_AUTHORIZATION_TOKEN
+		{"region", withRegion, envOptions{}, `unset AWS_PROFILE AWS_DEFAULT_PROFILE AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN AWS_SECURITY_TOKEN AWS_ACCESS_KEY AWS_SECRET_KEY AWS_CREDENTIAL_EXPIRATION AWS_ROLE_ARN AWS_WEB_IDENTITY_TOKEN_FILE AWS_ROLE_SESSION_NAME AWS_CONTAINER_CREDENTIALS_RELATIVE_URI AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE
+export AWS_CONTAINER_CREDENTIALS_FULL_URI='http://127.0.0.1:4144/'
+export AWS_CONTAINER_AUTHORIZATION_TOKEN='tok-EXAMPLE-0123456789'
+export AWS_REGION='eu-west-1'
+export AWS_DEFAULT_REGION='eu-west-1'
+`},
+		{"token file only", e, envOptions{fileOnly: true}, `unset AWS_PROFILE AWS_DEFAULT_PROFILE AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN AWS_SECURITY_TOKEN AWS_ACCESS_KEY AWS_SECRET_KEY AWS_CREDENTIAL_EXPIRATION AWS_ROLE_ARN AWS_WEB_IDENTITY_TOKEN_FILE AWS_ROLE_SESSION_NAME AWS_CONTAINER_CREDENTIALS_RELATIVE_URI AWS_CONTAINER_AUTHORIZATION_TOKEN
 export AWS_CONTAINER_CREDENTIALS_FULL_URI='http://127.0.0.1:4144/'
 export AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE='/home/me/.local/state/rolecall/token'
 `},
-		{"imds", envOptions{imds: true}, `unset AWS_PROFILE AWS_DEFAULT_PROFILE AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN AWS_SECURITY_TOKEN AWS_ACCESS_KEY AWS_SECRET_KEY AWS_CREDENTIAL_EXPIRATION AWS_ROLE_ARN AWS_WEB_IDENTITY_TOKEN_FILE AWS_ROLE_SESSION_NAME AWS_CONTAINER_CREDENTIALS_RELATIVE_URI AWS_CONTAINER_CREDENTIALS_FULL_URI AWS_CONTAINER_AUTHORIZATION_TOKEN AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE AWS_EC2_METADATA_DISABLED
+		{"imds", e, envOptions{imds: true}, `unset AWS_PROFILE AWS_DEFAULT_PROFILE AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN AWS_SECURITY_TOKEN AWS_ACCESS_KEY AWS_SECRET_KEY AWS_CREDENTIAL_EXPIRATION AWS_ROLE_ARN AWS_WEB_IDENTITY_TOKEN_FILE AWS_ROLE_SESSION_NAME AWS_CONTAINER_CREDENTIALS_RELATIVE_URI AWS_CONTAINER_CREDENTIALS_FULL_URI AWS_CONTAINER_AUTHORIZATION_TOKEN AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE
 export AWS_EC2_METADATA_SERVICE_ENDPOINT='http://127.0.0.1:4144/'
+export AWS_EC2_METADATA_DISABLED='false'
 `},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := exports("sh", e, tt.o); got != tt.want {
+			if got := exports("sh", tt.e, tt.o); got != tt.want {
 				t.Errorf("got\n%s\nwant\n%s", got, tt.want)
 			}
 		})
@@ -271,11 +293,11 @@ export AWS_EC2_METADATA_SERVICE_ENDPOINT='http://127.0.0.1:4144/'
 	}
 }
 
-// TestCopyMessages: the IDE settings carry both token forms under a
-// comment; a missing clipboard tool is named for this desktop.
+// TestCopyMessages: the IDE settings carry one token form under a
+// comment naming the other; a missing clipboard tool is named for this desktop.
 func TestCopyMessages(t *testing.T) {
 	ide := ideSettings(control.Env{FullURI: "http://127.0.0.1:4144/", TokenFile: "/t", Token: "tok"})
-	if want := "AWS_CONTAINER_CREDENTIALS_FULL_URI=http://127.0.0.1:4144/\nAWS_CONTAINER_AUTHORIZATION_TOKEN_FILE=/t\nAWS_CONTAINER_AUTHORIZATION_TOKEN=tok\n"; !strings.HasPrefix(ide, "# ") || !strings.HasSuffix(ide, want) {
+	if want := "AWS_CONTAINER_CREDENTIALS_FULL_URI=http://127.0.0.1:4144/\nAWS_CONTAINER_AUTHORIZATION_TOKEN=tok\n"; !strings.HasPrefix(ide, "# ") || !strings.HasSuffix(ide, want) {
 		t.Errorf("IDE settings:\n%s", ide)
 	}
 	missing := errors.New("No clipboard utilities available. Please install xsel, xclip, wl-clipboard or Termux:API add-on for termux-clipboard-get/set.")

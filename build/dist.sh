@@ -13,7 +13,7 @@ for arch in amd64 arm64; do
 	d=dist/rolecall-$VERSION-linux-$arch
 	mkdir -p "$d"
 	GOOS=linux GOARCH=$arch CGO_ENABLED=0 go build -trimpath -ldflags "$LDFLAGS" -o "$d/rolecall" .
-	cp build/linux/rolecall.desktop build/linux/rolecall.service README.md "$d/"
+	cp build/linux/rolecall.desktop build/linux/rolecall.service build/linux/install.sh README.md "$d/"
 	cp assets/rolecall.png "$d/rolecall.png"
 	tar -C dist -czf "$d.tar.gz" "$(basename "$d")"
 	rm -rf "$d"

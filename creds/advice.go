@@ -22,6 +22,8 @@ func Advice(slot string, err error) string {
 	switch {
 	case errors.Is(err, ErrNothingLoaded):
 		return Say(NothingLoaded)
+	case errors.Is(err, ErrUnknownName):
+		return Say(UnknownName, slot)
 	case errors.Is(err, ErrUnloaded):
 		return Say(SlotUnloaded, slot, slot)
 	case errors.Is(err, ErrNoSuchSlot):
@@ -55,6 +57,7 @@ type Text int
 const (
 	NothingLoaded           Text = iota // -
 	NoSuchSlot                          // slot, slot
+	UnknownName                         // name
 	SessionEnded                        // -
 	RefreshFailed                       // slot label, error
 	Permanent                           // slot label, error
@@ -64,6 +67,9 @@ const (
 	AlreadyRunning                      // pid
 	InstanceLocked                      // pid, lock file
 	PortTaken                           // port, settings file
+	PortTakenFlag                       // port
+	TLSNotSaved                         // -
+	TokenRotated                        // -
 	NoAWSConfig                         // path
 	NoSSOSession                        // path
 	NoSuchSession                       // name, path, name
@@ -90,13 +96,16 @@ const (
 	ClipboardNone                       // -
 	ClipboardOther                      // error
 	EnvIMDSProfile                      // -
+	EnvNoIMDS                           // -
 	DoctorDefault                       // section, file, key
 	DoctorDefaultFix                    // -
 	DoctorSettingsFix                   // -
 	DoctorFullURI                       // set, serving
 	DoctorToken                         // which
 	DoctorShellFix                      // -
-	DoctorNoKeyring                     // error
+	DoctorNoKeyring                     // -
+	DoctorNotRunning                    // -
+	DoctorNoAnswer                      // url, error
 	DoctorAWSConfigFix                  // -
 	DoctorNoAWSConfig                   // path
 	DoctorNoSSOSession                  // path
@@ -163,18 +172,25 @@ var selfAdvising = map[Text]bool{
 var texts = map[Text]string{
 	NothingLoaded: "no role loaded in the default slot: pick one in the rolecall tray or run `rolecall load --profile NAME`",
 	NoSuchSlot:    "no slot named %q: run `rolecall load --profile %s --slot`",
+	UnknownName:   "no role named %q: `rolecall roles` lists the names a slot can have (it is loaded on its first request)",
 	SessionEnded:  "the SSO session has ended: run `rolecall login` (or use Log in in the tray), then retry",
 	RefreshFailed: "credentials for %s are expired and could not be refreshed: %s",
 	Permanent: "credentials for %s cannot be had: %s: fix the profile in the AWS config, " +
 		"or load another role (`rolecall roles` lists them)",
 	MissingToken: "missing Authorization header: this client reads neither AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE nor _TOKEN " +
-		"(many read only _TOKEN, such as Debian's awscli and boto3): run `eval \"$(rolecall env)\"`, which sets both",
+		"(many read only _TOKEN, such as Debian's awscli and boto3): run `eval \"$(rolecall env)\"`, which sets it",
 	WrongToken:     "wrong authorization token: it may have been rotated; run `eval \"$(rolecall env)\"` again, or read it from the token file or `rolecall token`",
 	NotRunning:     "rolecall is not running: start it with `rolecall` (tray) or `rolecall serve`",
 	AlreadyRunning: "rolecall is already running (pid %d): `rolecall list` talks to it, `rolecall stop` stops it",
 	InstanceLocked: "rolecall is already running (pid %d holds %s): `rolecall stop` stops it " +
 		"(from a shell with its XDG_RUNTIME_DIR), or quit it from its tray menu",
 	PortTaken: "port %d is taken by another program (or another rolecall): set `port = N` with a free port in %s, " +
+		"then use the new URL in your IDE settings",
+	TokenRotated: "token rotated: the token file has the new one; shells and IDE settings holding AWS_CONTAINER_AUTHORIZATION_TOKEN " +
+		"get 403 until they run `eval \"$(rolecall env)\"` (or copy the settings) again",
+	TLSNotSaved: "not saved: there is no OS keyring, so the pair is served only until rolecall stops (it is saved if a keyring " +
+		"appears before then): start rolecall in a desktop session with a keyring (or KeePassXC's Secret Service), then `rolecall tls save` again",
+	PortTakenFlag: "port %d, given with --port, is taken by another program (or another rolecall): run again with another --port N, " +
 		"then use the new URL in your IDE settings",
 	NoAWSConfig: "no AWS config at %s: create it with an [sso-session NAME] section " +
 		"(sso_start_url, sso_region) and a profile using it; the README's Quick start has an example to paste into %[1]s",
@@ -206,14 +222,18 @@ var texts = map[Text]string{
 	ClipboardNone:    "no desktop clipboard in this session (neither WAYLAND_DISPLAY nor DISPLAY is set): copy from `rolecall env` instead",
 	ClipboardOther:   "could not copy to the clipboard (%s): copy from `rolecall env` instead",
 	EnvIMDSProfile:   "--imds serves the default slot only: load the role into it, or use the container endpoint for a named slot",
-	DoctorDefault:    "[%s] in %s has %s: SDKs use it before rolecall's endpoint",
+	EnvNoIMDS: "this rolecall serves no EC2 metadata endpoint (the tray's default): set `imds = true` in the settings and restart it " +
+		"(or run `rolecall serve --imds`), or leave out --imds: the container endpoint serves every SDK",
+	DoctorDefault: "[%s] in %s has %s: SDKs use it before rolecall's endpoint",
 	DoctorDefaultFix: "rename [default] (keep its settings under another profile name): " +
 		"SDKs read it before the container endpoint, whether it has keys, credential_process, web identity, SSO settings or role_arn",
 	DoctorSettingsFix:  "fix the line named (or move the file away): rolecall does not start while config.toml is broken",
 	DoctorFullURI:      "this shell's AWS_CONTAINER_CREDENTIALS_FULL_URI is %s, but rolecall serves %s",
 	DoctorToken:        "%s is not the token in force (rotated since, or from another rolecall): clients get 403",
 	DoctorShellFix:     "run `eval \"$(rolecall env)\"` in this shell (and copy the IDE settings again from the tray)",
-	DoctorNoKeyring:    "no usable OS keyring (%v): the SSO session is lost at every restart",
+	DoctorNoKeyring:    "no usable OS keyring: the SSO session is lost at every restart",
+	DoctorNotRunning:   "rolecall is not running: nothing holds the SSO sessions or serves credentials, so neither can be checked",
+	DoctorNoAnswer:     "this shell's AWS_CONTAINER_CREDENTIALS_FULL_URI (%s) does not answer: %v",
 	DoctorNoAWSConfig:  "no AWS config at %s: rolecall has no profile to serve and no Identity Center to sign in to",
 	DoctorNoSSOSession: "%s has no [sso-session NAME] section: rolecall has no Identity Center to sign in to",
 	WhyNetwork:         "network unreachable",

@@ -28,6 +28,11 @@ type Profile struct {
 	// an edit of the AWS config the same name has another definition, and
 	// credentials kept for the old one never serve the new one.
 	Definition string `json:"definition,omitempty"`
+	// Region is where a client of this role works: the profile's
+	// `region`, or for a discovered role its SSO session's region; empty
+	// when neither says. It travels with the credentials to every client
+	// rolecall starts or prepares (env, exec, console).
+	Region string `json:"region,omitempty"`
 }
 
 // Credentials are temporary AWS credentials for one role.
@@ -77,6 +82,9 @@ func (f FetcherFunc) Fetch(ctx context.Context, p Profile) (Credentials, error) 
 var (
 	// ErrNoSuchSlot: no named slot of that name is loaded.
 	ErrNoSuchSlot = errors.New("no such slot")
+	// ErrUnknownName: a named slot asked for by a name that names no role
+	// (with slots on demand, any name `rolecall roles` lists would do).
+	ErrUnknownName = fmt.Errorf("%w: unknown name", ErrNoSuchSlot)
 	// ErrNothingLoaded: the default slot holds no role.
 	ErrNothingLoaded = errors.New("no role loaded")
 	// ErrLoginRequired: the SSO session behind the profile needs an

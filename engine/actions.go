@@ -1,6 +1,7 @@
 package engine
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -25,10 +26,12 @@ func (e *Engine) Lookup(slot string) (creds.Slot, bool) { return e.manager.Looku
 // favourites; stop ends the subscription.
 func (e *Engine) Subscribe() (<-chan struct{}, func()) { return e.changes.subscribe() }
 
-// Env is what a client needs to reach the listener: its URL, the token
-// file and the token in force.
+// Env is what a client needs to reach the listener's default slot: its
+// URL, the token file, the token in force and the slot's region.
 func (e *Engine) Env() control.Env {
-	return control.Env{FullURI: e.listener.URL(), TokenFile: e.secrets.tokenFile, Token: e.secrets.Token()}
+	s, _ := e.manager.Lookup(creds.DefaultSlot)
+	return control.Env{FullURI: e.listener.URL(), TokenFile: e.secrets.tokenFile, Token: e.secrets.Token(),
+		Region: s.Profile.Region, IMDS: e.cfg.Settings.IMDS}
 }
 
 // RotateToken replaces the bearer token everywhere it is kept, or nowhere.
@@ -158,7 +161,7 @@ func (e *Engine) Console(slot string) error {
 	}
 	ctx, cancel := context.WithTimeout(e.ctx, actionTimeout)
 	defer cancel()
-	u, err := sso.ConsoleURL(ctx, s.Creds, ProfileRegion(ctx, s.Profile.Name))
+	u, err := sso.ConsoleURL(ctx, s.Creds, cmp.Or(s.Profile.Region, firstEnv("AWS_REGION", "AWS_DEFAULT_REGION")))
 	if err != nil {
 		return err
 	}
@@ -171,17 +174,6 @@ func (e *Engine) OpenURL(u string) error {
 		return errors.New("no browser to open " + u)
 	}
 	return e.cfg.OpenURL(u)
-}
-
-// ProfileRegion is the region of profile in the AWS config, else
-// $AWS_REGION or $AWS_DEFAULT_REGION, else "".
-func ProfileRegion(ctx context.Context, profile string) string {
-	if cfg, err := sso.LoadAWSConfig(ctx, sso.ConfigPath()); err == nil {
-		if p, ok := cfg.Profiles[profile]; ok && p.Region != "" {
-			return p.Region
-		}
-	}
-	return firstEnv("AWS_REGION", "AWS_DEFAULT_REGION")
 }
 
 // notify shows a desktop notification; without a desktop, it is logged.

@@ -35,6 +35,9 @@ import (
 // with the command line's flags applied); the callbacks are the UI's.
 type Config struct {
 	Settings settings.Settings
+	// PortFlag: Settings.Port came from the command line (--port), so a
+	// taken port is changed there, not in the settings file.
+	PortFlag bool
 	// SettingsPath is the settings file: the pinned slots and the
 	// favourites are written back into it.
 	SettingsPath string
@@ -225,6 +228,9 @@ func (e *Engine) openListener() error {
 	e.secrets.setToken = e.listener.SetToken
 	e.restore()
 	if err := e.listener.Open(); err != nil {
+		if addrInUse(err) && e.cfg.PortFlag {
+			return creds.Errorf(creds.PortTakenFlag, err, st.Port)
+		}
 		if addrInUse(err) {
 			path, _ := settings.Path()
 			return creds.Errorf(creds.PortTaken, err, st.Port, path)
@@ -250,6 +256,7 @@ func (e *Engine) openControl() (err error) {
 		Grants:    e.grants,
 		Resolve:   e.resolve,
 		TokenFile: e.secrets.tokenFile,
+		IMDS:      e.cfg.Settings.IMDS,
 		Version:   e.cfg.Version,
 		Logger:    e.log,
 		Stop:      e.Stop,

@@ -121,6 +121,27 @@ func (ic identityCenter) Roles(ctx context.Context) (control.Roles, error) {
 	return out, nil
 }
 
+// Status reports every SSO session as this process holds it.
+func (ic identityCenter) Status(ctx context.Context) ([]control.SessionInfo, error) {
+	sessions, err := ic.client.Status(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]control.SessionInfo, 0, len(sessions))
+	for _, s := range sessions {
+		si := control.SessionInfo{Key: s.Key, StartURL: s.StartURL, SignedIn: s.SignedIn, Renewable: s.Renewable, LoggingIn: s.LoggingIn,
+			Kind: s.Kind, Label: s.Label, Profile: s.Profile}
+		if !s.ExpiresAt.IsZero() {
+			si.ExpiresAt = s.ExpiresAt.UTC().Format(creds.ExpirationFormat)
+		}
+		if !s.Ends.IsZero() {
+			si.Ends = s.Ends.UTC().Format(creds.ExpirationFormat)
+		}
+		out = append(out, si)
+	}
+	return out, nil
+}
+
 // slotResolver names the profile of a named slot loaded on its first
 // request (slots_on_demand): the names resolve knows, as `rolecall load`
 // does; for any other name the request stays a 404. Nil when off.
@@ -131,7 +152,7 @@ func slotResolver(on bool, resolve func(context.Context, control.LoadRequest) (c
 	return creds.ResolverFunc(func(ctx context.Context, name string) (creds.Profile, error) {
 		p, err := resolve(ctx, control.LoadRequest{Profile: name})
 		if err != nil {
-			return creds.Profile{}, fmt.Errorf("%w: %v", creds.ErrNoSuchSlot, err)
+			return creds.Profile{}, fmt.Errorf("%w: %v", creds.ErrUnknownName, err)
 		}
 		return p, nil
 	})

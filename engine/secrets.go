@@ -302,3 +302,7 @@ func readOwnTokenFile(path string) (string, error) {
 	}
 	return tok, nil
 }
+
+// Persistent reports whether what is saved outlives the process: an OS
+// keyring holds it, not memory alone.
+func (s *secrets) Persistent() bool { return s.keyring.Available() }

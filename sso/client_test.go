@@ -405,9 +405,11 @@ func TestResolve(t *testing.T) {
 		want                creds.Profile
 		err                 string
 	}{
-		{name: "dev", want: creds.Profile{Name: "dev", Session: "corp"}},
-		{name: "dev/Deploy+Ops@team", want: creds.Profile{Name: "dev/Deploy+Ops@team", AccountID: "111111111111", RoleName: "Deploy+Ops@team", Session: "corp"}},
-		{account: "222222222222", role: "ReadOnly", want: creds.Profile{Name: "prod (222222222222)/ReadOnly", AccountID: "222222222222", RoleName: "ReadOnly", Session: "corp"}},
+		// A profile's region, and a discovered role's session region
+		// (corp's sso_region), travel with the role.
+		{name: "dev", want: creds.Profile{Name: "dev", Session: "corp", Region: "eu-west-1"}},
+		{name: "dev/Deploy+Ops@team", want: creds.Profile{Name: "dev/Deploy+Ops@team", AccountID: "111111111111", RoleName: "Deploy+Ops@team", Session: "corp", Region: "eu-west-1"}},
+		{account: "222222222222", role: "ReadOnly", want: creds.Profile{Name: "prod (222222222222)/ReadOnly", AccountID: "222222222222", RoleName: "ReadOnly", Session: "corp", Region: "eu-west-1"}},
 		{name: "keys", err: "static keys are not served"},
 		{name: "nope", err: "no profile named nope"},
 		{account: "999999999999", role: "Admin", err: "no role Admin in account 999999999999"},

@@ -227,7 +227,7 @@ func (c *Client) Resolve(ctx context.Context, name, account, role string) (creds
 	}
 	if name != "" {
 		if p, ok := cfg.Profiles[name]; ok {
-			return creds.Profile{Name: name, Session: p.Session, Definition: cfg.definition(name)}, nil
+			return creds.Profile{Name: name, Session: p.Session, Definition: cfg.definition(name), Region: p.Region}, nil
 		}
 		if why, ok := cfg.Skipped[name]; ok {
 			return creds.Profile{}, creds.Errorf(creds.CannotServe, creds.ErrPermanent, name, why)
@@ -249,14 +249,14 @@ func (c *Client) Resolve(ctx context.Context, name, account, role string) (creds
 		switch {
 		case r.Kind != "discovered":
 		case name != "" && r.Name == name:
-			return discovered(r), nil
+			return discovered(cfg, r), nil
 		case name != "" && baseName(r) == name, name == "" && r.AccountID == account && r.RoleName == role:
 			matches = append(matches, r)
 		}
 	}
 	switch len(matches) {
 	case 1:
-		return discovered(matches[0]), nil
+		return discovered(cfg, matches[0]), nil
 	case 0:
 	default:
 		var choices []string
@@ -284,8 +284,14 @@ func (c *Client) Resolve(ctx context.Context, name, account, role string) (creds
 	return creds.Profile{}, creds.Errorf(creds.NoSuchProfile, creds.ErrPermanent, name)
 }
 
-func discovered(r Role) creds.Profile {
-	return creds.Profile{Name: r.Name, AccountID: r.AccountID, RoleName: r.RoleName, Session: r.Session}
+// discovered is the profile of a discovered role; its region is its SSO
+// session's (a role has none of its own), as `aws configure sso` proposes.
+func discovered(cfg *AWSConfig, r Role) creds.Profile {
+	p := creds.Profile{Name: r.Name, AccountID: r.AccountID, RoleName: r.RoleName, Session: r.Session}
+	if s, ok := cfg.Sessions[r.Session]; ok {
+		p.Region = s.Region
+	}
+	return p
 }
 
 func profileNames(cfg *AWSConfig) []string {

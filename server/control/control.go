@@ -55,6 +55,9 @@ type Secrets interface {
 	SaveTLS(certPEM, keyPEM []byte) error
 	LoadTLS() (certPEM, keyPEM []byte, err error)
 	DeleteTLS() error
+	// Persistent reports whether what SaveTLS stores outlives the process
+	// (an OS keyring holds it), rather than memory alone.
+	Persistent() bool
 }
 
 // Sessions is what the control channel needs from the SSO side.
@@ -64,6 +67,9 @@ type Sessions interface {
 	// Logout signs out and returns the session's key.
 	Logout(ctx context.Context, session string) (string, error)
 	Roles(ctx context.Context) (Roles, error)
+	// Status reports every SSO session as the running process holds it
+	// (doctor asks it rather than reading a keyring it may not reach).
+	Status(ctx context.Context) ([]SessionInfo, error)
 }
 
 // Options configure the control server.
@@ -78,8 +84,10 @@ type Options struct {
 	// profiles so that a bad name never replaces a slot.
 	Resolve   func(ctx context.Context, req LoadRequest) (creds.Profile, error)
 	TokenFile string
-	Version   string
-	Logger    *slog.Logger
+	// IMDS: the listener serves the EC2 metadata routes (imds = true).
+	IMDS    bool
+	Version string
+	Logger  *slog.Logger
 	// Stop asks the process to shut down (`rolecall stop`); it must not
 	// wait for the shutdown, which closes this server.
 	Stop func()
@@ -154,6 +162,7 @@ func (c *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /v1/login/code", c.signinCode)
 	mux.HandleFunc("POST /v1/logout", c.logout)
 	mux.HandleFunc("GET /v1/roles", c.roles)
+	mux.HandleFunc("GET /v1/sessions", c.sessions)
 	mux.HandleFunc("GET /v1/credentials", c.credentials)
 	mux.HandleFunc("POST /v1/stop", c.stop)
 	mux.HandleFunc("GET /v1/grants", c.grantList)

@@ -3,6 +3,8 @@ package control
 import (
 	"crypto/tls"
 	"net/http"
+
+	"github.com/rolecall/rolecall/creds"
 )
 
 func (c *Server) tlsGet(w http.ResponseWriter, r *http.Request) {
@@ -28,11 +30,16 @@ func (c *Server) tlsSave(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusInternalServerError, "TLS pair not saved: "+err.Error())
 		return
 	}
-	out := TLSPair{Cert: p.Cert}
-	if err := c.opts.Listener.SetCertificate(&pair); err != nil {
+	out := TLSPair{Cert: p.Cert, Saved: c.opts.Secrets.Persistent()}
+	err = c.opts.Listener.SetCertificate(&pair)
+	out.Active = err == nil
+	switch {
+	case !out.Saved:
+		// Memory only: "saved" would be a lie the next start reveals.
+		out.Note = creds.Say(creds.TLSNotSaved)
+	case err != nil:
 		out.Note = "saved; " + err.Error()
-	} else {
-		out.Active = true
+	default:
 		out.Note = "saved and now served"
 	}
 	writeJSON(w, out)

@@ -89,6 +89,24 @@ func (c *Server) roles(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, roles)
 }
 
+func (c *Server) sessions(w http.ResponseWriter, r *http.Request) {
+	out, err := c.opts.Sessions.Status(r.Context())
+	if err != nil {
+		writeError(w, http.StatusBadGateway, err.Error())
+		return
+	}
+	if out == nil {
+		out = []SessionInfo{}
+	}
+	writeJSON(w, out)
+}
+
+// Sessions reports the SSO sessions as the running process holds them.
+func (c *Client) Sessions(ctx context.Context) ([]SessionInfo, error) {
+	var out []SessionInfo
+	return out, c.do(ctx, http.MethodGet, "/v1/sessions", nil, &out)
+}
+
 // Login signs in through the running process, calling prompt with the URL
 // and code to approve.
 func (c *Client) Login(ctx context.Context, req LoginRequest, prompt func(LoginPrompt)) (LoginResult, error) {

@@ -1,6 +1,7 @@
 package control
 
 import (
+	"cmp"
 	"errors"
 	"net/http"
 	"net/url"
@@ -116,14 +117,23 @@ func (c *Server) unload(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, struct{}{})
 }
 
+// env answers the URL of a slot with the token and the slot's region. A
+// named slot need not be loaded (its first request loads it): a name the
+// resolver knows is enough, and its region comes from there.
 func (c *Server) env(w http.ResponseWriter, r *http.Request) {
-	u := c.opts.Listener.URL()
-	if p := r.URL.Query().Get("profile"); p != "" {
-		if _, ok := c.opts.Manager.Lookup(p); !ok {
-			writeError(w, http.StatusNotFound, creds.Advice(p, creds.ErrNoSuchSlot))
+	e := Env{FullURI: c.opts.Listener.URL(), TokenFile: c.opts.TokenFile, Token: c.opts.Secrets.Token(), IMDS: c.opts.IMDS}
+	p := r.URL.Query().Get("profile")
+	if s, ok := c.opts.Manager.Lookup(cmp.Or(p, creds.DefaultSlot)); ok {
+		e.Region = s.Profile.Region
+	} else if p != "" {
+		prof, ok := c.resolve(w, r, LoadRequest{Profile: p})
+		if !ok {
 			return
 		}
-		u += "slot/" + url.PathEscape(p)
+		e.Region = prof.Region
 	}
-	writeJSON(w, Env{FullURI: u, TokenFile: c.opts.TokenFile, Token: c.opts.Secrets.Token()})
+	if p != "" {
+		e.FullURI += "slot/" + url.PathEscape(p)
+	}
+	writeJSON(w, e)
 }

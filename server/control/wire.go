@@ -70,6 +70,32 @@ type Env struct {
 	// Token is the bearer token in force, for the clients that read only
 	// AWS_CONTAINER_AUTHORIZATION_TOKEN.
 	Token string `json:"token,omitempty"`
+	// Region is the slot's region (creds.Profile.Region); empty when its
+	// role has none.
+	Region string `json:"region,omitempty"`
+	// IMDS tells whether the listener serves the EC2 metadata routes.
+	IMDS bool `json:"imds"`
+}
+
+// SessionInfo is one SSO session as the running process holds it.
+type SessionInfo struct {
+	Key      string `json:"key"`
+	StartURL string `json:"start_url"`
+	SignedIn bool   `json:"signed_in"`
+	// ExpiresAt is the access token's end (creds.ExpirationFormat); a
+	// Renewable session is renewed before then without a login.
+	ExpiresAt string `json:"expires_at,omitempty"`
+	Renewable bool   `json:"renewable"`
+	LoggingIn bool   `json:"logging_in"`
+	// Kind is "" for an IAM Identity Center session, "login" for an
+	// `aws login` session, whose Key is its principal's ARN, Label names
+	// it for people and Profile is the profile that signs it in.
+	Kind    string `json:"kind,omitempty"`
+	Label   string `json:"label,omitempty"`
+	Profile string `json:"profile,omitempty"`
+	// Ends is when the session itself ends as far as is known
+	// (creds.ExpirationFormat; empty when unknown).
+	Ends string `json:"ends,omitempty"`
 }
 
 // Token carries the bearer token.
@@ -82,8 +108,11 @@ type TLSPair struct {
 	Cert string `json:"cert"`
 	Key  string `json:"key,omitempty"`
 	// Active reports whether the listener serves this pair now.
-	Active bool   `json:"active"`
-	Note   string `json:"note,omitempty"`
+	Active bool `json:"active"`
+	// Saved reports whether the pair outlives this process (a keyring
+	// holds it); false: kept in memory only, and Note says what to do.
+	Saved bool   `json:"saved"`
+	Note  string `json:"note,omitempty"`
 }
 
 // LoginRequest asks for a login to a session (empty: the only one), or,

@@ -304,7 +304,7 @@ func TestServeProcess(t *testing.T) {
 	if strings.Contains(p.logs.String(), "level=ERROR") {
 		t.Errorf("errors logged:\n%s", p.logs.String())
 	}
-	if !strings.Contains(p.logs.String(), "no usable OS keyring") {
+	if !strings.Contains(p.logs.String(), "no OS keyring: secrets are kept in memory") {
 		t.Errorf("no warning about the missing keyring:\n%s", p.logs.String())
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sso"
 
 	"github.com/rolecall/rolecall/creds"
+	"github.com/rolecall/rolecall/keyring"
 )
 
 // Role is a role the user can load: an AWS config profile, or a role
@@ -132,6 +133,12 @@ type discoverCall struct {
 	err   error
 }
 
+// isKeyringState reports whether err is the keyring not handing over the
+// session's token (locked, silent, absent) rather than a failure upstream.
+func isKeyringState(err error) bool {
+	return errors.Is(err, keyring.ErrLocked) || errors.Is(err, keyring.ErrTimeout) || errors.Is(err, keyring.ErrNoKeyring)
+}
+
 // discoverPause is how long a failed discovery (throttled, unreachable)
 // answers for the next ones: names nobody knows, asked again and again,
 // must not multiply the calls to a service that is failing.
@@ -164,7 +171,9 @@ func (c *Client) discover(ctx context.Context, s *Session) ([]Role, error) {
 			c.mu.Lock()
 			st.discovering = nil
 			switch {
-			case call.err == nil || isLoginRequired(call.err):
+			case call.err == nil || isLoginRequired(call.err) || isKeyringState(call.err):
+				// Not Identity Center failing: a locked or silent
+				// keyring is asked again as soon as it answers.
 				st.discoverErr = nil
 			case ctx.Err() == nil:
 				st.discoverErr, st.discoverRetry = call.err, c.opts.Now().Add(discoverPause)

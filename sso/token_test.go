@@ -94,6 +94,36 @@ func TestLockedKeyringAtStartIsNotLoginRequired(t *testing.T) {
 	}
 }
 
+// TestLockedKeyringDoesNotPauseDiscovery: a discovered role asked for
+// while the keyring is locked resolves as soon as it is unlocked: the
+// keyring not handing over the token is not Identity Center failing, so
+// it does not hold discovery back for the pause that failures get (the
+// day-in-the-life locked-keyring start served the default slot 30 s
+// late).
+func TestLockedKeyringDoesNotPauseDiscovery(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits for the keyring's 5 s probe; make test runs it")
+	}
+	h := newHarness(t, nil)
+	h.login()
+	gokeyring.MockInitWithError(errors.New("failed to unlock correct collection '/org/freedesktop/secrets/collection/login'"))
+	restarted := NewClient(h.client.opts)
+	if _, err := restarted.Resolve(context.Background(), "dev/Admin", "", ""); !errors.Is(err, keyring.ErrLocked) {
+		t.Fatalf("Resolve with a locked keyring: %v, want ErrLocked", err)
+	}
+	gokeyring.MockInit()
+	h.client.saveJSON(tokenEntry("corp"), h.client.state("corp").token)
+	// The keyring's own probe (every 5 s while locked) finds it open.
+	select {
+	case <-restarted.opts.Keyring.Answers():
+	case <-time.After(15 * time.Second):
+		t.Fatal("the keyring never said it answers again")
+	}
+	if _, err := restarted.Resolve(context.Background(), "dev/Admin", "", ""); err != nil {
+		t.Fatalf("Resolve right after the unlock: %v", err)
+	}
+}
+
 // `aws sso login` while rolecall runs: a session found without a token is
 // looked up again when the AWS CLI's cache file changes.
 func TestCLILoginWhileRunningIsSeen(t *testing.T) {

@@ -36,12 +36,14 @@ func fromContainer(local, remote net.Addr) bool {
 // The Host header must name 169.254.170.2, as the SDKs send it: a page
 // in a browser in the container, served from a name rebound to that
 // address, names its own host and is refused (DNS rebinding), and so is
-// a request carrying browser headers. The peer check does not apply: the
-// client's socket lives in the container's network namespace, where the
-// host's socket table cannot see it, and its uid is a container's. A
-// container reaches the route only through the interfaces the user named
-// at set-up; the credential ID (a grant's 256-bit secret) is what
-// authorises it, as at the ECS agent.
+// a request carrying browser headers. The peer check has run before: a
+// process of this host (any user can connect to loopback from a
+// non-loopback source address of its own) has its socket in the host's
+// table and is judged by its user; a container's socket lives in its own
+// network namespace, which that table cannot see. A container reaches the
+// route only through the interfaces the user named at set-up; the
+// credential ID (a grant's 256-bit secret) is what authorises it, as at
+// the ECS agent.
 func (s *Server) guardContainer(r *http.Request) *refusal {
 	host := r.Host
 	if h, port, err := net.SplitHostPort(host); err == nil && port == "80" {

@@ -56,11 +56,11 @@ type refusal struct {
 // have none).
 func (s *Server) guard(r *http.Request) *refusal {
 	if ci := connFrom(r.Context()); ci != nil {
-		if ci.container {
-			return s.guardContainer(r)
-		}
 		if msg := s.checkPeer(ci); msg != "" {
 			return &refusal{status: http.StatusForbidden, msg: msg, peer: true}
+		}
+		if ci.container {
+			return s.guardContainer(r)
 		}
 	}
 	if !s.allowedHost(r.Host) {

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -42,6 +43,10 @@ type procOwner struct {
 	exe string
 }
 
+// errNoPeerSocket: the peer lookup found no socket of this host holding
+// the connection's other end.
+var errNoPeerSocket = errors.New("no socket of this host holds the other end")
+
 type connKey struct{}
 
 func connFrom(ctx context.Context) *connInfo {
@@ -70,17 +75,20 @@ func (s *Server) checkPeer(ci *connInfo) string {
 func (s *Server) lookupPeer(ci *connInfo) {
 	local, lok := ci.local.(*net.TCPAddr)
 	remote, rok := ci.remote.(*net.TCPAddr)
-	if !s.opts.SameUserOnly || !lok || !rok || ci.container {
-		// A container's socket is not in this network namespace: its
-		// connection is confined to a grant's route instead (grant.go).
+	if !s.opts.SameUserOnly || !lok || !rok {
 		return
 	}
+	// Looked up for a container's connection too: any local process can
+	// reach the loopback listener from a non-loopback source address of
+	// this host, and only the socket table tells it from a container.
 	uid, inode, err := peerSocket(local, remote)
 	switch {
 	case err == errPeerUnsupported:
-	case err != nil && !remote.IP.IsLoopback():
-		// A remote peer (TLS on a non-loopback bind) has no local
-		// socket to look up; the token and TLS protect it.
+	case errors.Is(err, errNoPeerSocket) && (ci.container || !remote.IP.IsLoopback()):
+		// No socket of this host holds the other end: a container's
+		// (its own network namespace; its connection is confined to a
+		// grant's route, grant.go) or a remote peer of a TLS bind (the
+		// token and TLS protect it). Any other failure refuses.
 	case err != nil:
 		ci.refused = "cannot tell which user opened this connection, so it is refused: " + err.Error()
 		s.refusals.note(s.opts.Now(), s.log, "peer lookup failed", "remote", ci.remote.String(), "err", err)

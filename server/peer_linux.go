@@ -25,7 +25,7 @@ var errPeerUnsupported = errors.New("peer lookup not supported on this system")
 func peerSocket(local, remote *net.TCPAddr) (uid int, inode uint64, err error) {
 	uid, inode, err = sockDiag(remote, local)
 	if errors.Is(err, errNoSocket) {
-		return -1, 0, fmt.Errorf("no socket %s -> %s", remote, local)
+		return -1, 0, fmt.Errorf("%w: %s -> %s", errNoPeerSocket, remote, local)
 	}
 	return uid, inode, err
 }

@@ -31,7 +31,7 @@ type extClient struct {
 	// or why the client is missing with a command that installs it.
 	find func(stsURL string) (argv []string, missing string)
 	// readsFile: the client knows _TOKEN_FILE. Those that do not fail
-	// with the file alone, which is why `rolecall env` exports both.
+	// with the file alone, which is why `rolecall env` exports _TOKEN.
 	readsFile bool
 }
 
@@ -171,10 +171,10 @@ func callClient(env, argv []string) (string, error) {
 }
 
 // TestExternalClients: every client resolves the default slot from the
-// endpoint with the token as _TOKEN, as _TOKEN_FILE and as both (what
-// `rolecall env` prints), and a named slot with both, then calls STS on
-// moto. A client that does not read the file must fail with the file
-// alone: that is why both are exported.
+// endpoint with the token as _TOKEN (what `rolecall env` prints), as
+// _TOKEN_FILE (--token-file-only) and as both, and a named slot with both,
+// then calls STS on moto. A client that does not read the file must fail
+// with the file alone: that is why `rolecall env` exports _TOKEN.
 func TestExternalClients(t *testing.T) {
 	desktoptest.SkipShort(t, "runs the AWS clients")
 	for _, c := range externalClients {

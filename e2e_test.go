@@ -216,10 +216,11 @@ func clientEnv(t *testing.T, fullURI, tokenFile string) []string {
 	return env
 }
 
-// envOf parses `rolecall env` (sh syntax) into FULL_URI and TOKEN_FILE.
+// envOf parses `rolecall env --token-file-only` (sh syntax) into FULL_URI
+// and TOKEN_FILE.
 func envOf(t *testing.T, args ...string) (string, string) {
 	t.Helper()
-	out := mustCLI(t, append([]string{"env", "--shell", "sh"}, args...)...)
+	out := mustCLI(t, append([]string{"env", "--shell", "sh", "--token-file-only"}, args...)...)
 	get := func(k string) string {
 		m := regexp.MustCompile(`(?m)^export ` + k + `='([^']*)'$`).FindStringSubmatch(out)
 		if m == nil {

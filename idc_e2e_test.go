@@ -58,11 +58,12 @@ func fakeBrowser(t testing.TB, dir string) (pathEnv, logFile string) {
 }
 
 // awsCLICaller is the caller the AWS CLI sees (against moto's STS) with the
-// exports `rolecall env` prints for slot ("" the default slot); verb runs
+// exports `rolecall env --token-file-only` prints for slot ("" the default
+// slot); verb runs
 // a rolecall verb of the process under test.
 func awsCLICaller(t *testing.T, verb func(args ...string) string, stsURL, slot string) string {
 	t.Helper()
-	args := []string{"env", "--shell", "sh"}
+	args := []string{"env", "--shell", "sh", "--token-file-only"}
 	if slot != "" {
 		args = append(args, "--profile", slot)
 	}

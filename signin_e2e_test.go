@@ -129,7 +129,7 @@ role_session_name = auditor
 
 	slotEnv := func(args ...string) []string {
 		t.Helper()
-		out := mustVerb(append([]string{"env", "--shell", "sh"}, args...)...)
+		out := mustVerb(append([]string{"env", "--shell", "sh", "--token-file-only"}, args...)...)
 		get := func(k string) string {
 			m := regexp.MustCompile(`(?m)^export ` + k + `='([^']*)'$`).FindStringSubmatch(out)
 			if m == nil {
@@ -251,7 +251,7 @@ func TestLoginSessionSignIn(t *testing.T) {
 	}
 	caller := func(profile string) string {
 		t.Helper()
-		out := mustVerb("env", "--shell", "sh", "--profile", profile)
+		out := mustVerb("env", "--shell", "sh", "--token-file-only", "--profile", profile)
 		get := func(k string) string {
 			m := regexp.MustCompile(`(?m)^export ` + k + `='([^']*)'$`).FindStringSubmatch(out)
 			if m == nil {

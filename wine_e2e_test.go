@@ -111,7 +111,7 @@ func TestWindowsEndToEnd(t *testing.T) {
 		t.Errorf("login printed %q", out)
 	}
 	verb("load", "--profile", "dev")
-	envOut := verb("env", "--shell", "sh")
+	envOut := verb("env", "--shell", "sh", "--token-file-only")
 	get := func(k string) string {
 		m := regexp.MustCompile(`(?m)^export ` + k + `='([^']*)'\r?$`).FindStringSubmatch(envOut)
 		if m == nil {

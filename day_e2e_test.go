@@ -456,6 +456,14 @@ func TestDayOfflineBoot(t *testing.T) {
 		}
 	}
 	r.proxy.setDown(false)
+	// A slot whose attempt failed just as the service came back waits for
+	// its session's pause (its next refresh says until when).
+	now = time.Now()
+	for _, s := range r.slots(p) {
+		if at, err := time.Parse(time.RFC3339, s.NextRefresh); err == nil {
+			step = max(step, at.Sub(now))
+		}
+	}
 	took, err := r.waitServing(p, pinnedPaths, step+10*time.Second)
 	if err != nil {
 		t.Fatalf("after the outage (next retry in %v): %v\n%s", step, err, p.logs.String())

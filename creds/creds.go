@@ -108,6 +108,23 @@ var (
 	ErrUnloaded = fmt.Errorf("unloaded by the user: %w", ErrNoSuchSlot)
 )
 
+// Paused is an error of a fetcher that did not ask upstream because
+// upstream failed moments ago for the same session (a shared pause, so
+// that many slots do not multiply the calls to a failing service): asking
+// again helps from Until on, not before. The Manager retries the slot then
+// and does not count the attempt as one of the slot's failures, so a slot
+// serves again soon after the service does.
+type Paused struct {
+	Until time.Time
+	Err   error // the failure the pause is for
+}
+
+func (e *Paused) Error() string {
+	return fmt.Sprintf("%v (not asked again before %s)", e.Err, e.Until.Format(time.TimeOnly))
+}
+
+func (e *Paused) Unwrap() error { return e.Err }
+
 // SlotState is the state of one slot.
 type SlotState string
 

@@ -250,3 +250,38 @@ func TestCloseEndsLoadsInFlight(t *testing.T) {
 		t.Fatal("a load in flight holds on after Close")
 	}
 }
+
+// TestPausedFetchRetriesWhenThePauseEnds: a fetch that did not ask
+// upstream because the session's shared pause is in force (creds.Paused)
+// is retried right after the pause, and does not grow the slot's backoff:
+// once the service answers again the slot serves within about a second of
+// the pause's end (before, three paused attempts pushed its retry 40 s out
+// and the day-in-the-life offline boot served late).
+func TestPausedFetchRetriesWhenThePauseEnds(t *testing.T) {
+	clk := newFakeClock()
+	f := newFakeFetcher(clk)
+	var paused atomic.Bool
+	paused.Store(true)
+	f.fn = func(_ context.Context, n int, p Profile) (Credentials, error) {
+		if paused.Load() {
+			return Credentials{}, &Paused{Until: clk.Now().Add(20 * time.Second), Err: errors.New("get role credentials: 503 Service Unavailable")}
+		}
+		return f.mint(n, p, time.Hour), nil
+	}
+	m := newTestManager(t, f, func(c *Config) { c.Rand = func() float64 { return 0 } })
+	m.Restore("dev", Profile{Name: "dev"}, false)
+	for range 3 {
+		before := clk.Now()
+		s := waitState(t, m, "dev", func(s Slot) bool { return s.State == StateError && s.NextRefresh.After(before) })
+		if want := before.Add(20*time.Second + 500*time.Millisecond); !s.NextRefresh.Equal(want) {
+			t.Fatalf("paused fetch: next refresh %v after, want %v (the pause's end)", s.NextRefresh.Sub(before), want.Sub(before))
+		}
+		n := f.calls.Load()
+		clk.Advance(s.NextRefresh.Sub(clk.Now()))
+		waitState(t, m, "dev", func(Slot) bool { return f.calls.Load() > n })
+	}
+	paused.Store(false)
+	s := waitState(t, m, "dev", func(s Slot) bool { return s.State == StateError })
+	clk.Advance(s.NextRefresh.Sub(clk.Now()))
+	waitState(t, m, "dev", func(s Slot) bool { return s.State == StateOK })
+}

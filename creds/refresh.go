@@ -187,9 +187,15 @@ func (m *Manager) finish(s *slot, gen uint64, c *call, resolved *Profile, cr Cre
 			m.log.Warn("refresh failed, not retrying until the config or the session changes",
 				"slot", logName(s.name), "profile", s.profile.Name, "err", err)
 		default:
-			s.failures++
 			s.state, s.err = StateError, err
-			s.retryAt = now.Add(m.backoff(s.failures))
+			if p := (*Paused)(nil); errors.As(err, &p) && p.Until.After(now) {
+				// Not asked: retried when the shared pause ends (a
+				// second or so after, spread), not counted.
+				s.retryAt = p.Until.Add(time.Duration(float64(time.Second) * (0.5 + m.cfg.Rand())))
+			} else {
+				s.failures++
+				s.retryAt = now.Add(m.backoff(s.failures))
+			}
 			m.log.Warn("refresh failed", "slot", logName(s.name), "profile", s.profile.Name,
 				"err", err, "attempt", s.failures, "retry_at", s.retryAt.Format(time.RFC3339))
 		}

@@ -160,7 +160,7 @@ func (c *Client) discover(ctx context.Context, s *Session) ([]Role, error) {
 		if st.discoverErr != nil && now.Before(st.discoverRetry) {
 			err := st.discoverErr
 			c.mu.Unlock()
-			return nil, fmt.Errorf("%w (not asked again before %s)", err, st.discoverRetry.Format(time.TimeOnly))
+			return nil, &creds.Paused{Until: st.discoverRetry, Err: err}
 		}
 		call := st.discovering
 		if call == nil {

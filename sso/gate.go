@@ -7,6 +7,8 @@ import (
 	"time"
 
 	ssotypes "github.com/aws/aws-sdk-go-v2/service/sso/types"
+
+	"github.com/rolecall/rolecall/creds"
 )
 
 // outage is what a session knows of Identity Center failing: its role
@@ -40,8 +42,8 @@ func (c *Client) gateOpen(s *Session) error {
 	if st.down.failures == 0 || !c.opts.Now().Before(st.down.until) {
 		return nil
 	}
-	return fmt.Errorf("IAM Identity Center failed moments ago for session %s (%v): not asked again before %s",
-		s.Key, st.down.last, st.down.until.Format(time.TimeOnly))
+	return &creds.Paused{Until: st.down.until,
+		Err: fmt.Errorf("IAM Identity Center failed moments ago for session %s: %w", s.Key, st.down.last)}
 }
 
 // noteAnswer records how a role credential call of s went: a failure of

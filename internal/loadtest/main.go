@@ -1,3 +1,5 @@
+//go:build linux
+
 // Command loadtest measures what users run: the real `rolecall serve`
 // binary in the state a user is in (two signed-in sso-sessions, five
 // slots, the audit log on; internal/fakeidc as Identity Center and

@@ -268,6 +268,9 @@ func TestGrantContainer(t *testing.T) {
 	if _, err := exec.LookPath("iptables"); err != nil {
 		skipOrFail(t, "iptables is missing: sudo apt-get install iptables")
 	}
+	// rolecall's own set-up is machine-wide: another run of this test
+	// (another checkout on this machine) waits for this one to end.
+	nettest.HostLock(t, "rolecall-containers-test")
 	mark := "--comment " + containers.System.Comment + " "
 	before, _ := exec.Command("iptables-save").Output()
 	if strings.Contains(string(before), mark) {

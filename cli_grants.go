@@ -238,7 +238,7 @@ func (c *cli) containersVerb(args []string) int {
 			}
 			return c.fail(creds.Errorf(creds.HostSetupBadIface, err, strings.TrimPrefix(err.Error(), containers.ErrNoInterface.Error()+": ")))
 		}
-		if _, err := containers.On(names, *port); err != nil {
+		if _, err := containers.System.On(names, *port); err != nil {
 			return c.hostSetupError("on", err)
 		}
 		fmt.Fprintln(c.stdout, creds.Say(creds.HostSetupDone, strings.Join(names, ", "), *port))
@@ -248,7 +248,7 @@ func (c *cli) containersVerb(args []string) int {
 		if rc := c.parse(fs, args[1:]); rc >= 0 {
 			return rc
 		}
-		if err := containers.Off(); err != nil {
+		if err := containers.System.Off(); err != nil {
 			return c.hostSetupError("off", err)
 		}
 		fmt.Fprintln(c.stdout, creds.Say(creds.HostSetupUndone))
@@ -258,7 +258,7 @@ func (c *cli) containersVerb(args []string) int {
 		if rc := c.parse(fs, args[1:]); rc >= 0 {
 			return rc
 		}
-		s, ok, rules, err := containers.Status()
+		s, ok, rules, err := containers.System.Status()
 		if err != nil {
 			return c.hostSetupError("status", err)
 		}

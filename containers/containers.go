@@ -32,13 +32,17 @@ const Address = "169.254.170.2"
 // DefaultInterface is the Docker bridge.
 const DefaultInterface = "docker0"
 
-// Comment marks every rule of the set-up, so that Off finds them all.
-const Comment = "rolecall-containers"
+// Host names one set-up: the comment that marks each of its rules, so
+// that Off finds them all (and only them), and the file that records it.
+type Host struct {
+	Comment   string
+	StatePath string
+}
 
-// StatePath is the set-up's record: the interfaces, the port, and each
-// interface's route_localnet before it. /run is emptied at boot, as the
-// rules and sysctls are.
-const StatePath = "/run/rolecall-containers.json"
+// System is rolecall's set-up. Its record holds the interfaces, the port,
+// and each interface's route_localnet before it; /run is emptied at boot,
+// as the rules and sysctls are.
+var System = Host{Comment: "rolecall-containers", StatePath: "/run/rolecall-containers.json"}
 
 // Setup is what On sets up.
 type Setup struct {
@@ -91,20 +95,20 @@ func validName(n string) bool {
 	return true
 }
 
-// On sets up interfaces for port (replacing an earlier set-up of
-// rolecall's) and returns what it did.
-func On(interfaces []string, port int) (Setup, error) {
+// On sets up interfaces for port (replacing an earlier set-up of h's) and
+// returns what it did.
+func (h Host) On(interfaces []string, port int) (Setup, error) {
 	if port <= 0 || port > 65535 {
 		return Setup{}, fmt.Errorf("containers on: port %d out of range", port)
 	}
-	return on(interfaces, port)
+	return h.on(interfaces, port)
 }
 
-// Off removes the set-up: every rule marked with Comment, and each
+// Off removes h's set-up: every rule marked with its comment, and each
 // interface's route_localnet as it was. It is not an error when nothing
 // is set up.
-func Off() error { return off() }
+func (h Host) Off() error { return h.off() }
 
-// Status returns the set-up in force (ok false: none) and the rules of
-// rolecall's that the firewall holds.
-func Status() (s Setup, ok bool, rules []string, err error) { return status() }
+// Status returns h's set-up in force (ok false: none) and the rules of
+// h's that the firewall holds.
+func (h Host) Status() (s Setup, ok bool, rules []string, err error) { return h.status() }

@@ -15,8 +15,8 @@ import (
 
 // rules are the iptables rules for one interface and port, each as
 // (table, chain, rule spec).
-func rules(iface string, port int) [][]string {
-	mark := []string{"-m", "comment", "--comment", Comment}
+func (h Host) rules(iface string, port int) [][]string {
+	mark := []string{"-m", "comment", "--comment", h.Comment}
 	return [][]string{
 		append([]string{"nat", "PREROUTING", "-i", iface, "-d", Address + "/32", "-p", "tcp", "--dport", "80"},
 			append(mark, "-j", "DNAT", "--to-destination", "127.0.0.1:"+strconv.Itoa(port))...),
@@ -27,17 +27,17 @@ func rules(iface string, port int) [][]string {
 	}
 }
 
-func on(interfaces []string, port int) (Setup, error) {
+func (h Host) on(interfaces []string, port int) (Setup, error) {
 	if os.Geteuid() != 0 {
 		return Setup{}, ErrNeedsRoot
 	}
-	prev, had, err := readState()
+	prev, had, err := h.readState()
 	if err != nil {
 		return Setup{}, err
 	}
 	// An earlier set-up's rules go first; its record keeps the
 	// route_localnet values from before any set-up.
-	if err := removeRules(); err != nil {
+	if err := h.removeRules(); err != nil {
 		return Setup{}, err
 	}
 	s := Setup{Interfaces: interfaces, Port: port, RouteLocalnet: map[string]string{}}
@@ -62,33 +62,33 @@ func on(interfaces []string, port int) (Setup, error) {
 		}
 	}
 	// The record first: an interrupted set-up is still undone by Off.
-	if err := writeState(s); err != nil {
+	if err := h.writeState(s); err != nil {
 		return Setup{}, err
 	}
 	for _, i := range interfaces {
-		for _, r := range rules(i, port) {
+		for _, r := range h.rules(i, port) {
 			if err := iptables(append([]string{"-t", r[0], "-I", r[1]}, r[2:]...)...); err != nil {
-				off()
+				h.off()
 				return Setup{}, fmt.Errorf("containers on: %w", err)
 			}
 		}
 		if err := os.WriteFile(sysctlPath(i), []byte("1"), 0o644); err != nil {
-			off()
+			h.off()
 			return Setup{}, fmt.Errorf("containers on: route_localnet of %s: %w", i, err)
 		}
 	}
 	return s, nil
 }
 
-func off() error {
+func (h Host) off() error {
 	if os.Geteuid() != 0 {
 		return ErrNeedsRoot
 	}
-	prev, had, err := readState()
+	prev, had, err := h.readState()
 	if err != nil {
 		return err
 	}
-	if err := removeRules(); err != nil {
+	if err := h.removeRules(); err != nil {
 		return err
 	}
 	var errs []error
@@ -100,7 +100,7 @@ func off() error {
 			}
 		}
 	}
-	if err := os.Remove(StatePath); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if err := os.Remove(h.StatePath); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		errs = append(errs, err)
 	}
 	if err := errors.Join(errs...); err != nil {
@@ -109,21 +109,21 @@ func off() error {
 	return nil
 }
 
-func status() (Setup, bool, []string, error) {
+func (h Host) status() (Setup, bool, []string, error) {
 	if os.Geteuid() != 0 {
 		return Setup{}, false, nil, ErrNeedsRoot // iptables -S needs it
 	}
-	s, had, err := readState()
+	s, had, err := h.readState()
 	if err != nil {
 		return Setup{}, false, nil, err
 	}
-	rs, err := ourRules()
+	rs, err := h.ourRules()
 	return s, had, rs, err
 }
 
-// ourRules lists the rules marked with Comment, in `iptables -S` form
+// ourRules lists the rules marked with h.Comment, in `iptables -S` form
 // with their table.
-func ourRules() ([]string, error) {
+func (h Host) ourRules() ([]string, error) {
 	var out []string
 	for _, table := range []string{"nat", "filter"} {
 		b, err := exec.Command("iptables", "-w", "-t", table, "-S").Output()
@@ -131,7 +131,7 @@ func ourRules() ([]string, error) {
 			return nil, fmt.Errorf("iptables -t %s -S: %w", table, runError(err))
 		}
 		for _, line := range strings.Split(string(b), "\n") {
-			if strings.Contains(line, Comment) {
+			if marked(line, h.Comment) {
 				out = append(out, "-t "+table+" "+line)
 			}
 		}
@@ -139,9 +139,21 @@ func ourRules() ([]string, error) {
 	return out, nil
 }
 
-// removeRules deletes every rule marked with Comment.
-func removeRules() error {
-	rs, err := ourRules()
+// marked: the rule line carries exactly the comment (not one it is the
+// start of).
+func marked(line, comment string) bool {
+	f := strings.Fields(line)
+	for i := 0; i+1 < len(f); i++ {
+		if f[i] == "--comment" && strings.Trim(f[i+1], `"`) == comment {
+			return true
+		}
+	}
+	return false
+}
+
+// removeRules deletes every rule marked with h.Comment.
+func (h Host) removeRules() error {
+	rs, err := h.ourRules()
 	if err != nil {
 		return err
 	}
@@ -195,25 +207,25 @@ func sysctlPath(iface string) string {
 	return filepath.Join("/proc/sys/net/ipv4/conf", iface, "route_localnet")
 }
 
-func readState() (Setup, bool, error) {
-	b, err := os.ReadFile(StatePath)
+func (h Host) readState() (Setup, bool, error) {
+	b, err := os.ReadFile(h.StatePath)
 	if errors.Is(err, fs.ErrNotExist) {
 		return Setup{}, false, nil
 	}
 	if err != nil {
-		return Setup{}, false, fmt.Errorf("read %s: %w", StatePath, err)
+		return Setup{}, false, fmt.Errorf("read %s: %w", h.StatePath, err)
 	}
 	var s Setup
 	if err := json.Unmarshal(b, &s); err != nil {
-		return Setup{}, false, fmt.Errorf("read %s: %w (remove it, then run the set-up again)", StatePath, err)
+		return Setup{}, false, fmt.Errorf("read %s: %w (remove it, then run the set-up again)", h.StatePath, err)
 	}
 	return s, true, nil
 }
 
-func writeState(s Setup) error {
+func (h Host) writeState(s Setup) error {
 	b, _ := json.MarshalIndent(s, "", "  ")
-	if err := os.WriteFile(StatePath, append(b, '\n'), 0o644); err != nil {
-		return fmt.Errorf("write %s: %w", StatePath, err)
+	if err := os.WriteFile(h.StatePath, append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("write %s: %w", h.StatePath, err)
 	}
 	return nil
 }

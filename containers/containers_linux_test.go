@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -25,10 +26,9 @@ func TestOnOff(t *testing.T) {
 	if _, err := exec.LookPath("iptables"); err != nil {
 		desktoptest.SkipOrFail(t, "iptables is missing: sudo apt-get install iptables")
 	}
-	before := iptablesSave(t)
-	if strings.Contains(before, Comment) {
-		t.Fatalf("rules of %s before the test: remove them with `rolecall containers off`", Comment)
-	}
+	// A set-up of the test's own: rolecall's (System) may be tested at
+	// the same time by the root package, on another veth.
+	h := Host{Comment: fmt.Sprintf("rolecall-test-%d", os.Getpid()), StatePath: filepath.Join(t.TempDir(), "setup.json")}
 	sysctl := sysctlPath(ns.HostIf)
 	localnetBefore := readFile(t, sysctl)
 
@@ -43,8 +43,8 @@ func TestOnOff(t *testing.T) {
 	t.Cleanup(func() { srv.Shutdown(context.Background()) })
 	port := l.Addr().(*net.TCPAddr).Port
 
-	t.Cleanup(func() { Off() })
-	s, err := On([]string{ns.HostIf}, port)
+	t.Cleanup(func() { h.Off() })
+	s, err := h.On([]string{ns.HostIf}, port)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,16 +54,16 @@ func TestOnOff(t *testing.T) {
 	if v := readFile(t, sysctl); v != "1" {
 		t.Errorf("route_localnet of %s = %s after On", ns.HostIf, v)
 	}
-	got, ok, held, err := Status()
+	got, ok, held, err := h.Status()
 	if err != nil || !ok || got.Port != port || len(held) != 2 {
 		t.Fatalf("Status = %+v %v %q %v", got, ok, held, err)
 	}
 	// On again (another port) replaces the set-up, keeps the value from
 	// before the first one.
-	if s, err = On([]string{ns.HostIf}, port); err != nil || s.RouteLocalnet[ns.HostIf] != localnetBefore {
+	if s, err = h.On([]string{ns.HostIf}, port); err != nil || s.RouteLocalnet[ns.HostIf] != localnetBefore {
 		t.Fatalf("second On = %+v, %v", s, err)
 	}
-	if _, _, held, _ := Status(); len(held) != 2 {
+	if _, _, held, _ := h.Status(); len(held) != 2 {
 		t.Errorf("rules after a second On: %q", held)
 	}
 
@@ -95,7 +95,7 @@ func TestOnOff(t *testing.T) {
 	}
 	dropped := false
 	for _, line := range strings.Split(string(counters), "\n") {
-		if f := strings.Fields(line); strings.Contains(line, Comment) && len(f) > 2 && f[2] == "DROP" && f[0] != "0" {
+		if f := strings.Fields(line); strings.Contains(line, "/* "+h.Comment+" */") && len(f) > 2 && f[2] == "DROP" && f[0] != "0" {
 			dropped = true
 		}
 	}
@@ -103,22 +103,24 @@ func TestOnOff(t *testing.T) {
 		t.Errorf("the guard rule dropped nothing:\n%s", counters)
 	}
 
-	if err := Off(); err != nil {
+	if err := h.Off(); err != nil {
 		t.Fatal(err)
 	}
-	if after := iptablesSave(t); strings.Contains(after, Comment) || strings.Contains(after, Address) {
-		t.Errorf("rules left after Off:\n%s", after)
+	for _, line := range strings.Split(iptablesSave(t), "\n") {
+		if marked(line, h.Comment) || strings.Contains(line, ns.HostIf) {
+			t.Errorf("rule left after Off: %s", line)
+		}
 	}
 	if v := readFile(t, sysctl); v != localnetBefore {
 		t.Errorf("route_localnet of %s = %s after Off, was %s", ns.HostIf, v, localnetBefore)
 	}
-	if _, err := os.Stat(StatePath); !os.IsNotExist(err) {
-		t.Errorf("%s left after Off: %v", StatePath, err)
+	if _, err := os.Stat(h.StatePath); !os.IsNotExist(err) {
+		t.Errorf("%s left after Off: %v", h.StatePath, err)
 	}
 	if addrs, _ := exec.Command("ip", "-o", "addr").Output(); strings.Contains(string(addrs), Address) {
 		t.Errorf("an address %s is on the host:\n%s", Address, addrs)
 	}
-	if err := Off(); err != nil {
+	if err := h.Off(); err != nil {
 		t.Errorf("Off with nothing set up: %v", err)
 	}
 }

@@ -277,8 +277,8 @@ var texts = map[Text]string{
 	DoctorGrantFix:  "get a new grant with `rolecall grant add NAME --profile P` and use the lines it prints in this shell",
 	HostSetupDone: "containers on %s now reach rolecall's port %d at http://169.254.170.2 (until the next reboot, " +
 		"or `sudo rolecall containers off`): give each one a grant with `rolecall grant add NAME --profile P --container`",
-	HostSetupUndone:    "the container set-up is removed: no rule, address or route_localnet of rolecall's is left",
-	HostSetupNeedsRoot: "`rolecall containers %s` changes the host's network (iptables, sysctl, an address) and needs root: run it with sudo",
+	HostSetupUndone:    "the container set-up is removed: no rule of rolecall's is left, and route_localnet is back as it was",
+	HostSetupNeedsRoot: "`rolecall containers %s` changes the host's network (iptables rules, sysctls) and needs root: run it with sudo",
 	HostSetupNoIface: "no interface to serve: docker0 does not exist; name the bridges or veths your containers use " +
 		"with --interface NAME (`ip link` lists them)",
 	HostSetupBadIface: "no network interface named %q: `ip link` lists them",

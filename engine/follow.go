@@ -14,10 +14,12 @@ const discoverEvery = 10 * time.Minute
 // follow starts the goroutines that keep the engine in step with the
 // world until Close: Identity Center's session events, the keyring's
 // answers, the default slot and recent roles into state.json, the AWS
-// config file, the slots' changes into the subscribers, and with a person
+// config file, the slots' changes into the subscribers, the grants' use
+// counts into grants.json, and with a person
 // at the desktop, role discovery.
 func (e *Engine) follow() {
-	e.wg.Add(5)
+	e.wg.Add(6)
+	go e.keepGrants()
 	go e.followSessions()
 	go e.followKeyring()
 	go e.keepState()

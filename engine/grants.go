@@ -1,6 +1,8 @@
 package engine
 
 import (
+	"time"
+
 	"github.com/rolecall/rolecall/creds"
 	"github.com/rolecall/rolecall/grants"
 )
@@ -11,6 +13,27 @@ import (
 func (e *Engine) openGrants() (err error) {
 	e.grants, err = grants.Open(e.cfg.StateDir, grants.Options{Log: e.log, OnChange: e.changes.notify})
 	return err
+}
+
+// grantsFlushEvery is how often the grants' use counts are written while
+// grants are in use: a crash loses at most that much of them.
+const grantsFlushEvery = time.Minute
+
+// keepGrants writes the grants' use counts now and then until Close.
+func (e *Engine) keepGrants() {
+	defer e.wg.Done()
+	t := time.NewTicker(grantsFlushEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-t.C:
+			if err := e.grants.Flush(); err != nil {
+				e.log.Warn("the grants' use counts were not saved", "err", err)
+			}
+		case <-e.ctx.Done():
+			return
+		}
+	}
 }
 
 // closeGrants writes the grants' use counts; the listener is closed.

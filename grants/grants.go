@@ -57,7 +57,11 @@ type Store struct {
 
 	mu      sync.Mutex // serialises changes and writes of the file
 	entries []*entry
-	index   atomic.Pointer[map[[32]byte]*entry]
+	// uses counts hand-outs of every grant; saved is its value at the
+	// last write (s.mu), so that Flush writes only what is new.
+	uses  atomic.Int64
+	saved int64
+	index atomic.Pointer[map[[32]byte]*entry]
 }
 
 // entry is one grant. The fields but the usage never change once the
@@ -67,6 +71,7 @@ type entry struct {
 	hash [32]byte
 	use  *usage // shared by the entries of one grant
 	now  func() time.Time
+	uses *atomic.Int64 // the store's count of every hand-out
 }
 
 // usage counts hand-outs on the credential path without a lock.
@@ -131,7 +136,7 @@ func Open(dir string, o Options) (*Store, error) {
 			if err != nil {
 				return nil, fmt.Errorf("read grants: %s: %w", s.path, err)
 			}
-			e.now = now
+			e.now, e.uses = now, &s.uses
 			s.entries = append(s.entries, e)
 		}
 	}
@@ -193,7 +198,7 @@ func (s *Store) Add(name, slot string, ttl time.Duration) (creds.Grant, string, 
 			return creds.Grant{}, "", creds.Errorf(creds.GrantExists, nil, name, name)
 		}
 	}
-	e := &entry{g: creds.Grant{Name: name, Slot: slot, Created: now, State: creds.GrantActive}, hash: sha256.Sum256([]byte(secret)), use: &usage{}, now: s.now}
+	e := &entry{g: creds.Grant{Name: name, Slot: slot, Created: now, State: creds.GrantActive}, hash: sha256.Sum256([]byte(secret)), use: &usage{}, now: s.now, uses: &s.uses}
 	if ttl > 0 {
 		e.g.Expires = now.Add(ttl)
 	}
@@ -219,7 +224,7 @@ func (s *Store) Revoke(name string) (creds.Grant, error) {
 		if e.g.Name != name || state(e.g, now) != creds.GrantActive {
 			continue
 		}
-		r := &entry{g: e.g, hash: e.hash, use: e.use, now: s.now}
+		r := &entry{g: e.g, hash: e.hash, use: e.use, now: s.now, uses: &s.uses}
 		r.g.Revoked = now
 		r.g.State = creds.GrantRevoked
 		old := s.entries
@@ -307,6 +312,7 @@ func (s *Store) lookup(secret string) *entry {
 // time, allocates nothing.
 func (e *entry) Used(client string) {
 	e.use.count.Add(1)
+	e.uses.Add(1)
 	e.use.last.Store(e.now().UnixNano())
 	if p := e.use.from.Load(); client != "" && (p == nil || *p != client) {
 		c := client // only a new client's name is copied to the heap
@@ -338,15 +344,20 @@ func (e *entry) view() creds.Grant {
 	return g
 }
 
-// Close writes the usage counted since the last change.
-func (s *Store) Close() error {
+// Flush writes the use counts and last uses when there were hand-outs
+// since the last write; its owner calls it now and then, so that a crash
+// loses little of them.
+func (s *Store) Flush() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if len(s.entries) == 0 {
+	if s.uses.Load() == s.saved {
 		return nil
 	}
 	return s.save()
 }
+
+// Close writes what Flush would.
+func (s *Store) Close() error { return s.Flush() }
 
 // prune forgets grants that ended more than keepEnded ago; s.mu held.
 func (s *Store) prune(now time.Time) {
@@ -366,6 +377,7 @@ func (s *Store) prune(now time.Time) {
 
 // save writes every entry; s.mu held.
 func (s *Store) save() error {
+	uses := s.uses.Load()
 	recs := make([]record, 0, len(s.entries))
 	for _, e := range s.entries {
 		g := e.view()
@@ -378,7 +390,11 @@ func (s *Store) save() error {
 	if err := os.MkdirAll(filepath.Dir(s.path), 0o700); err != nil {
 		return err
 	}
-	return private.WriteFile(s.path, append(b, '\n'))
+	if err := private.WriteFile(s.path, append(b, '\n')); err != nil {
+		return err
+	}
+	s.saved = uses
+	return nil
 }
 
 // ValidName reports whether name can name a grant: 1 to 64 letters,

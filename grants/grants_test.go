@@ -287,3 +287,28 @@ func BenchmarkCheck(b *testing.B) {
 		use.Used("client")
 	}
 }
+
+// TestFlush: Flush writes the counts only when there were hand-outs
+// since the last write.
+func TestFlush(t *testing.T) {
+	dir := t.TempDir()
+	c := newClock()
+	s := open(t, dir, c)
+	_, secret, _ := s.Add("a", "dev", 0)
+	path := filepath.Join(dir, FileName)
+	os.Remove(path)
+	if err := s.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		t.Fatalf("Flush without a hand-out wrote the file: %v", err)
+	}
+	_, use, _ := s.Check(secret)
+	use.Used("client")
+	if err := s.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if l := open(t, dir, c).List(); len(l) != 1 || l[0].Uses != 1 || l[0].From != "client" {
+		t.Errorf("after Flush the file holds %+v", l)
+	}
+}

@@ -263,6 +263,7 @@ func (e *Engine) openControl() (err error) {
 		Save:      e.saveLoad,
 		// The code of a cross-device `aws login` sign-in.
 		SigninCode: e.ic.SigninCode,
+		Handout:    e.audit.RecordControl, // a nil audit records nothing
 	})
 	if errors.Is(err, control.ErrAlreadyRunning) {
 		return alreadyRunning(e.cfg.Socket, err)

@@ -98,6 +98,10 @@ type Options struct {
 	// SigninCode hands the code a user pasted to the cross-device `aws
 	// login` sign-in of a profile (nil: not offered).
 	SigninCode func(profile, code string) error
+	// Handout, when set, records credentials handed out over the control
+	// channel (credential-process, console, exec) in the audit log, with
+	// the client's pid and executable where the OS tells them.
+	Handout func(slot string, c creds.Credentials, pid int, exe string)
 }
 
 // Server is the control channel's server.

@@ -43,14 +43,35 @@ func motoMint(t *testing.T, stsURL string) func(account, role string) (fakeidc.R
 	}
 }
 
-// fakeBrowser puts an xdg-open first on PATH that visits the URL (which
-// approves the login in the fake) and logs it.
+// fakeBrowser puts an xdg-open first on PATH that acts as a browser: it
+// opens the page rolecall names (a file:// page of rolecall's hand-off),
+// follows its one-time loopback link to the URL it forwards to, logs that
+// URL and visits it (which approves a login in the fake).
 func fakeBrowser(t testing.TB, dir string) (pathEnv, logFile string) {
 	t.Helper()
 	bin := filepath.Join(dir, "bin")
 	os.MkdirAll(bin, 0o755)
 	logFile = filepath.Join(dir, "browser.log")
-	script := "#!/bin/sh\necho \"$1\" >> " + logFile + "\nexec python3 -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1]).read()' \"$1\"\n"
+	browser := `import re, sys, urllib.error, urllib.request
+u = sys.argv[1]
+if u.startswith("file://"):
+    page = open(urllib.request.url2pathname(u[len("file://"):])).read()
+    link = re.search(r'url=([^"]+)"', page).group(1)
+    class Stay(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *a, **k):
+            return None
+    try:
+        urllib.request.build_opener(Stay).open(link)
+    except urllib.error.HTTPError as e:
+        u = e.headers["Location"]
+with open(sys.argv[2], "a") as log:
+    log.write(u + "\n")
+urllib.request.urlopen(u).read()
+`
+	if err := os.WriteFile(filepath.Join(bin, "fake-browser.py"), []byte(browser), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	script := "#!/bin/sh\nexec python3 " + filepath.Join(bin, "fake-browser.py") + " \"$1\" " + logFile + "\n"
 	if err := os.WriteFile(filepath.Join(bin, "xdg-open"), []byte(script), 0o755); err != nil {
 		t.Fatal(err)
 	}

@@ -209,7 +209,6 @@ func (a *Audit) RecordControl(slot string, c creds.Credentials, pid int, exe str
 	}
 }
 
-
 // run writes the lines. While anything is pending it wakes every Prompt:
 // a connection's first hand-out is written as soon as its client process
 // is known (or ownerBound has passed), its later ones once per Every, and

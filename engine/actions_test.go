@@ -302,28 +302,37 @@ func TestConsoleOpensSignIn(t *testing.T) {
 // that redirects.
 func browse(t *testing.T, page string) string {
 	t.Helper()
-	u, err := url.Parse(page)
-	if err != nil || u.Scheme != "file" {
-		t.Fatalf("launcher target %q: not a page of ours", page)
-	}
-	b, err := os.ReadFile(filepath.FromSlash(u.Path))
+	u, err := follow(page)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return u
+}
+
+// follow is browse for a goroutine: the URL the page leads to, or why not.
+func follow(page string) (string, error) {
+	u, err := url.Parse(page)
+	if err != nil || u.Scheme != "file" {
+		return "", fmt.Errorf("launcher target %q: not a page of ours", page)
+	}
+	b, err := os.ReadFile(filepath.FromSlash(u.Path))
+	if err != nil {
+		return "", err
+	}
 	m := regexp.MustCompile(`url=(http://127\.0\.0\.1:\d+/go/[A-Za-z0-9_-]+)"`).FindSubmatch(b)
 	if m == nil {
-		t.Fatalf("no loopback link in %s", b)
+		return "", fmt.Errorf("no loopback link in %s", b)
 	}
 	cl := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	resp, err := cl.Get(string(m[1]))
 	if err != nil {
-		t.Fatal(err)
+		return "", err
 	}
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusSeeOther {
-		t.Fatalf("loopback link: %d", resp.StatusCode)
+		return "", fmt.Errorf("loopback link: %d", resp.StatusCode)
 	}
-	return resp.Header.Get("Location")
+	return resp.Header.Get("Location"), nil
 }
 
 // TestPinKeepsHandEdits: a pin added by hand to config.toml while

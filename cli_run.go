@@ -9,8 +9,6 @@ import (
 	"os"
 	"time"
 
-	"github.com/pkg/browser"
-
 	"github.com/rolecall/rolecall/creds"
 	"github.com/rolecall/rolecall/server/control"
 	"github.com/rolecall/rolecall/sso"
@@ -151,8 +149,10 @@ func (c *cli) console(args []string) int {
 			fmt.Fprintln(c.stdout, u)
 			return nil
 		}
-		if err := browser.OpenURL(u); err != nil {
-			return fmt.Errorf("no browser could be opened (%v): run `rolecall console --print` and open the URL yourself", err)
+		// The running rolecall opens it (a one-time, same-user-only
+		// link): never on a browser's command line here.
+		if err := cl.Open(c.ctx, u); err != nil {
+			return err
 		}
 		fmt.Fprintf(c.stdout, "opened the AWS console as %s\n", cr.RoleARN)
 		return nil

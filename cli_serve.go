@@ -8,9 +8,8 @@ import (
 	"os"
 	"runtime/debug"
 
-	"github.com/pkg/browser"
-
 	"github.com/rolecall/rolecall/engine"
+	"github.com/rolecall/rolecall/handoff"
 	"github.com/rolecall/rolecall/server/control"
 	"github.com/rolecall/rolecall/settings"
 	"github.com/rolecall/rolecall/tray"
@@ -59,7 +58,7 @@ func (c *cli) engineConfig(f serveFlags) (engine.Config, error) {
 	return engine.Config{
 		Settings: st, PortFlag: f.port != 0, SettingsPath: cfgPath, StateDir: stateDir, Socket: sock,
 		TLSCert: f.cert, TLSKey: f.key, Version: version,
-		Log: newLogger(c.stderr, f.debug), OpenURL: browser.OpenURL,
+		Log: newLogger(c.stderr, f.debug), OpenURL: handoff.Launch,
 	}, nil
 }
 

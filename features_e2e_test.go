@@ -72,6 +72,7 @@ source_profile = dev
 	if b, _ := os.ReadFile(browserLog); !strings.Contains(string(b), fake.URL+"/authorize?") {
 		t.Errorf("browser opened %q, want the /authorize URL", b)
 	}
+	launcherCmdlines(t, browserLog)
 	if n := fake.Calls("StartDeviceAuthorization"); n != 0 {
 		t.Errorf("device authorizations = %d during a PKCE login", n)
 	}

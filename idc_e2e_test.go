@@ -43,14 +43,39 @@ func motoMint(t *testing.T, stsURL string) func(account, role string) (fakeidc.R
 	}
 }
 
-// fakeBrowser puts an xdg-open first on PATH that visits the URL (which
-// approves the login in the fake) and logs it.
+// fakeBrowser puts an xdg-open first on PATH that acts as a browser: it
+// opens the page rolecall names (a file:// page of rolecall's hand-off),
+// follows its one-time loopback link to the URL it forwards to, logs that
+// URL and visits it (which approves a login in the fake). Its own command
+// line, as every user of the machine can read it in /proc, goes to
+// logFile + ".cmdline" (launcherCmdlines checks it).
 func fakeBrowser(t testing.TB, dir string) (pathEnv, logFile string) {
 	t.Helper()
 	bin := filepath.Join(dir, "bin")
 	os.MkdirAll(bin, 0o755)
 	logFile = filepath.Join(dir, "browser.log")
-	script := "#!/bin/sh\necho \"$1\" >> " + logFile + "\nexec python3 -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1]).read()' \"$1\"\n"
+	browser := `import re, sys, urllib.error, urllib.request
+with open(sys.argv[2] + ".cmdline", "a") as c:
+    c.write(open("/proc/self/cmdline").read().replace("\0", " ") + "\n")
+u = sys.argv[1]
+if u.startswith("file://"):
+    page = open(urllib.request.url2pathname(u[len("file://"):])).read()
+    link = re.search(r'url=([^"]+)"', page).group(1)
+    class Stay(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *a, **k):
+            return None
+    try:
+        urllib.request.build_opener(Stay).open(link)
+    except urllib.error.HTTPError as e:
+        u = e.headers["Location"]
+with open(sys.argv[2], "a") as log:
+    log.write(u + "\n")
+urllib.request.urlopen(u).read()
+`
+	if err := os.WriteFile(filepath.Join(bin, "fake-browser.py"), []byte(browser), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	script := "#!/bin/sh\nexec python3 " + filepath.Join(bin, "fake-browser.py") + " \"$1\" " + logFile + "\n"
 	if err := os.WriteFile(filepath.Join(bin, "xdg-open"), []byte(script), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -77,6 +102,27 @@ func awsCLICaller(t *testing.T, verb func(args ...string) string, stsURL, slot s
 	}
 	return runClient(t, clientEnv(t, get("AWS_CONTAINER_CREDENTIALS_FULL_URI"), get("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE")),
 		"aws", "sts", "get-caller-identity", "--endpoint-url", stsURL, "--output", "json")
+}
+
+// launcherCmdlines checks the command lines the fake browser recorded:
+// each names a page of rolecall's, none carries a secret (a login's user
+// code or URL, a PKCE state, a console sign-in token).
+func launcherCmdlines(t *testing.T, logFile string) {
+	t.Helper()
+	b, err := os.ReadFile(logFile + ".cmdline")
+	if err != nil || len(b) == 0 {
+		t.Fatalf("the fake browser recorded no command line: %v", err)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		if !strings.Contains(line, "file://") {
+			t.Errorf("launcher command line %q: want a page of rolecall's", line)
+		}
+		for _, secret := range []string{"user_code", "/device", "/authorize", "state=", "code_challenge", "SigninToken", "http://", "https://"} {
+			if strings.Contains(line, secret) {
+				t.Errorf("launcher command line %q carries %s: other users read it", line, secret)
+			}
+		}
+	}
 }
 
 // TestIdentityCenterEndToEnd is the whole path across processes: `rolecall
@@ -156,6 +202,7 @@ sso_role_name = Builder
 	if b, _ := os.ReadFile(browserLog); strings.Count(string(b), "\n") != 1 || !strings.Contains(string(b), "/device?user_code=") {
 		t.Errorf("browser opened: %q", b)
 	}
+	launcherCmdlines(t, browserLog)
 
 	mustVerb("load", "--profile", "dev")
 	mustVerb("load", "--profile", "ops", "--slot")

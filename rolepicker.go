@@ -2,16 +2,10 @@ package main
 
 import (
 	"errors"
-	"fmt"
-	"html"
-	"net/url"
-	"path/filepath"
 	"slices"
 	"sync"
 
-	"github.com/rolecall/rolecall/private"
 	"github.com/rolecall/rolecall/server"
-	"github.com/rolecall/rolecall/settings"
 	"github.com/rolecall/rolecall/tray"
 	"github.com/rolecall/rolecall/tray/picker"
 )
@@ -25,9 +19,8 @@ type rolePicker struct {
 }
 
 // findRole opens the role picker in the browser through a fresh one-time
-// link. The link is not put on the browser's command line, where other
-// users can read it (/proc/*/cmdline): the browser opens a 0600 file of
-// ours that forwards to it.
+// link, which goes the way of every URL rolecall opens (Engine.OpenURL):
+// never on the browser's command line, where other users can read it.
 func (a *app) findRole() error {
 	a.picker.mu.Lock()
 	if a.picker.closed {
@@ -51,18 +44,7 @@ func (a *app) findRole() error {
 	}
 	link := a.picker.srv.Link()
 	a.picker.mu.Unlock()
-	dir, err := settings.StateDir()
-	if err != nil {
-		return err
-	}
-	file := filepath.Join(dir, "find-a-role.html")
-	page := `<!DOCTYPE html><meta charset="utf-8"><meta name="referrer" content="no-referrer">` +
-		`<meta http-equiv="refresh" content="0;url=` + html.EscapeString(link) + `"><title>rolecall</title>` +
-		`<p>Opening the role picker… <a href="` + html.EscapeString(link) + `">continue</a></p>`
-	if err := private.WriteFile(file, []byte(page)); err != nil {
-		return fmt.Errorf("role picker: %w", err)
-	}
-	return a.engine.OpenURL((&url.URL{Scheme: "file", Path: filepath.ToSlash(file)}).String())
+	return a.engine.OpenURL(link)
 }
 
 // pickerRoles lists every role for the page, labelled as in the menu.

@@ -168,12 +168,17 @@ func (e *Engine) Console(slot string) error {
 	return e.OpenURL(u)
 }
 
-// OpenURL opens u with the UI's browser.
+// OpenURL shows u in the user's browser. u may carry a secret (the
+// console sign-in URL, a login's URL, the role picker's one-time link), so
+// it never goes on the launcher's command line, which other users can
+// read: the launcher gets a 0600 page that forwards to a one-time,
+// same-user-only loopback link answering with u (package handoff). It
+// returns once the launcher started.
 func (e *Engine) OpenURL(u string) error {
-	if e.cfg.OpenURL == nil {
-		return errors.New("no browser to open " + u)
+	if e.handoff == nil {
+		return errors.New("no browser here: open the address yourself")
 	}
-	return e.cfg.OpenURL(u)
+	return e.handoff.Open(u)
 }
 
 // notify shows a desktop notification; without a desktop, it is logged.

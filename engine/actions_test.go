@@ -6,8 +6,10 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -287,9 +289,50 @@ func TestConsoleOpensSignIn(t *testing.T) {
 		t.Fatal(err)
 	}
 	opened := h.opened
-	if len(opened) != 1 || !strings.HasPrefix(opened[0], fed.URL) || !strings.Contains(opened[0], "SigninToken=fake-signin-token") {
-		t.Errorf("opened %q", opened)
+	if len(opened) != 1 || strings.Contains(opened[0], "fake-signin-token") {
+		t.Fatalf("the browser launcher got %q: want one page of ours, with no secret in its address", opened)
 	}
+	if u := browse(t, opened[0]); !strings.HasPrefix(u, fed.URL) || !strings.Contains(u, "SigninToken=fake-signin-token") {
+		t.Errorf("the browser reached %q", u)
+	}
+}
+
+// browse is the browser opening page (a file:// URL of the engine's hand-
+// off): it follows the page's one-time loopback link and returns where
+// that redirects.
+func browse(t *testing.T, page string) string {
+	t.Helper()
+	u, err := follow(page)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return u
+}
+
+// follow is browse for a goroutine: the URL the page leads to, or why not.
+func follow(page string) (string, error) {
+	u, err := url.Parse(page)
+	if err != nil || u.Scheme != "file" {
+		return "", fmt.Errorf("launcher target %q: not a page of ours", page)
+	}
+	b, err := os.ReadFile(filepath.FromSlash(u.Path))
+	if err != nil {
+		return "", err
+	}
+	m := regexp.MustCompile(`url=(http://127\.0\.0\.1:\d+/go/[A-Za-z0-9_-]+)"`).FindSubmatch(b)
+	if m == nil {
+		return "", fmt.Errorf("no loopback link in %s", b)
+	}
+	cl := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := cl.Get(string(m[1]))
+	if err != nil {
+		return "", err
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusSeeOther {
+		return "", fmt.Errorf("loopback link: %d", resp.StatusCode)
+	}
+	return resp.Header.Get("Location"), nil
 }
 
 // TestPinKeepsHandEdits: a pin added by hand to config.toml while

@@ -24,7 +24,9 @@ import (
 
 	"github.com/rolecall/rolecall/creds"
 	"github.com/rolecall/rolecall/grants"
+	"github.com/rolecall/rolecall/handoff"
 	"github.com/rolecall/rolecall/keyring"
+	"github.com/rolecall/rolecall/private"
 	"github.com/rolecall/rolecall/server"
 	"github.com/rolecall/rolecall/server/control"
 	"github.com/rolecall/rolecall/settings"
@@ -55,8 +57,11 @@ type Config struct {
 	// needs a login starts one, and roles are discovered after each login
 	// and every ten minutes; headless, a needed login is logged.
 	Interactive bool
-	// OpenURL opens a page in the browser; Notify shows a desktop
-	// notification. Nil: a login's page is not opened, notices are logged.
+	// OpenURL starts the browser on a page of rolecall's that carries no
+	// secret (a file:// URL) and returns without waiting for it
+	// (handoff.Launch); every URL the engine opens reaches the browser
+	// through such a page (see Engine.OpenURL). Notify shows a desktop
+	// notification. Nil: no page is opened, notices are logged.
 	OpenURL func(string) error
 	Notify  func(title, body string)
 	Log     *slog.Logger
@@ -95,7 +100,8 @@ type Engine struct {
 	state     *savedState // state.json: the default slot's profile, the recent roles
 	last      remembered  // what state.json held at start
 	changes   hub
-	bind      string // set when the configured bind cannot be served (an unusable TLS pair): loopback
+	handoff   *handoff.Server // every URL opened in the browser; nil without a browser
+	bind      string          // set when the configured bind cannot be served (an unusable TLS pair): loopback
 
 	ctx       context.Context
 	cancel    context.CancelFunc
@@ -160,6 +166,10 @@ func (e *Engine) openFiles() error {
 	e.pinned = newNames(cfg.SettingsPath, keyPinned, cfg.Settings.Pinned)
 	e.favorites = newNames(cfg.SettingsPath, keyFavorites, cfg.Settings.Favorites)
 	e.secrets = &secrets{tokenFile: filepath.Join(cfg.StateDir, "token"), log: e.log}
+	if cfg.OpenURL != nil {
+		e.handoff = handoff.New(handoff.Options{Dir: cfg.StateDir, WriteFile: private.WriteFile,
+			Accept: server.SameUser, Launch: cfg.OpenURL, Logger: e.log})
+	}
 	return e.openGrants()
 }
 
@@ -175,10 +185,10 @@ func (e *Engine) openIdentityCenter() error {
 	e.secrets.keyring = e.keyring
 	st := cfg.Settings
 	e.ic = sso.NewClient(sso.Options{Keyring: e.keyring, WriteCLICache: st.CLICacheWrite, LoginFlow: st.LoginFlow,
-		OpenBrowser: cfg.OpenURL, SessionLength: st.SSOSessionDuration, Logger: e.log,
+		OpenBrowser: e.OpenURL, SessionLength: st.SSOSessionDuration, Logger: e.log,
 		// Another local user must not answer the browser's redirect.
 		AcceptCallback: server.SameUser})
-	ic := identityCenter{client: e.ic, open: cfg.OpenURL, log: e.log}
+	ic := identityCenter{client: e.ic, open: e.openFromControl(), log: e.log} // the hand-off: its URL carries a state
 	e.resolve, e.signIn = ic.resolve, ic.signIn
 	if cfg.Resolve != nil {
 		e.resolve = cfg.Resolve
@@ -263,11 +273,23 @@ func (e *Engine) openControl() (err error) {
 		Save:      e.saveLoad,
 		// The code of a cross-device `aws login` sign-in.
 		SigninCode: e.ic.SigninCode,
+		Handout:    e.audit.RecordControl, // a nil audit records nothing
+		Open:       e.openFromControl(),
 	})
 	if errors.Is(err, control.ErrAlreadyRunning) {
 		return alreadyRunning(e.cfg.Socket, err)
 	}
 	return err
+}
+
+// openFromControl is the engine's one path to the browser as a callback
+// (the control channel's Open, the `aws login` sign-in's), or nil when
+// there is no browser.
+func (e *Engine) openFromControl() func(string) error {
+	if e.handoff == nil {
+		return nil
+	}
+	return e.OpenURL
 }
 
 // newManager builds the credential manager over the Identity Center
@@ -416,6 +438,9 @@ func (e *Engine) close() {
 	e.closeGrants()
 	if e.audit != nil {
 		e.audit.Close()
+	}
+	if e.handoff != nil {
+		e.handoff.Close()
 	}
 	if e.keyring != nil {
 		e.keyring.Close()

@@ -53,11 +53,15 @@ func TestLoginSessionEndedPromptsSignIn(t *testing.T) {
 	e, err := Start(context.Background(), Config{
 		Settings: st, SettingsPath: filepath.Join(dir, "config.toml"), StateDir: filepath.Join(dir, "state"),
 		Socket: filepath.Join(dir, "run", "control.sock"), Keyring: keyring.New("rolecall-test", nil), Interactive: true,
-		OpenURL: func(u string) error {
-			mu.Lock()
-			opened = append(opened, u)
-			mu.Unlock()
-			go func() { // the browser: the sign-in page redirects to rolecall
+		OpenURL: func(page string) error {
+			go func() { // the browser: our page, then the sign-in page, which redirects to rolecall
+				u, err := follow(page)
+				if err != nil {
+					return
+				}
+				mu.Lock()
+				opened = append(opened, u)
+				mu.Unlock()
 				if resp, err := http.Get(u); err == nil {
 					io.Copy(io.Discard, resp.Body)
 					resp.Body.Close()

@@ -21,6 +21,7 @@ import (
 	"github.com/rolecall/rolecall/creds"
 	"github.com/rolecall/rolecall/keyring"
 	"github.com/rolecall/rolecall/private"
+	"github.com/rolecall/rolecall/server"
 	"github.com/rolecall/rolecall/server/control"
 	"github.com/rolecall/rolecall/settings"
 	"github.com/rolecall/rolecall/sso"
@@ -391,5 +392,41 @@ func TestFilesOtherUsersCouldTouch(t *testing.T) {
 		if st, err := os.Stat(path); err != nil || st.Mode().Perm() != want {
 			t.Errorf("%s: mode %v, %v; want %v", filepath.Base(path), st.Mode().Perm(), err, want)
 		}
+	}
+}
+
+// TestControlHandoutsAudited: credentials handed out over the control
+// channel (credential-process, console, exec read them there) reach the
+// audit log like the listener's: slot, role, masked key id, and the pid
+// and executable of the process that asked. Before, only a log line said
+// so.
+func TestControlHandoutsAudited(t *testing.T) {
+	h := newHarness(t)
+	if err := h.e.Load("prod", true); err != nil {
+		t.Fatal(err)
+	}
+	cr, err := control.NewClient(h.e.cfg.Socket).Credentials(context.Background(), "prod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.e.Close() // the audit log is written through at Close
+	entries, err := server.ReadAudit(filepath.Join(h.e.cfg.StateDir, "audit.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var found bool
+	for _, a := range entries {
+		if a.Client == server.ControlClient && a.Slot == "prod" {
+			found = true
+			if strings.Contains(a.KeyID, cr.AccessKeyID) || a.KeyID == "" {
+				t.Errorf("key id %q: want it masked", a.KeyID)
+			}
+			if runtime.GOOS == "linux" && (a.PID != os.Getpid() || a.Exe == "") {
+				t.Errorf("pid %d exe %q: want this test process (%d)", a.PID, a.Exe, os.Getpid())
+			}
+		}
+	}
+	if !found {
+		t.Errorf("no audit line for the control channel's hand-out: %+v", entries)
 	}
 }

@@ -51,6 +51,11 @@ type handout struct {
 	conn  *connInfo
 	count atomic.Int64 // hand-outs not yet written
 
+	// Without conn (a hand-out over the control channel): the client.
+	client string
+	pid    int
+	exe    string
+
 	// Owned by the writer goroutine.
 	written bool
 	since   time.Time // when the last line was written
@@ -183,6 +188,27 @@ func (a *Audit) record(r *http.Request, s *creds.Slot, grant string) {
 	}
 }
 
+// ControlClient is the Client of the audit lines of hand-outs over the
+// control channel.
+const ControlClient = "control socket"
+
+// RecordControl notes credentials handed out over the control channel
+// (credential-process, console, exec), like the listener's hand-outs: one
+// line each, client ControlClient, with the pid and executable of the
+// process that asked where the OS tells them. It never blocks.
+func (a *Audit) RecordControl(slot string, c creds.Credentials, pid int, exe string) {
+	if a == nil {
+		return
+	}
+	h := &handout{first: time.Now(), slot: slot, role: c.RoleARN, key: c.AccessKeyID, client: ControlClient, pid: pid, exe: exe}
+	h.count.Store(1)
+	select {
+	case a.handouts <- h:
+	default:
+		a.dropped.Add(1)
+	}
+}
+
 // run writes the lines. While anything is pending it wakes every Prompt:
 // a connection's first hand-out is written as soon as its client process
 // is known (or ownerBound has passed), its later ones once per Every, and
@@ -282,6 +308,8 @@ func (a *Audit) flushOne(h *handout, now time.Time) bool {
 	if h.conn != nil {
 		e.Client = h.conn.remote.String()
 		e.PID, e.Exe = h.conn.process()
+	} else {
+		e.Client, e.PID, e.Exe = h.client, h.pid, h.exe
 	}
 	a.write(e)
 	return true

@@ -98,6 +98,14 @@ type Options struct {
 	// SigninCode hands the code a user pasted to the cross-device `aws
 	// login` sign-in of a profile (nil: not offered).
 	SigninCode func(profile, code string) error
+	// Handout, when set, records credentials handed out over the control
+	// channel (credential-process, console, exec) in the audit log, with
+	// the client's pid and executable where the OS tells them.
+	Handout func(slot string, c creds.Credentials, pid int, exe string)
+	// Open shows a URL that carries a secret in the user's browser by the
+	// running process's one path for such URLs (never a launcher's
+	// command line); nil: there is no browser here.
+	Open func(url string) error
 }
 
 // Server is the control channel's server.
@@ -169,6 +177,7 @@ func (c *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /v1/grants", c.grantAdd)
 	mux.HandleFunc("POST /v1/grants/revoke", c.grantRevoke)
 	mux.HandleFunc("POST /v1/grants/check", c.grantCheck)
+	mux.HandleFunc("POST /v1/open", c.open)
 	return mux
 }
 

@@ -55,6 +55,10 @@ func (c *Server) credentials(w http.ResponseWriter, r *http.Request) {
 	}
 	c.log.Info("credentials handed out over the control socket", "slot", creds.SlotLabel(name),
 		"role", cr.RoleARN, "key", cr.MaskedKeyID())
+	if c.opts.Handout != nil {
+		pid, exe := peerProcess(conn)
+		c.opts.Handout(name, cr, pid, exe)
+	}
 	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, Credentials{
 		AccessKeyID: cr.AccessKeyID, SecretAccessKey: cr.SecretAccessKey, SessionToken: cr.SessionToken,

@@ -98,6 +98,12 @@ type SessionInfo struct {
 	Ends string `json:"ends,omitempty"`
 }
 
+// OpenRequest asks the running rolecall to show a URL that carries a
+// secret (the console sign-in URL) in the user's browser.
+type OpenRequest struct {
+	URL string `json:"url"`
+}
+
 // Token carries the bearer token.
 type Token struct {
 	Token string `json:"token"`

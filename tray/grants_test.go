@@ -32,15 +32,4 @@ ide · dev · never used
 	if none := render(Menu(State{}, now), 0); strings.Contains(none, "Grants") {
 		t.Errorf("a Grants header without grants:\n%s", none)
 	}
-	// Revoke carries the grant's name to the action.
-	var revoked string
-	a := Actions{RevokeGrant: func(name string) error { revoked = name; return nil }}
-	for _, it := range Menu(st, now) {
-		if it.Key == "grant/my_agent" {
-			a.Do(it.Children[0].Action)
-		}
-	}
-	if revoked != "my_agent" {
-		t.Errorf("Revoke revoked %q", revoked)
-	}
 }

@@ -83,13 +83,3 @@ func withSession(s Session) State {
 	d.Profile.Session = "corp"
 	return State{Slots: creds.State{Default: d}, Sessions: []Session{s}}
 }
-
-// TestUnknownActionFails: a click the actions do not know is reported to
-// Failed, not dropped (it moved here from the root's action tests).
-func TestUnknownActionFails(t *testing.T) {
-	var failed error
-	Actions{Failed: func(_ Action, err error) { failed = err }}.Do(Action{Kind: ActionKind(999)})
-	if failed == nil {
-		t.Error("an unknown action did not fail")
-	}
-}

@@ -134,6 +134,7 @@ const (
 	GrantHasExpired      // name, when, name, slot
 	GrantUnknown         // -
 	GrantScope           // name, slot, what was asked
+	GrantRoleChanged     // name, slot, slot
 	ContainerRoute       // -
 	GrantExists          // name, name
 	GrantNoSuchName      // name
@@ -265,6 +266,8 @@ var texts = map[Text]string{
 		"(`rolecall grant add %s --profile %s --ttl DURATION`) and use the lines it prints",
 	GrantUnknown: "no grant has this secret or credential ID: it is mistyped or its grant was removed; " +
 		"`rolecall grant list` shows the grants, `rolecall grant add NAME --profile P` makes one",
+	GrantRoleChanged: "grant %q was made for the role that %q named then, and the AWS config now defines that name as another role: " +
+		"it reads nothing; if the new role is meant, make a new grant (`rolecall grant add NAME --profile %s`)",
 	GrantScope: "grant %q reads only the role of slot %q (GET /slot/<that name>, or /v2/credentials/<its ID>), not %s: " +
 		"make a grant for that role with `rolecall grant add NAME --profile P`, or use the user's own token (`rolecall env`)",
 	ContainerRoute: "connections from containers reach only GET /v2/credentials/<ID> of a grant: " +

@@ -15,7 +15,12 @@ type Grant struct {
 	// show it.
 	Name string
 	// Slot is the named slot (the profile name) the grant reads.
-	Slot    string
+	Slot string
+	// Definition is what Slot's name resolved to when the grant was made
+	// (Profile.Definition: account, role, chain, session): the grant reads
+	// that role, not whatever the name names after an edit of the AWS
+	// config. Empty: made before grants recorded it; not checked.
+	Definition string
 	Created time.Time
 	// Expires is when the grant ends; zero: when revoked.
 	Expires time.Time

@@ -85,6 +85,7 @@ type usage struct {
 type record struct {
 	Name     string    `json:"name"`
 	Slot     string    `json:"slot"`
+	Role     string    `json:"definition,omitempty"`
 	SHA256   string    `json:"sha256"`
 	Created  time.Time `json:"created"`
 	Expires  time.Time `json:"expires,omitzero"`
@@ -149,7 +150,7 @@ func fromRecord(r record) (*entry, error) {
 	if err != nil || len(h) != sha256.Size {
 		return nil, fmt.Errorf("grant %q has no valid sha256", r.Name)
 	}
-	e := &entry{g: creds.Grant{Name: r.Name, Slot: r.Slot, Created: r.Created, Expires: r.Expires, Revoked: r.Revoked}, use: &usage{}}
+	e := &entry{g: creds.Grant{Name: r.Name, Slot: r.Slot, Definition: r.Role, Created: r.Created, Expires: r.Expires, Revoked: r.Revoked}, use: &usage{}}
 	copy(e.hash[:], h)
 	e.use.count.Store(r.Uses)
 	if !r.LastUsed.IsZero() {
@@ -174,6 +175,14 @@ func (s *Store) publish() {
 // Add mints a grant named name for slot, ending after ttl (0: when
 // revoked), and returns it with its secret, which is not kept.
 func (s *Store) Add(name, slot string, ttl time.Duration) (creds.Grant, string, error) {
+	return s.AddFor(name, creds.Profile{Name: slot}, ttl)
+}
+
+// AddFor is Add for the resolved profile p: the grant reads p's role as
+// it is defined now (p.Definition), and refuses once p's name names
+// another.
+func (s *Store) AddFor(name string, p creds.Profile, ttl time.Duration) (creds.Grant, string, error) {
+	slot := p.Name
 	if !ValidName(name) {
 		return creds.Grant{}, "", creds.Errorf(creds.GrantBadName, nil, name)
 	}
@@ -198,7 +207,7 @@ func (s *Store) Add(name, slot string, ttl time.Duration) (creds.Grant, string, 
 			return creds.Grant{}, "", creds.Errorf(creds.GrantExists, nil, name, name)
 		}
 	}
-	e := &entry{g: creds.Grant{Name: name, Slot: slot, Created: now, State: creds.GrantActive}, hash: sha256.Sum256([]byte(secret)), use: &usage{}, now: s.now, uses: &s.uses}
+	e := &entry{g: creds.Grant{Name: name, Slot: slot, Definition: p.Definition, Created: now, State: creds.GrantActive}, hash: sha256.Sum256([]byte(secret)), use: &usage{}, now: s.now, uses: &s.uses}
 	if ttl > 0 {
 		e.g.Expires = now.Add(ttl)
 	}
@@ -382,7 +391,7 @@ func (s *Store) save() error {
 	for _, e := range s.entries {
 		g := e.view()
 		recs = append(recs, record{
-			Name: g.Name, Slot: g.Slot, SHA256: hex.EncodeToString(e.hash[:]), Created: g.Created,
+			Name: g.Name, Slot: g.Slot, Role: g.Definition, SHA256: hex.EncodeToString(e.hash[:]), Created: g.Created,
 			Expires: g.Expires, Revoked: g.Revoked, LastUsed: g.LastUsed, Uses: g.Uses, From: g.From,
 		})
 	}

@@ -312,3 +312,27 @@ func TestFlush(t *testing.T) {
 		t.Errorf("after Flush the file holds %+v", l)
 	}
 }
+
+// TestDefinitionKeptAcrossRestart: the role a grant was made for (its
+// profile's definition then) is kept in grants.json, so a restart after an
+// edit of the AWS config still tells the old role from the new.
+func TestDefinitionKeptAcrossRestart(t *testing.T) {
+	dir, c := t.TempDir(), &fakeClock{t: time.Now()}
+	s := open(t, dir, c)
+	if _, _, err := s.AddFor("agent", creds.Profile{Name: "dev", Definition: "sha256:abc"}, 0); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	found := false
+	for _, g := range open(t, dir, c).List() {
+		if g.Name == "agent" {
+			found = true
+			if g.Definition != "sha256:abc" {
+				t.Errorf("after a restart: definition %q, want sha256:abc", g.Definition)
+			}
+		}
+	}
+	if !found {
+		t.Error("the grant is gone after a restart")
+	}
+}

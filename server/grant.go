@@ -1,6 +1,7 @@
 package server
 
 import (
+	"encoding/json"
 	"net"
 	"net/http"
 	"strconv"
@@ -70,6 +71,7 @@ func (s *Server) grantCredentials(w http.ResponseWriter, r *http.Request, id str
 	}
 	g, use, err := s.opts.Grants.Check(id)
 	if err != nil {
+		s.grantRefusals.note(s.opts.Now(), s.log, "grant refused", "grant", g.Name, "err", err)
 		writeError(w, http.StatusForbidden, creds.GrantAdvice(g, err))
 		return
 	}
@@ -91,10 +93,12 @@ func (s *Server) grantAuthorized(w http.ResponseWriter, r *http.Request, tok, na
 		writeError(w, http.StatusForbidden, creds.Say(creds.WrongToken))
 		return
 	default:
+		s.grantRefusals.note(s.opts.Now(), s.log, "grant refused", "grant", g.Name, "err", err)
 		writeError(w, http.StatusForbidden, creds.GrantAdvice(g, err))
 		return
 	}
 	if name != g.Slot || r.URL.Path == "/" {
+		s.grantRefusals.note(s.opts.Now(), s.log, "grant refused: another slot asked for", "grant", g.Name, "slot", creds.SlotLabel(name))
 		asked := creds.SlotLabel(name)
 		if r.URL.Path == "/" {
 			asked = "the default slot (GET /)"
@@ -119,7 +123,26 @@ func (s *Server) serveGrant(w http.ResponseWriter, r *http.Request, g creds.Gran
 		s.writeSourceError(w, g.Slot, err)
 		return
 	}
-	s.handOut(w, r, slot, g.Name)
+	if g.Definition != "" && slot.Profile.Definition != "" && slot.Profile.Definition != g.Definition {
+		// The profile was edited since: the grant was for the role
+		// the name named then, never for whatever it names now.
+		s.grantRefusals.note(s.opts.Now(), s.log, "grant refused: its profile names another role now", "grant", g.Name, "slot", g.Slot)
+		writeError(w, http.StatusForbidden, creds.Say(creds.GrantRoleChanged, g.Name, g.Slot, g.Slot))
+		return
+	}
+	if !g.Expires.IsZero() && g.Expires.Before(slot.Creds.Expiration) {
+		// Credentials handed out cannot be taken back: a grant that
+		// ends first hands out credentials that say so, and the
+		// client comes back (and is refused) when it ends.
+		clamped := *slot
+		clamped.Creds.Expiration = g.Expires
+		b, _ := json.Marshal(newCredentialsBody(&clamped.Creds))
+		w.Header()["Content-Type"] = jsonType
+		w.Write(b)
+		s.opts.Audit.record(r, slot, g.Name)
+	} else {
+		s.handOut(w, r, slot, g.Name)
+	}
 	use.Used(clientName(connFrom(r.Context())))
 }
 

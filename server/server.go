@@ -82,21 +82,22 @@ const DefaultAddr = "127.0.0.1:4144"
 
 // Server is the credential listener.
 type Server struct {
-	opts     Options
-	log      *slog.Logger
-	granted  grantSource // the Source, if it loads a grant's slot itself
-	token    atomic.Pointer[[]byte]
-	cert     atomic.Pointer[tls.Certificate]
-	hosts    map[string]bool
-	lastHost atomic.Pointer[string] // the last Host header allowed
-	imds     *imdsTokens
-	bodies   sync.Map // slot name -> *cachedBody
-	lastBody atomic.Pointer[cachedBody]
-	refusals refusalLog
-	conns    *conns
-	http     *http.Server
-	listener atomic.Pointer[net.Listener] // set by Serve; the control socket reads it meanwhile
-	done     chan struct{}
+	opts          Options
+	log           *slog.Logger
+	granted       grantSource // the Source, if it loads a grant's slot itself
+	token         atomic.Pointer[[]byte]
+	cert          atomic.Pointer[tls.Certificate]
+	hosts         map[string]bool
+	lastHost      atomic.Pointer[string] // the last Host header allowed
+	imds          *imdsTokens
+	bodies        sync.Map // slot name -> *cachedBody
+	lastBody      atomic.Pointer[cachedBody]
+	refusals      refusalLog
+	grantRefusals refusalLog // grant secrets refused: revoked, expired, another slot asked for
+	conns         *conns
+	http          *http.Server
+	listener      atomic.Pointer[net.Listener] // set by Serve; the control socket reads it meanwhile
+	done          chan struct{}
 }
 
 // New checks opts and returns a Server that is not yet listening.

@@ -14,9 +14,10 @@ import (
 
 // Grants is what the control channel needs from the owner of the grants.
 type Grants interface {
-	// Add mints a grant for slot, ending after ttl (0: when revoked),
-	// and returns it with its secret, shown this once.
-	Add(name, slot string, ttl time.Duration) (creds.Grant, string, error)
+	// AddFor mints a grant for the role of the resolved profile p (its
+	// name and definition), ending after ttl (0: when revoked), and
+	// returns it with its secret, shown this once.
+	AddFor(name string, p creds.Profile, ttl time.Duration) (creds.Grant, string, error)
 	Revoke(name string) (creds.Grant, error)
 	List() []creds.Grant
 	// Check says whether secret is a grant's that may be used now.
@@ -134,7 +135,7 @@ func (c *Server) grantAdd(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	g, secret, err := c.opts.Grants.Add(req.Name, p.Name, ttl)
+	g, secret, err := c.opts.Grants.AddFor(req.Name, p, ttl)
 	if err != nil {
 		var pr *creds.Problem
 		status := http.StatusInternalServerError

@@ -71,6 +71,13 @@ func TestRegionTravels(t *testing.T) {
 	if got := ideSettings(e.Env()); !strings.Contains(got, "\nAWS_REGION=eu-west-1\n") {
 		t.Errorf("IDE settings without the region:\n%s", got)
 	}
+	// A grant prepares a client too: its exports and env file carry it.
+	if out := mustCLI(t, "grant", "add", "box", "--profile", "dev", "--shell", "sh"); !strings.Contains(out, "export AWS_REGION='eu-west-1'\n") {
+		t.Errorf("grant add without the region:\n%s", out)
+	}
+	if out := mustCLI(t, "grant", "add", "ci", "--profile", "dev", "--format", "docker"); !strings.Contains(out, "\nAWS_REGION=eu-west-1\n") {
+		t.Errorf("grant add --format docker without the region:\n%s", out)
+	}
 }
 
 // TestUnknownSlotAdvice: the endpoint's 404 for a name nobody knows

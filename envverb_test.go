@@ -123,3 +123,19 @@ func TestTokenRotateSaysEval(t *testing.T) {
 		t.Errorf("token --rotate: exit %d, stdout %q, stderr %q", rc, out, errOut)
 	}
 }
+
+// TestHelpMatchesReadme: `roles -h` shows the synopsis the README's
+// Command line gives, and `current -h`'s example does not hand the name to
+// --profile (the SDKs would read that profile, not rolecall: precedence
+// trap 2; a discovered role is no profile at all).
+func TestHelpMatchesReadme(t *testing.T) {
+	readme := readmeSection(t, "## Command line")
+	out, _, _ := cliRun(t, "roles", "-h")
+	synopsis := strings.TrimPrefix(firstLine(out), "Usage: ")
+	if !strings.Contains(readme, "\n"+synopsis+" ") {
+		t.Errorf("roles -h says %q; the README's Command line has no such line", synopsis)
+	}
+	if out, _, _ := cliRun(t, "current", "-h"); strings.Contains(out, `--profile "$(rolecall current)"`) {
+		t.Errorf("current -h walks into the AWS_PROFILE trap:\n%s", out)
+	}
+}

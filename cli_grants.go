@@ -102,18 +102,23 @@ func (c *cli) grantAdd(args []string) int {
 }
 
 // grantVars are a grant's variables for a terminal or an IDE: the slot's
-// URL and the grant's secret as the token. The token file (the user's own
+// URL, the grant's secret as the token and the role's region. The token file (the user's own
 // token, which SDKs prefer to _TOKEN) and what would win over the
 // endpoint are unset.
 func grantVars(a control.GrantAdded) (unset []string, set [][2]string) {
 	unset = append(append(unset, shadowing...), "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE")
-	return unset, [][2]string{{"AWS_CONTAINER_CREDENTIALS_FULL_URI", a.FullURI}, {"AWS_CONTAINER_AUTHORIZATION_TOKEN", a.Secret}}
+	return unset, append([][2]string{{"AWS_CONTAINER_CREDENTIALS_FULL_URI", a.FullURI}, {"AWS_CONTAINER_AUTHORIZATION_TOKEN", a.Secret}},
+		regionVars(a.Region)...)
 }
 
 // dockerEnvFile is the grant as an env file: the ECS agent's relative URI,
 // which every SDK resolves against http://169.254.170.2.
 func dockerEnvFile(a control.GrantAdded) string {
-	return "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI=" + a.RelativeURI + "\n"
+	s := "AWS_CONTAINER_CREDENTIALS_RELATIVE_URI=" + a.RelativeURI + "\n"
+	for _, kv := range regionVars(a.Region) {
+		s += kv[0] + "=" + kv[1] + "\n"
+	}
+	return s
 }
 
 // containerLines set the relative URI in this shell and show, as

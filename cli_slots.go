@@ -189,10 +189,17 @@ func envVars(e control.Env, o envOptions) (unset []string, set [][2]string) {
 		unset = append(unset, "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE")
 		set = [][2]string{{"AWS_CONTAINER_CREDENTIALS_FULL_URI", e.FullURI}, {"AWS_CONTAINER_AUTHORIZATION_TOKEN", e.Token}}
 	}
-	if e.Region != "" {
-		set = append(set, [2]string{"AWS_REGION", e.Region}, [2]string{"AWS_DEFAULT_REGION", e.Region})
+	return unset, append(set, regionVars(e.Region)...)
+}
+
+// regionVars carry a role's region to a client: AWS_REGION for the SDKs,
+// AWS_DEFAULT_REGION for botocore and the AWS CLI; none for a role
+// without one (the client's own stays).
+func regionVars(region string) [][2]string {
+	if region == "" {
+		return nil
 	}
-	return unset, set
+	return [][2]string{{"AWS_REGION", region}, {"AWS_DEFAULT_REGION", region}}
 }
 
 // exports writes the environment for a shell.

@@ -71,6 +71,13 @@ func TestRegionTravels(t *testing.T) {
 	if got := ideSettings(e.Env()); !strings.Contains(got, "\nAWS_REGION=eu-west-1\n") {
 		t.Errorf("IDE settings without the region:\n%s", got)
 	}
+	// A grant prepares a client too: its exports and env file carry it.
+	if out := mustCLI(t, "grant", "add", "box", "--profile", "dev", "--shell", "sh"); !strings.Contains(out, "export AWS_REGION='eu-west-1'\n") {
+		t.Errorf("grant add without the region:\n%s", out)
+	}
+	if out := mustCLI(t, "grant", "add", "ci", "--profile", "dev", "--format", "docker"); !strings.Contains(out, "\nAWS_REGION=eu-west-1\n") {
+		t.Errorf("grant add --format docker without the region:\n%s", out)
+	}
 }
 
 // TestUnknownSlotAdvice: the endpoint's 404 for a name nobody knows
@@ -114,5 +121,21 @@ func TestTokenRotateSaysEval(t *testing.T) {
 	out, errOut, rc := cliRun(t, "token", "--rotate")
 	if rc != 0 || strings.TrimSpace(out) == old || strings.Count(out, "\n") != 1 || firstLine(errOut) != creds.Say(creds.TokenRotated) {
 		t.Errorf("token --rotate: exit %d, stdout %q, stderr %q", rc, out, errOut)
+	}
+}
+
+// TestHelpMatchesReadme: `roles -h` shows the synopsis the README's
+// Command line gives, and `current -h`'s example does not hand the name to
+// --profile (the SDKs would read that profile, not rolecall: precedence
+// trap 2; a discovered role is no profile at all).
+func TestHelpMatchesReadme(t *testing.T) {
+	readme := readmeSection(t, "## Command line")
+	out, _, _ := cliRun(t, "roles", "-h")
+	synopsis := strings.TrimPrefix(firstLine(out), "Usage: ")
+	if !strings.Contains(readme, "\n"+synopsis+" ") {
+		t.Errorf("roles -h says %q; the README's Command line has no such line", synopsis)
+	}
+	if out, _, _ := cliRun(t, "current", "-h"); strings.Contains(out, `--profile "$(rolecall current)"`) {
+		t.Errorf("current -h walks into the AWS_PROFILE trap:\n%s", out)
 	}
 }

@@ -75,6 +75,8 @@ type GrantAdded struct {
 	// RelativeURI is /v2/credentials/<secret>, for containers
 	// (AWS_CONTAINER_CREDENTIALS_RELATIVE_URI, http://169.254.170.2).
 	RelativeURI string `json:"relative_uri"`
+	// Region is the role's region (creds.Profile.Region), if it has one.
+	Region string `json:"region,omitempty"`
 }
 
 // GrantName names a grant to revoke.
@@ -152,6 +154,7 @@ func (c *Server) grantAdd(w http.ResponseWriter, r *http.Request) {
 		Grant: NewGrantInfo(g), Secret: secret,
 		FullURI:     c.opts.Listener.URL() + "slot/" + url.PathEscape(p.Name),
 		RelativeURI: "/v2/credentials/" + secret,
+		Region:      p.Region,
 	})
 }
 

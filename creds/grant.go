@@ -21,7 +21,7 @@ type Grant struct {
 	// that role, not whatever the name names after an edit of the AWS
 	// config. Empty: made before grants recorded it; not checked.
 	Definition string
-	Created time.Time
+	Created    time.Time
 	// Expires is when the grant ends; zero: when revoked.
 	Expires time.Time
 	// Revoked is when the grant was revoked; zero: it was not.

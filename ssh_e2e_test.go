@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -91,9 +90,8 @@ func (r *sshRig) session(t *testing.T, i int, secret string, forwarded func(int)
 	if err != nil {
 		return 0, "", err.Error()
 	}
-	target, _ := strconv.Atoi(r.port)
 	var stdout, stderr bytes.Buffer
-	s := &remote.Session{Args: a, Target: target, URLPath: "/slot/dev", Secret: secret,
+	s := &remote.Session{Args: a, Endpoint: "http://127.0.0.1:" + r.port + "/slot/dev", Secret: secret,
 		Stdout: &stdout, Stderr: &stderr, Forwarded: forwarded}
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()

@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
+	"net/url"
 	"os"
 	"os/exec"
 	"regexp"
@@ -22,11 +24,13 @@ import (
 // Session is one run of the user's ssh with the remote loopback forwarded
 // to rolecall.
 type Session struct {
-	SSH        string // the ssh program; "ssh" (from PATH) when empty
-	Args       Args   // the user's ssh arguments
-	Target     int    // the port of rolecall's listener on this machine's 127.0.0.1
+	SSH  string // the ssh program; "ssh" (from PATH) when empty
+	Args Args   // the user's ssh arguments
+	// Endpoint is the URL of the role on rolecall's listener, as this
+	// machine reaches it (http://127.0.0.1:4144/slot/dev); the remote
+	// gets the same URL on the forward's port of its own loopback.
+	Endpoint   string
 	RemotePort int    // the port on the remote loopback; 0 lets sshd choose a free one
-	URLPath    string // the endpoint's path ("/" or "/slot/NAME")
 	Secret     string // what the remote sends as AWS_CONTAINER_AUTHORIZATION_TOKEN
 
 	Stdin          *os.File // the user's input (a terminal gets a local pseudo-terminal in between)
@@ -62,13 +66,17 @@ func (s *Session) Run(ctx context.Context) (int, error) {
 	if err != nil {
 		return 0, creds.Errorf(creds.SSHMissing, err)
 	}
+	endpoint, err := url.Parse(s.Endpoint)
+	if err != nil || endpoint.Port() == "" {
+		return 0, fmt.Errorf("rolecall's endpoint %q: no host and port", s.Endpoint)
+	}
 	marker, err := newMarker()
 	if err != nil {
 		return 0, err
 	}
 	term := s.Stdin != nil && isTerminal(s.Stdin)
 	usePTY := term && s.wantsPTY(true)
-	cmd := exec.CommandContext(ctx, path, s.argv(marker, usePTY)...)
+	cmd := exec.CommandContext(ctx, path, s.argv(marker, endpoint.Host, usePTY)...)
 	var sio sessionIO
 	defer sio.close()
 	if usePTY {
@@ -122,7 +130,9 @@ func (s *Session) Run(ctx context.Context) (int, error) {
 			continue
 		}
 		if ready == nil && port > 0 {
-			if _, err := io.WriteString(sio.in, header(marker, fmt.Sprintf("http://127.0.0.1:%d%s", port, s.URLPath), s.Secret)); err != nil {
+			u := *endpoint
+			u.Host = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+			if _, err := io.WriteString(sio.in, header(marker, u.String(), s.Secret)); err != nil {
 				s.Log.Debug("ssh's input closed before the endpoint was sent", "err", err)
 			}
 			sent = true
@@ -170,12 +180,12 @@ func (s *Session) wantsPTY(term bool) bool {
 // first value of an option), then the user's, then the destination and
 // the bootstrap. ControlPath none: a shared master would report the
 // forward's port only at -v, and runs the session under its own options.
-func (s *Session) argv(marker string, tty bool) []string {
+func (s *Session) argv(marker, target string, tty bool) []string {
 	argv := []string{
 		"-o", "ExitOnForwardFailure=yes",
 		"-o", "LogLevel=INFO",
 		"-o", "ControlMaster=no", "-o", "ControlPath=none",
-		"-R", fmt.Sprintf("127.0.0.1:%d:127.0.0.1:%d", s.RemotePort, s.Target),
+		"-R", fmt.Sprintf("127.0.0.1:%d:%s", s.RemotePort, target),
 	}
 	if tty && s.Args.TTY == 0 {
 		argv = append(argv, "-t") // the bootstrap is a command: ssh asks for a terminal only when told

@@ -76,7 +76,7 @@ func runSession(t *testing.T, srv *sshtest.Server, tg *target, u sshtest.User, i
 	}
 	defer f.Close()
 	var stdout, stderr bytes.Buffer
-	s := &Session{Args: a, Target: tg.port, URLPath: "/slot/dev", Secret: testSecret, Stdin: f, Stdout: &stdout, Stderr: &stderr}
+	s := &Session{Args: a, Endpoint: fmt.Sprintf("http://127.0.0.1:%d/slot/dev", tg.port), Secret: testSecret, Stdin: f, Stdout: &stdout, Stderr: &stderr}
 	if mod != nil {
 		mod(s)
 	}
@@ -224,7 +224,7 @@ func TestSessionOnTerminal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &Session{Args: a, Target: tg.port, URLPath: "/", Secret: testSecret, Stdin: term, Stdout: term, Stderr: term}
+	s := &Session{Args: a, Endpoint: fmt.Sprintf("http://127.0.0.1:%d/", tg.port), Secret: testSecret, Stdin: term, Stdout: term, Stderr: term}
 	type result struct {
 		code int
 		err  error

@@ -1,7 +1,6 @@
 package remote
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"crypto/rand"
@@ -194,33 +193,73 @@ func (s *Session) argv(marker, target string, tty bool) []string {
 	return append(argv, "--", s.Args.Destination, remoteCommand(marker, s.Args.Command))
 }
 
-// readStderr passes ssh's messages through, except the one that tells the
-// remote port, which it sends on forward; a refused forward's port goes
-// on refused.
+// readStderr passes ssh's stderr through (see stderrFilter).
 func (s *Session) readStderr(r io.Reader, forward, refused chan<- int) {
-	br := bufio.NewReader(r)
+	f := &stderrFilter{w: s.Stderr, filtering: s.RemotePort == 0, forward: forward, refused: refused}
+	buf := make([]byte, 4096)
 	for {
-		line, err := br.ReadBytes('\n')
-		if m := allocatedRE.FindSubmatch(line); m != nil {
-			p, _ := strconv.Atoi(string(m[1]))
-			select {
-			case forward <- p:
-			default:
-			}
-			line = nil
-		} else if m := failedRE.FindSubmatch(line); m != nil {
-			p, _ := strconv.Atoi(string(m[1]))
-			select {
-			case refused <- p:
-			default:
-			}
-			line = nil
-		}
-		s.Stderr.Write(line)
+		n, err := r.Read(buf)
+		f.write(buf[:n])
 		if err != nil {
+			if f.filtering {
+				f.w.Write(f.line)
+			}
 			return
 		}
 	}
+}
+
+// stderrFilter passes ssh's stderr to w. Until sshd has given the
+// forward's port (the line that says it is taken out, its port sent on
+// forward), it goes line by line; from then on as it comes, so that a
+// remote prompt without a newline shows at once. Every line is read for a
+// refused forward, whose port goes on refused.
+type stderrFilter struct {
+	w                io.Writer
+	filtering        bool
+	line             []byte // the line so far
+	forward, refused chan<- int
+}
+
+func (f *stderrFilter) write(p []byte) {
+	for len(p) > 0 {
+		end := len(p)
+		i := bytes.IndexByte(p, '\n')
+		if i >= 0 {
+			end = i + 1
+		}
+		if !f.filtering {
+			f.w.Write(p[:end])
+		}
+		f.line = append(f.line, p[:end]...)
+		p = p[end:]
+		if i >= 0 || len(f.line) > 4096 { // no ssh message is that long
+			f.flush()
+		}
+	}
+}
+
+// flush reads the line and, while filtering, writes it (unless it gives
+// the port); then the next one starts.
+func (f *stderrFilter) flush() {
+	defer func() { f.line = f.line[:0] }()
+	if m := failedRE.FindSubmatch(f.line); m != nil {
+		p, _ := strconv.Atoi(string(m[1]))
+		select {
+		case f.refused <- p:
+		default:
+		}
+	}
+	if !f.filtering {
+		return
+	}
+	if m := allocatedRE.FindSubmatch(f.line); m != nil {
+		p, _ := strconv.Atoi(string(m[1]))
+		f.forward <- p // buffered; sshd says it once
+		f.filtering = false
+		return
+	}
+	f.w.Write(f.line)
 }
 
 func (s *Session) refusedError(port int) error {

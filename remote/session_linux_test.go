@@ -97,7 +97,7 @@ func TestSessionEndToEnd(t *testing.T) {
 			s.Forwarded = func(p int) { port = p }
 		}, "--", getURI)
 		if err != nil || code != 0 || strings.TrimSpace(out) != "served /slot/dev" {
-			t.Fatalf("exit %d, %v; stdout %q; stderr %q\nsshd:\n%s", code, err, out, errOut, srv.Log.String())
+			t.Fatalf("exit %d, %v; stdout %q; stderr %q\nsshd:\n%s", code, err, out, errOut, srv.Log())
 		}
 		want := fmt.Sprintf("127.0.0.1:%d %s /slot/dev", port, testSecret)
 		if got := tg.requests(); port == 0 || len(got) != 1 || got[0] != want {

@@ -8,7 +8,6 @@
 package sshtest
 
 import (
-	"bufio"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
@@ -19,7 +18,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -40,9 +38,10 @@ type User struct {
 type Server struct {
 	Port  int
 	Users [2]User
-	Dir   string // the private directory: sshd_config, keys, known_hosts
+	Dir   string // the private directory: sshd_config, keys, known_hosts, sshd's log
 	key   string
-	Log   *Buffer // sshd's log (-e)
+
+	logFile string
 }
 
 // Start starts sshd with two fresh accounts. It skips under -short, and
@@ -71,7 +70,7 @@ func Start(t testing.TB) *Server {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
-	s := &Server{Dir: dir, key: filepath.Join(dir, "client_key"), Log: &Buffer{}}
+	s := &Server{Dir: dir, key: filepath.Join(dir, "client_key")}
 	run(t, "ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "rolecall-test-host", "-f", filepath.Join(dir, "host_key"))
 	run(t, "ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "rolecall-test-client", "-f", s.key)
 	pub, err := os.ReadFile(s.key + ".pub")
@@ -117,43 +116,37 @@ Match User %s
 	if err := os.WriteFile(filepath.Join(dir, "known_hosts"), []byte(known+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(sshd, "-D", "-e", "-f", conf)
-	logR, logW, err := os.Pipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stdout, cmd.Stderr = logW, logW
+	s.logFile = filepath.Join(dir, "sshd.log")
+	cmd := exec.Command(sshd, "-D", "-E", s.logFile, "-f", conf)
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	logW.Close()
-	listening := make(chan struct{})
-	var once sync.Once
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		sc := bufio.NewScanner(logR)
-		for sc.Scan() {
-			s.Log.Write(append(sc.Bytes(), '\n'))
-			if strings.Contains(sc.Text(), "Server listening on") {
-				once.Do(func() { close(listening) })
-			}
-		}
-	}()
+	exited := make(chan struct{})
+	go func() { cmd.Wait(); close(exited) }()
 	t.Cleanup(func() {
 		cmd.Process.Kill()
-		cmd.Wait()
-		<-done
-		logR.Close()
+		<-exited
 	})
-	select {
-	case <-listening:
-	case <-done:
-		t.Fatalf("sshd did not start:\n%s", s.Log.String())
-	case <-time.After(10 * time.Second):
-		t.Fatalf("sshd did not listen within 10 s:\n%s", s.Log.String())
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", s.Port)); err == nil {
+			c.Close()
+			return s
+		}
+		select {
+		case <-exited:
+			t.Fatalf("sshd did not start:\n%s", s.Log())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("sshd did not listen within 10 s:\n%s", s.Log())
+		}
 	}
-	return s
+}
+
+// Log is what sshd logged so far.
+func (s *Server) Log() string {
+	b, _ := os.ReadFile(s.logFile)
+	return string(b)
 }
 
 // ClientArgs are the ssh options that log in to this server with the test
@@ -241,23 +234,4 @@ func freePort(t testing.TB) int {
 	}
 	defer l.Close()
 	return l.Addr().(*net.TCPAddr).Port
-}
-
-// Buffer is a log that one goroutine writes while the test reads it.
-type Buffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (b *Buffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-// String is what was written so far.
-func (b *Buffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }

@@ -179,11 +179,13 @@ func (s *Session) wantsPTY(term bool) bool {
 // first value of an option), then the user's, then the destination and
 // the bootstrap. ControlPath none: a shared master would report the
 // forward's port only at -v, and runs the session under its own options.
+// RemoteCommand none: a RemoteCommand in the user's ssh_config would
+// clash with the bootstrap.
 func (s *Session) argv(marker, target string, tty bool) []string {
 	argv := []string{
 		"-o", "ExitOnForwardFailure=yes",
 		"-o", "LogLevel=INFO",
-		"-o", "ControlMaster=no", "-o", "ControlPath=none",
+		"-o", "ControlMaster=no", "-o", "ControlPath=none", "-o", "RemoteCommand=none",
 		"-R", fmt.Sprintf("127.0.0.1:%d:%s", s.RemotePort, target),
 	}
 	if tty && s.Args.TTY == 0 {

@@ -119,6 +119,13 @@ func TestSessionEndToEnd(t *testing.T) {
 		}
 	})
 
+	t.Run("a RemoteCommand of the user's config gives way", func(t *testing.T) {
+		code, out, errOut, err := runSession(t, srv, tg, user1, "", nil, "-o", "RemoteCommand=echo from-config", "--", "echo from-command")
+		if err != nil || code != 0 || out != "from-command\n" {
+			t.Errorf("exit %d, %v, stdout %q, stderr %q", code, err, out, errOut)
+		}
+	})
+
 	t.Run("shell words", func(t *testing.T) {
 		code, out, _, err := runSession(t, srv, tg, user1, "", nil, "--", "printf", "'%s|'", `"a b"`, `'it'"'"'s'`, "$((6*7))", "!x")
 		if err != nil || code != 0 || out != "a b|it's|42|!x|" {

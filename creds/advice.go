@@ -160,11 +160,13 @@ const (
 	LoginRefusedBrowser  // error code, profile
 	LoginNotSession      // profile, path
 	// rolecall ssh (remote/).
-	SSHMissing        // -
-	SSHUnsupported    // -
-	SSHFailed         // destination, ssh's exit status
-	SSHForwardRefused // destination
-	SSHPortTaken      // port, destination
+	SSHMissing         // -
+	SSHUnsupported     // -
+	SSHFailed          // destination, ssh's exit status
+	SSHForwardRefused  // destination
+	SSHPortTaken       // port, destination
+	SSHOtherRole       // destination, its role, the role asked for
+	SSHRolecallStopped // destination
 )
 
 // selfAdvising texts say by themselves what went wrong for a slot and
@@ -316,6 +318,10 @@ var texts = map[Text]string{
 	SSHForwardRefused: "%s refused to forward a port on its loopback to rolecall: its sshd_config needs " +
 		"`AllowTcpForwarding yes` (or `remote`)",
 	SSHPortTaken: "port %d on %s's loopback is taken (or its sshd refuses forwarding): leave --remote-port out to let sshd pick a free one",
+	SSHOtherRole: "%[1]s already gets %[2]s through open rolecall ssh sessions, and a destination gets one role at a time: " +
+		"connect with --profile %[2]s, or end those sessions first to give it %[3]s",
+	SSHRolecallStopped: "rolecall stopped: %s gets no credentials through this session any more; " +
+		"start rolecall again and reconnect with rolecall ssh",
 }
 
 // Say is the text t with its arguments.

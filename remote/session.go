@@ -76,6 +76,7 @@ func (s *Session) Run(ctx context.Context) (int, error) {
 	term := s.Stdin != nil && isTerminal(s.Stdin)
 	usePTY := term && s.wantsPTY(true)
 	cmd := exec.CommandContext(ctx, path, s.argv(marker, endpoint.Host, usePTY)...)
+	diesWithUs(cmd)
 	var sio sessionIO
 	defer sio.close()
 	if usePTY {

@@ -16,6 +16,12 @@ import (
 // built for Linux.
 const supported = true
 
+// diesWithUs makes ssh end when rolecall does, however it ends (kill -9
+// included): the grant is gone by then, and the forward should go too.
+func diesWithUs(cmd *exec.Cmd) {
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGHUP}
+}
+
 func isTerminal(f *os.File) bool {
 	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
 	return err == nil
@@ -42,7 +48,7 @@ func (s *sessionIO) openPTY(cmd *exec.Cmd, term *os.File) error {
 	s.in, s.out, s.child = master, master, []*os.File{slave}
 	s.closers = append(s.closers, func() { master.Close() })
 	cmd.Stdin, cmd.Stdout = slave, slave
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
+	cmd.SysProcAttr.Setsid, cmd.SysProcAttr.Setctty, cmd.SysProcAttr.Ctty = true, true, 0
 
 	s.resize(tfd, master)
 	winch := make(chan os.Signal, 1)

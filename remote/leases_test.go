@@ -4,7 +4,7 @@ import (
 	"errors"
 	"log/slog"
 	"strings"
-	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -12,22 +12,16 @@ import (
 	"github.com/rolecall/rolecall/grants"
 )
 
-// clock is a settable time for the grants' store.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
+// clock is the grants' time, moved by the test (in nanoseconds).
+type clock struct{ ns atomic.Int64 }
 
-func (c *clock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
+func (c *clock) now() time.Time      { return time.Unix(0, c.ns.Load()).UTC() }
+func (c *clock) add(d time.Duration) { c.ns.Add(int64(d)) }
 
 func testLeases(t *testing.T) (*Leases, *grants.Store, *clock) {
 	t.Helper()
-	c := &clock{t: time.Date(2026, 12, 6, 9, 0, 0, 0, time.UTC)}
+	c := &clock{}
+	c.ns.Store(time.Date(2026, 12, 6, 9, 0, 0, 0, time.UTC).UnixNano())
 	store, err := grants.Open(t.TempDir(), grants.Options{Now: c.now, Log: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)

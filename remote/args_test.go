@@ -143,3 +143,49 @@ func TestPromptNotHeldBack(t *testing.T) {
 		t.Errorf("held back %d bytes; want the start of the marker", k)
 	}
 }
+
+func TestStderrFilter(t *testing.T) {
+	const allocated = "Allocated port 41234 for remote forward to 127.0.0.1:4144\r\n"
+	tests := []struct {
+		name, in, want string
+		fixedPort      bool
+		port, refused  int
+	}{
+		{"the port line taken out", "Warning: Permanently added 'box'\r\n" + allocated + "remote says\n",
+			"Warning: Permanently added 'box'\r\nremote says\n", false, 41234, 0},
+		{"a prompt after it shows", allocated + "[sudo] password for me: ", "[sudo] password for me: ", false, 41234, 0},
+		{"refused: rolecall's line instead", "Error: remote port forwarding failed for listen port 0\r\n", "", false, 0, -1},
+		{"a fixed port: nothing held", "prompt: ", "prompt: ", true, 0, 0},
+		{"a fixed port refused", "x\r\nError: remote port forwarding failed for listen port 5000\r\n",
+			"x\r\nError: remote port forwarding failed for listen port 5000\r\n", true, 0, 5000},
+	}
+	for _, tt := range tests {
+		for _, slow := range []bool{false, true} {
+			var w bytes.Buffer
+			forward, refused := make(chan int, 1), make(chan int, 1)
+			f := &stderrFilter{w: &w, filtering: !tt.fixedPort, forward: forward, refused: refused}
+			if slow {
+				for i := range len(tt.in) {
+					f.write([]byte{tt.in[i]})
+				}
+			} else {
+				f.write([]byte(tt.in))
+			}
+			port, ref := 0, 0
+			select {
+			case port = <-forward:
+			default:
+			}
+			select {
+			case ref = <-refused:
+				if ref == 0 {
+					ref = -1
+				}
+			default:
+			}
+			if w.String() != tt.want || port != tt.port || ref != tt.refused {
+				t.Errorf("%s (byte by byte %v): wrote %q, port %d, refused %d; want %q, %d, %d", tt.name, slow, w.String(), port, ref, tt.want, tt.port, tt.refused)
+			}
+		}
+	}
+}

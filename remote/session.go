@@ -216,7 +216,8 @@ func (s *Session) readStderr(r io.Reader, forward, refused chan<- int) {
 // forward's port (the line that says it is taken out, its port sent on
 // forward), it goes line by line; from then on as it comes, so that a
 // remote prompt without a newline shows at once. Every line is read for a
-// refused forward, whose port goes on refused.
+// refused forward, whose port goes on refused (and whose line, while
+// lines are held, is left to rolecall's own).
 type stderrFilter struct {
 	w                io.Writer
 	filtering        bool
@@ -252,6 +253,7 @@ func (f *stderrFilter) flush() {
 		case f.refused <- p:
 		default:
 		}
+		return // rolecall says it in its own line, with what to do
 	}
 	if !f.filtering {
 		return

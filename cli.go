@@ -38,6 +38,8 @@ Usage:
                               a credential for one consumer (a script, an IDE run, an agent, a container)
                               that reads one role; prints its lines
   rolecall grant list [--json] | grant revoke NAME
+  rolecall ssh [--profile P] [--ttl D] [--keep] [--remote-port N] DESTINATION [ssh options] [-- COMMAND]
+                              ssh to a remote host that gets P's role from here while you are connected
   rolecall containers on [--interface NAME]... [--port N] | off | status
                               (root) containers reach rolecall at http://169.254.170.2, as ECS tasks
   rolecall token [--rotate]   print (or rotate) the bearer token
@@ -109,6 +111,7 @@ func (c *cli) commands() map[string]func([]string) int {
 		"stop":       c.stop,
 		"grant":      c.grant,
 		"containers": c.containersVerb,
+		"ssh":        c.ssh,
 
 		"credential-process": c.credentialProcess,
 	}

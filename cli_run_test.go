@@ -39,6 +39,11 @@ func TestRunVerbsUsage(t *testing.T) {
 		{[]string{"credential-process", "-h"}, 0, "credential_process = rolecall credential-process --profile dev"},
 		{[]string{"console", "-h"}, 0, "rolecall console --profile prod"},
 		{[]string{"login", "-h"}, 0, "--pkce"},
+		{[]string{"ssh"}, 2, "name the destination"},
+		{[]string{"ssh", "--profile", "dev", "-N", "box"}, 2, "-N runs no remote command"},
+		{[]string{"ssh", "box", "-p"}, 2, "-p needs a value"},
+		{[]string{"ssh", "--profile", "dev", "box", "--", "true"}, 1, "rolecall is not running"},
+		{[]string{"ssh", "-h"}, 0, "rolecall ssh --profile dev me@devbox -- aws sts get-caller-identity"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {

@@ -28,6 +28,7 @@ var verbFlags = map[string][]string{
 	"stop":       {},
 	"grant":      {"add", "list", "revoke", "--profile", "--ttl", "--container", "--shell", "--format", "--json"},
 	"containers": {"on", "off", "status", "--interface", "--port"},
+	"ssh":        {"--profile", "--ttl", "--keep", "--remote-port", "--"},
 
 	"credential-process": {"--profile"},
 }

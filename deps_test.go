@@ -9,8 +9,9 @@ import (
 
 // TestImportArrows guards the package arrows of SPEC §1: main → everything;
 // engine → creds, server, server/control, sso, keyring, settings, private,
-// handoff (never tray, fyne, a browser or a notification package); tray → creds,
-// assets (tray/picker and handoff: leaves); server → creds, private; server/control →
+// grants, handoff, remote (never tray, fyne, a browser or a notification package);
+// remote (rolecall ssh) → creds; tray → creds, assets (tray/picker and handoff:
+// leaves); server → creds, private; server/control →
 // creds (the listener and the control channel never import each other);
 // sso → creds, keyring, private; creds → nothing (and standard library
 // only). keyring, settings, private and assets are leaves.
@@ -23,7 +24,7 @@ func TestImportArrows(t *testing.T) {
 	const mod = "github.com/rolecall/rolecall"
 	allowed := map[string][]string{
 		"creds":          {},
-		"engine":         {"creds", "server", "server/control", "sso", "keyring", "settings", "private", "grants", "handoff"},
+		"engine":         {"creds", "server", "server/control", "sso", "keyring", "settings", "private", "grants", "handoff", "remote"},
 		"grants":         {"creds", "private"},
 		"containers":     {},
 		"server":         {"creds", "private"},
@@ -36,6 +37,7 @@ func TestImportArrows(t *testing.T) {
 		"assets":         {},
 		"settings":       {},
 		"private":        {},
+		"remote":         {"creds"},
 	}
 	// The engine runs without a UI: no systray, browser, notification or
 	// clipboard package.

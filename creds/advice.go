@@ -159,6 +159,14 @@ const (
 	LoginCodeExpired     // profile
 	LoginRefusedBrowser  // error code, profile
 	LoginNotSession      // profile, path
+	// rolecall ssh (remote/).
+	SSHMissing         // -
+	SSHUnsupported     // -
+	SSHFailed          // destination, ssh's exit status
+	SSHForwardRefused  // destination
+	SSHPortTaken       // port, destination
+	SSHOtherRole       // destination, its role, the role asked for
+	SSHRolecallStopped // destination
 )
 
 // selfAdvising texts say by themselves what went wrong for a slot and
@@ -303,6 +311,17 @@ var texts = map[Text]string{
 		"run `rolecall login --profile %s` again",
 	LoginRefusedBrowser: "the AWS sign-in page refused the login (%s): run `rolecall login --profile %s` to try again",
 	LoginNotSession:     "profile %s has no login_session in %s: `rolecall login --profile` signs in `aws login` profiles; for IAM Identity Center use `rolecall login --sso-session NAME`",
+	SSHMissing:          "no ssh program on PATH: install OpenSSH's client (sudo apt-get install openssh-client), then retry",
+	SSHUnsupported:      "rolecall ssh runs on Linux only for now",
+	SSHFailed: "ssh to %s ended (exit status %d) before the remote command started, as its message above says: " +
+		"check that `ssh` with the same arguments logs in",
+	SSHForwardRefused: "%s refused to forward a port on its loopback to rolecall: its sshd_config needs " +
+		"`AllowTcpForwarding yes` (or `remote`)",
+	SSHPortTaken: "port %d on %s's loopback is taken (or its sshd refuses forwarding): leave --remote-port out to let sshd pick a free one",
+	SSHOtherRole: "%[1]s already gets %[2]s through open rolecall ssh sessions, and a destination gets one role at a time: " +
+		"connect with --profile %[2]s, or end those sessions first to give it %[3]s",
+	SSHRolecallStopped: "rolecall stopped: %s gets no credentials through this session any more; " +
+		"start rolecall again and reconnect with rolecall ssh",
 }
 
 // Say is the text t with its arguments.

@@ -27,6 +27,7 @@ import (
 	"github.com/rolecall/rolecall/handoff"
 	"github.com/rolecall/rolecall/keyring"
 	"github.com/rolecall/rolecall/private"
+	"github.com/rolecall/rolecall/remote"
 	"github.com/rolecall/rolecall/server"
 	"github.com/rolecall/rolecall/server/control"
 	"github.com/rolecall/rolecall/settings"
@@ -92,7 +93,8 @@ type Engine struct {
 	listener  *server.Server
 	control   *control.Server
 	audit     *server.Audit
-	grants    *grants.Store // grants.go
+	grants    *grants.Store  // grants.go
+	sshLeases *remote.Leases // grants.go
 	secrets   *secrets
 	pinned    *names
 	favorites *names
@@ -264,6 +266,7 @@ func (e *Engine) openControl() (err error) {
 		Secrets:   e.secrets,
 		Sessions:  e.cfg.Sessions,
 		Grants:    e.grants,
+		SSH:       e.sshLeases,
 		Resolve:   e.resolve,
 		TokenFile: e.secrets.tokenFile,
 		IMDS:      e.cfg.Settings.IMDS,

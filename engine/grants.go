@@ -5,14 +5,21 @@ import (
 
 	"github.com/rolecall/rolecall/creds"
 	"github.com/rolecall/rolecall/grants"
+	"github.com/rolecall/rolecall/remote"
 )
 
 // openGrants reads the grants kept in the state dir. The store owns them;
 // the listener checks secrets with it, the control channel adds, lists and
-// revokes through it, and a change is told to the UI.
+// revokes through it, and a change is told to the UI. The grants of
+// `rolecall ssh` sessions are minted and ended by the leases, which count
+// the sessions to each destination.
 func (e *Engine) openGrants() (err error) {
 	e.grants, err = grants.Open(e.cfg.StateDir, grants.Options{Log: e.log, OnChange: e.changes.notify})
-	return err
+	if err != nil {
+		return err
+	}
+	e.sshLeases = remote.NewLeases(e.grants, e.log)
+	return nil
 }
 
 // grantsFlushEvery is how often the grants' use counts are written while

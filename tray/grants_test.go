@@ -12,6 +12,7 @@ func TestGrantItems(t *testing.T) {
 	st := State{Grants: []creds.Grant{
 		{Name: "my_agent", Slot: "Acme Dev/Admin", State: creds.GrantActive, LastUsed: now.Add(-3 * time.Minute), Uses: 4},
 		{Name: "ide", Slot: "dev", State: creds.GrantActive},
+		{Name: "ssh-me@devbox", Slot: "dev", State: creds.GrantActive}, // rolecall ssh's: its destination in the name
 		{Name: "old", Slot: "dev", State: creds.GrantRevoked},
 		{Name: "ci", Slot: "dev", State: creds.GrantExpired},
 	}}
@@ -20,6 +21,8 @@ func TestGrantItems(t *testing.T) {
 my__agent · Acme Dev/Admin · used 3m ago
   Revoke
 ide · dev · never used
+  Revoke
+ssh-me@devbox · dev · never used
   Revoke
 ---
 `

@@ -80,6 +80,8 @@ type Options struct {
 	Sessions Sessions
 	// Grants owns the grants; nil: none kept.
 	Grants Grants
+	// SSH holds the grants of `rolecall ssh` sessions; nil: none.
+	SSH SSHLeases
 	// Resolve turns a load request into a profile; it fails for unknown
 	// profiles so that a bad name never replaces a slot.
 	Resolve   func(ctx context.Context, req LoadRequest) (creds.Profile, error)
@@ -178,6 +180,7 @@ func (c *Server) Handler() http.Handler {
 	mux.HandleFunc("POST /v1/grants/revoke", c.grantRevoke)
 	mux.HandleFunc("POST /v1/grants/check", c.grantCheck)
 	mux.HandleFunc("POST /v1/open", c.open)
+	mux.HandleFunc("POST /v1/ssh", c.ssh)
 	return mux
 }
 

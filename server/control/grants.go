@@ -124,14 +124,9 @@ func (c *Server) grantAdd(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "name the role the grant reads: --profile P (`rolecall roles` lists them)")
 		return
 	}
-	var ttl time.Duration
-	if req.TTL != "" {
-		d, err := time.ParseDuration(req.TTL)
-		if err != nil || d < time.Second {
-			writeError(w, http.StatusBadRequest, creds.Say(creds.GrantBadTTL, req.TTL))
-			return
-		}
-		ttl = d
+	ttl, ok := parseTTL(w, req.TTL)
+	if !ok {
+		return
 	}
 	p, ok := c.resolve(w, r, LoadRequest{Profile: req.Profile})
 	if !ok {
@@ -156,6 +151,19 @@ func (c *Server) grantAdd(w http.ResponseWriter, r *http.Request) {
 		RelativeURI: "/v2/credentials/" + secret,
 		Region:      p.Region,
 	})
+}
+
+// parseTTL reads a grant's TTL ("" is none); a bad one is answered.
+func parseTTL(w http.ResponseWriter, s string) (time.Duration, bool) {
+	if s == "" {
+		return 0, true
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < time.Second {
+		writeError(w, http.StatusBadRequest, creds.Say(creds.GrantBadTTL, s))
+		return 0, false
+	}
+	return d, true
 }
 
 func (c *Server) grantList(w http.ResponseWriter, r *http.Request) {

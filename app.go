@@ -10,6 +10,7 @@ import (
 	"github.com/rolecall/rolecall/assets"
 	"github.com/rolecall/rolecall/engine"
 	"github.com/rolecall/rolecall/settings"
+	"github.com/rolecall/rolecall/sso"
 	"github.com/rolecall/rolecall/tray"
 )
 
@@ -95,7 +96,7 @@ func (a *app) trayState() tray.State {
 	if sessions, err := a.engine.Sessions(); err == nil {
 		for _, s := range sessions {
 			state.Sessions = append(state.Sessions, tray.Session{
-				Key: s.Key, SignedIn: s.SignedIn, ExpiresAt: s.ExpiresAt, Renewable: s.Renewable,
+				Key: s.Key, Label: s.Label, Login: s.Kind == sso.KindLogin, SignedIn: s.SignedIn, ExpiresAt: s.ExpiresAt, Renewable: s.Renewable,
 				LoggingIn: s.LoggingIn, UserCode: s.UserCode, Ends: s.Ends,
 			})
 		}

@@ -55,24 +55,64 @@ func motoSigninMint(t *testing.T, stsURL string) func(session string) (fakeidc.R
 	}
 }
 
+// signinRig is what the `aws login` end-to-end tests share: the AWS CLI,
+// moto, a desktop session with its keyring, and the fake sign-in service
+// minting at moto, its browser signed in as session.
+func signinRig(t *testing.T, session string) (stsURL string, s *desktoptest.Session, fake *fakeidc.Server) {
+	t.Helper()
+	if _, err := exec.LookPath("aws"); err != nil {
+		skipOrFail(t, "the AWS CLI (aws) is missing: sudo apt-get install awscli")
+	}
+	stsURL = moto(t)
+	s = desktoptest.Start(t)
+	s.StartKeyring(t)
+	fake = fakeidc.New()
+	t.Cleanup(fake.Close)
+	fake.Lock()
+	fake.Signin().Mint = motoSigninMint(t, stsURL)
+	fake.Signin().Session = session
+	fake.Unlock()
+	return stsURL, s, fake
+}
+
+// mustVerb runs a CLI verb, failing the test (with the serve logs) when
+// it fails.
+func (p *serveProc) mustVerb(t *testing.T, args ...string) string {
+	t.Helper()
+	out, err := p.verb(args...)
+	if err != nil {
+		t.Fatalf("rolecall %s: %v\n%s\nserve logs:\n%s", strings.Join(args, " "), err, out, p.logs.String())
+	}
+	return out
+}
+
+// clientEnv is a client's environment for the slot of profile (""
+// the default slot) as `rolecall env` prints it, both token forms.
+func (p *serveProc) clientEnv(t *testing.T, profile string) []string {
+	t.Helper()
+	args := []string{"env", "--shell", "sh", "--token-file-only"}
+	if profile != "" {
+		args = append(args, "--profile", profile)
+	}
+	out := p.mustVerb(t, args...)
+	get := func(k string) string {
+		m := regexp.MustCompile(`(?m)^export ` + k + `='([^']*)'$`).FindStringSubmatch(out)
+		if m == nil {
+			t.Fatalf("no %s in %q", k, out)
+		}
+		return m[1]
+	}
+	token := strings.TrimSpace(p.mustVerb(t, "token"))
+	return tokenFormEnv(t, formBoth, get("AWS_CONTAINER_CREDENTIALS_FULL_URI"), get("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"), token)
+}
+
 // TestLoginSessionEndToEnd: an `aws login` cache file written as the AWS
 // CLI writes it, served by `rolecall serve` to the AWS CLI, boto3 and the
 // Go SDK through the endpoint, with a role chain on top; rolecall rotates
 // the refresh token and the file stays usable by the Go SDK's own login
 // provider; TOKEN_EXPIRED is login required, asked once.
 func TestLoginSessionEndToEnd(t *testing.T) {
-	if _, err := exec.LookPath("aws"); err != nil {
-		skipOrFail(t, "the AWS CLI (aws) is missing: sudo apt-get install awscli")
-	}
-	stsURL := moto(t)
-	s := desktoptest.Start(t)
-	s.StartKeyring(t)
-	fake := fakeidc.New()
-	defer fake.Close()
-	fake.Lock()
-	fake.Signin().Mint = motoSigninMint(t, stsURL)
-	fake.Signin().Session = signinARN
-	fake.Unlock()
+	stsURL, s, fake := signinRig(t, signinARN)
 
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "aws-config")
@@ -111,35 +151,14 @@ role_session_name = auditor
 	env = append(env, "ROLECALL_SOCKET=", "AWS_CONFIG_FILE="+cfg, "HOME="+dir, "AWS_LOGIN_CACHE_DIRECTORY="+cacheDir,
 		"AWS_ENDPOINT_URL_SIGNIN="+fake.URL, "AWS_ENDPOINT_URL_STS="+stsURL)
 	p := startServe(t, env, freePort(t))
-	mustVerb := func(args ...string) string {
-		t.Helper()
-		out, err := p.verb(args...)
-		if err != nil {
-			t.Fatalf("rolecall %s: %v\n%s\nserve logs:\n%s", strings.Join(args, " "), err, out, p.logs.String())
-		}
-		return out
-	}
+	mustVerb := func(args ...string) string { t.Helper(); return p.mustVerb(t, args...) }
 	if out := mustVerb("roles"); !strings.Contains(out, "me") || !strings.Contains(out, "deploy") {
 		t.Errorf("roles:\n%s", out)
 	}
 	mustVerb("load", "--profile", "me")
 	mustVerb("load", "--profile", "deploy", "--slot")
 	mustVerb("load", "--profile", "audit", "--slot")
-	token := strings.TrimSpace(mustVerb("token"))
-
-	slotEnv := func(args ...string) []string {
-		t.Helper()
-		out := mustVerb(append([]string{"env", "--shell", "sh", "--token-file-only"}, args...)...)
-		get := func(k string) string {
-			m := regexp.MustCompile(`(?m)^export ` + k + `='([^']*)'$`).FindStringSubmatch(out)
-			if m == nil {
-				t.Fatalf("no %s in %q", k, out)
-			}
-			return m[1]
-		}
-		return tokenFormEnv(t, formBoth, get("AWS_CONTAINER_CREDENTIALS_FULL_URI"), get("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"), token)
-	}
-	meEnv, deployEnv, auditEnv := slotEnv(), slotEnv("--profile", "deploy"), slotEnv("--profile", "audit")
+	meEnv, deployEnv, auditEnv := p.clientEnv(t, ""), p.clientEnv(t, "deploy"), p.clientEnv(t, "audit")
 	if arn := runClient(t, meEnv, "aws", "sts", "get-caller-identity", "--endpoint-url", stsURL, "--output", "json"); arn != signinARN {
 		t.Errorf("AWS CLI: caller %s, want the login session %s", arn, signinARN)
 	}
@@ -216,18 +235,7 @@ role_session_name = auditor
 // page shows pasted in the terminal). Each writes the CLI's cache and a
 // new profile, which then serves the AWS CLI.
 func TestLoginSessionSignIn(t *testing.T) {
-	if _, err := exec.LookPath("aws"); err != nil {
-		skipOrFail(t, "the AWS CLI (aws) is missing: sudo apt-get install awscli")
-	}
-	stsURL := moto(t)
-	s := desktoptest.Start(t)
-	s.StartKeyring(t)
-	fake := fakeidc.New()
-	defer fake.Close()
-	fake.Lock()
-	fake.Signin().Mint = motoSigninMint(t, stsURL)
-	fake.Signin().Session = "arn:aws:sts::111111111111:assumed-role/Admin/bob"
-	fake.Unlock()
+	stsURL, s, fake := signinRig(t, "arn:aws:sts::111111111111:assumed-role/Admin/bob")
 
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "aws-config")
@@ -241,27 +249,10 @@ func TestLoginSessionSignIn(t *testing.T) {
 		// A desktop session here: the browser's redirect reaches rolecall.
 		"DISPLAY=:0", "SSH_CONNECTION=", "SSH_TTY=")
 	p := startServe(t, env, freePort(t))
-	mustVerb := func(args ...string) string {
-		t.Helper()
-		out, err := p.verb(args...)
-		if err != nil {
-			t.Fatalf("rolecall %s: %v\n%s\nserve logs:\n%s", strings.Join(args, " "), err, out, p.logs.String())
-		}
-		return out
-	}
+	mustVerb := func(args ...string) string { t.Helper(); return p.mustVerb(t, args...) }
 	caller := func(profile string) string {
 		t.Helper()
-		out := mustVerb("env", "--shell", "sh", "--token-file-only", "--profile", profile)
-		get := func(k string) string {
-			m := regexp.MustCompile(`(?m)^export ` + k + `='([^']*)'$`).FindStringSubmatch(out)
-			if m == nil {
-				t.Fatalf("no %s in %q", k, out)
-			}
-			return m[1]
-		}
-		token := strings.TrimSpace(mustVerb("token"))
-		return runClient(t, tokenFormEnv(t, formBoth, get("AWS_CONTAINER_CREDENTIALS_FULL_URI"), get("AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"), token),
-			"aws", "sts", "get-caller-identity", "--endpoint-url", stsURL, "--output", "json")
+		return runClient(t, p.clientEnv(t, profile), "aws", "sts", "get-caller-identity", "--endpoint-url", stsURL, "--output", "json")
 	}
 
 	// In this machine's browser.

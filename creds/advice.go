@@ -120,6 +120,7 @@ const (
 	NoteEnding                          // session, time left
 	NoteEndingBody                      // -
 	NoteEndingRenewableBody             // -
+	NoteEndingLoginBody                 // -
 	NoteEnded                           // session
 	NoteSignInNeeded                    // profiles
 	NoteEndedBody                       // profiles
@@ -257,14 +258,15 @@ var texts = map[Text]string{
 	NoteEndingBody:     "Log in again to keep your roles.",
 	NoteEndingRenewableBody: "Identity Center ends sessions a fixed time after sign-in (sso_session_duration); " +
 		"log in again to keep your roles.",
-	NoteEnded:        "AWS session %s ended",
-	NoteSignInNeeded: "Sign-in needed for %s",
-	NoteEndedBody:    "Log in again to keep %s served.",
-	NoteExpired:      "Credentials for %s expired",
-	NoteExpiredLogin: "Nothing valid is served for them: log in again.",
-	NoteExpiredRetry: "Nothing valid is served for them until a refresh works (%s).",
-	NoteFailing:      "Refreshing %s failed: %s",
-	NoteFailingBody:  "rolecall retries by itself; the current credentials stay served until they expire.",
+	NoteEndingLoginBody: "`aws login` sessions end 12 hours after sign-in; start a new session (sign in again) to keep your roles.",
+	NoteEnded:           "AWS session %s ended",
+	NoteSignInNeeded:    "Sign-in needed for %s",
+	NoteEndedBody:       "Log in again to keep %s served.",
+	NoteExpired:         "Credentials for %s expired",
+	NoteExpiredLogin:    "Nothing valid is served for them: log in again.",
+	NoteExpiredRetry:    "Nothing valid is served for them until a refresh works (%s).",
+	NoteFailing:         "Refreshing %s failed: %s",
+	NoteFailingBody:     "rolecall retries by itself; the current credentials stay served until they expire.",
 	DoctorAWSConfigFix: "describe your IAM Identity Center as in the README's Quick start: " +
 		"an [sso-session NAME] with sso_start_url and sso_region, and a profile that uses it",
 	DoctorKeyringLocked: "the OS keyring does not answer (%v): until it is unlocked rolecall cannot read the SSO session; it keeps asking",

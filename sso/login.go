@@ -106,7 +106,16 @@ func (c *Client) Login(ctx context.Context, s *Session, opts LoginOptions) (*Tok
 	}
 	f.waiters++
 	c.mu.Unlock()
+	if err := c.join(ctx, f, opts.OnPrompt); err != nil {
+		return nil, err
+	}
+	return f.token, f.err
+}
 
+// join waits, as one of the waiters of f (counted by the caller), for its
+// prompt, handed to onPrompt, and for its end. When the last waiter goes
+// away (its ctx ended) the flow stops: nobody would use its answer.
+func (c *Client) join(ctx context.Context, f *flow, onPrompt func(Prompt)) error {
 	defer func() {
 		c.mu.Lock()
 		f.waiters--
@@ -116,24 +125,23 @@ func (c *Client) Login(ctx context.Context, s *Session, opts LoginOptions) (*Tok
 			select {
 			case <-f.done:
 			default:
-				// Everyone waiting went away: stop polling.
 				f.cancel()
 			}
 		}
 	}()
 	select {
 	case <-f.started:
-		if f.prompt.VerificationURI != "" && opts.OnPrompt != nil {
-			opts.OnPrompt(f.prompt)
+		if f.prompt.VerificationURI != "" && onPrompt != nil {
+			onPrompt(f.prompt)
 		}
 	case <-ctx.Done():
-		return nil, fmt.Errorf("%w: %v", ErrLoginCancelled, ctx.Err())
+		return fmt.Errorf("%w: %v", ErrLoginCancelled, ctx.Err())
 	}
 	select {
 	case <-f.done:
-		return f.token, f.err
+		return nil
 	case <-ctx.Done():
-		return nil, fmt.Errorf("%w: %v", ErrLoginCancelled, ctx.Err())
+		return fmt.Errorf("%w: %v", ErrLoginCancelled, ctx.Err())
 	}
 }
 

@@ -51,17 +51,13 @@ type LoginResult struct {
 	Ends      time.Time // of the session, 12 hours after sign-in
 }
 
-// signinFlow is one sign-in that callers join, by profile.
+// signinFlow is one sign-in that callers join, by profile: a flow (its
+// token unused) with the cross-device code channel and the result.
 type signinFlow struct {
-	started chan struct{} // closed when prompt is set (or the flow failed)
-	done    chan struct{}
-	codes   chan string // cross-device: what the user pasted
-	prompt  Prompt
-	cross   bool
-	res     *LoginResult
-	err     error
-	cancel  context.CancelFunc
-	waiters int
+	flow
+	codes chan string // cross-device: what the user pasted
+	cross bool
+	res   *LoginResult
 }
 
 // SignIn signs in to the `aws login` session of profile in the browser, as
@@ -92,39 +88,16 @@ func (c *Client) SignIn(ctx context.Context, profile string, opts SigninOptions)
 	}
 	if f == nil {
 		fctx, cancel := context.WithCancel(context.Background())
-		f = &signinFlow{started: make(chan struct{}), done: make(chan struct{}), codes: make(chan string, 1), cancel: cancel, cross: opts.CrossDevice}
+		f = &signinFlow{flow: flow{started: make(chan struct{}), done: make(chan struct{}), cancel: cancel}, codes: make(chan string, 1), cross: opts.CrossDevice}
 		c.signinFlows[profile] = f
 		go c.runSignin(fctx, profile, region, f, opts)
 	}
 	f.waiters++
 	c.mu.Unlock()
-	defer func() {
-		c.mu.Lock()
-		f.waiters--
-		last := f.waiters == 0
-		c.mu.Unlock()
-		if last {
-			select {
-			case <-f.done:
-			default:
-				f.cancel()
-			}
-		}
-	}()
-	select {
-	case <-f.started:
-		if f.prompt.VerificationURI != "" && opts.OnPrompt != nil {
-			opts.OnPrompt(f.prompt)
-		}
-	case <-ctx.Done():
-		return nil, fmt.Errorf("%w: %v", ErrLoginCancelled, ctx.Err())
+	if err := c.join(ctx, &f.flow, opts.OnPrompt); err != nil {
+		return nil, err
 	}
-	select {
-	case <-f.done:
-		return f.res, f.err
-	case <-ctx.Done():
-		return nil, fmt.Errorf("%w: %v", ErrLoginCancelled, ctx.Err())
-	}
+	return f.res, f.err
 }
 
 // SigninCode hands the code the user pasted to the cross-device sign-in

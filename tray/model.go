@@ -12,9 +12,14 @@ import (
 	"github.com/rolecall/rolecall/creds"
 )
 
-// Session is an IAM Identity Center session as the tray shows it.
+// Session is an IAM Identity Center session (or an `aws login` one) as
+// the tray shows it.
 type Session struct {
-	Key      string
+	Key string
+	// Label is how people know the session when it is not its key (an
+	// `aws login` session: "alice in 111111111111"); Login marks those.
+	Label    string
+	Login    bool
 	SignedIn bool
 	// ExpiresAt is when the session's access token ends; Renewable means
 	// rolecall renews the token by itself.
@@ -26,6 +31,14 @@ type Session struct {
 	// LoggingIn is set while a login waits for approval, with its code.
 	LoggingIn bool
 	UserCode  string
+}
+
+// Name is the session as menus and notifications name it.
+func (s Session) Name() string {
+	if s.Label != "" {
+		return s.Label
+	}
+	return s.Key
 }
 
 // End is when the session ends for good: the token's end for a session
@@ -234,11 +247,11 @@ func sessionItems(st State) []Item {
 	for _, s := range st.Sessions {
 		of := ""
 		if len(st.Sessions) > 1 {
-			of = " (" + s.Key + ")"
+			of = " (" + s.Name() + ")"
 		}
 		switch {
 		case s.LoggingIn && s.UserCode == "": // PKCE: no code to check
-			m = append(m, Item{Label: "Logging in to " + s.Key + " in the browser", Disabled: true},
+			m = append(m, Item{Label: "Logging in to " + s.Name() + " in the browser", Disabled: true},
 				Item{Label: "Cancel login" + of, Action: Action{Kind: ActCancelLogin, Session: s.Key}})
 		case s.LoggingIn:
 			code := copyItem("Copy code "+s.UserCode+of, ActCopyCode, st.NoClipboard)
@@ -247,11 +260,11 @@ func sessionItems(st State) []Item {
 				Item{Label: "Open browser again" + of, Action: Action{Kind: ActOpenBrowser, Session: s.Key}},
 				Item{Label: "Cancel login" + of, Action: Action{Kind: ActCancelLogin, Session: s.Key}})
 		case !s.SignedIn:
-			m = append(m, Item{Label: "Log in to " + s.Key, Action: Action{Kind: ActLogin, Session: s.Key}})
+			m = append(m, Item{Label: "Log in to " + s.Name(), Action: Action{Kind: ActLogin, Session: s.Key}})
 		case s.End().IsZero():
-			m = append(m, Item{Key: "session/" + s.Key, Label: "Signed in to " + s.Key, Disabled: true}, newSession(s.Key, of))
+			m = append(m, Item{Key: "session/" + s.Key, Label: "Signed in to " + s.Name(), Disabled: true}, newSession(s.Key, of))
 		default:
-			m = append(m, Item{Key: "session/" + s.Key, Label: fmt.Sprintf("Signed in to %s until %s", s.Key, s.End().Local().Format("15:04")), Disabled: true},
+			m = append(m, Item{Key: "session/" + s.Key, Label: fmt.Sprintf("Signed in to %s until %s", s.Name(), s.End().Local().Format("15:04")), Disabled: true},
 				newSession(s.Key, of))
 		}
 	}

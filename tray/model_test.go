@@ -83,3 +83,32 @@ func withSession(s Session) State {
 	d.Profile.Session = "corp"
 	return State{Slots: creds.State{Default: d}, Sessions: []Session{s}}
 }
+
+// TestLoginSessionLines: an `aws login` session is named by its label
+// (its key is the principal's ARN, which the actions carry).
+func TestLoginSessionLines(t *testing.T) {
+	now := time.Date(2026, 12, 6, 9, 0, 0, 0, time.Local)
+	const arn = "arn:aws:sts::111111111111:assumed-role/Admin/alice"
+	for _, tt := range []struct {
+		name string
+		s    Session
+		want string
+	}{
+		{"signed out", Session{Key: arn, Label: "alice in 111111111111", Login: true}, "Log in to alice in 111111111111"},
+		{"signed in", Session{Key: arn, Label: "alice in 111111111111", Login: true, SignedIn: true, Renewable: true,
+			ExpiresAt: now.Add(15 * time.Minute), Ends: now.Add(12 * time.Hour)}, "Signed in to alice in 111111111111 until 21:00"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			items := sessionItems(State{Sessions: []Session{tt.s}})
+			if items[0].Label != tt.want {
+				t.Errorf("first line %q, want %q", items[0].Label, tt.want)
+			}
+			if tt.s.SignedIn {
+				return
+			}
+			if items[0].Action.Session != arn {
+				t.Errorf("action for %q, want the ARN", items[0].Action.Session)
+			}
+		})
+	}
+}

@@ -184,7 +184,7 @@ func sessionNote(s Session, now time.Time, leads []time.Duration, later func(tim
 			return Note{}, false
 		}
 		n := Note{Key: "code/" + s.Key + "/" + s.UserCode, Group: g, Kind: NoteInfo, Sticky: true,
-			Title: creds.Say(creds.NoteCode, s.Key),
+			Title: creds.Say(creds.NoteCode, s.Name()),
 			Body:  creds.Say(creds.NoteCodeBody, s.UserCode)}
 		if clipboard {
 			n.Buttons = append(n.Buttons, Button{Key: "copy-code", Label: "Copy code", Action: Action{Kind: ActCopyCode, Session: s.Key}})
@@ -216,12 +216,16 @@ func sessionNote(s Session, now time.Time, leads []time.Duration, later func(tim
 	body := creds.Say(creds.NoteEndingBody)
 	newSession := Button{Key: "new-session", Label: "Start a new session", Action: Action{Kind: ActNewSession, Session: s.Key}}
 	buttons := []Button{{Key: "login", Label: "Log in", Action: Action{Kind: ActLogin, Session: s.Key}}, newSession}
-	if s.Renewable {
+	switch {
+	case s.Login: // `aws login`: 12 hours after its sign-in
+		body = creds.Say(creds.NoteEndingLoginBody)
+		buttons = []Button{newSession}
+	case s.Renewable:
 		body = creds.Say(creds.NoteEndingRenewableBody)
 		buttons = []Button{newSession}
 	}
 	return Note{Key: fmt.Sprintf("ending/%s/%d/%s", s.Key, end.Unix(), hit), Group: g, Kind: NoteWarning, Sticky: true,
-		Title:   creds.Say(creds.NoteEnding, s.Key, left(end.Sub(now)+time.Minute-time.Nanosecond)),
+		Title:   creds.Say(creds.NoteEnding, s.Name(), left(end.Sub(now)+time.Minute-time.Nanosecond)),
 		Body:    body,
 		Buttons: buttons}, true
 }

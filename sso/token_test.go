@@ -106,13 +106,16 @@ func TestLockedKeyringDoesNotPauseDiscovery(t *testing.T) {
 	}
 	h := newHarness(t, nil)
 	h.login()
-	gokeyring.MockInitWithError(errors.New("failed to unlock correct collection '/org/freedesktop/secrets/collection/login'"))
-	restarted := NewClient(h.client.opts)
+	// The same store behind a lock the test turns (swapping go-keyring's
+	// mock while the keyring's probe reads it would race).
+	lk := &lockable{locked: true}
+	opts := h.client.opts
+	opts.Keyring = keyring.NewWith("rolecall-test-"+t.Name(), lk, nil)
+	restarted := NewClient(opts)
 	if _, err := restarted.Resolve(context.Background(), "dev/Admin", "", ""); !errors.Is(err, keyring.ErrLocked) {
 		t.Fatalf("Resolve with a locked keyring: %v, want ErrLocked", err)
 	}
-	gokeyring.MockInit()
-	h.client.saveJSON(tokenEntry("corp"), h.client.state("corp").token)
+	lk.set(false)
 	// The keyring's own probe (every 5 s while locked) finds it open.
 	select {
 	case <-restarted.opts.Keyring.Answers():
@@ -122,6 +125,45 @@ func TestLockedKeyringDoesNotPauseDiscovery(t *testing.T) {
 	if _, err := restarted.Resolve(context.Background(), "dev/Admin", "", ""); err != nil {
 		t.Fatalf("Resolve right after the unlock: %v", err)
 	}
+}
+
+// lockable is go-keyring's store behind a lock: while locked it answers
+// as a locked Secret Service collection does.
+type lockable struct {
+	mu     sync.Mutex
+	locked bool
+}
+
+func (l *lockable) set(locked bool) { l.mu.Lock(); l.locked = locked; l.mu.Unlock() }
+
+func (l *lockable) err() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.locked {
+		return errors.New("failed to unlock correct collection '/org/freedesktop/secrets/collection/login'")
+	}
+	return nil
+}
+
+func (l *lockable) Get(service, user string) (string, error) {
+	if err := l.err(); err != nil {
+		return "", err
+	}
+	return gokeyring.Get(service, user)
+}
+
+func (l *lockable) Set(service, user, password string) error {
+	if err := l.err(); err != nil {
+		return err
+	}
+	return gokeyring.Set(service, user, password)
+}
+
+func (l *lockable) Delete(service, user string) error {
+	if err := l.err(); err != nil {
+		return err
+	}
+	return gokeyring.Delete(service, user)
 }
 
 // `aws sso login` while rolecall runs: a session found without a token is

@@ -142,7 +142,13 @@ func isKeyringState(err error) bool {
 // discoverPause is how long a failed discovery (throttled, unreachable)
 // answers for the next ones: names nobody knows, asked again and again,
 // must not multiply the calls to a service that is failing.
-const discoverPause = 30 * time.Second
+//
+// Five seconds, the manager's first retry step: a failed discovery ends
+// after its own attempts (up to 8 while throttled), so the pause only
+// spares what arrives right after it, and slots waiting for it retry when
+// it ends (creds.Paused): an outage over, discovered roles serve again
+// within seconds (30 s here kept them 503 past their retry).
+const discoverPause = 5 * time.Second
 
 // discover lists the accounts and roles of session s (cached for
 // DiscoveryTTL): all pages, the accounts' roles fetched concurrently up to

@@ -5,18 +5,12 @@
 // a picture of the page after the search, the switch and the star, and
 // one (-expired.png) after the stop. Prints one JSON object with what it
 // saw; the Go test checks it (and what the picker was asked to do).
-import { chromium } from "playwright-core";
+import { open } from "./chromium.mjs";
 
 const [file, link, other, stop] = process.argv.slice(2);
 const out = {};
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  args: ["--no-sandbox"],
-});
+const { browser, page } = await open(file);
 try {
-  const page = await (await browser.newContext()).newPage();
-  await page.goto(file);
-  await page.waitForSelector("#roles li");
   out.url = page.url();
   out.total = await page.locator("#roles li").count();
   // Search as you type: two words, both must match.

@@ -3,18 +3,12 @@
 // FILE_URL SEARCH (PICKER_SCREENSHOT=file.png keeps a picture). Prints one
 // JSON object: the page's URL, what the status line said after the pick
 // and the loaded entry; the Go test checks what rolecall then serves.
-import { chromium } from "playwright-core";
+import { open } from "./chromium.mjs";
 
 const [file, search] = process.argv.slice(2);
 const out = {};
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  args: ["--no-sandbox"],
-});
+const { browser, page } = await open(file);
 try {
-  const page = await (await browser.newContext()).newPage();
-  await page.goto(file);
-  await page.waitForSelector("#roles li", { timeout: 15000 });
   out.url = page.url();
   await page.fill("#q", search);
   await page.press("#q", "Enter");

@@ -124,11 +124,11 @@ func TestStatusLine(t *testing.T) {
 	if got := m[0].Label; got != "▶ prod-admin — payments-prod/Admin — 42m" {
 		t.Errorf("status line %q", got)
 	}
-	if r := findItem(m, "recent"); len(r.Children) != 1 || r.Children[0].Action.Profile != "prod-admin" {
+	if r := findItem(m, "recent"); len(r.Children) != 1 || r.Children[0].Action.Profile != "payments-prod/Admin" || !r.Children[0].Checked {
 		t.Errorf("one role under two names in Recent: %+v", r.Children)
 	}
 	acct := findItem(m, "acct/corp/123456789012/payments-prod")
-	if len(acct.Children) != 2 || acct.Children[0].Label != "Admin (prod-admin)" || acct.Children[0].Action.Profile != "prod-admin" || !acct.Children[0].Checked {
+	if len(acct.Children) != 2 || acct.Children[0].Label != "Admin (prod-admin)" || !acct.Children[0].Checked {
 		t.Errorf("the account's entry for the profile's role: %+v", acct.Children)
 	}
 	unknown := slot("", "stray", time.Hour, creds.StateOK)

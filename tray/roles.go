@@ -14,7 +14,9 @@ type roleIndex struct {
 	byName map[string]Role
 	loaded string
 	// alias names a discovered role by the config profile that is the
-	// same role (same account, role and session): one role, one name.
+	// same role (same account, role and session): the role is listed
+	// once in Recent and Favourites, checked under both names, and its
+	// account entry says the profile's name.
 	alias map[string]string
 	// accountName is the name of an account id, where a discovered role
 	// says it.
@@ -39,14 +41,14 @@ func newRoleIndex(st State) *roleIndex {
 		}
 	}
 	if st.Slots.Default != nil {
-		ix.loaded = ix.name(st.Slots.Default.Profile.Name)
+		ix.loaded = ix.same(st.Slots.Default.Profile.Name)
 	}
 	return ix
 }
 
-// name is the one name of a role: its profile's, when a profile is the
-// same role.
-func (ix *roleIndex) name(n string) string {
+// same names a role for comparisons: its profile's name, when a profile
+// is the same role as a discovered one. Entries keep the name they load.
+func (ix *roleIndex) same(n string) string {
 	if p, ok := ix.alias[n]; ok {
 		return p
 	}
@@ -80,10 +82,9 @@ func (ix *roleIndex) describe(p creds.Profile) string {
 }
 
 // item is a role's entry: it loads the role into the default slot and is
-// checked while the role is there.
+// checked while the role is there (under either of its names).
 func (ix *roleIndex) item(key, label, name string) Item {
-	name = ix.name(name)
-	return Item{Key: key, Label: label, Action: Action{Kind: ActLoad, Profile: name}, Checkable: true, Checked: name == ix.loaded}
+	return Item{Key: key, Label: label, Action: Action{Kind: ActLoad, Profile: name}, Checkable: true, Checked: ix.same(name) == ix.loaded}
 }
 
 // favorites are the starred roles: the first FavoritesInline at the top
@@ -94,9 +95,9 @@ func (ix *roleIndex) favorites() []Item {
 	var items []Item
 	seen := map[string]bool{}
 	for _, name := range ix.st.Favorites {
-		if n := ix.name(name); !seen[n] {
+		if n := ix.same(name); !seen[n] {
 			seen[n] = true
-			items = append(items, ix.item("fav", "★ "+fullLabel(ix.role(n)), n))
+			items = append(items, ix.item("fav", "★ "+fullLabel(ix.role(name)), name))
 		}
 	}
 	if len(items) <= FavoritesInline {
@@ -115,10 +116,10 @@ func (ix *roleIndex) recent() Item {
 		if len(it.Children) == RecentMax {
 			break
 		}
-		n := ix.name(name)
-		if _, ok := ix.byName[n]; ok && !seen[n] {
+		n := ix.same(name)
+		if _, ok := ix.byName[name]; ok && !seen[n] {
 			seen[n] = true
-			it.Children = append(it.Children, ix.item("recent", fullLabel(ix.byName[n]), n))
+			it.Children = append(it.Children, ix.item("recent", fullLabel(ix.byName[name]), name))
 		}
 	}
 	return it

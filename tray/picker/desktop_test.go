@@ -1,6 +1,7 @@
 package picker
 
 import (
+	"html"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -45,7 +46,7 @@ func TestDesktopOpen(t *testing.T) {
 			defer s.Close()
 			dir := t.TempDir()
 			file := filepath.Join(dir, "find-a-role.html")
-			if err := os.WriteFile(file, ForwardPage(s.Link()), 0o600); err != nil {
+			if err := os.WriteFile(file, forwardPage(s.Link()), 0o600); err != nil {
 				t.Fatal(err)
 			}
 			cmd := browserCommand(b.name, bin, dir, "file://"+file)
@@ -72,4 +73,12 @@ func browserCommand(name, bin, profile, url string) *exec.Cmd {
 	}
 	os.MkdirAll(filepath.Join(profile, "firefox"), 0o700)
 	return exec.Command(bin, "--headless", "--no-remote", "--profile", filepath.Join(profile, "firefox"), url)
+}
+
+// forwardPage is a private file that forwards to link, as the tray's
+// (the handoff package's) forwarding pages do.
+func forwardPage(link string) []byte {
+	l := html.EscapeString(link)
+	return []byte(`<!DOCTYPE html><meta charset="utf-8"><meta name="referrer" content="no-referrer">` +
+		`<meta http-equiv="refresh" content="0;url=` + l + `"><title>rolecall</title>`)
 }

@@ -42,41 +42,6 @@ func TestNewestLinkWorks(t *testing.T) {
 	}
 }
 
-// TestHandoff: a handoff link sends the browser on to its target once,
-// and only to an http(s) URL; it opens no picker session.
-func TestHandoff(t *testing.T) {
-	s := start(t, &fakeRoles{stars: map[string]bool{}})
-	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	target := "https://signin.aws.amazon.com/federation?Action=login&SigninToken=EXAMPLE"
-	link := s.Handoff(target)
-	resp, err := noFollow.Get(link)
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusSeeOther || resp.Header.Get("Location") != target {
-		t.Errorf("handoff: %d to %q", resp.StatusCode, resp.Header.Get("Location"))
-	}
-	if len(resp.Cookies()) != 0 {
-		t.Errorf("a handoff set cookies %v", resp.Cookies())
-	}
-	for name, l := range map[string]string{
-		"used again":           link,
-		"a javascript: target": s.Handoff("javascript:alert(1)"),
-		"a picker link at /go": strings.Replace(s.Link(), "/open?", "/go?", 1),
-		"a handoff at /open":   strings.Replace(s.Handoff(target), "/go?", "/open?", 1),
-	} {
-		resp, err := noFollow.Get(l)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != 403 {
-			t.Errorf("%s: %d, want 403", name, resp.StatusCode)
-		}
-	}
-}
-
 // TestUnknownRole: the page acts only on the roles it lists; before, a
 // name no role has was starred (and then stood in the menu).
 func TestUnknownRole(t *testing.T) {

@@ -13,8 +13,9 @@
 // browser sends the Strict cookie. (A redirect would not do: the tray
 // opens the link from a file:// page, and Chromium treats a redirect chain
 // started there as cross-site and leaves the Strict cookie out of the
-// request for the picker.) The same links hand other URLs to the browser
-// (Handoff): one path for every URL that must not be on a command line.
+// request for the picker.) For the same reason the link can be reached
+// through a redirect (the handoff package's one-time link): the cookie is
+// set on a top-level navigation and sent on a same-origin one.
 package picker
 
 import (
@@ -33,7 +34,6 @@ import (
 	"math"
 	"net"
 	"net/http"
-	"net/url"
 	"regexp"
 	"slices"
 	"strconv"
@@ -123,18 +123,9 @@ func Start(opts Options) (*Server, error) {
 }
 
 // Link returns a fresh one-time link to the page. Open it through a
-// ForwardPage file, not on a command line.
+// private forwarding page (the handoff package), not on a command line.
 func (s *Server) Link() string {
-	return "http://" + s.hosts[0] + "/open?t=" + s.links.add(s.opts.Now().Add(s.opts.LinkTTL), "")
-}
-
-// Handoff returns a fresh one-time link that sends the browser on to
-// target (an AWS console sign-in URL, a login page): opened through a
-// ForwardPage file, target reaches the browser without being on any
-// command line, and only for a process of the same user (Options.Accept),
-// once, within LinkTTL. target must be an http or https URL.
-func (s *Server) Handoff(target string) string {
-	return "http://" + s.hosts[0] + "/go?t=" + s.links.add(s.opts.Now().Add(s.opts.LinkTTL), target)
+	return "http://" + s.hosts[0] + "/open?t=" + s.links.add(s.opts.Now().Add(s.opts.LinkTTL))
 }
 
 // Close stops the server.
@@ -157,7 +148,6 @@ var page embed.FS
 func (s *Server) handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /open", s.open)
-	mux.HandleFunc("GET /go", s.handoff)
 	mux.HandleFunc("GET /{$}", s.file("page/index.html", "text/html; charset=utf-8"))
 	mux.HandleFunc("GET /app.js", s.file("page/app.js", "text/javascript; charset=utf-8"))
 	mux.HandleFunc("GET /app.css", s.file("page/app.css", "text/css; charset=utf-8"))
@@ -180,7 +170,7 @@ func (s *Server) handler() http.Handler {
 			http.Error(w, "unknown host", http.StatusMisdirectedRequest)
 			return
 		}
-		if r.URL.Path != "/open" && r.URL.Path != "/go" && !s.hasSession(r) {
+		if r.URL.Path != "/open" && !s.hasSession(r) {
 			http.Error(w, Say(NoSession), http.StatusForbidden)
 			return
 		}
@@ -263,8 +253,7 @@ func (s *Server) hasSession(r *http.Request) bool {
 // open trades a one-time link for a session cookie, then moves to the
 // picker from a page of its own origin (see the package comment).
 func (s *Server) open(w http.ResponseWriter, r *http.Request) {
-	target, ok := s.links.take(r.URL.Query().Get("t"), s.opts.Now())
-	if !ok || target != "" {
+	if !s.links.take(r.URL.Query().Get("t"), s.opts.Now()) {
 		http.Error(w, Say(LinkUsed), http.StatusForbidden)
 		return
 	}
@@ -277,16 +266,6 @@ func (s *Server) open(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	io.WriteString(w, `<!DOCTYPE html><meta charset="utf-8"><meta http-equiv="refresh" content="0;url=/">`+
 		`<title>rolecall — find a role</title><p>`+html.EscapeString(Say(Opening))+` <a href="/">continue</a></p>`)
-}
-
-// handoff sends the browser on to the target of a one-time Handoff link.
-func (s *Server) handoff(w http.ResponseWriter, r *http.Request) {
-	target, ok := s.links.take(r.URL.Query().Get("t"), s.opts.Now())
-	if u, err := url.Parse(target); !ok || err != nil || (u.Scheme != "https" && u.Scheme != "http") {
-		http.Error(w, Say(HandoffUsed), http.StatusForbidden)
-		return
-	}
-	http.Redirect(w, r, target, http.StatusSeeOther)
 }
 
 func (s *Server) file(name, contentType string) http.HandlerFunc {

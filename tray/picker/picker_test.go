@@ -249,7 +249,7 @@ func TestInChromium(t *testing.T) {
 	defer stop.Close()
 	file := filepath.Join(t.TempDir(), "find-a-role.html")
 	link := s.Link()
-	if err := os.WriteFile(file, ForwardPage(link), 0o600); err != nil {
+	if err := os.WriteFile(file, forwardPage(link), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	cmd := exec.Command("node", filepath.Join("testdata", "browser.mjs"), "file://"+file, link, other.URL, stop.URL)

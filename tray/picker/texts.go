@@ -11,7 +11,6 @@ type Text string
 const (
 	NoSession   Text = "noSession"   // -
 	LinkUsed    Text = "linkUsed"    // -
-	HandoffUsed Text = "handoffUsed" // -
 	Opening     Text = "opening"     // -
 	UnknownRole Text = "unknownRole" // name
 	Expired     Text = "expired"     // -
@@ -32,7 +31,6 @@ const (
 var texts = map[Text]string{
 	NoSession:   "this page needs a fresh link: open the role picker from rolecall's tray menu (Find a role…)",
 	LinkUsed:    "this link was used or has expired: open the role picker from rolecall's tray menu again (Find a role…)",
-	HandoffUsed: "this link was used or has expired: do it again from rolecall (the tray menu or the command line)",
 	Opening:     "Opening the role picker…",
 	UnknownRole: "no role named %s: pick one of the list (it may have changed: reload the page)",
 	Expired: "This page has expired (rolecall was restarted, or the page is over an hour old): " +

@@ -222,7 +222,8 @@ func TestTrayEndToEnd(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatal("the notification's Log in button started no login")
+			b, _ := os.ReadFile(browserLog)
+			t.Fatalf("the notification's Log in button started no login: browser %q notes %+v\n%s", b, notes.All(), logs.String())
 		}
 	}
 

@@ -23,6 +23,7 @@ func (a *app) actions() tray.Actions {
 		Pin:         e.Pin,
 		Login:       func(s string) error { e.Login(s, false); return nil },
 		NewSession:  func(s string) error { e.NewSession(s); return nil },
+		Logout:      e.Logout,
 		CancelLogin: func(s string) error { e.CancelLogin(s); return nil },
 		CopyCode:    a.copyCode,
 		FindRole:    a.findRole,
@@ -41,14 +42,14 @@ func (a *app) actions() tray.Actions {
 // clipboard; the notification says what, never the token.
 func (a *app) copySettings(ide bool) error {
 	env := a.engine.Env()
-	text, what := exports(defaultShell(), env, envOptions{}), "Terminal exports"
+	text, title, body := exports(defaultShell(), env, envOptions{}), creds.NoteCopiedEnv, creds.NoteCopiedEnvBody
 	if ide {
-		text, what = ideSettings(env), "IDE settings"
+		text, title, body = ideSettings(env), creds.NoteCopiedIDE, creds.NoteCopiedIDEBody
 	}
 	if err := a.clipboard(text); err != nil {
 		return errors.New(clipboardAdvice(runtime.GOOS, os.Getenv, err))
 	}
-	a.notify(what+" copied", "Paste them into a terminal or a run configuration: "+env.FullURI)
+	a.notify(creds.Say(title), creds.Say(body, env.FullURI))
 	return nil
 }
 
@@ -102,9 +103,14 @@ func (a *app) openBrowser(session string) error {
 	return a.engine.OpenURL(url)
 }
 
+// actionFailed is a click that failed: an error notification that says
+// what did not work and what to do (tray.Failure); the error goes to the
+// log.
 func (a *app) actionFailed(act tray.Action, err error) {
-	a.log.Warn("menu action failed", "action", act.Kind, "profile", act.Profile, "err", err)
-	a.notify("rolecall", err.Error())
+	a.log.Warn("menu action failed", "action", act.Kind, "profile", act.Profile, "session", act.Session, "err", err)
+	if err := a.notifier.Notice(tray.Failure(act, err)); err != nil {
+		a.log.Warn("notification not shown", "err", err)
+	}
 }
 
 // notify shows a desktop notification.

@@ -37,8 +37,18 @@ func newApp(cfg *engine.Config) *app {
 		settings: cfg.Settings, log: cfg.Log, clipboard: defaultClipboard, changes: make(chan struct{}, 1),
 		notifier: tray.NewNotifier(assets.AppIcon(), cfg.Log),
 	}
-	cfg.Interactive, cfg.Notify = true, a.notify
+	cfg.Interactive, cfg.Failed = true, a.engineFailed
 	return a
+}
+
+// engineFailed is a login or a load that failed in the background: an
+// error notification in the tray's words, the error in the log.
+func (a *app) engineFailed(op engine.Op, name string, err error) {
+	act := tray.Action{Kind: tray.ActLogin, Session: name}
+	if op == engine.OpLoad {
+		act = tray.Action{Kind: tray.ActLoad, Profile: name}
+	}
+	a.actionFailed(act, err)
 }
 
 // changed asks the tray to render again.
@@ -94,10 +104,11 @@ func (a *app) trayState() tray.State {
 	}
 	state.Autostart, _ = tray.AutostartEnabled()
 	if sessions, err := a.engine.Sessions(); err == nil {
+		waiting := a.engine.Waiting()
 		for _, s := range sessions {
 			state.Sessions = append(state.Sessions, tray.Session{
 				Key: s.Key, Label: s.Label, Login: s.Kind == sso.KindLogin, SignedIn: s.SignedIn, ExpiresAt: s.ExpiresAt, Renewable: s.Renewable,
-				LoggingIn: s.LoggingIn, UserCode: s.UserCode, Ends: s.Ends,
+				LoggingIn: s.LoggingIn, UserCode: s.UserCode, Ends: s.Ends, Waiting: waiting[s.Key],
 			})
 		}
 	}

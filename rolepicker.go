@@ -47,17 +47,25 @@ func (a *app) findRole() error {
 	return a.engine.OpenURL(link)
 }
 
-// pickerRoles lists every role for the page, labelled as in the menu.
+// pickerRoles lists every role for the page, labelled as in the menu,
+// with its place among the recent roles and whether it waits for a
+// sign-in.
 func (a *app) pickerRoles() []picker.Role {
-	state := a.trayState()
+	st := a.trayState()
 	loaded := ""
-	if state.Slots.Default != nil {
-		loaded = state.Slots.Default.Profile.Name
+	if st.Slots.Default != nil {
+		loaded = st.Slots.Default.Profile.Name
 	}
-	out := make([]picker.Role, 0, len(state.Roles))
-	for _, r := range state.Roles {
+	waiting := map[string]bool{}
+	for _, s := range st.Sessions {
+		if s.Waiting != "" {
+			waiting[s.Waiting] = true
+		}
+	}
+	out := make([]picker.Role, 0, len(st.Roles))
+	for _, r := range st.Roles {
 		out = append(out, picker.Role{Name: r.Name, Label: tray.Label(r), Loaded: r.Name == loaded,
-			Favorite: slices.Contains(state.Favorites, r.Name)})
+			Favorite: slices.Contains(st.Favorites, r.Name), Recent: slices.Index(st.Recent, r.Name) + 1, Pending: waiting[r.Name]})
 	}
 	return out
 }

@@ -164,7 +164,11 @@ func (a *trayApp) switchTo(tb testing.TB, ids map[string]int32, account, id, rol
 }
 
 // TestTrayBucketClickServes: with 300 accounts, a role reached through
-// All accounts > range > account is served by the endpoint once clicked.
+// All accounts > range > account is served by the endpoint once clicked;
+// then Find a role… is opened the way the tray really opens it (the
+// argv handed to the browser: a private file://, then the one-time link,
+// the cookie and /) in Debian's Chromium, and a role picked there is
+// served (before, Chromium dropped the cookie and the page answered 403).
 func TestTrayBucketClickServes(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs rolecall")
@@ -175,30 +179,77 @@ func TestTrayBucketClickServes(t *testing.T) {
 	fake.PageSize = 100
 	a := startTrayApp(t, fake)
 	a.switchTo(t, map[string]int32{}, "acct-123", "100000000123", "Deploy")
-	// Find a role… opens the picker through a one-time link.
-	// The browser is handed a private file that forwards to the link, so
-	// that the link's secret never stands on a command line.
+	// Find a role… opens the picker through a one-time link. The browser
+	// is handed a private page that forwards to it (the way of every URL
+	// rolecall opens), so that the link's secret never stands on a command
+	// line.
+	// A real browser is to open the page: the fake one only logs it
+	// (a browser.log.keep file tells it so).
+	os.WriteFile(a.browserLog+".keep", nil, 0o600)
+	var file string
 	a.m.clickUntil("Find a role…", func() bool {
 		b, _ := os.ReadFile(a.browserLog)
-		i := strings.Index(string(b), "file://")
+		i := strings.LastIndex(string(b), "file://")
 		if i < 0 {
 			return false
 		}
-		u, err := url.Parse(strings.Fields(string(b[i:]))[0])
+		file = strings.Fields(string(b[i:]))[0]
+		u, err := url.Parse(file)
 		if err != nil {
 			return false
 		}
-		page, _ := os.ReadFile(u.Path)
-		return strings.Contains(string(page), "/open?t=") && !strings.Contains(string(b), "/open?t=")
+		_, err = os.Stat(u.Path) // the private page that forwards to the one-time link
+		return err == nil && !strings.Contains(string(b), "?t=")
 	})
-	// The status line names the role, its account id and the time left.
+	// The status line names the role and the time left, no cut account id.
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
-		if l := labels(a.m.layout()); strings.HasPrefix(l[0], "▶ acct-123/Deploy — 1000… — ") {
+		if l := labels(a.m.layout()); strings.HasPrefix(l[0], "▶ acct-123/Deploy — ") && !strings.Contains(l[0], "…") {
 			break
 		} else if time.Now().After(deadline) {
 			t.Fatalf("status line not updated: %q", l[:3])
 		}
 	}
+	got := pickInChromium(t, file, "acct-200 admin")
+	if !strings.HasSuffix(got.URL, "/") || len(got.Loaded) != 1 || !strings.HasPrefix(got.Loaded[0], "acct-200/Admin") {
+		t.Fatalf("the picker opened from the tray's file: %+v", got)
+	}
+	for deadline := time.Now().Add(20 * time.Second); a.served() != "arn:aws:iam::100000000200:role/Admin"; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the role picked in the browser is not served: %q", a.served())
+		}
+	}
+}
+
+// pickedInBrowser is what tray/picker/testdata/desktop.mjs saw.
+type pickedInBrowser struct {
+	URL, Status     string
+	Loaded, Pending []string
+}
+
+// pickInChromium opens file (the tray's private file, as a desktop does)
+// in Debian's Chromium and picks the first role that search finds.
+func pickInChromium(t *testing.T, file, search string) pickedInBrowser {
+	t.Helper()
+	chromium, err := exec.LookPath("chromium")
+	if err != nil {
+		desktoptest.SkipOrFail(t, "chromium is missing: apt-get install chromium")
+	}
+	if _, err := os.Stat("tray/picker/testdata/node_modules/playwright-core"); err != nil {
+		desktoptest.SkipOrFail(t, "playwright-core is missing: cd tray/picker/testdata && npm ci")
+	}
+	cmd := exec.Command("node", filepath.Join("tray", "picker", "testdata", "desktop.mjs"), file, search)
+	cmd.Env = append(os.Environ(), "CHROMIUM="+chromium, "HOME="+t.TempDir())
+	cmd.Stderr = os.Stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("browser: %v\n%s", err, out)
+	}
+	var got pickedInBrowser
+	if err := json.Unmarshal(out, &got); err != nil {
+		t.Fatalf("browser said %s: %v", out, err)
+	}
+	t.Logf("browser: %s", out)
+	return got
 }
 
 // BenchmarkTrayDailyDriver runs rolecall with its tray and 300 accounts

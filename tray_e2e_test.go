@@ -169,12 +169,24 @@ func TestTrayEndToEnd(t *testing.T) {
 	if !slices.Contains(code.Actions, "open-browser") {
 		t.Errorf("login code notification without its buttons: %+v", code)
 	}
-	// Discovery after the login: the account's submenu, "_" escaped; the
-	// loaded role then stands in Recent, labelled with its account id.
-	m.waitLabel("Admin")
-	m.clickUntil("Admin", func() bool { return m.has("Acme__Dev/Admin — 111111111111") })
+	// Discovery after the login: one account, so its roles stand at the
+	// top level, "_" escaped, labelled with the account id.
+	m.waitLabel("Acme__Dev/Admin — 111111111111")
+	m.clickUntil("Acme__Dev/Admin — 111111111111", func() bool { return strings.HasPrefix(labels(m.layout())[0], "▶ Acme__Dev/Admin — ") })
 	if b, _ := os.ReadFile(browserLog); strings.Count(string(b), "\n") != 1 {
 		t.Errorf("browser opened %q", b)
+	}
+
+	// The login completed: its code is taken back.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if !slices.ContainsFunc(notes.OnScreen(), func(n desktoptest.Notification) bool {
+			return n.ID == code.ID && strings.Contains(n.Summary, "Log in to AWS")
+		}) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the login code stays on screen after the login: %+v", notes.OnScreen())
+		}
 	}
 
 	// The endpoint serves the clicked role.
@@ -210,7 +222,8 @@ func TestTrayEndToEnd(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatal("the notification's Log in button started no login")
+			b, _ := os.ReadFile(browserLog)
+			t.Fatalf("the notification's Log in button started no login: browser %q notes %+v\n%s", b, notes.All(), logs.String())
 		}
 	}
 
@@ -242,6 +255,9 @@ func TestTrayEndToEnd(t *testing.T) {
 	}
 	if exitErr != nil {
 		t.Fatalf("exit: %v\n%s", exitErr, logs.String())
+	}
+	if on := notes.OnScreen(); len(on) != 0 {
+		t.Errorf("notifications left on screen after Quit: %+v", on)
 	}
 	sc := bufio.NewScanner(strings.NewReader(logs.String()))
 	for sc.Scan() {

@@ -130,6 +130,80 @@ const (
 	NoteFailing                         // profiles, why
 	NoteFailingBody                     // -
 	DoctorKeyringLocked                 // error
+	WhyNotAnswering                     // -
+	NextNetwork                         // - (the Next* texts: what to do after a Why*)
+	NextNotAnswering                    // -
+	NextRefused                         // -
+	NextPermission                      // -
+	NextThrottled                       // -
+	NextNotFound                        // -
+	NextUnexpected                      // -
+	NoteNotAnswering                    // session
+	NoteNotAnsweringBody                // -
+	NoteAnswersAgain                    // session
+	NoteAnswersAgainBody                // -
+	NoteCopiedEnv                       // -
+	NoteCopiedEnvBody                   // URL
+	NoteCopiedIDE                       // -
+	NoteCopiedIDEBody                   // URL
+	NoteFailBody                        // why, what next
+	FailLoad                            // profile
+	FailLoadSlot                        // profile
+	FailUnload                          // slot
+	FailPin                             // slot
+	FailLogin                           // session
+	FailLogout                          // session
+	FailCancelLogin                     // session
+	FailCopy                            // -
+	FailCopyCode                        // -
+	FailBrowser                         // -
+	FailFavorite                        // profile
+	FailFindRole                        // -
+	FailConsole                         // -
+	FailRefresh                         // -
+	FailAutostart                       // -
+	FailOther                           // -
+	MenuNoRole                          // -
+	MenuStatus                          // who, what
+	MenuLogInAgain                      // -
+	MenuRefreshFailed                   // -
+	MenuWaitingCreds                    // -
+	MenuRefreshFailing                  // time left
+	MenuFavAdd                          // -
+	MenuFavRemove                       // -
+	MenuOwnSlot                         // -
+	MenuConsole                         // -
+	MenuLogIn                           // session
+	MenuLogInEnded                      // session, time
+	MenuLogOut                          // session
+	MenuNoSessions                      // -
+	MenuLoggingIn                       // session
+	MenuCancelLogin                     // -
+	MenuCopyCode                        // code
+	MenuOpenBrowser                     // -
+	MenuSignedIn                        // session
+	MenuSignedInUntil                   // session, time
+	MenuNotAnswering                    // session
+	MenuWaitingSignIn                   // profile, session
+	MenuFindRole                        // -
+	MenuNoRoles                         // -
+	MenuNamedSlots                      // -
+	MenuCopyEnv                         // -
+	MenuCopyIDE                         // -
+	MenuRefresh                         // -
+	MenuAutostart                       // -
+	MenuQuit                            // -
+	MenuRecent                          // -
+	MenuAllAccounts                     // count
+	MenuSessionAccounts                 // session, count
+	MenuProfiles                        // count
+	MenuMoreFavorites                   // count
+	MenuUnload                          // -
+	MenuPin                             // -
+	MenuUnpin                           // -
+	MenuPinned                          // -
+	MenuRange                           // first, last, count
+	MenuOfSession                       // label, session
 	// Grants (grant.go).
 	GrantWasRevoked      // name, when, name, slot
 	GrantHasExpired      // name, when, name, slot
@@ -168,6 +242,7 @@ const (
 	SSHPortTaken       // port, destination
 	SSHOtherRole       // destination, its role, the role asked for
 	SSHRolecallStopped // destination
+	MenuNewSession     // -
 )
 
 // selfAdvising texts say by themselves what went wrong for a slot and
@@ -256,7 +331,7 @@ var texts = map[Text]string{
 	NoteCodeBody:       "Approve the request in your browser; check that it shows the code %s.",
 	NoteEnding:         "AWS session %s ends in %s",
 	NoteEndingBody:     "Log in again to keep your roles.",
-	NoteEndingRenewableBody: "Identity Center ends sessions a fixed time after sign-in (sso_session_duration); " +
+	NoteEndingRenewableBody: "Identity Center ends sessions a fixed time after sign-in, even while rolecall renews them: " +
 		"log in again to keep your roles.",
 	NoteEndingLoginBody: "`aws login` sessions end 12 hours after sign-in; start a new session (sign in again) to keep your roles.",
 	NoteEnded:           "AWS session %s ended",
@@ -270,6 +345,81 @@ var texts = map[Text]string{
 	DoctorAWSConfigFix: "describe your IAM Identity Center as in the README's Quick start: " +
 		"an [sso-session NAME] with sso_start_url and sso_region, and a profile that uses it",
 	DoctorKeyringLocked: "the OS keyring does not answer (%v): until it is unlocked rolecall cannot read the SSO session; it keeps asking",
+	WhyNotAnswering:     "Identity Center is not answering",
+	NextNetwork:         "check the network connection; rolecall keeps trying",
+	NextNotAnswering:    "rolecall keeps trying and says when it works again",
+	NextRefused:         "log in again",
+	NextPermission:      "ask your AWS administrator for access, or pick another role",
+	NextThrottled:       "rolecall tries again in a moment",
+	NextNotFound:        "pick another role (Find a role… lists them)",
+	NextUnexpected:      "try again; the log has the details",
+	NoteNotAnswering:    "Identity Center (%s) is not answering",
+	NoteNotAnsweringBody: "rolecall keeps trying and says when it works again; " +
+		"credentials already served stay valid until they expire. Logging in again would not help.",
+	NoteAnswersAgain:     "Identity Center (%s) answers again",
+	NoteAnswersAgainBody: "Credentials are refreshed again.",
+	NoteCopiedEnv:        "Terminal exports copied",
+	NoteCopiedEnvBody:    "Paste them into a terminal: the commands run in it then use rolecall (%s).",
+	NoteCopiedIDE:        "IDE settings copied",
+	NoteCopiedIDEBody:    "Paste them into your IDE's run configuration, as its environment variables (%s).",
+	NoteFailBody:         "%s: %s.",
+	FailLoad:             "Could not switch to %s",
+	FailLoadSlot:         "Could not serve %s in its own slot",
+	FailUnload:           "Could not unload %s",
+	FailPin:              "Could not change the pin of %s",
+	FailLogin:            "Could not log in to %s",
+	FailLogout:           "Could not log out of %s",
+	FailCancelLogin:      "Could not cancel the login to %s",
+	FailCopy:             "Could not copy",
+	FailCopyCode:         "Could not copy the code",
+	FailBrowser:          "Could not open the browser",
+	FailFavorite:         "Could not change the favourite %s",
+	FailFindRole:         "Could not open the role picker",
+	FailConsole:          "Could not open the AWS console",
+	FailRefresh:          "Could not refresh",
+	FailAutostart:        "Could not change Start at login",
+	FailOther:            "That did not work",
+	MenuNoRole:           "No role loaded",
+	MenuStatus:           "▶ %s — %s",
+	MenuLogInAgain:       "log in again",
+	MenuRefreshFailed:    "refresh failed",
+	MenuWaitingCreds:     "waiting for credentials",
+	MenuRefreshFailing:   "%s, refresh failing",
+	MenuFavAdd:           "☆ Add to favourites",
+	MenuFavRemove:        "★ Remove from favourites",
+	MenuOwnSlot:          "Serve it in its own slot too",
+	MenuConsole:          "Open AWS console",
+	MenuLogIn:            "Log in to %s",
+	MenuLogInEnded:       "Log in to %s (its session ended at %s)",
+	MenuLogOut:           "Log out of %s",
+	MenuNoSessions:       "No sso-session in ~/.aws/config",
+	MenuLoggingIn:        "Logging in to %s in the browser",
+	MenuCancelLogin:      "Cancel login",
+	MenuCopyCode:         "Copy code %s",
+	MenuOpenBrowser:      "Open browser again",
+	MenuSignedIn:         "Signed in to %s",
+	MenuSignedInUntil:    "Signed in to %s until %s",
+	MenuNotAnswering:     "%s: Identity Center is not answering; rolecall keeps trying",
+	MenuWaitingSignIn:    "%s: waiting for sign-in to %s",
+	MenuFindRole:         "Find a role…",
+	MenuNoRoles:          "No roles yet: log in first",
+	MenuNamedSlots:       "Named slots",
+	MenuCopyEnv:          "Copy terminal exports",
+	MenuCopyIDE:          "Copy IDE settings",
+	MenuRefresh:          "Refresh now",
+	MenuAutostart:        "Start at login",
+	MenuQuit:             "Quit",
+	MenuRecent:           "Recent",
+	MenuAllAccounts:      "All accounts (%d)",
+	MenuSessionAccounts:  "Accounts of %s (%d)",
+	MenuProfiles:         "Profiles (%d)",
+	MenuMoreFavorites:    "More favourites (%d)",
+	MenuUnload:           "Unload",
+	MenuPin:              "Pin (keep across restarts)",
+	MenuUnpin:            "Unpin",
+	MenuPinned:           "pinned",
+	MenuRange:            "%s – %s (%d)",
+	MenuOfSession:        "%s (%s)",
 	GrantWasRevoked: "grant %q was revoked at %s: it reads nothing any more; ask the user of rolecall for a new one " +
 		"(`rolecall grant add %s --profile %s`) and use the lines it prints",
 	GrantHasExpired: "grant %q expired at %s: ask the user of rolecall for a new one " +
@@ -324,6 +474,7 @@ var texts = map[Text]string{
 		"connect with --profile %[2]s, or end those sessions first to give it %[3]s",
 	SSHRolecallStopped: "rolecall stopped: %s gets no credentials through this session any more; " +
 		"start rolecall again and reconnect with rolecall ssh",
+	MenuNewSession: "Start a new session",
 }
 
 // Say is the text t with its arguments.

@@ -39,7 +39,9 @@ func (e *Engine) RotateToken() (string, error) { return e.secrets.RotateToken() 
 
 // Load resolves profile and loads it into the default slot, or into its
 // own named slot; it counts as recently used. A profile whose session
-// needs a login starts the login instead of failing.
+// needs a login starts the login instead of failing, and waits for it: it
+// is loaded once the login completes (Waiting lists it meanwhile). A
+// later load into the same slot wins over one still waiting.
 func (e *Engine) Load(profile string, named bool) error {
 	defer e.changes.notify()
 	ctx, cancel := context.WithTimeout(e.ctx, actionTimeout)
@@ -53,9 +55,12 @@ func (e *Engine) Load(profile string, named bool) error {
 		if _, err = e.manager.Load(ctx, slot, p); err == nil {
 			e.recent.Used(p.Name)
 			notify(e.saveState)
+			e.waiting.drop(p.Name, named)
 		}
 	}
 	if errors.Is(err, creds.ErrLoginRequired) && p.Session != "" {
+		e.waiting.drop(p.Name, named)
+		e.waiting.set(p.Session, waitingLoad{profile: profile, named: named})
 		e.Login(p.Session, false)
 		return nil
 	}
@@ -112,8 +117,11 @@ func (e *Engine) NewSession(session string) { e.login(session, sso.LoginOptions{
 func (e *Engine) login(session string, opts sso.LoginOptions) {
 	e.spawn(func() {
 		err := e.signIn(e.ctx, session, opts)
+		if err != nil {
+			e.waiting.take(session) // given up: the role is not served later
+		}
 		if err != nil && !errors.Is(err, sso.ErrLoginCancelled) && e.ctx.Err() == nil {
-			e.notify("Login to "+session+" failed", err.Error())
+			e.report(OpLogin, session, err)
 		}
 		e.changes.notify()
 	})
@@ -179,15 +187,6 @@ func (e *Engine) OpenURL(u string) error {
 		return errors.New("no browser here: open the address yourself")
 	}
 	return e.handoff.Open(u)
-}
-
-// notify shows a desktop notification; without a desktop, it is logged.
-func (e *Engine) notify(title, body string) {
-	if e.cfg.Notify != nil {
-		e.cfg.Notify(title, body)
-		return
-	}
-	e.log.Warn(title, "detail", body)
 }
 
 // loginRequired: a slot needs a login. With a person at the desktop the

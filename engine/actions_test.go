@@ -33,6 +33,8 @@ type harness struct {
 	e       *Engine
 	cfgPath string
 	fetches atomic.Int32
+	// signedIn makes "signed-out/..." fetchable: the login completed.
+	signedIn atomic.Bool
 
 	mu      sync.Mutex
 	logins  []string
@@ -75,10 +77,10 @@ func startHarness(t *testing.T, dir string, pinned ...string) *harness {
 			h.opened = append(h.opened, u)
 			return nil
 		},
-		Notify: func(title, body string) {
+		Failed: func(op Op, name string, err error) {
 			h.mu.Lock()
 			defer h.mu.Unlock()
-			h.notices = append(h.notices, title+": "+body)
+			h.notices = append(h.notices, fmt.Sprintf("%d %s: %v", op, name, err))
 		},
 	})
 	if err != nil {
@@ -102,7 +104,7 @@ func startHarness(t *testing.T, dir string, pinned ...string) *harness {
 // fetch serves fake credentials, counted; "signed-out/..." needs a login.
 func (h *harness) fetch(ctx context.Context, p creds.Profile) (creds.Credentials, error) {
 	h.fetches.Add(1)
-	if strings.HasPrefix(p.Name, "signed-out/") {
+	if strings.HasPrefix(p.Name, "signed-out/") && !h.signedIn.Load() {
 		return creds.Credentials{}, fmt.Errorf("fake: %w", creds.ErrLoginRequired)
 	}
 	now := time.Now()
@@ -384,5 +386,48 @@ func TestUnloadPinnedWithBrokenSettings(t *testing.T) {
 	h.e.Load("dev", true)
 	if err := h.e.Unload("dev"); err != nil {
 		t.Errorf("unload of an unpinned slot with a broken config.toml: %v", err)
+	}
+}
+
+// TestWaitingRoleServedAfterLogin: a role asked for while its session is
+// signed out is served once a login of that session completes (it was
+// forgotten: the old role stayed served), and is listed as waiting
+// meanwhile; a later load into the default slot wins over it.
+func TestWaitingRoleServedAfterLogin(t *testing.T) {
+	h := newHarness(t)
+	if err := h.e.Load("dev", false); err != nil {
+		t.Fatal(err)
+	}
+	if err := h.e.Load("signed-out/Admin", false); err != nil {
+		t.Fatal(err)
+	}
+	if w := h.e.Waiting(); w[needsLogin] != "signed-out/Admin" {
+		t.Fatalf("waiting %v", w)
+	}
+	if d := h.e.Snapshot().Default; d == nil || d.Profile.Name != "dev" {
+		t.Fatalf("default slot while waiting: %+v", d)
+	}
+	h.signedIn.Store(true)
+	h.e.sessionEvent(sso.Event{Session: needsLogin, Login: true}) // the login completed
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if d := h.e.Snapshot().Default; d != nil && d.Profile.Name == "signed-out/Admin" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the role asked for is not served after the login: %+v", h.e.Snapshot().Default)
+		}
+	}
+	if w := h.e.Waiting(); len(w) != 0 {
+		t.Errorf("still waiting: %v", w)
+	}
+
+	// Asked for while signed out, then another role: the last one wins.
+	h.signedIn.Store(false)
+	h.e.Load("signed-out/ReadOnly", false)
+	if err := h.e.Load("prod", false); err != nil {
+		t.Fatal(err)
+	}
+	if w := h.e.Waiting(); len(w) != 0 {
+		t.Errorf("a load after the request still waits: %v", w)
 	}
 }

@@ -61,11 +61,14 @@ type Config struct {
 	// OpenURL starts the browser on a page of rolecall's that carries no
 	// secret (a file:// URL) and returns without waiting for it
 	// (handoff.Launch); every URL the engine opens reaches the browser
-	// through such a page (see Engine.OpenURL). Notify shows a desktop
-	// notification. Nil: no page is opened, notices are logged.
+	// through such a page (see Engine.OpenURL). Nil: no page is
+	// opened.
 	OpenURL func(string) error
-	Notify  func(title, body string)
-	Log     *slog.Logger
+	// Failed is told of a login or a load that failed in the background
+	// (the raw error: the UI says it in its words and logs the error);
+	// nil: it is logged.
+	Failed func(op Op, name string, err error)
+	Log    *slog.Logger
 
 	// The engine's sources; nil: the Identity Center client's. Tests put
 	// fakes here.
@@ -104,6 +107,7 @@ type Engine struct {
 	changes   hub
 	handoff   *handoff.Server // every URL opened in the browser; nil without a browser
 	bind      string          // set when the configured bind cannot be served (an unusable TLS pair): loopback
+	waiting   waiting         // roles asked for while their session was signed out
 
 	ctx       context.Context
 	cancel    context.CancelFunc

@@ -73,6 +73,7 @@ func (e *Engine) sessionEvent(ev sso.Event) {
 	if ev.Login {
 		e.manager.RefreshSession(ev.Session)
 		notify(e.logins)
+		e.serveWaiting(ev.Session)
 	}
 	e.changes.notify()
 }

@@ -13,6 +13,8 @@ type Actions struct {
 	Unload   func(slot string) error
 	Pin      func(slot string, pinned bool) error
 	Login    func(session string) error
+	// Logout ends a session: its token is forgotten, its slots emptied.
+	Logout func(session string) error
 	// NewSession ends the session's Identity Center session and signs in
 	// anew, for its full length.
 	NewSession func(session string) error
@@ -57,6 +59,8 @@ func (a Actions) call(act Action) error {
 		return callWith2(a.Pin, act.Profile, act.Kind == ActPin)
 	case ActLogin:
 		return callWith(a.Login, act.Session)
+	case ActLogout:
+		return callWith(a.Logout, act.Session)
 	case ActNewSession:
 		return callWith(a.NewSession, act.Session)
 	case ActCancelLogin:

@@ -75,7 +75,8 @@ func usedBy(st creds.State, session string) bool {
 // Tooltip is the icon's hover text.
 func Tooltip(st State, now time.Time) string {
 	if st.Slots.Default == nil {
-		return "rolecall: no role loaded"
+		return "rolecall: " + creds.Say(creds.MenuNoRole)
 	}
-	return "rolecall: " + status(*st.Slots.Default, now)
+	d := *st.Slots.Default
+	return Printable("rolecall: " + newRoleIndex(st).describe(d.Profile) + " — " + slotState(d, now))
 }

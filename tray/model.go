@@ -31,6 +31,9 @@ type Session struct {
 	// LoggingIn is set while a login waits for approval, with its code.
 	LoggingIn bool
 	UserCode  string
+	// Waiting is the role asked for while the session was signed out: it
+	// is served once the login completes ("" none).
+	Waiting string
 }
 
 // Name is the session as menus and notifications name it.
@@ -101,6 +104,7 @@ const (
 	ActUnfavorite              // unstar Profile
 	ActFindRole                // open the role picker
 	ActConsole                 // open the AWS console as slot Profile's role ("" the default slot)
+	ActLogout                  // log out of Session
 	ActRevokeGrant             // revoke grant Grant (grants.go)
 	ActNewSession              // end Session's Identity Center session and sign in anew
 )
@@ -134,22 +138,27 @@ const (
 	// MaxLevel is the most entries a submenu of roles or accounts holds;
 	// longer lists are folded into ranges.
 	MaxLevel = 25
-	// FavoritesInline is how many favourites stand at the top level; more
-	// go into a submenu.
+	// FavoritesInline is how many favourites stand at the top level; the
+	// ones after them go into a submenu.
 	FavoritesInline = 5
+	// AccountsInline is how many accounts stand at the top level, each a
+	// submenu of its roles; more go under "All accounts".
+	AccountsInline = 8
 )
 
 // Menu builds the menu for st at now. It is pure: same input, same menu.
 // The fixed entries come first and the top level stays short whatever the
-// number of roles; accounts are folded into ranges of at most MaxLevel.
+// number of roles: the roles of one account stand at the top level, a
+// handful of accounts too, more are folded into ranges of at most
+// MaxLevel. Every label is valid UTF-8 (a D-Bus string must be).
 func Menu(st State, now time.Time) []Item {
 	sep := Item{Separator: true}
 	roles := newRoleIndex(st)
 	m := []Item{statusItem(st, roles, now)}
-	m = append(m, sessionItems(st)...)
+	m = append(m, sessionItems(st, roles, now)...)
 	m = append(m, sep)
 	if len(st.Roles) > 0 {
-		m = append(m, Item{Label: "Find a role…", Action: Action{Kind: ActFindRole}})
+		m = append(m, Item{Label: creds.Say(creds.MenuFindRole), Action: Action{Kind: ActFindRole}})
 	}
 	m = append(m, roles.favorites()...)
 	if r := roles.recent(); len(r.Children) > 0 {
@@ -157,10 +166,10 @@ func Menu(st State, now time.Time) []Item {
 	}
 	m = append(m, roles.groups()...)
 	if len(st.Roles) == 0 {
-		m = append(m, Item{Label: "No roles yet: log in first", Disabled: true})
+		m = append(m, Item{Label: creds.Say(creds.MenuNoRoles), Disabled: true})
 	}
 	if len(st.Slots.Named) > 0 {
-		m = append(m, sep, Item{Label: "Named slots", Disabled: true})
+		m = append(m, sep, Item{Label: creds.Say(creds.MenuNamedSlots), Disabled: true})
 		for _, s := range st.Slots.Named {
 			m = append(m, slotItem(s, now))
 		}
@@ -168,15 +177,15 @@ func Menu(st State, now time.Time) []Item {
 	m = append(m, grantItems(st.Grants, now)...)
 	m = append(m, sep)
 	nothing := st.Slots.Default == nil && len(st.Slots.Named) == 0
-	m = append(m, copyItem("Copy terminal exports", ActCopyEnv, st.NoClipboard),
-		copyItem("Copy IDE settings", ActCopyIDE, st.NoClipboard),
-		Item{Label: "Refresh now", Action: Action{Kind: ActRefresh}, Disabled: nothing},
+	m = append(m, copyItem(creds.Say(creds.MenuCopyEnv), ActCopyEnv, st.NoClipboard),
+		copyItem(creds.Say(creds.MenuCopyIDE), ActCopyIDE, st.NoClipboard),
+		Item{Label: creds.Say(creds.MenuRefresh), Action: Action{Kind: ActRefresh}, Disabled: nothing},
 		sep)
-	auto := Item{Label: "Start at login", Checkable: true, Checked: st.Autostart, Action: Action{Kind: ActAutostartOn}}
+	auto := Item{Label: creds.Say(creds.MenuAutostart), Checkable: true, Checked: st.Autostart, Action: Action{Kind: ActAutostartOn}}
 	if st.Autostart {
 		auto.Action.Kind = ActAutostartOff
 	}
-	m = append(m, auto, Item{Label: "Quit", Action: Action{Kind: ActQuit}})
+	m = append(m, auto, Item{Label: creds.Say(creds.MenuQuit), Action: Action{Kind: ActQuit}})
 	return escapeAll(m)
 }
 
@@ -185,96 +194,94 @@ func Menu(st State, now time.Time) []Item {
 func statusItem(st State, roles *roleIndex, now time.Time) Item {
 	d := st.Slots.Default
 	if d == nil {
-		return Item{Key: "status", Label: "No role loaded", Disabled: true}
+		return Item{Key: "status", Label: creds.Say(creds.MenuNoRole), Disabled: true}
 	}
-	it := Item{Key: "status", Label: "▶ " + status(*d, now)}
+	it := Item{Key: "status", Label: creds.Say(creds.MenuStatus, roles.describe(d.Profile), slotState(*d, now))}
 	name := d.Profile.Name
 	if slices.Contains(st.Favorites, name) {
-		it.Children = append(it.Children, Item{Label: "★ Remove from favourites", Action: Action{Kind: ActUnfavorite, Profile: name}})
+		it.Children = append(it.Children, Item{Label: creds.Say(creds.MenuFavRemove), Action: Action{Kind: ActUnfavorite, Profile: name}})
 	} else {
-		it.Children = append(it.Children, Item{Label: "☆ Add to favourites", Action: Action{Kind: ActFavorite, Profile: name}})
+		it.Children = append(it.Children, Item{Label: creds.Say(creds.MenuFavAdd), Action: Action{Kind: ActFavorite, Profile: name}})
 	}
 	if !slices.ContainsFunc(st.Slots.Named, func(s creds.Slot) bool { return s.Name == name }) {
-		it.Children = append(it.Children, Item{Label: "Serve it in its own slot too", Action: Action{Kind: ActLoadSlot, Profile: name}})
+		it.Children = append(it.Children, Item{Label: creds.Say(creds.MenuOwnSlot), Action: Action{Kind: ActLoadSlot, Profile: name}})
 	}
 	if d.Creds.ValidAt(now) {
-		it.Children = append(it.Children, Item{Label: "Open AWS console", Action: Action{Kind: ActConsole, Profile: d.Name}})
+		it.Children = append(it.Children, Item{Label: creds.Say(creds.MenuConsole), Action: Action{Kind: ActConsole, Profile: d.Name}})
 	}
 	if d.State == creds.StateLoginRequired && d.Profile.Session != "" && !roles.loggingIn(d.Profile.Session) {
-		it.Children = append(it.Children, Item{Label: "Log in to " + d.Profile.Session, Action: Action{Kind: ActLogin, Session: d.Profile.Session}})
+		it.Children = append(it.Children, Item{Label: creds.Say(creds.MenuLogIn, d.Profile.Session), Action: Action{Kind: ActLogin, Session: d.Profile.Session}})
 	}
 	return it
 }
 
-// status describes a slot: "payments-prod-admin — 1234…/Admin — 59m".
-func status(s creds.Slot, now time.Time) string {
-	p := s.Profile
-	who := p.Name
-	var acct []string
-	if p.AccountID != "" && !strings.Contains(p.Name, p.AccountID) {
-		id := p.AccountID
-		if len(id) > 4 {
-			id = id[:4] + "…"
-		}
-		acct = append(acct, id)
-	}
-	if p.RoleName != "" && !strings.Contains(p.Name, p.RoleName) {
-		acct = append(acct, p.RoleName)
-	}
-	if len(acct) > 0 {
-		who += " — " + strings.Join(acct, "/")
-	}
+// slotState is what a slot's line says after its role: time left, or what
+// is wrong.
+func slotState(s creds.Slot, now time.Time) string {
 	switch {
 	case s.State == creds.StateLoginRequired:
-		return who + " — log in again"
+		return creds.Say(creds.MenuLogInAgain)
 	case s.State == creds.StateError && !s.Creds.ValidAt(now):
-		return who + " — refresh failed"
+		return creds.Say(creds.MenuRefreshFailed)
 	case !s.Creds.ValidAt(now):
-		return who + " — waiting for credentials"
+		return creds.Say(creds.MenuWaitingCreds)
 	case s.State == creds.StateError:
-		return who + " — " + left(s.Creds.Expiration.Sub(now)) + ", refresh failing"
+		return creds.Say(creds.MenuRefreshFailing, left(s.Creds.Expiration.Sub(now)))
 	}
-	return who + " — " + left(s.Creds.Expiration.Sub(now))
+	return left(s.Creds.Expiration.Sub(now))
 }
 
-// sessionItems are the sign-in lines: one per session, three while a
-// login waits for approval.
-func sessionItems(st State) []Item {
+// sessionItems are the sign-in lines, each offering what can be done next:
+// log in when signed out or past the session's end; while signed in, a
+// submenu to log out; while a login waits for approval, its code, its page
+// and a way to cancel it; while Identity Center does not answer, that
+// (a login would not help). A role waiting for the sign-in is named.
+func sessionItems(st State, roles *roleIndex, now time.Time) []Item {
 	if len(st.Sessions) == 0 {
-		return []Item{{Label: "No sso-session in ~/.aws/config", Disabled: true}}
+		return []Item{{Label: creds.Say(creds.MenuNoSessions), Disabled: true}}
 	}
 	var m []Item
 	for _, s := range st.Sessions {
-		of := ""
-		if len(st.Sessions) > 1 {
-			of = " (" + s.Name() + ")"
+		of := func(label string) string {
+			if len(st.Sessions) > 1 {
+				return creds.Say(creds.MenuOfSession, label, s.Name())
+			}
+			return label
 		}
+		login := Item{Label: creds.Say(creds.MenuLogIn, s.Name()), Action: Action{Kind: ActLogin, Session: s.Key}}
+		logout := Item{Label: creds.Say(creds.MenuLogOut, s.Name()), Action: Action{Kind: ActLogout, Session: s.Key}}
+		// A new session gives a signed-in session its full length again
+		// (signing in again would keep its end).
+		renew := Item{Key: "new-session/" + s.Key, Label: of(creds.Say(creds.MenuNewSession)), Action: Action{Kind: ActNewSession, Session: s.Key}}
+		key := "session/" + s.Key
+		end := s.End()
 		switch {
 		case s.LoggingIn && s.UserCode == "": // PKCE: no code to check
-			m = append(m, Item{Label: "Logging in to " + s.Name() + " in the browser", Disabled: true},
-				Item{Label: "Cancel login" + of, Action: Action{Kind: ActCancelLogin, Session: s.Key}})
+			m = append(m, Item{Label: creds.Say(creds.MenuLoggingIn, s.Name()), Disabled: true},
+				Item{Label: of(creds.Say(creds.MenuCancelLogin)), Action: Action{Kind: ActCancelLogin, Session: s.Key}})
 		case s.LoggingIn:
-			code := copyItem("Copy code "+s.UserCode+of, ActCopyCode, st.NoClipboard)
+			code := copyItem(of(creds.Say(creds.MenuCopyCode, s.UserCode)), ActCopyCode, st.NoClipboard)
 			code.Action.Session = s.Key
 			m = append(m, code,
-				Item{Label: "Open browser again" + of, Action: Action{Kind: ActOpenBrowser, Session: s.Key}},
-				Item{Label: "Cancel login" + of, Action: Action{Kind: ActCancelLogin, Session: s.Key}})
+				Item{Label: of(creds.Say(creds.MenuOpenBrowser)), Action: Action{Kind: ActOpenBrowser, Session: s.Key}},
+				Item{Label: of(creds.Say(creds.MenuCancelLogin)), Action: Action{Kind: ActCancelLogin, Session: s.Key}})
 		case !s.SignedIn:
-			m = append(m, Item{Label: "Log in to " + s.Name(), Action: Action{Kind: ActLogin, Session: s.Key}})
-		case s.End().IsZero():
-			m = append(m, Item{Key: "session/" + s.Key, Label: "Signed in to " + s.Name(), Disabled: true}, newSession(s.Key, of))
+			m = append(m, login)
+		case outage(st.Slots, s.Key):
+			m = append(m, Item{Key: key, Label: creds.Say(creds.MenuNotAnswering, s.Name()), Children: []Item{logout}})
+		case !end.IsZero() && !now.Before(end):
+			login.Label = creds.Say(creds.MenuLogInEnded, s.Name(), end.Local().Format("15:04"))
+			m = append(m, login)
+		case end.IsZero():
+			m = append(m, Item{Key: key, Label: creds.Say(creds.MenuSignedIn, s.Name()), Children: []Item{renew, logout}})
 		default:
-			m = append(m, Item{Key: "session/" + s.Key, Label: fmt.Sprintf("Signed in to %s until %s", s.Name(), s.End().Local().Format("15:04")), Disabled: true},
-				newSession(s.Key, of))
+			m = append(m, Item{Key: key, Label: creds.Say(creds.MenuSignedInUntil, s.Name(), end.Local().Format("15:04")), Children: []Item{renew, logout}})
+		}
+		if s.Waiting != "" {
+			m = append(m, Item{Label: creds.Say(creds.MenuWaitingSignIn, s.Waiting, s.Name()), Disabled: true})
 		}
 	}
 	return m
-}
-
-// newSession is the entry that gives a signed-in session its full length
-// again (signing in again would keep its end).
-func newSession(session, of string) Item {
-	return Item{Key: "new-session/" + session, Label: "Start a new session" + of, Action: Action{Kind: ActNewSession, Session: session}}
 }
 
 // copyItem is a copy entry, disabled with the hint when copying cannot work.
@@ -290,31 +297,29 @@ func copyItem(label string, kind ActionKind, noClipboard string) Item {
 func slotItem(s creds.Slot, now time.Time) Item {
 	parts := []string{s.Name}
 	if s.Pinned {
-		parts = append(parts, "pinned")
+		parts = append(parts, creds.Say(creds.MenuPinned))
 	}
-	switch {
-	case s.State == creds.StateLoginRequired:
-		parts = append(parts, "log in again")
-	case s.State == creds.StateError && !s.Creds.ValidAt(now):
-		parts = append(parts, "refresh failed")
-	case !s.Creds.ValidAt(now):
+	if !s.Creds.ValidAt(now) && s.State != creds.StateLoginRequired && s.State != creds.StateError {
 		parts = append(parts, string(s.State))
-	default:
-		parts = append(parts, left(s.Creds.Expiration.Sub(now)))
+	} else {
+		parts = append(parts, slotState(s, now))
 	}
-	pin := Item{Label: "Pin (keep across restarts)", Action: Action{Kind: ActPin, Profile: s.Name}}
+	pin := Item{Label: creds.Say(creds.MenuPin), Action: Action{Kind: ActPin, Profile: s.Name}}
 	if s.Pinned {
-		pin = Item{Label: "Unpin", Action: Action{Kind: ActUnpin, Profile: s.Name}}
+		pin = Item{Label: creds.Say(creds.MenuUnpin), Action: Action{Kind: ActUnpin, Profile: s.Name}}
 	}
 	it := Item{Key: "slot/" + s.Name, Label: strings.Join(parts, " · "), Children: []Item{
-		{Label: "Unload", Action: Action{Kind: ActUnload, Profile: s.Name}},
+		{Label: creds.Say(creds.MenuUnload), Action: Action{Kind: ActUnload, Profile: s.Name}},
 		pin,
 	}}
 	if s.Creds.ValidAt(now) {
-		it.Children = append(it.Children, Item{Label: "Open AWS console", Action: Action{Kind: ActConsole, Profile: s.Name}})
+		it.Children = append(it.Children, Item{Label: creds.Say(creds.MenuConsole), Action: Action{Kind: ActConsole, Profile: s.Name}})
 	}
 	return it
 }
+
+// Printable is s as valid UTF-8, each invalid byte shown as "�".
+func Printable(s string) string { return strings.ToValidUTF8(s, "\uFFFD") }
 
 // left writes a duration as people read it: "42m", "3h05m".
 func left(d time.Duration) string {
@@ -325,10 +330,13 @@ func left(d time.Duration) string {
 	return fmt.Sprintf("%dh%02dm", int(d.Hours()), int(d.Minutes())%60)
 }
 
-// escapeAll doubles "_" in labels: GTK hosts read one as a mnemonic.
+// escapeAll doubles "_" in labels (GTK hosts read one as a mnemonic) and
+// replaces bytes that are not UTF-8 (a Latin-1 profile name in the AWS
+// config): a D-Bus string must be valid UTF-8, and one invalid label made
+// GetLayout fail, and the whole menu vanish. Actions keep the raw name.
 func escapeAll(items []Item) []Item {
 	for i := range items {
-		items[i].Label = strings.ReplaceAll(items[i].Label, "_", "__")
+		items[i].Label = strings.ReplaceAll(Printable(items[i].Label), "_", "__")
 		items[i].Children = escapeAll(items[i].Children)
 	}
 	return items

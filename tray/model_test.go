@@ -99,7 +99,7 @@ func TestLoginSessionLines(t *testing.T) {
 			ExpiresAt: now.Add(15 * time.Minute), Ends: now.Add(12 * time.Hour)}, "Signed in to alice in 111111111111 until 21:00"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			items := sessionItems(State{Sessions: []Session{tt.s}})
+			items := sessionItems(State{Sessions: []Session{tt.s}}, nil, now)
 			if items[0].Label != tt.want {
 				t.Errorf("first line %q, want %q", items[0].Label, tt.want)
 			}

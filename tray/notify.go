@@ -40,29 +40,70 @@ type Note struct {
 	Buttons []Button
 	// Sticky notes stay until dismissed.
 	Sticky bool
+	// Resolved takes the note's place when what it says stops being true
+	// ("Identity Center answers again"); without it the note is closed
+	// then.
+	Resolved *Note
 }
 
 // Reason turns a failure, as a slot records it, into a few words a person
 // understands (from creds' texts); the raw text goes to the log.
-func Reason(err string) string {
+func Reason(err string) string { return creds.Say(why(err)) }
+
+// why sorts a failure's raw text into one of creds' Why texts. A server
+// that does not answer in time (a timeout, a reset, a 5xx) is told apart
+// from a network that is not there (no route, no DNS).
+func why(err string) creds.Text {
 	s := strings.ToLower(err)
 	has := func(subs ...string) bool {
 		return slices.ContainsFunc(subs, func(x string) bool { return strings.Contains(s, x) })
 	}
 	switch {
-	case has("no such host", "network is unreachable", "connection refused", "i/o timeout",
-		"dial tcp", "connection reset", "tls handshake timeout", "no route to host", "context deadline exceeded"):
-		return creds.Say(creds.WhyNetwork)
+	case has("no such host", "network is unreachable", "no route to host"):
+		return creds.WhyNetwork
+	case has("i/o timeout", "context deadline exceeded", "tls handshake timeout", "timeout awaiting", "connection refused",
+		"connection reset", "unexpected eof", ": eof", "statuscode: 500", "statuscode: 502", "statuscode: 503", "statuscode: 504", "dial tcp"):
+		return creds.WhyNotAnswering
 	case has("login required", "unauthorizedexception", "no longer accepts", "renewal refused", "invalid_grant", "expiredtoken"):
-		return creds.Say(creds.WhyRefused)
+		return creds.WhyRefused
 	case has("forbiddenexception", "accessdenied", "access denied", "not authorized", "no access"):
-		return creds.Say(creds.WhyPermission)
+		return creds.WhyPermission
 	case has("throttl", "toomanyrequests", "rate exceeded"):
-		return creds.Say(creds.WhyThrottled)
+		return creds.WhyThrottled
 	case has("resourcenotfound", "not found"):
-		return creds.Say(creds.WhyNotFound)
+		return creds.WhyNotFound
 	}
-	return creds.Say(creds.WhyUnexpected)
+	return creds.WhyUnexpected
+}
+
+// next is what to do after a failure of kind w.
+var next = map[creds.Text]creds.Text{
+	creds.WhyNetwork:      creds.NextNetwork,
+	creds.WhyNotAnswering: creds.NextNotAnswering,
+	creds.WhyRefused:      creds.NextRefused,
+	creds.WhyPermission:   creds.NextPermission,
+	creds.WhyThrottled:    creds.NextThrottled,
+	creds.WhyNotFound:     creds.NextNotFound,
+	creds.WhyUnexpected:   creds.NextUnexpected,
+}
+
+// advice is a failure in a sentence: what happened and what to do.
+func advice(err string) string {
+	w := why(err)
+	return creds.Say(creds.NoteFailBody, creds.Say(w), creds.Say(next[w]))
+}
+
+// outage reports whether the slots of session fail because Identity
+// Center does not answer (or cannot be reached): a login would not help,
+// rolecall keeps trying.
+func outage(st creds.State, session string) bool {
+	return slices.ContainsFunc(slotsOf(st), func(s creds.Slot) bool {
+		if s.Profile.Session != session || s.State != creds.StateError {
+			return false
+		}
+		w := why(s.Err)
+		return w == creds.WhyNotAnswering || w == creds.WhyNetwork
+	})
 }
 
 // Due returns the notifications st calls for at now, and when the next one
@@ -72,9 +113,11 @@ func Reason(err string) string {
 // Per session (or per slot without one) at most one note stands for each
 // render: the login code; the session ending within a lead time (renewable
 // sessions too: Identity Center ends them sso_session_duration after
-// sign-in); and for its slots, in order of gravity: credentials expired
-// unrefreshed, the session ended (login required; not while a login of
-// it is under way or done), refreshing fails.
+// sign-in), when a loaded role uses it; and for its slots, in order of
+// gravity: Identity Center not answering (no Log in: it would not help;
+// "answers again" when it does), credentials expired unrefreshed, the
+// session ended (login required; not while a login of it is under way or
+// done), refreshing fails. A note no longer due is taken back (Notifier).
 func Due(st State, now time.Time, leads []time.Duration) ([]Note, time.Time) {
 	var notes []Note
 	var next time.Time
@@ -89,7 +132,7 @@ func Due(st State, now time.Time, leads []time.Duration) ([]Note, time.Time) {
 	bySession := map[string]Session{}
 	for _, s := range st.Sessions {
 		bySession[s.Key] = s
-		if n, ok := sessionNote(s, now, leads, later, st.NoClipboard == ""); ok {
+		if n, ok := sessionNote(s, now, leads, later, st.NoClipboard == "", usedBy(st.Slots, s.Key)); ok {
 			notes = append(notes, n)
 		}
 	}
@@ -105,7 +148,23 @@ func Due(st State, now time.Time, leads []time.Duration) ([]Note, time.Time) {
 			login = []Button{{Key: "login", Label: "Log in", Action: Action{Kind: ActLogin, Session: session}}}
 		}
 		switch {
+		case session != "" && outage(st.Slots, session):
+			bad := slices.Concat(gr.expired, gr.failing)
+			n := Note{Key: "outage/" + session, Group: g, Kind: NoteWarning,
+				Title: creds.Say(creds.NoteNotAnswering, session), Body: creds.Say(creds.NoteNotAnsweringBody),
+				Detail: bad[0].Err, Sticky: true,
+				Resolved: &Note{Key: "answers/" + session, Group: g, Kind: NoteInfo,
+					Title: creds.Say(creds.NoteAnswersAgain, session), Body: creds.Say(creds.NoteAnswersAgainBody)}}
+			if len(gr.expired) > 0 { // worse now: nothing valid is served
+				n.Key += "/expired/" + keys(gr.expired)
+				n.Kind, n.Title = NoteError, creds.Say(creds.NoteExpired, names(gr.expired))
+				n.Body = advice(bad[0].Err)
+			}
+			notes = append(notes, n)
 		case len(gr.expired) > 0:
+			if !loginHelps(gr.expired) {
+				login = nil
+			}
 			notes = append(notes, Note{Key: "expired/" + keys(gr.expired), Group: g, Kind: NoteError,
 				Title:  creds.Say(creds.NoteExpired, names(gr.expired)),
 				Body:   expiredBody(gr.expired[0], session),
@@ -126,7 +185,7 @@ func Due(st State, now time.Time, leads []time.Duration) ([]Note, time.Time) {
 				Buttons: login, Sticky: true})
 		case len(gr.failing) > 0:
 			why := Reason(gr.failing[0].Err)
-			notes = append(notes, Note{Key: "failing/" + why + "/" + keys(gr.failing), Group: g, Kind: NoteError,
+			notes = append(notes, Note{Key: "failing/" + why + "/" + keys(gr.failing), Group: g, Kind: NoteWarning,
 				Title:  creds.Say(creds.NoteFailing, names(gr.failing), why),
 				Body:   creds.Say(creds.NoteFailingBody),
 				Detail: gr.failing[0].Err})
@@ -176,8 +235,9 @@ func slotGroups(st creds.State, now time.Time, later func(time.Time)) (map[strin
 	return groups, order
 }
 
-// sessionNote is the login code, or the session ending warning.
-func sessionNote(s Session, now time.Time, leads []time.Duration, later func(time.Time), clipboard bool) (Note, bool) {
+// sessionNote is the login code, or the session ending warning (only for
+// a session a loaded role uses).
+func sessionNote(s Session, now time.Time, leads []time.Duration, later func(time.Time), clipboard, used bool) (Note, bool) {
 	g := "session/" + s.Key
 	if s.LoggingIn {
 		if s.UserCode == "" {
@@ -193,7 +253,7 @@ func sessionNote(s Session, now time.Time, leads []time.Duration, later func(tim
 		return n, true
 	}
 	end := s.End()
-	if !s.SignedIn || end.IsZero() || !now.Before(end) {
+	if !used || !s.SignedIn || end.IsZero() || !now.Before(end) {
 		return Note{}, false
 	}
 	// The shortest lead reached speaks; longer ones passed already (or
@@ -228,6 +288,14 @@ func sessionNote(s Session, now time.Time, leads []time.Duration, later func(tim
 		Title:   creds.Say(creds.NoteEnding, s.Name(), left(end.Sub(now)+time.Minute-time.Nanosecond)),
 		Body:    body,
 		Buttons: buttons}, true
+}
+
+// loginHelps reports whether logging in can bring slots back: their
+// session ended or was refused, not a network or server failure.
+func loginHelps(slots []creds.Slot) bool {
+	return slices.ContainsFunc(slots, func(s creds.Slot) bool {
+		return s.State == creds.StateLoginRequired || why(s.Err) == creds.WhyRefused
+	})
 }
 
 func expiredBody(s creds.Slot, session string) string {

@@ -20,6 +20,9 @@ func (b beeepSender) send(n Note, _ uint32) (uint32, error) {
 	return 0, beeep.Notify(n.Title, n.Body, icon)
 }
 
+// take cannot close a notification: beeep gives no id.
+func (beeepSender) take(uint32) error { return nil }
+
 func (beeepSender) close() {}
 
 func init() { beeep.AppName = "rolecall" }

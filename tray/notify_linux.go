@@ -67,7 +67,7 @@ func newDBusSender(invoked func(id uint32, key string)) (*dbusSender, error) {
 func (d *dbusSender) send(n Note, replaces uint32) (uint32, error) {
 	var actions []string
 	for _, b := range n.Buttons {
-		actions = append(actions, b.Key, b.Label)
+		actions = append(actions, b.Key, Printable(b.Label))
 	}
 	icon, urgency := "dialog-information", byte(1)
 	switch n.Kind {
@@ -88,6 +88,13 @@ func (d *dbusSender) send(n Note, replaces uint32) (uint32, error) {
 		return 0, fmt.Errorf("desktop notification: %w", err)
 	}
 	return id, nil
+}
+
+func (d *dbusSender) take(id uint32) error {
+	if err := d.conn.Object(notifyName, notifyPath).Call(notifyIface+".CloseNotification", 0, id).Err; err != nil {
+		return fmt.Errorf("close desktop notification: %w", err)
+	}
+	return nil
 }
 
 func (d *dbusSender) close() {

@@ -17,8 +17,19 @@ func sessionSlot(name string, left time.Duration, state creds.SlotState, akid, e
 
 func TestDue(t *testing.T) {
 	leads := []time.Duration{15 * time.Minute, 5 * time.Minute}
+	// A session ending, used by the default slot (the credentials end
+	// after the session, so they add no note).
 	ending := func(left time.Duration) State {
-		return State{Sessions: []Session{{Key: "corp", SignedIn: true, ExpiresAt: now.Add(left)}}}
+		d := sessionSlot("dev", 9*time.Hour, creds.StateOK, "ASIAIOSFODNN7EXAMPLE", "")
+		return State{Sessions: []Session{{Key: "corp", SignedIn: true, ExpiresAt: now.Add(left)}}, Slots: creds.State{Default: &d}}
+	}
+	used := func(st State) State { st.Slots = ending(0).Slots; return st }
+	// usedBySession: the default slot uses st's first session.
+	usedBySession := func(st State) State {
+		d := *ending(0).Slots.Default
+		d.Profile.Session = st.Sessions[0].Key
+		st.Slots = creds.State{Default: &d}
+		return st
 	}
 	const akid1, akid2 = "ASIAIOSFODNN7EXAMPLE", "ASIAIOSFODNN7EXAMPL2"
 	lost := State{Sessions: []Session{{Key: "corp"}}, Slots: creds.State{
@@ -30,20 +41,22 @@ func TestDue(t *testing.T) {
 	tests := []struct {
 		name     string
 		st       State
-		want     string        // "kind|title|buttons|sticky" per note
+		want     string        // "kind|title|buttons|sticky[|resolved title]" per note
 		nextFrom time.Duration // next due, from now; -1: none
 	}{
 		{"session far from its end", ending(time.Hour), "", 45 * time.Minute},
 		{"15 minutes before: a warning that stays, with Log in and a new session", ending(15 * time.Minute),
 			"1|AWS session corp ends in 15m|login,new-session|true", 10 * time.Minute},
 		{"5 minutes before", ending(4*time.Minute + 30*time.Second), "1|AWS session corp ends in 5m|login,new-session|true", -1},
-		{"renewable session, end known from sign-in", State{Sessions: []Session{{Key: "corp", SignedIn: true, Renewable: true,
-			ExpiresAt: now.Add(time.Hour), Ends: now.Add(12 * time.Minute)}}}, "1|AWS session corp ends in 12m|new-session|true", 7 * time.Minute},
-		{"aws login session close to its 12 hours: named by its label, a new session", State{Sessions: []Session{{Key: "arn:aws:iam::111111111111:user/alice",
-			Label: "alice in 111111111111", Login: true, SignedIn: true, Renewable: true, ExpiresAt: now.Add(14 * time.Minute), Ends: now.Add(15 * time.Minute)}}},
+		{"renewable session, end known from sign-in", used(State{Sessions: []Session{{Key: "corp", SignedIn: true, Renewable: true,
+			ExpiresAt: now.Add(time.Hour), Ends: now.Add(12 * time.Minute)}}}), "1|AWS session corp ends in 12m|new-session|true", 7 * time.Minute},
+		{"renewable session, end unknown", used(State{Sessions: []Session{{Key: "corp", SignedIn: true, Renewable: true,
+			ExpiresAt: now.Add(time.Minute)}}}), "", -1},
+		{"a session ending that no loaded role uses: no warning", State{Sessions: []Session{{Key: "corp", SignedIn: true,
+			ExpiresAt: now.Add(4 * time.Minute)}}}, "", -1},
+		{"aws login session close to its 12 hours: named by its label, a new session", usedBySession(State{Sessions: []Session{{Key: "arn:aws:iam::111111111111:user/alice",
+			Label: "alice in 111111111111", Login: true, SignedIn: true, Renewable: true, ExpiresAt: now.Add(14 * time.Minute), Ends: now.Add(15 * time.Minute)}}}),
 			"1|AWS session alice in 111111111111 ends in 15m|new-session|true", 10 * time.Minute},
-		{"renewable session, end unknown", State{Sessions: []Session{{Key: "corp", SignedIn: true, Renewable: true,
-			ExpiresAt: now.Add(time.Minute)}}}, "", -1},
 		{"login code: copy it, open the browser", State{Sessions: []Session{{Key: "corp", LoggingIn: true, UserCode: "ABCD-EFGH"}}},
 			"0|Log in to AWS session corp|copy-code,open-browser|true", -1},
 		{"login code without a clipboard tool", State{Sessions: []Session{{Key: "corp", LoggingIn: true, UserCode: "ABCD-EFGH"}},
@@ -54,11 +67,17 @@ func TestDue(t *testing.T) {
 			"0|Log in to AWS session corp|copy-code,open-browser|true", 20 * time.Minute},
 		{"a lost session signed in again, its slots not fetched yet: nothing", State{Sessions: []Session{{Key: "corp", SignedIn: true, ExpiresAt: now.Add(8 * time.Hour)}}, Slots: lost.Slots},
 			"", 20 * time.Minute},
-		{"refresh failing, network down: short text", State{Slots: creds.State{Named: []creds.Slot{
+		{"refresh failing, network down: Identity Center not answering, no Log in, taken back when it answers", State{Slots: creds.State{Named: []creds.Slot{
 			sessionSlot("prod", 10*time.Minute, creds.StateError, akid1,
 				`operation error SSO: GetRoleCredentials, https response error StatusCode: 0, RequestID: , request send failed, Get "https://portal.sso.us-east-1.amazonaws.com/federation/credentials": dial tcp: lookup portal.sso.us-east-1.amazonaws.com: no such host`)}}},
-			"2|Refreshing prod failed: network unreachable||false", 10 * time.Minute},
-		{"credentials expired unrefreshed", State{Slots: creds.State{Default: ptr(sessionSlot("dev", -time.Second, creds.StateError, akid1, "i/o timeout"))}},
+			"1|Identity Center (corp) is not answering||true|Identity Center (corp) answers again", 10 * time.Minute},
+		{"refresh failing, throttled: a warning with a short text", State{Slots: creds.State{Named: []creds.Slot{
+			sessionSlot("prod", 10*time.Minute, creds.StateError, akid1, "operation error SSO: GetRoleCredentials, TooManyRequestsException: Rate exceeded")}}},
+			"1|Refreshing prod failed: Identity Center is busy (throttled)||false", 10 * time.Minute},
+		{"credentials expired while Identity Center hangs: an error, no Log in", State{Slots: creds.State{Default: ptr(sessionSlot("dev", -time.Second, creds.StateError, akid1, "i/o timeout"))}},
+			"2|Credentials for dev expired||true|Identity Center (corp) answers again", -1},
+		{"credentials expired, the session refused: Log in", State{Slots: creds.State{Default: ptr(sessionSlot("dev", -time.Second, creds.StateError, akid1,
+			"refresh: IAM Identity Center no longer accepts the sso session corp: login required"))}},
 			"2|Credentials for dev expired|login|true", -1},
 		{"restored slots not named yet, signed out: one note naming them, not one each with no session", State{Slots: creds.State{
 			Default: &creds.Slot{Profile: creds.Profile{Name: "dev/Admin"}, State: creds.StateLoginRequired},
@@ -75,7 +94,11 @@ func TestDue(t *testing.T) {
 				for _, b := range n.Buttons {
 					bs = append(bs, b.Key)
 				}
-				got = append(got, fmt.Sprintf("%d|%s|%s|%t", n.Kind, n.Title, strings.Join(bs, ","), n.Sticky))
+				line := fmt.Sprintf("%d|%s|%s|%t", n.Kind, n.Title, strings.Join(bs, ","), n.Sticky)
+				if n.Resolved != nil {
+					line += "|" + n.Resolved.Title
+				}
+				got = append(got, line)
 				if len(n.Title) > 80 || len(n.Body) > 160 {
 					t.Errorf("note too long for a notification: %q / %q", n.Title, n.Body)
 				}
@@ -97,7 +120,9 @@ func ptr[T any](v T) *T { return &v }
 
 func TestReason(t *testing.T) {
 	for in, want := range map[string]string{
-		"dial tcp 127.0.0.1:443: connect: connection refused":                                        "network unreachable",
+		"dial tcp 127.0.0.1:443: connect: connection refused":                                        "Identity Center is not answering",
+		"StartDeviceAuthorization: context deadline exceeded":                                        "Identity Center is not answering",
+		"dial tcp: lookup portal.sso.us-east-1.amazonaws.com: no such host":                          "network unreachable",
 		"refresh: IAM Identity Center no longer accepts the sso session corp: login required":        "Identity Center refused the session",
 		"operation error SSO: GetRoleCredentials, ForbiddenException: No access":                     "permission removed",
 		"operation error SSO: GetRoleCredentials, TooManyRequestsException: Rate exceeded":           "Identity Center is busy (throttled)",
@@ -123,6 +148,11 @@ func (r *recorder) send(n Note, replaces uint32) (uint32, error) {
 	}
 	r.next++
 	return r.next, nil
+}
+
+func (r *recorder) take(id uint32) error {
+	r.sent = append(r.sent, fmt.Sprintf("close %d", id))
+	return nil
 }
 
 func (r *recorder) close() {}

@@ -1,6 +1,7 @@
 package desktoptest
 
 import (
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -54,14 +55,16 @@ type Notification struct {
 	Icon               string
 	Actions            []string // key, label, key, label...
 	Timeout            int32
+	Urgency            byte // the "urgency" hint: 0 low, 1 normal, 2 critical
 }
 
 // Notifications records what is sent to org.freedesktop.Notifications.
 type Notifications struct {
-	conn *dbus.Conn
-	mu   sync.Mutex
-	got  []Notification
-	next uint32
+	conn   *dbus.Conn
+	mu     sync.Mutex
+	got    []Notification
+	next   uint32
+	closed []uint32 // CloseNotification calls, in order
 }
 
 // Notify implements the interface's method.
@@ -74,8 +77,10 @@ func (n *Notifications) Notify(app string, replaces uint32, icon, summary, body 
 		n.next++
 		id = n.next + 1000 // never 0, never a small number a test could guess
 	}
+	urgency, _ := hints["urgency"].Value().(byte)
 	n.got = append(n.got, Notification{ID: id, Replaces: replaces, App: app, Summary: summary, Body: body,
-		Icon: icon, Actions: actions, Timeout: timeout})
+		Icon: icon, Actions: actions, Timeout: timeout, Urgency: urgency})
+	n.closed = slices.DeleteFunc(n.closed, func(c uint32) bool { return c == id }) // shown again
 	return id, nil
 }
 
@@ -92,8 +97,33 @@ func (n *Notifications) Invoke(t testing.TB, id uint32, key string) {
 	}
 }
 
-// CloseNotification implements the interface's method.
-func (n *Notifications) CloseNotification(uint32) *dbus.Error { return nil }
+// CloseNotification implements the interface's method: it records the
+// notification as taken back.
+func (n *Notifications) CloseNotification(id uint32) *dbus.Error {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.closed = append(n.closed, id)
+	return nil
+}
+
+// OnScreen returns the notifications shown and not taken back (the last
+// one sent for each id), in the order they were first sent. Expiry by
+// timeout is not modelled: a test asks about sticky ones.
+func (n *Notifications) OnScreen() []Notification {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	var out []Notification
+	index := map[uint32]int{}
+	for _, got := range n.got {
+		if i, ok := index[got.ID]; ok {
+			out[i] = got
+			continue
+		}
+		index[got.ID] = len(out)
+		out = append(out, got)
+	}
+	return slices.DeleteFunc(out, func(x Notification) bool { return slices.Contains(n.closed, x.ID) })
+}
 
 // GetServerInformation implements the interface's method.
 func (n *Notifications) GetServerInformation() (string, string, string, string, *dbus.Error) {

@@ -2,13 +2,24 @@
 // that rolecall serves on the loopback interface and opens in the user's
 // browser. It is guarded like the credential endpoint: connections from
 // other users' processes are refused (Options.Accept, the listener's peer
-// check), a session starts only through a one-time link (which sets an
-// HttpOnly, SameSite=Strict cookie that expires), only under its own Host
-// names, with no CORS at all, and state changes only from its own origin. The page never holds credentials: it
-// lists role names and asks rolecall to act on them.
+// check), a session starts only through a one-time link, only under its own
+// Host names, with no CORS at all, and state changes only from its own
+// origin. The page never holds credentials: it lists role names and asks
+// rolecall to act on them.
+//
+// The one-time link answers a small page that sets an HttpOnly,
+// SameSite=Strict cookie that expires, and then moves to the picker
+// itself from that page: a navigation of the picker's own origin, so the
+// browser sends the Strict cookie. (A redirect would not do: the tray
+// opens the link from a file:// page, and Chromium treats a redirect chain
+// started there as cross-site and leaves the Strict cookie out of the
+// request for the picker.) For the same reason the link can be reached
+// through a redirect (the handoff package's one-time link): the cookie is
+// set on a top-level navigation and sent on a same-origin one.
 package picker
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/subtle"
@@ -17,9 +28,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"html"
+	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/http"
+	"regexp"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -31,6 +47,13 @@ type Role struct {
 	Label    string `json:"label"` // what the page shows and searches
 	Loaded   bool   `json:"loaded"`
 	Favorite bool   `json:"favorite"`
+	// Recent is the role's place among the roles used lately (1: the
+	// last one; 0: not among them). Favourites, then recent roles, come
+	// first on the page.
+	Recent int `json:"recent,omitempty"`
+	// Pending says the role was asked for while its session was signed
+	// out: it is served once the login completes.
+	Pending bool `json:"pending,omitempty"`
 }
 
 // Options configure a picker. Roles and the actions are required.
@@ -62,8 +85,8 @@ type Server struct {
 	hosts []string // the Host values accepted
 	done  chan struct{}
 
+	links    links
 	mu       sync.Mutex
-	links    map[string]time.Time // one-time secret -> end of validity
 	sessions map[string]time.Time // cookie value -> end of validity
 }
 
@@ -87,7 +110,7 @@ func Start(opts Options) (*Server, error) {
 	}
 	port := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
 	s := &Server{opts: opts, ln: ln, hosts: []string{"127.0.0.1:" + port, "localhost:" + port},
-		links: map[string]time.Time{}, sessions: map[string]time.Time{}, done: make(chan struct{})}
+		sessions: map[string]time.Time{}, done: make(chan struct{})}
 	s.srv = &http.Server{Handler: s.handler(), ReadHeaderTimeout: 5 * time.Second, ErrorLog: slog.NewLogLogger(opts.Logger.Handler(), slog.LevelDebug),
 		ConnContext: s.connContext}
 	go func() {
@@ -99,13 +122,10 @@ func Start(opts Options) (*Server, error) {
 	return s, nil
 }
 
-// Link returns a fresh one-time link to the page.
+// Link returns a fresh one-time link to the page. Open it through a
+// private forwarding page (the handoff package), not on a command line.
 func (s *Server) Link() string {
-	secret := randomToken()
-	s.mu.Lock()
-	s.links[secret] = s.opts.Now().Add(s.opts.LinkTTL)
-	s.mu.Unlock()
-	return "http://" + s.hosts[0] + "/open?t=" + secret
+	return "http://" + s.hosts[0] + "/open?t=" + s.links.add(s.opts.Now().Add(s.opts.LinkTTL))
 }
 
 // Close stops the server.
@@ -132,6 +152,7 @@ func (s *Server) handler() http.Handler {
 	mux.HandleFunc("GET /app.js", s.file("page/app.js", "text/javascript; charset=utf-8"))
 	mux.HandleFunc("GET /app.css", s.file("page/app.css", "text/css; charset=utf-8"))
 	mux.HandleFunc("GET /api/roles", s.roles)
+	mux.HandleFunc("GET /api/texts", s.pageTexts)
 	mux.HandleFunc("POST /api/{action}", s.act)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
@@ -150,7 +171,7 @@ func (s *Server) handler() http.Handler {
 			return
 		}
 		if r.URL.Path != "/open" && !s.hasSession(r) {
-			http.Error(w, "open the role picker from rolecall's tray menu (Find a role…)", http.StatusForbidden)
+			http.Error(w, Say(NoSession), http.StatusForbidden)
 			return
 		}
 		if r.Method != http.MethodGet && !s.ownOrigin(r) {
@@ -229,31 +250,22 @@ func (s *Server) hasSession(r *http.Request) bool {
 	return ok
 }
 
-// open trades a one-time link for a session cookie.
+// open trades a one-time link for a session cookie, then moves to the
+// picker from a page of its own origin (see the package comment).
 func (s *Server) open(w http.ResponseWriter, r *http.Request) {
-	secret := r.URL.Query().Get("t")
-	s.mu.Lock()
-	until, ok := s.links[secret]
-	delete(s.links, secret)
-	for k, t := range s.links { // forget expired links
-		if s.opts.Now().After(t) {
-			delete(s.links, k)
-		}
-	}
-	ok = ok && secret != "" && !s.opts.Now().After(until)
-	var session string
-	if ok {
-		session = randomToken()
-		s.sessions[session] = s.opts.Now().Add(s.opts.SessionTTL)
-	}
-	s.mu.Unlock()
-	if !ok {
-		http.Error(w, "this link was used or has expired: open the role picker from rolecall's tray menu again", http.StatusForbidden)
+	if !s.links.take(r.URL.Query().Get("t"), s.opts.Now()) {
+		http.Error(w, Say(LinkUsed), http.StatusForbidden)
 		return
 	}
+	session := randomToken()
+	s.mu.Lock()
+	s.sessions[session] = s.opts.Now().Add(s.opts.SessionTTL)
+	s.mu.Unlock()
 	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: session, Path: "/", HttpOnly: true, SameSite: http.SameSiteStrictMode,
 		MaxAge: int(s.opts.SessionTTL / time.Second)})
-	http.Redirect(w, r, "/", http.StatusSeeOther)
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	io.WriteString(w, `<!DOCTYPE html><meta charset="utf-8"><meta http-equiv="refresh" content="0;url=/">`+
+		`<title>rolecall — find a role</title><p>`+html.EscapeString(Say(Opening))+` <a href="/">continue</a></p>`)
 }
 
 func (s *Server) file(name, contentType string) http.HandlerFunc {
@@ -268,14 +280,40 @@ func (s *Server) file(name, contentType string) http.HandlerFunc {
 	}
 }
 
+// roles answers the list: favourites first, then the roles used lately
+// (the last one first), then the rest in the order given.
 func (s *Server) roles(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Content-Type", "application/json")
-	roles := s.opts.Roles()
+	roles := slices.Clone(s.opts.Roles())
 	if roles == nil {
 		roles = []Role{}
 	}
+	rank := func(r Role) int {
+		switch {
+		case r.Favorite:
+			return 0
+		case r.Recent > 0:
+			return r.Recent
+		}
+		return math.MaxInt
+	}
+	slices.SortStableFunc(roles, func(a, b Role) int { return cmp.Compare(rank(a), rank(b)) })
+	w.Header().Set("Content-Type", "application/json")
 	json.NewEncoder(w).Encode(roles)
 }
+
+// pageTexts answers the texts the page's script shows, with {0}, {1}…
+// for their arguments.
+func (s *Server) pageTexts(w http.ResponseWriter, r *http.Request) {
+	out := map[Text]string{}
+	for t, v := range texts {
+		n := 0
+		out[t] = verb.ReplaceAllStringFunc(v, func(string) string { n++; return "{" + strconv.Itoa(n-1) + "}" })
+	}
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(out)
+}
+
+var verb = regexp.MustCompile(`%[a-z]`)
 
 // act runs a click of the page: {"name": ..., "on": ...}.
 func (s *Server) act(w http.ResponseWriter, r *http.Request) {
@@ -285,6 +323,14 @@ func (s *Server) act(w http.ResponseWriter, r *http.Request) {
 	}
 	if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4096)).Decode(&req); err != nil || req.Name == "" {
 		http.Error(w, "bad request", http.StatusBadRequest)
+		return
+	}
+	// Only the roles the page lists: a name no role has is neither
+	// loaded nor starred.
+	if !slices.ContainsFunc(s.opts.Roles(), func(r Role) bool { return r.Name == req.Name }) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusNotFound)
+		json.NewEncoder(w).Encode(map[string]string{"error": Say(UnknownRole, strconv.Quote(req.Name))})
 		return
 	}
 	var err error

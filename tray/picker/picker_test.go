@@ -88,10 +88,20 @@ func session(t *testing.T, s *Server) (*http.Client, string) {
 	}
 	io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != 200 || resp.Request.URL.Path != "/" {
+	if resp.StatusCode != 200 || resp.Request.URL.Path != "/open" {
 		t.Fatalf("one-time link: %d at %s", resp.StatusCode, resp.Request.URL)
 	}
-	return c, "http://" + resp.Request.URL.Host
+	// The page then moves to / (a same-origin navigation).
+	origin := "http://" + resp.Request.URL.Host
+	resp, err = c.Get(origin + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("the picker after its link: %d", resp.StatusCode)
+	}
+	return c, origin
 }
 
 // cookieJar keeps one cookie, whatever its host.
@@ -154,6 +164,14 @@ func TestGuards(t *testing.T) {
 		{"a form post (not JSON)", func() int { return post(c, "", origin, "text/plain", body) }, 403},
 		{"a wrong Host (DNS rebinding)", func() int { return post(c, "evil.example:"+u.Port(), origin, "application/json", body) }, 421},
 		{"the used link again", func() int {
+			first, err := http.Get(link)
+			if err != nil {
+				t.Fatal(err)
+			}
+			first.Body.Close()
+			if first.StatusCode != 200 {
+				t.Errorf("the link's first use: %d", first.StatusCode)
+			}
 			resp, err := http.Get(link)
 			if err != nil {
 				t.Fatal(err)
@@ -203,9 +221,10 @@ func TestLinkExpires(t *testing.T) {
 	}
 }
 
-// TestInChromium drives Debian's chromium with playwright-core: search,
-// switch, star; the link works once; another origin's page and a browser
-// without the cookie are refused.
+// TestInChromium drives Debian's chromium with playwright-core from the
+// tray's private file (the path a desktop takes): search, switch, star; the
+// link works once; another origin's page and a browser without the cookie
+// are refused; after rolecall stops, the page says it expired.
 func TestInChromium(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a browser")
@@ -226,7 +245,14 @@ func TestInChromium(t *testing.T) {
 		io.WriteString(w, "<!doctype html><title>another page</title>")
 	}))
 	defer other.Close()
-	cmd := exec.Command("node", filepath.Join("testdata", "browser.mjs"), s.Link(), other.URL)
+	stop := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { s.Close() }))
+	defer stop.Close()
+	file := filepath.Join(t.TempDir(), "find-a-role.html")
+	link := s.Link()
+	if err := os.WriteFile(file, forwardPage(link), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("node", filepath.Join("testdata", "browser.mjs"), "file://"+file, link, other.URL, stop.URL)
 	cmd.Env = append(os.Environ(), "CHROMIUM="+chromium, "HOME="+t.TempDir())
 	cmd.Stderr = os.Stderr
 	out, err := cmd.Output()
@@ -235,6 +261,7 @@ func TestInChromium(t *testing.T) {
 	}
 	var got struct {
 		URL, CookieVisible  string
+		Expired             string
 		Total               int
 		Found, Loaded       []string
 		Starred             bool
@@ -262,6 +289,8 @@ func TestInChromium(t *testing.T) {
 		t.Errorf("the page can read the cookie: %q", got.CookieVisible)
 	case got.LinkAgain != 403 || got.NoCookie != 403:
 		t.Errorf("link again: %d, no cookie: %d", got.LinkAgain, got.NoCookie)
+	case got.Expired != Say(Expired):
+		t.Errorf("after a restart the page says %q, want %q", got.Expired, Say(Expired))
 	}
 	for k, v := range got.CrossOrigin { // the browser refuses, or the picker does (actions below)
 		if v == float64(200) {

@@ -1,20 +1,17 @@
-// Drives chromium over the role picker. Usage: node browser.mjs LINK
-// OTHER_ORIGIN_URL (PICKER_SCREENSHOT=file.png keeps a picture of the page
-// after the search, the switch and the star). Prints one JSON object with what it saw; the Go test
-// checks it (and what the picker was asked to do).
-import { chromium } from "playwright-core";
+// Drives chromium over the role picker. Usage: node browser.mjs FILE_URL
+// LINK OTHER_ORIGIN_URL STOP_URL: FILE_URL is the tray's private file that
+// forwards to the one-time LINK, opened as a desktop opens it; STOP_URL
+// stops the picker (rolecall restarted). PICKER_SCREENSHOT=file.png keeps
+// a picture of the page after the search, the switch and the star, and
+// one (-expired.png) after the stop. Prints one JSON object with what it
+// saw; the Go test checks it (and what the picker was asked to do).
+import { open } from "./chromium.mjs";
 
-const [link, other] = process.argv.slice(2);
+const [file, link, other, stop] = process.argv.slice(2);
 const out = {};
-const browser = await chromium.launch({
-  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-  args: ["--no-sandbox"],
-});
+const { browser, page } = await open(file);
 try {
-  const page = await (await browser.newContext()).newPage();
-  await page.goto(link);
   out.url = page.url();
-  await page.waitForSelector("#roles li");
   out.total = await page.locator("#roles li").count();
   // Search as you type: two words, both must match.
   await page.fill("#q", "acct-12 deploy");
@@ -57,6 +54,15 @@ try {
   const evil = await (await browser.newContext()).newPage();
   const fresh = await evil.goto(new URL(link).origin + "/");
   out.noCookie = fresh.status();
+  // rolecall restarts: the open page says it expired and what to do.
+  await page.bringToFront();
+  await page.goBack(); // from the used link back to the picker
+  await page.waitForSelector("#roles li");
+  await fetch(stop);
+  await page.locator("#roles li button.use").first().click();
+  await page.waitForSelector("#status.error");
+  out.expired = await page.locator("#status").textContent();
+  if (process.env.PICKER_SCREENSHOT) await page.screenshot({ path: process.env.PICKER_SCREENSHOT.replace(/\.png$/, "-expired.png") });
 } finally {
   await browser.close();
 }

@@ -30,7 +30,7 @@ check:
 # test need their npm packages; without npm the tests say so and skip. A
 # hang fails in minutes.
 test: testdata/js/node_modules/.installed tray/picker/testdata/node_modules/.installed
-	$(GO) test -race -timeout 360s ./...
+	$(GO) test -race -timeout 720s ./...
 
 # Every package's tests as Windows binaries under wine 10, then the Windows
 # end-to-end test (root, debootstrap; the trixie chroot is cached in .cache).

@@ -52,24 +52,7 @@ var (
 // is missing or failed before the remote command ran, or the forward was
 // refused; its text is from creds' table and names what to do.
 func (s *Session) Run(ctx context.Context) (int, error) {
-	if !supported {
-		return 0, creds.Errorf(creds.SSHUnsupported, nil)
-	}
-	if s.SSH == "" {
-		s.SSH = "ssh"
-	}
-	if s.Log == nil {
-		s.Log = slog.New(slog.DiscardHandler)
-	}
-	path, err := exec.LookPath(s.SSH)
-	if err != nil {
-		return 0, creds.Errorf(creds.SSHMissing, err)
-	}
-	endpoint, err := url.Parse(s.Endpoint)
-	if err != nil || endpoint.Port() == "" {
-		return 0, fmt.Errorf("rolecall's endpoint %q: no host and port", s.Endpoint)
-	}
-	marker, err := newMarker()
+	path, endpoint, marker, err := s.prepare()
 	if err != nil {
 		return 0, err
 	}
@@ -79,27 +62,11 @@ func (s *Session) Run(ctx context.Context) (int, error) {
 	diesWithUs(cmd)
 	var sio sessionIO
 	defer sio.close()
-	if usePTY {
-		err = sio.openPTY(cmd, s.Stdin)
-	} else {
-		err = sio.openPipes(cmd)
-	}
+	errR, err := s.start(cmd, &sio, usePTY)
 	if err != nil {
-		return 0, fmt.Errorf("start ssh: %w", err)
-	}
-	errR, errW, err := os.Pipe()
-	if err != nil {
-		return 0, fmt.Errorf("start ssh: %w", err)
+		return 0, err
 	}
 	defer errR.Close()
-	cmd.Stderr = errW
-	sio.child = append(sio.child, errW)
-	if err := cmd.Start(); err != nil {
-		sio.closeChild()
-		return 0, fmt.Errorf("start ssh: %w", err)
-	}
-	sio.closeChild()
-	s.Log.Debug("ssh started", "pid", cmd.Process.Pid, "pty", usePTY)
 
 	ready := make(chan struct{}) // the bootstrap waits for its endpoint
 	forward := make(chan int, 1) // the remote port, once sshd gave it
@@ -117,33 +84,7 @@ func (s *Session) Run(ctx context.Context) (int, error) {
 	waited := make(chan error, 1)
 	go func() { waited <- cmd.Wait() }()
 
-	port, sent := s.RemotePort, false
-	var waitErr error
-	for exited := false; !exited && !sent; {
-		select {
-		case p := <-forward:
-			port = p
-		case <-ready:
-			ready = nil
-		case waitErr = <-waited:
-			exited = true
-			continue
-		}
-		if ready == nil && port > 0 {
-			u := *endpoint
-			u.Host = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-			if _, err := io.WriteString(sio.in, header(marker, u.String(), s.Secret)); err != nil {
-				s.Log.Debug("ssh's input closed before the endpoint was sent", "err", err)
-			}
-			sent = true
-			if s.Forwarded != nil {
-				s.Forwarded(port)
-			}
-			if !usePTY {
-				sio.pass(s.Stdin, !s.Args.NoStdin)
-			}
-		}
-	}
+	sent, waitErr := s.handshake(&sio, endpoint, marker, usePTY, forward, ready, waited)
 	if sent {
 		waitErr = <-waited
 	}
@@ -159,6 +100,94 @@ func (s *Session) Run(ctx context.Context) (int, error) {
 		return code, creds.Errorf(creds.SSHFailed, waitErr, s.Args.Destination, code)
 	}
 	return code, nil
+}
+
+// handshake waits for sshd's port and the bootstrap's ready line, then
+// sends the bootstrap the endpoint on that port and the secret (on ssh's
+// input, never a command line) and passes the user's input on; sent is
+// false when ssh ended first, with waitErr its end.
+func (s *Session) handshake(sio *sessionIO, endpoint *url.URL, marker string, usePTY bool,
+	forward <-chan int, ready <-chan struct{}, waited <-chan error) (sent bool, waitErr error) {
+	port := s.RemotePort
+	for {
+		select {
+		case p := <-forward:
+			port = p
+		case <-ready:
+			ready = nil
+		case waitErr = <-waited:
+			return false, waitErr
+		}
+		if ready != nil || port <= 0 {
+			continue
+		}
+		u := *endpoint
+		u.Host = net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+		if _, err := io.WriteString(sio.in, header(marker, u.String(), s.Secret)); err != nil {
+			s.Log.Debug("ssh's input closed before the endpoint was sent", "err", err)
+		}
+		if s.Forwarded != nil {
+			s.Forwarded(port)
+		}
+		if !usePTY {
+			sio.pass(s.Stdin, !s.Args.NoStdin)
+		}
+		return true, nil
+	}
+}
+
+// prepare checks what a session needs before ssh starts: ssh itself,
+// rolecall's endpoint, and a fresh marker for the bootstrap's lines.
+func (s *Session) prepare() (path string, endpoint *url.URL, marker string, err error) {
+	if !supported {
+		return "", nil, "", creds.Errorf(creds.SSHUnsupported, nil)
+	}
+	if s.SSH == "" {
+		s.SSH = "ssh"
+	}
+	if s.Log == nil {
+		s.Log = slog.New(slog.DiscardHandler)
+	}
+	if path, err = exec.LookPath(s.SSH); err != nil {
+		return "", nil, "", creds.Errorf(creds.SSHMissing, err)
+	}
+	endpoint, err = url.Parse(s.Endpoint)
+	if err != nil || endpoint.Port() == "" {
+		return "", nil, "", fmt.Errorf("rolecall's endpoint %q: no host and port", s.Endpoint)
+	}
+	if marker, err = newMarker(); err != nil {
+		return "", nil, "", err
+	}
+	return path, endpoint, marker, nil
+}
+
+// start starts ssh with its input and output on sio (a pseudo-terminal
+// or pipes) and its stderr on the pipe it returns, which the caller
+// closes.
+func (s *Session) start(cmd *exec.Cmd, sio *sessionIO, usePTY bool) (*os.File, error) {
+	var err error
+	if usePTY {
+		err = sio.openPTY(cmd, s.Stdin)
+	} else {
+		err = sio.openPipes(cmd)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("start ssh: %w", err)
+	}
+	errR, errW, err := os.Pipe()
+	if err != nil {
+		return nil, fmt.Errorf("start ssh: %w", err)
+	}
+	cmd.Stderr = errW
+	sio.child = append(sio.child, errW)
+	if err := cmd.Start(); err != nil {
+		sio.closeChild()
+		errR.Close()
+		return nil, fmt.Errorf("start ssh: %w", err)
+	}
+	sio.closeChild()
+	s.Log.Debug("ssh started", "pid", cmd.Process.Pid, "pty", usePTY)
+	return errR, nil
 }
 
 // wantsPTY says whether ssh would ask the remote for a terminal for the

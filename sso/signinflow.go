@@ -193,7 +193,6 @@ func (c *Client) signin1(ctx context.Context, profile, region string, f *signinF
 		return nil, err
 	}
 	verifier, state := pkceVerifier(), uuid4()
-	sum := sha256.Sum256([]byte(verifier))
 	client := sameDeviceClient
 	var cb *callback
 	redirect := base.String() + "/v1/sessions/confirmation"
@@ -210,14 +209,7 @@ func (c *Client) signin1(ctx context.Context, profile, region string, f *signinF
 		defer cb.close()
 		redirect = cb.redirectURI
 	}
-	// The parameters in the AWS CLI's order, percent-encoded as RFC 3986
-	// wants, the challenge last.
-	q := []string{
-		"response_type=code", "client_id=" + url.QueryEscape(client), "state=" + url.QueryEscape(state),
-		"code_challenge_method=SHA-256", "scope=openid", "redirect_uri=" + url.QueryEscape(redirect),
-		"code_challenge=" + base64.RawURLEncoding.EncodeToString(sum[:]),
-	}
-	authURL := base.String() + "/v1/authorize?" + strings.Join(q, "&")
+	authURL := signinAuthorizeURL(base.String(), client, state, redirect, verifier)
 	c.mu.Lock()
 	f.prompt = Prompt{Session: profile, VerificationURI: authURL, VerificationURIComplete: authURL, ExpiresAt: c.opts.Now().Add(c.signinWait()), CrossDevice: opts.CrossDevice}
 	c.mu.Unlock()
@@ -347,4 +339,17 @@ func pkceVerifier() string {
 		}
 	}
 	return string(out)
+}
+
+// signinAuthorizeURL is the sign-in page's authorize URL: the parameters in the
+// AWS CLI's order, percent-encoded as RFC 3986 wants, the PKCE challenge
+// of verifier last.
+func signinAuthorizeURL(base, client, state, redirect, verifier string) string {
+	sum := sha256.Sum256([]byte(verifier))
+	q := []string{
+		"response_type=code", "client_id=" + url.QueryEscape(client), "state=" + url.QueryEscape(state),
+		"code_challenge_method=SHA-256", "scope=openid", "redirect_uri=" + url.QueryEscape(redirect),
+		"code_challenge=" + base64.RawURLEncoding.EncodeToString(sum[:]),
+	}
+	return base + "/v1/authorize?" + strings.Join(q, "&")
 }

@@ -138,60 +138,68 @@ func Due(st State, now time.Time, leads []time.Duration) ([]Note, time.Time) {
 	}
 	groups, order := slotGroups(st.Slots, now, later)
 	for _, g := range order {
-		gr := groups[g]
-		session, _ := strings.CutPrefix(g, "session/")
-		if session == g {
-			session = ""
-		}
-		var login []Button
-		if session != "" && !bySession[session].LoggingIn {
-			login = []Button{{Key: "login", Label: "Log in", Action: Action{Kind: ActLogin, Session: session}}}
-		}
-		switch {
-		case session != "" && outage(st.Slots, session):
-			bad := slices.Concat(gr.expired, gr.failing)
-			n := Note{Key: "outage/" + session, Group: g, Kind: NoteWarning,
-				Title: creds.Say(creds.NoteNotAnswering, session), Body: creds.Say(creds.NoteNotAnsweringBody),
-				Detail: bad[0].Err, Sticky: true,
-				Resolved: &Note{Key: "answers/" + session, Group: g, Kind: NoteInfo,
-					Title: creds.Say(creds.NoteAnswersAgain, session), Body: creds.Say(creds.NoteAnswersAgainBody)}}
-			if len(gr.expired) > 0 { // worse now: nothing valid is served
-				n.Key += "/expired/" + keys(gr.expired)
-				n.Kind, n.Title = NoteError, creds.Say(creds.NoteExpired, names(gr.expired))
-				n.Body = advice(bad[0].Err)
-			}
+		if n, ok := groupNote(st, g, groups[g], bySession); ok {
 			notes = append(notes, n)
-		case len(gr.expired) > 0:
-			if !loginHelps(gr.expired) {
-				login = nil
-			}
-			notes = append(notes, Note{Key: "expired/" + keys(gr.expired), Group: g, Kind: NoteError,
-				Title:  creds.Say(creds.NoteExpired, names(gr.expired)),
-				Body:   expiredBody(gr.expired[0], session),
-				Detail: gr.expired[0].Err, Buttons: login, Sticky: true})
-		case len(gr.ended) > 0 && session != "" && (bySession[session].LoggingIn || bySession[session].SignedIn):
-			// Not ended: a login is under way (its code note stands) or
-			// done (the slots are being fetched again).
-		case len(gr.ended) > 0 && session == "":
-			// Restored slots not yet named (their session is known once
-			// signed in): one note for them all, not one each.
-			notes = append(notes, Note{Key: "signin/" + keys(gr.ended), Group: g, Kind: NoteWarning,
-				Title: creds.Say(creds.NoteSignInNeeded, names(gr.ended)),
-				Body:  creds.Say(creds.NoteEndedBody, names(gr.ended)), Detail: gr.ended[0].Err, Sticky: true})
-		case len(gr.ended) > 0:
-			notes = append(notes, Note{Key: "ended/" + keys(gr.ended), Group: g, Kind: NoteWarning,
-				Title: creds.Say(creds.NoteEnded, session),
-				Body:  creds.Say(creds.NoteEndedBody, names(gr.ended)), Detail: gr.ended[0].Err,
-				Buttons: login, Sticky: true})
-		case len(gr.failing) > 0:
-			why := Reason(gr.failing[0].Err)
-			notes = append(notes, Note{Key: "failing/" + why + "/" + keys(gr.failing), Group: g, Kind: NoteWarning,
-				Title:  creds.Say(creds.NoteFailing, names(gr.failing), why),
-				Body:   creds.Say(creds.NoteFailingBody),
-				Detail: gr.failing[0].Err})
 		}
 	}
 	return notes, next
+}
+
+// groupNote is the note for one group of slots (a session's, or the
+// restored slots not yet named), if any is due.
+func groupNote(st State, g string, gr *slotGroup, bySession map[string]Session) (Note, bool) {
+	session, _ := strings.CutPrefix(g, "session/")
+	if session == g {
+		session = ""
+	}
+	var login []Button
+	if session != "" && !bySession[session].LoggingIn {
+		login = []Button{{Key: "login", Label: "Log in", Action: Action{Kind: ActLogin, Session: session}}}
+	}
+	switch {
+	case session != "" && outage(st.Slots, session):
+		bad := slices.Concat(gr.expired, gr.failing)
+		n := Note{Key: "outage/" + session, Group: g, Kind: NoteWarning,
+			Title: creds.Say(creds.NoteNotAnswering, session), Body: creds.Say(creds.NoteNotAnsweringBody),
+			Detail: bad[0].Err, Sticky: true,
+			Resolved: &Note{Key: "answers/" + session, Group: g, Kind: NoteInfo,
+				Title: creds.Say(creds.NoteAnswersAgain, session), Body: creds.Say(creds.NoteAnswersAgainBody)}}
+		if len(gr.expired) > 0 { // worse now: nothing valid is served
+			n.Key += "/expired/" + keys(gr.expired)
+			n.Kind, n.Title = NoteError, creds.Say(creds.NoteExpired, names(gr.expired))
+			n.Body = advice(bad[0].Err)
+		}
+		return n, true
+	case len(gr.expired) > 0:
+		if !loginHelps(gr.expired) {
+			login = nil
+		}
+		return Note{Key: "expired/" + keys(gr.expired), Group: g, Kind: NoteError,
+			Title:  creds.Say(creds.NoteExpired, names(gr.expired)),
+			Body:   expiredBody(gr.expired[0], session),
+			Detail: gr.expired[0].Err, Buttons: login, Sticky: true}, true
+	case len(gr.ended) > 0 && session != "" && (bySession[session].LoggingIn || bySession[session].SignedIn):
+		// Not ended: a login is under way (its code note stands) or
+		// done (the slots are being fetched again).
+	case len(gr.ended) > 0 && session == "":
+		// Restored slots not yet named (their session is known once
+		// signed in): one note for them all, not one each.
+		return Note{Key: "signin/" + keys(gr.ended), Group: g, Kind: NoteWarning,
+			Title: creds.Say(creds.NoteSignInNeeded, names(gr.ended)),
+			Body:  creds.Say(creds.NoteEndedBody, names(gr.ended)), Detail: gr.ended[0].Err, Sticky: true}, true
+	case len(gr.ended) > 0:
+		return Note{Key: "ended/" + keys(gr.ended), Group: g, Kind: NoteWarning,
+			Title: creds.Say(creds.NoteEnded, session),
+			Body:  creds.Say(creds.NoteEndedBody, names(gr.ended)), Detail: gr.ended[0].Err,
+			Buttons: login, Sticky: true}, true
+	case len(gr.failing) > 0:
+		why := Reason(gr.failing[0].Err)
+		return Note{Key: "failing/" + why + "/" + keys(gr.failing), Group: g, Kind: NoteWarning,
+			Title:  creds.Say(creds.NoteFailing, names(gr.failing), why),
+			Body:   creds.Say(creds.NoteFailingBody),
+			Detail: gr.failing[0].Err}, true
+	}
+	return Note{}, false
 }
 
 // slotGroup is what is wrong with the slots of one session (or one slot

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"os/exec"
 	"strings"
 
@@ -39,6 +40,11 @@ func childEnv(environ []string, e control.Env) []string {
 // one but it cannot be run (not executable, a directory, not a program).
 func notStarted(name string, err error) (int, error) {
 	if errors.Is(err, exec.ErrNotFound) || errors.Is(err, fs.ErrNotExist) {
+		if _, serr := os.Stat(name); serr == nil && strings.ContainsAny(name, `/\`) {
+			// A path to something that is there but is no command (on
+			// Windows, a file without a program's extension).
+			return 126, fmt.Errorf("%s: cannot run it: not a program", name)
+		}
 		return 127, fmt.Errorf("%s: command not found", name)
 	}
 	return 126, fmt.Errorf("%s: cannot run it: %w", name, err)

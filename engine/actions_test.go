@@ -20,6 +20,7 @@ import (
 	gokeyring "github.com/zalando/go-keyring"
 
 	"github.com/rolecall/rolecall/creds"
+	"github.com/rolecall/rolecall/handoff"
 	"github.com/rolecall/rolecall/keyring"
 	"github.com/rolecall/rolecall/server/control"
 	"github.com/rolecall/rolecall/settings"
@@ -317,7 +318,7 @@ func follow(page string) (string, error) {
 	if err != nil || u.Scheme != "file" {
 		return "", fmt.Errorf("launcher target %q: not a page of ours", page)
 	}
-	b, err := os.ReadFile(filepath.FromSlash(u.Path))
+	b, err := os.ReadFile(handoff.FilePath(u))
 	if err != nil {
 		return "", err
 	}

@@ -116,7 +116,7 @@ func (s *Server) Open(secretURL string) error {
 		s.forget(id)
 		return fmt.Errorf("open in the browser: %w", err)
 	}
-	if err := s.opts.Launch((&url.URL{Scheme: "file", Path: filepath.ToSlash(page)}).String()); err != nil {
+	if err := s.opts.Launch(FileURL(page)); err != nil {
 		s.forget(id)
 		return fmt.Errorf("open in the browser: %w", err)
 	}

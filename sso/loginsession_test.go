@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"github.com/rolecall/rolecall/private"
 	"os"
 	"path/filepath"
 	"strings"
@@ -214,8 +215,8 @@ func TestLoginRefreshAheadForAnHour(t *testing.T) {
 	if at["accessKeyId"] != cur.AccessKeyID || at["expiresAt"] != cur.Expiration.UTC().Format("2006-01-02T15:04:05Z") || at["accountId"] != "111111111111" {
 		t.Errorf("accessToken in the file = %v, want the credentials served", at)
 	}
-	if st, _ := os.Stat(path); st.Mode().Perm() != 0o600 {
-		t.Errorf("cache file mode %v", st.Mode().Perm())
+	if err := private.Check(path); err != nil { // 0600, or owner-only on Windows
+		t.Errorf("cache file: %v", err)
 	}
 }
 

@@ -44,7 +44,14 @@ func TestDesktopOpen(t *testing.T) {
 				t.Fatal(err)
 			}
 			defer s.Close()
-			dir := t.TempDir()
+			// Not t.TempDir: the browser's helper processes outlive
+			// its main process for a moment and still write to the
+			// profile, so its removal waits for them (below).
+			dir, err := os.MkdirTemp("", "rolecall-desktop-")
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { os.RemoveAll(dir) }) // when the browser never started
 			file := filepath.Join(dir, "find-a-role.html")
 			if err := os.WriteFile(file, forwardPage(s.Link()), 0o600); err != nil {
 				t.Fatal(err)
@@ -54,7 +61,20 @@ func TestDesktopOpen(t *testing.T) {
 			if err := cmd.Start(); err != nil {
 				t.Fatal(err)
 			}
-			defer func() { cmd.Process.Kill(); cmd.Wait() }()
+			defer func() {
+				cmd.Process.Kill()
+				cmd.Wait()
+				for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+					err := os.RemoveAll(dir)
+					if err == nil {
+						break
+					}
+					if time.Now().After(deadline) {
+						t.Errorf("the browser's profile was still written 15 s after it was killed: %v", err)
+						break
+					}
+				}
+			}()
 			select {
 			case <-listed:
 			case <-time.After(90 * time.Second): // a hang guard: firefox-esr took 25 s to start at a load of 29

@@ -33,21 +33,12 @@ func TestFeaturesEndToEnd(t *testing.T) {
 	fake.Mint = motoMint(t, stsURL)
 
 	dir := t.TempDir()
-	cfg := filepath.Join(dir, "aws-config")
-	os.WriteFile(cfg, []byte(`[sso-session corp]
-sso_start_url = `+fake.URL+`/start
-sso_region = us-east-1
-
-[profile dev]
-sso_session = corp
-sso_account_id = 111111111111
-sso_role_name = Admin
-region = eu-west-1
+	cfg := corpConfig(t, dir, fake.URL, `region = eu-west-1
 
 [profile ops]
 role_arn = arn:aws:iam::111111111111:role/ops
 source_profile = dev
-`), 0o600)
+`)
 	pathEnv, browserLog := fakeBrowser(t, dir)
 	env := append(os.Environ(), s.Env...)
 	env = append(env, pathEnv, "ROLECALL_SOCKET=", "AWS_CONFIG_FILE="+cfg, "HOME="+dir,

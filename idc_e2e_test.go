@@ -20,6 +20,28 @@ import (
 	"github.com/rolecall/rolecall/server/control"
 )
 
+// corpConfig writes an AWS config in dir with the sso-session corp of
+// the fake Identity Center at fakeURL and the profile dev (account
+// 111111111111, role Admin), then more (further lines of dev's section, or
+// sections of their own), and returns its path.
+func corpConfig(t *testing.T, dir, fakeURL, more string) string {
+	t.Helper()
+	cfg := filepath.Join(dir, "aws-config")
+	head := `[sso-session corp]
+sso_start_url = ` + fakeURL + `/start
+sso_region = us-east-1
+
+[profile dev]
+sso_session = corp
+sso_account_id = 111111111111
+sso_role_name = Admin
+`
+	if err := os.WriteFile(cfg, []byte(head+more), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
 // motoMint makes the fake Identity Center hand out credentials minted by
 // moto's STS, so that real clients can use them against moto.
 func motoMint(t *testing.T, stsURL string) func(account, role string) (fakeidc.RoleCredentials, error) {
@@ -156,16 +178,7 @@ func TestIdentityCenterEndToEnd(t *testing.T) {
 	fake.Mint = motoMint(t, stsURL)
 
 	dir := t.TempDir()
-	cfg := filepath.Join(dir, "aws-config")
-	os.WriteFile(cfg, []byte(`[sso-session corp]
-sso_start_url = `+fake.URL+`/start
-sso_region = us-east-1
-
-[profile dev]
-sso_session = corp
-sso_account_id = 111111111111
-sso_role_name = Admin
-
+	cfg := corpConfig(t, dir, fake.URL, `
 [profile ops]
 role_arn = arn:aws:iam::111111111111:role/ops
 source_profile = dev
@@ -179,7 +192,7 @@ sso_region = eu-central-1
 sso_session = lab
 sso_account_id = 333333333333
 sso_role_name = Builder
-`), 0o600)
+`)
 	pathEnv, browserLog := fakeBrowser(t, dir)
 	env := append(os.Environ(), s.Env...)
 	env = append(env, pathEnv, "ROLECALL_SOCKET=", "AWS_CONFIG_FILE="+cfg, "HOME="+dir,

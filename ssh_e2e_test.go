@@ -45,16 +45,7 @@ func startSSHRig(t *testing.T) *sshRig {
 	fake.Accounts = []fakeidc.Account{{ID: "111111111111", Name: "dev", Roles: []string{"Admin"}, StartURL: fake.URL + "/start"}}
 	fake.Mint = motoMint(t, stsURL)
 	dir := t.TempDir()
-	cfg := filepath.Join(dir, "aws-config")
-	os.WriteFile(cfg, []byte(`[sso-session corp]
-sso_start_url = `+fake.URL+`/start
-sso_region = us-east-1
-
-[profile dev]
-sso_session = corp
-sso_account_id = 111111111111
-sso_role_name = Admin
-`), 0o600)
+	corpConfig(t, dir, fake.URL, "") // serveEnv points AWS_CONFIG_FILE at it
 	pathEnv, _ := fakeBrowser(t, dir)
 	env := serveEnv(dir, pathEnv, "DBUS_SESSION_BUS_ADDRESS=unix:path="+filepath.Join(dir, "no-bus"),
 		"AWS_ENDPOINT_URL_SSO_OIDC="+fake.URL, "AWS_ENDPOINT_URL_SSO="+fake.URL, "AWS_ENDPOINT_URL_STS="+stsURL)

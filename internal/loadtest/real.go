@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"testing"
 	"time"
 
 	"github.com/rolecall/rolecall/internal/desktoptest"
@@ -76,10 +77,10 @@ sso_account_id = 222222222222
 sso_role_name = Audit
 `
 
-// newUserState builds the user state on r (whose cleanups stop the bus,
+// newUserState builds the user state on t (whose cleanups stop the bus,
 // the keyring and the fake) with one run of bin that signs in to both
 // sessions and loads the default slot.
-func newUserState(r *rig, bin string) (*userState, error) {
+func newUserState(r testing.TB, bin string) (*userState, error) {
 	s := desktoptest.Start(r)
 	s.StartKeyring(r)
 	fake := fakeidc.New(
@@ -103,8 +104,19 @@ func newUserState(r *rig, bin string) (*userState, error) {
 	if err := os.MkdirAll(bindir, 0o755); err != nil {
 		return nil, err
 	}
-	// xdg-open: visiting the verification URL approves the code.
-	script := "#!/bin/sh\nexec python3 -c 'import sys, urllib.request; urllib.request.urlopen(sys.argv[1]).read()' \"$1\"\n"
+	// xdg-open: rolecall hands it a file:// page of its hand-off (package
+	// handoff); the page's one-time loopback link redirects to the
+	// verification URL, and visiting that approves the code.
+	browser := `import re, sys, urllib.request
+u = sys.argv[1]
+if u.startswith("file://"):
+    u = re.search(r'url=([^"]+)"', open(urllib.request.url2pathname(u[len("file://"):])).read()).group(1)
+urllib.request.urlopen(u).read()
+`
+	if err := os.WriteFile(filepath.Join(bindir, "browser.py"), []byte(browser), 0o644); err != nil {
+		return nil, err
+	}
+	script := "#!/bin/sh\nexec python3 " + filepath.Join(bindir, "browser.py") + " \"$1\"\n"
 	if err := os.WriteFile(filepath.Join(bindir, "xdg-open"), []byte(script), 0o755); err != nil {
 		return nil, err
 	}

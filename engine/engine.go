@@ -25,6 +25,7 @@ import (
 	"github.com/rolecall/rolecall/creds"
 	"github.com/rolecall/rolecall/grants"
 	"github.com/rolecall/rolecall/handoff"
+	"github.com/rolecall/rolecall/internal/footprint"
 	"github.com/rolecall/rolecall/keyring"
 	"github.com/rolecall/rolecall/private"
 	"github.com/rolecall/rolecall/remote"
@@ -112,7 +113,7 @@ type Engine struct {
 	ctx       context.Context
 	cancel    context.CancelFunc
 	bg        sync.WaitGroup // readKeyring; waited for before the rest stops
-	wg        sync.WaitGroup // the followers and the logins started
+	wg        sync.WaitGroup // the followers, the logins started and the start-up trim
 	lifeMu    sync.Mutex     // guards closing, so no goroutine is added once Close waits
 	closing   bool
 	logins    chan struct{} // a session signed in: discover its roles
@@ -145,6 +146,8 @@ func Start(ctx context.Context, cfg Config) (_ *Engine, err error) {
 		}
 	}
 	e.follow()
+	e.wg.Add(1)
+	go e.trimAfterStart()
 	e.log.Info("rolecall serving", "version", cfg.Version, "url", e.listener.URL(), "token_file", e.secrets.tokenFile,
 		"control", cfg.Socket, "imds", cfg.Settings.IMDS, "audit", cfg.Settings.AuditLog, "tray", cfg.Interactive)
 	return e, nil
@@ -367,6 +370,30 @@ func (e *Engine) readKeyring(ctx context.Context) {
 	if _, err := e.loadCertificate(); err != nil && ctx.Err() == nil {
 		e.log.Warn(err.Error(), "what_to_do", "rolecall tls delete (or rolecall tls save --cert FILE --key FILE)")
 	}
+}
+
+// trimAfter is how long after the start the memory start-up used is
+// handed back: by then the restored slots are fetched, the tray's menu is
+// built and the first clients have called.
+const trimAfter = time.Minute
+
+// trimAfterStart hands back, once, what start-up left mapped and
+// allocated (package footprint): idle memory is then what serving uses.
+func (e *Engine) trimAfterStart() {
+	defer e.wg.Done()
+	t := time.NewTimer(trimAfter)
+	defer t.Stop()
+	select {
+	case <-e.ctx.Done():
+		return
+	case <-t.C:
+	}
+	released, err := footprint.Trim()
+	if err != nil {
+		e.log.Warn("could not hand back start-up memory", "err", err)
+		return
+	}
+	e.log.Debug("handed back start-up memory", "binary_mappings_kib", released>>10)
 }
 
 // confirmToken has the keyring settle the bearer token in force (see

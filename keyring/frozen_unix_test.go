@@ -15,7 +15,7 @@ import (
 // write that timed out lands afterwards.
 func TestSecretServiceFrozen(t *testing.T) {
 	if os.Getenv("ROLECALL_KEYRING_CHILD") == "frozen" {
-		refusedChild(t, "rolecall-frozentest", ErrTimeout)
+		refusedChild(t, New, "rolecall-frozentest", ErrTimeout)
 		return
 	}
 	s := desktoptest.Start(t)

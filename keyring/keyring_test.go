@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/exec"
 	"strings"
@@ -152,7 +153,7 @@ func TestProbeSaysWhy(t *testing.T) {
 // user is a child process, so that it talks to the real Secret Service.
 func TestSecretServiceLocked(t *testing.T) {
 	if os.Getenv("ROLECALL_KEYRING_CHILD") == "locked" {
-		refusedChild(t, "rolecall-locktest", ErrLocked)
+		refusedChild(t, New, "rolecall-locktest", ErrLocked)
 		return
 	}
 	s := desktoptest.Start(t)
@@ -210,23 +211,19 @@ func keyringDialogue(t *testing.T, s *desktoptest.Session, test, child string, r
 	}
 }
 
-// refusedChild is the child of keyringDialogue: the keyring (service)
-// refuses with want while the parent makes it, and nothing is lost.
-func refusedChild(t *testing.T, service string, want error) {
-	k := New(service, nil)
+// refusedChild is the child of keyringDialogue: the keyring (service,
+// made by open, warmed as rolecall serve does: nothing for New) refuses
+// with want while the parent makes it, and nothing is lost.
+func refusedChild(t *testing.T, open func(string, *slog.Logger) *Keyring, service string, want error) {
+	k := open(service, nil)
 	k.timeout, k.retry = time.Second, 20*time.Millisecond
+	k.Warm()
 	defer k.Close()
-	stdin := bufio.NewScanner(os.Stdin)
-	step := func(say, want string) {
-		fmt.Println(say)
-		if !stdin.Scan() || stdin.Text() != want {
-			t.Fatalf("parent did not say %s", want)
-		}
-	}
+	talk := newDialogue(t)
 	if err := k.Set("kept", "v1"); err != nil {
 		t.Fatal(err)
 	}
-	step("STORED", "refused")
+	talk.step("STORED", "refused")
 	if _, err := k.Get("kept"); !errors.Is(err, want) {
 		t.Errorf("Get from a refusing keyring: %v, want %v", err, want)
 	}
@@ -236,7 +233,7 @@ func refusedChild(t *testing.T, service string, want error) {
 	if !k.Available() {
 		t.Error("fell back to memory")
 	}
-	step("REFUSED", "answering")
+	talk.step("REFUSED", "answering")
 	for deadline := time.Now().Add(10 * time.Second); k.Pending() > 0; time.Sleep(10 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("write still pending 10s after the keyring answers again: %v", k.Err())
@@ -249,5 +246,22 @@ func refusedChild(t *testing.T, service string, want error) {
 	}
 	if !k.Available() || k.Err() != nil {
 		t.Errorf("afterwards: available %v, err %v", k.Available(), k.Err())
+	}
+}
+
+// dialogue is the child's side of keyringDialogue.
+type dialogue struct {
+	t     *testing.T
+	stdin *bufio.Scanner
+}
+
+func newDialogue(t *testing.T) dialogue { return dialogue{t, bufio.NewScanner(os.Stdin)} }
+
+// step says say to the parent and waits until it answers want.
+func (d dialogue) step(say, want string) {
+	d.t.Helper()
+	fmt.Println(say)
+	if !d.stdin.Scan() || d.stdin.Text() != want {
+		d.t.Fatalf("parent did not say %s", want)
 	}
 }

@@ -79,20 +79,9 @@ func TestKeyringFallsBackToMemory(t *testing.T) {
 }
 
 func TestSecretService(t *testing.T) {
-	if os.Getenv("ROLECALL_KEYRING_CHILD") == "1" {
-		secretServiceChecks(t)
-		return
-	}
-	s := desktoptest.Start(t)
-	s.StartKeyring(t)
-	cmd := exec.Command(os.Args[0], "-test.run=^TestSecretService$", "-test.v")
-	cmd.Env = append(append(os.Environ(), s.Env...), "ROLECALL_KEYRING_CHILD=1")
-	out, err := cmd.CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "--- PASS: TestSecretService") {
-		t.Fatalf("against gnome-keyring: %v\n%s", err, out)
-	}
+	s := childTest(t, "1", secretServiceChecks, nil, nil)
 	// The secret is really in gnome-keyring: secret-tool finds it.
-	if st, err := exec.LookPath("secret-tool"); err == nil {
+	if st, err := exec.LookPath("secret-tool"); err == nil && s != nil {
 		c := exec.Command(st, "lookup", "service", "rolecall-sstest", "username", "kept")
 		c.Env = append(os.Environ(), s.Env...)
 		if got, err := c.Output(); err != nil || string(got) != "kept-value" {
@@ -150,23 +139,57 @@ func TestProbeSaysWhy(t *testing.T) {
 // (autostart before the user typed the password), then unlocked. rolecall
 // reports ErrLocked meanwhile, never falls back to memory, and loses
 // nothing: the write it was refused lands after the unlock. The keyring
-// user is a child process, so that it talks to the real Secret Service.
+// user is a child process, so that it talks to the real Secret Service;
+// it is New's keyring (go-keyring) and Open's (a kept session).
 func TestSecretServiceLocked(t *testing.T) {
-	if os.Getenv("ROLECALL_KEYRING_CHILD") == "locked" {
-		refusedChild(t, New, "rolecall-locktest", ErrLocked)
-		return
+	for _, c := range constructors {
+		t.Run(c.name, func(t *testing.T) {
+			s := childTest(t, "locked", func(t *testing.T) { refusedChild(t, c.open, "rolecall-locktest", ErrLocked) },
+				(*desktoptest.Session).LockKeyring, (*desktoptest.Session).UnlockKeyring)
+			if st, err := exec.LookPath("secret-tool"); err == nil && s != nil {
+				c := exec.Command(st, "lookup", "service", "rolecall-locktest", "username", "written-while-refused")
+				c.Env = append(os.Environ(), s.Env...)
+				if got, err := c.Output(); err != nil || string(got) != "v2" {
+					t.Errorf("secret-tool lookup of the retried write = %q, %v", got, err)
+				}
+			}
+		})
+	}
+}
+
+// childTest runs child when this process is the child (mode) of the test
+// t. Otherwise it starts gnome-keyring on a private bus and runs t in a
+// child process there, failing with the child's output unless it passed:
+// with refuse and allow, as keyringDialogue; with nil, at once. It
+// returns that session (nil in the child).
+func childTest(t *testing.T, mode string, child func(*testing.T), refuse, allow func(*desktoptest.Session, testing.TB)) *desktoptest.Session {
+	t.Helper()
+	if os.Getenv("ROLECALL_KEYRING_CHILD") == mode {
+		child(t)
+		return nil
 	}
 	s := desktoptest.Start(t)
 	s.StartKeyring(t)
-	keyringDialogue(t, s, "TestSecretServiceLocked", "locked", s.LockKeyring, s.UnlockKeyring)
-	if st, err := exec.LookPath("secret-tool"); err == nil {
-		c := exec.Command(st, "lookup", "service", "rolecall-locktest", "username", "written-while-refused")
-		c.Env = append(os.Environ(), s.Env...)
-		if got, err := c.Output(); err != nil || string(got) != "v2" {
-			t.Errorf("secret-tool lookup of the retried write = %q, %v", got, err)
-		}
+	if refuse != nil {
+		keyringDialogue(t, s, t.Name(), mode, func(tb testing.TB) { refuse(s, tb) }, func(tb testing.TB) { allow(s, tb) })
+		return s
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^"+t.Name()+"$", "-test.v")
+	cmd.Env = append(append(os.Environ(), s.Env...), "ROLECALL_KEYRING_CHILD="+mode)
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "--- PASS: "+t.Name()) {
+		t.Fatalf("against gnome-keyring: %v\n%s", err, out)
+	}
+	return s
 }
+
+// constructors are the keyrings the tests against gnome-keyring run with.
+var constructors = []struct {
+	name string
+	open func(string, *slog.Logger) *Keyring
+}{{"go-keyring", New}, {"session", Open}}
 
 // keyringDialogue runs test in a child process (mode child) inside s:
 // once the child has stored a secret, refuse makes the keyring refuse;

@@ -1,11 +1,7 @@
 package keyring
 
 import (
-	"context"
 	"errors"
-	"log/slog"
-	"os"
-	"os/exec"
 	"runtime"
 	"runtime/pprof"
 	"strings"
@@ -22,20 +18,6 @@ import (
 // TestSecretService, the checks run in a child process: the logic tests
 // replace go-keyring with its mock for the whole process, and an Open
 // keyring's reads that go-keyring makes would reach the mock.
-
-// inChild runs test in a child process living in s (mode tells the child
-// what to do) and fails with its output unless it passed.
-func inChild(t *testing.T, s *desktoptest.Session, test, mode string) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^"+test+"$", "-test.v")
-	cmd.Env = append(append(os.Environ(), s.Env...), "ROLECALL_KEYRING_CHILD="+mode)
-	out, err := cmd.CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "--- PASS: "+test) {
-		t.Fatalf("child against gnome-keyring: %v\n%s", err, out)
-	}
-}
 
 // kept is k's Secret Service backend.
 func kept(t testing.TB, k *Keyring) *secretService {
@@ -61,15 +43,7 @@ func (s *secretService) state() (session dbus.ObjectPath, fallbacks int) {
 // session (go-keyring's Get not called once), a missing entry is
 // ErrNotFound, and Close closes the session in gnome-keyring and leaves
 // no goroutine behind.
-func TestSessionReads(t *testing.T) {
-	if os.Getenv("ROLECALL_KEYRING_CHILD") == "session" {
-		sessionReadsChild(t)
-		return
-	}
-	s := desktoptest.Start(t)
-	s.StartKeyring(t)
-	inChild(t, s, "TestSessionReads", "session")
-}
+func TestSessionReads(t *testing.T) { childTest(t, "session", sessionReadsChild, nil, nil) }
 
 func sessionReadsChild(t *testing.T) {
 	const service = "rolecall-sessiontest"
@@ -143,14 +117,9 @@ func sessionReadsChild(t *testing.T) {
 // (made by go-keyring, the stale session dropped), and the one after is
 // made through a new session again: no switch thrown for good.
 func TestSessionRecovers(t *testing.T) {
-	if os.Getenv("ROLECALL_KEYRING_CHILD") == "session-restart" {
-		sessionRecoversChild(t)
-		return
-	}
-	s := desktoptest.Start(t)
-	s.StartKeyring(t)
-	// keyringDialogue's "refuse" is the restart here; nothing to allow.
-	keyringDialogue(t, s, "TestSessionRecovers", "session-restart", s.RestartKeyring, func(testing.TB) {})
+	// The dialogue's "refuse" is the restart here; nothing to allow.
+	childTest(t, "session-restart", sessionRecoversChild,
+		(*desktoptest.Session).RestartKeyring, func(*desktoptest.Session, testing.TB) {})
 }
 
 func sessionRecoversChild(t *testing.T) {
@@ -193,32 +162,14 @@ func sessionRecoversChild(t *testing.T) {
 	talk.step("REFUSED", "answering")
 }
 
-// TestSessionLocked: TestSecretServiceLocked with Open's keyring: a locked
-// login keyring is ErrLocked as with go-keyring, and the write it refused
-// lands after the unlock.
-func TestSessionLocked(t *testing.T) {
-	if os.Getenv("ROLECALL_KEYRING_CHILD") == "session-locked" {
-		refusedChild(t, Open, "rolecall-sessionlocktest", ErrLocked)
-		return
-	}
-	s := desktoptest.Start(t)
-	s.StartKeyring(t)
-	keyringDialogue(t, s, "TestSessionLocked", "session-locked", s.LockKeyring, s.UnlockKeyring)
-}
-
 // TestSessionLockedBackend: the kept session's reads of a locked login
 // keyring, without the Keyring's known-state answers in between: an entry
 // that is there and one that is not are both "locked" (go-keyring unlocks
 // before it searches), never "not found"; after the unlock they are read
 // through a session again.
 func TestSessionLockedBackend(t *testing.T) {
-	if os.Getenv("ROLECALL_KEYRING_CHILD") == "session-locked-backend" {
-		sessionLockedChild(t)
-		return
-	}
-	s := desktoptest.Start(t)
-	s.StartKeyring(t)
-	keyringDialogue(t, s, "TestSessionLockedBackend", "session-locked-backend", s.LockKeyring, s.UnlockKeyring)
+	childTest(t, "session-locked-backend", sessionLockedChild,
+		(*desktoptest.Session).LockKeyring, (*desktoptest.Session).UnlockKeyring)
 }
 
 func sessionLockedChild(t *testing.T) {
@@ -248,19 +199,6 @@ func sessionLockedChild(t *testing.T) {
 	}
 }
 
-// TestSessionFrozen: TestSecretServiceFrozen with Open's keyring: a
-// gnome-keyring that stops answering is ErrTimeout, and the keyring
-// answers again when it does.
-func TestSessionFrozen(t *testing.T) {
-	if os.Getenv("ROLECALL_KEYRING_CHILD") == "session-frozen" {
-		refusedChild(t, Open, "rolecall-sessionfrozentest", ErrTimeout)
-		return
-	}
-	s := desktoptest.Start(t)
-	s.StartKeyring(t)
-	keyringDialogue(t, s, "TestSessionFrozen", "session-frozen", s.FreezeKeyring, s.ThawKeyring)
-}
-
 // BenchmarkGet: a read of a stored SSO token (1500 bytes) from a private
 // gnome-keyring through New (go-keyring's Get) and Open (the kept
 // session), the Keyring's timeout and one-at-a-time turn included.
@@ -287,10 +225,7 @@ func BenchmarkGet(b *testing.B) {
 	if v != token || err != nil || fallbacks != 0 {
 		b.Fatalf("gnome-keyring does not hold go-keyring's write (%v): go-keyring is mocked; run the benchmark alone: -run '^$'", err)
 	}
-	for _, c := range []struct {
-		name string
-		open func(string, *slog.Logger) *Keyring
-	}{{"go-keyring", New}, {"session", Open}} {
+	for _, c := range constructors {
 		b.Run(c.name, func(b *testing.B) {
 			k := c.open(service, nil)
 			defer k.Close()

@@ -183,14 +183,16 @@ func (e *Engine) openFiles() error {
 }
 
 // openIdentityCenter opens the keyring (read once the listener serves,
-// see readKeyring: no D-Bus round trip before it) and the Identity Center
-// client, and builds the manager over them.
+// see readKeyring: no D-Bus round trip before it; its connection is
+// opened meanwhile in the background, see keyring.Warm) and the Identity
+// Center client, and builds the manager over them.
 func (e *Engine) openIdentityCenter() error {
 	cfg := e.cfg
 	e.keyring = cfg.Keyring
 	if e.keyring == nil {
-		e.keyring = keyring.New("rolecall", e.log)
+		e.keyring = keyring.Open("rolecall", e.log)
 	}
+	e.keyring.Warm()
 	e.secrets.keyring = e.keyring
 	st := cfg.Settings
 	e.ic = sso.NewClient(sso.Options{Keyring: e.keyring, WriteCLICache: st.CLICacheWrite, LoginFlow: st.LoginFlow,

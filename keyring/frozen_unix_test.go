@@ -3,7 +3,6 @@
 package keyring
 
 import (
-	"os"
 	"testing"
 
 	"github.com/rolecall/rolecall/internal/desktoptest"
@@ -12,13 +11,12 @@ import (
 // TestSecretServiceFrozen: gnome-keyring-daemon stops answering (SIGSTOP,
 // like a keyring waiting behind a password prompt), then answers again.
 // Calls time out with ErrTimeout, nothing falls back to memory, and the
-// write that timed out lands afterwards.
+// write that timed out lands afterwards; with New's keyring and Open's.
 func TestSecretServiceFrozen(t *testing.T) {
-	if os.Getenv("ROLECALL_KEYRING_CHILD") == "frozen" {
-		refusedChild(t, "rolecall-frozentest", ErrTimeout)
-		return
+	for _, c := range constructors {
+		t.Run(c.name, func(t *testing.T) {
+			childTest(t, "frozen", func(t *testing.T) { refusedChild(t, c.open, "rolecall-frozentest", ErrTimeout) },
+				(*desktoptest.Session).FreezeKeyring, (*desktoptest.Session).ThawKeyring)
+		})
 	}
-	s := desktoptest.Start(t)
-	s.StartKeyring(t)
-	keyringDialogue(t, s, "TestSecretServiceFrozen", "frozen", s.FreezeKeyring, s.ThawKeyring)
 }

@@ -298,11 +298,21 @@ func (k *Keyring) ask(f func() (string, error)) (string, error) {
 	return k.call(f)
 }
 
-// call runs f with the timeout, one call at a time. go-keyring takes no
+// call runs f with the timeout, one call at a time (see bounded), and
+// records what it says of the OS keyring's state.
+func (k *Keyring) call(f func() (string, error)) (string, error) {
+	v, err := k.bounded(f)
+	k.mu.Lock()
+	k.noteCallLocked(err)
+	k.mu.Unlock()
+	return v, err
+}
+
+// bounded runs f with the timeout, one call at a time. go-keyring takes no
 // context, so a call that hangs is abandoned: its goroutine keeps the
 // keyring busy until the OS keyring answers, and later calls wait for it
 // (within their own timeout) rather than pile up.
-func (k *Keyring) call(f func() (string, error)) (string, error) {
+func (k *Keyring) bounded(f func() (string, error)) (string, error) {
 	timer := time.NewTimer(k.timeout)
 	defer timer.Stop()
 	type result struct {
@@ -328,8 +338,5 @@ func (k *Keyring) call(f func() (string, error)) (string, error) {
 	case <-timer.C:
 		err = fmt.Errorf("%w within %v: an earlier call is still waiting for it", ErrTimeout, k.timeout)
 	}
-	k.mu.Lock()
-	k.noteCallLocked(err)
-	k.mu.Unlock()
 	return r.v, err
 }

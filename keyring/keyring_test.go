@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/exec"
 	"strings"
@@ -78,20 +79,9 @@ func TestKeyringFallsBackToMemory(t *testing.T) {
 }
 
 func TestSecretService(t *testing.T) {
-	if os.Getenv("ROLECALL_KEYRING_CHILD") == "1" {
-		secretServiceChecks(t)
-		return
-	}
-	s := desktoptest.Start(t)
-	s.StartKeyring(t)
-	cmd := exec.Command(os.Args[0], "-test.run=^TestSecretService$", "-test.v")
-	cmd.Env = append(append(os.Environ(), s.Env...), "ROLECALL_KEYRING_CHILD=1")
-	out, err := cmd.CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "--- PASS: TestSecretService") {
-		t.Fatalf("against gnome-keyring: %v\n%s", err, out)
-	}
+	s := childTest(t, "1", secretServiceChecks, nil, nil)
 	// The secret is really in gnome-keyring: secret-tool finds it.
-	if st, err := exec.LookPath("secret-tool"); err == nil {
+	if st, err := exec.LookPath("secret-tool"); err == nil && s != nil {
 		c := exec.Command(st, "lookup", "service", "rolecall-sstest", "username", "kept")
 		c.Env = append(os.Environ(), s.Env...)
 		if got, err := c.Output(); err != nil || string(got) != "kept-value" {
@@ -149,23 +139,57 @@ func TestProbeSaysWhy(t *testing.T) {
 // (autostart before the user typed the password), then unlocked. rolecall
 // reports ErrLocked meanwhile, never falls back to memory, and loses
 // nothing: the write it was refused lands after the unlock. The keyring
-// user is a child process, so that it talks to the real Secret Service.
+// user is a child process, so that it talks to the real Secret Service;
+// it is New's keyring (go-keyring) and Open's (a kept session).
 func TestSecretServiceLocked(t *testing.T) {
-	if os.Getenv("ROLECALL_KEYRING_CHILD") == "locked" {
-		refusedChild(t, "rolecall-locktest", ErrLocked)
-		return
+	for _, c := range constructors {
+		t.Run(c.name, func(t *testing.T) {
+			s := childTest(t, "locked", func(t *testing.T) { refusedChild(t, c.open, "rolecall-locktest", ErrLocked) },
+				(*desktoptest.Session).LockKeyring, (*desktoptest.Session).UnlockKeyring)
+			if st, err := exec.LookPath("secret-tool"); err == nil && s != nil {
+				c := exec.Command(st, "lookup", "service", "rolecall-locktest", "username", "written-while-refused")
+				c.Env = append(os.Environ(), s.Env...)
+				if got, err := c.Output(); err != nil || string(got) != "v2" {
+					t.Errorf("secret-tool lookup of the retried write = %q, %v", got, err)
+				}
+			}
+		})
+	}
+}
+
+// childTest runs child when this process is the child (mode) of the test
+// t. Otherwise it starts gnome-keyring on a private bus and runs t in a
+// child process there, failing with the child's output unless it passed:
+// with refuse and allow, as keyringDialogue; with nil, at once. It
+// returns that session (nil in the child).
+func childTest(t *testing.T, mode string, child func(*testing.T), refuse, allow func(*desktoptest.Session, testing.TB)) *desktoptest.Session {
+	t.Helper()
+	if os.Getenv("ROLECALL_KEYRING_CHILD") == mode {
+		child(t)
+		return nil
 	}
 	s := desktoptest.Start(t)
 	s.StartKeyring(t)
-	keyringDialogue(t, s, "TestSecretServiceLocked", "locked", s.LockKeyring, s.UnlockKeyring)
-	if st, err := exec.LookPath("secret-tool"); err == nil {
-		c := exec.Command(st, "lookup", "service", "rolecall-locktest", "username", "written-while-refused")
-		c.Env = append(os.Environ(), s.Env...)
-		if got, err := c.Output(); err != nil || string(got) != "v2" {
-			t.Errorf("secret-tool lookup of the retried write = %q, %v", got, err)
-		}
+	if refuse != nil {
+		keyringDialogue(t, s, t.Name(), mode, func(tb testing.TB) { refuse(s, tb) }, func(tb testing.TB) { allow(s, tb) })
+		return s
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^"+t.Name()+"$", "-test.v")
+	cmd.Env = append(append(os.Environ(), s.Env...), "ROLECALL_KEYRING_CHILD="+mode)
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "--- PASS: "+t.Name()) {
+		t.Fatalf("against gnome-keyring: %v\n%s", err, out)
+	}
+	return s
 }
+
+// constructors are the keyrings the tests against gnome-keyring run with.
+var constructors = []struct {
+	name string
+	open func(string, *slog.Logger) *Keyring
+}{{"go-keyring", New}, {"session", Open}}
 
 // keyringDialogue runs test in a child process (mode child) inside s:
 // once the child has stored a secret, refuse makes the keyring refuse;
@@ -210,23 +234,19 @@ func keyringDialogue(t *testing.T, s *desktoptest.Session, test, child string, r
 	}
 }
 
-// refusedChild is the child of keyringDialogue: the keyring (service)
-// refuses with want while the parent makes it, and nothing is lost.
-func refusedChild(t *testing.T, service string, want error) {
-	k := New(service, nil)
+// refusedChild is the child of keyringDialogue: the keyring (service,
+// made by open, warmed as rolecall serve does: nothing for New) refuses
+// with want while the parent makes it, and nothing is lost.
+func refusedChild(t *testing.T, open func(string, *slog.Logger) *Keyring, service string, want error) {
+	k := open(service, nil)
 	k.timeout, k.retry = time.Second, 20*time.Millisecond
+	k.Warm()
 	defer k.Close()
-	stdin := bufio.NewScanner(os.Stdin)
-	step := func(say, want string) {
-		fmt.Println(say)
-		if !stdin.Scan() || stdin.Text() != want {
-			t.Fatalf("parent did not say %s", want)
-		}
-	}
+	talk := newDialogue(t)
 	if err := k.Set("kept", "v1"); err != nil {
 		t.Fatal(err)
 	}
-	step("STORED", "refused")
+	talk.step("STORED", "refused")
 	if _, err := k.Get("kept"); !errors.Is(err, want) {
 		t.Errorf("Get from a refusing keyring: %v, want %v", err, want)
 	}
@@ -236,7 +256,7 @@ func refusedChild(t *testing.T, service string, want error) {
 	if !k.Available() {
 		t.Error("fell back to memory")
 	}
-	step("REFUSED", "answering")
+	talk.step("REFUSED", "answering")
 	for deadline := time.Now().Add(10 * time.Second); k.Pending() > 0; time.Sleep(10 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("write still pending 10s after the keyring answers again: %v", k.Err())
@@ -249,5 +269,22 @@ func refusedChild(t *testing.T, service string, want error) {
 	}
 	if !k.Available() || k.Err() != nil {
 		t.Errorf("afterwards: available %v, err %v", k.Available(), k.Err())
+	}
+}
+
+// dialogue is the child's side of keyringDialogue.
+type dialogue struct {
+	t     *testing.T
+	stdin *bufio.Scanner
+}
+
+func newDialogue(t *testing.T) dialogue { return dialogue{t, bufio.NewScanner(os.Stdin)} }
+
+// step says say to the parent and waits until it answers want.
+func (d dialogue) step(say, want string) {
+	d.t.Helper()
+	fmt.Println(say)
+	if !d.stdin.Scan() || d.stdin.Text() != want {
+		d.t.Fatalf("parent did not say %s", want)
 	}
 }

@@ -31,7 +31,8 @@ func (k *Keyring) Pending() int {
 // Close stops retrying pending writes after one last attempt at each in
 // the OS keyring, whatever state it was last seen in (it stops at the
 // first that fails, so it waits at most about one timeout); what is still
-// pending then is lost, and was reported when it failed.
+// pending then is lost, and was reported when it failed. Then it closes
+// what the backend keeps open (Open's Secret Service session).
 func (k *Keyring) Close() {
 	k.mu.Lock()
 	select {
@@ -59,6 +60,7 @@ func (k *Keyring) Close() {
 	if n := k.Pending(); n > 0 {
 		k.log.Warn("keyring writes not saved: the keyring did not answer (or was not there) before rolecall stopped", "count", n)
 	}
+	k.closeBackend()
 }
 
 // startRetryLocked starts the loop that writes pending entries, unless it

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -98,7 +99,8 @@ type Session struct {
 	Addr string
 	Dir  string
 
-	keyring *os.Process // gnome-keyring-daemon, once started
+	keyring     *os.Process // gnome-keyring-daemon, once started
+	stopKeyring func()      // kills it and waits for it
 }
 
 // Start starts a bare session bus; it skips (or fails) when dbus-daemon is
@@ -162,9 +164,33 @@ func (s *Session) StartKeyring(t testing.TB) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	s.stopKeyring = sync.OnceFunc(func() { cmd.Process.Kill(); cmd.Wait() })
+	t.Cleanup(s.stopKeyring)
 	s.keyring = cmd.Process
 	s.WaitName(t, "org.freedesktop.secrets", 10*time.Second)
+}
+
+// RestartKeyring kills gnome-keyring-daemon (as a crash or a desktop
+// restarting it would) and starts a new one on the same bus with the same
+// login keyring, unlocked: a client's sessions on the old one are gone.
+func (s *Session) RestartKeyring(t testing.TB) {
+	t.Helper()
+	if s.stopKeyring == nil {
+		t.Fatal("no keyring started: call StartKeyring first")
+	}
+	s.stopKeyring()
+	conn := s.connect(t)
+	defer conn.Close()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		var has bool
+		if err := conn.BusObject().Call("org.freedesktop.DBus.NameHasOwner", 0, "org.freedesktop.secrets").Store(&has); err == nil && !has {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("org.freedesktop.secrets still owned 10 s after gnome-keyring-daemon was killed")
+		}
+	}
+	s.StartKeyring(t)
 }
 
 // WaitName waits until name is owned on the session bus.

@@ -23,9 +23,9 @@ import (
 	"time"
 
 	"github.com/rolecall/rolecall/creds"
+	"github.com/rolecall/rolecall/footprint"
 	"github.com/rolecall/rolecall/grants"
 	"github.com/rolecall/rolecall/handoff"
-	"github.com/rolecall/rolecall/internal/footprint"
 	"github.com/rolecall/rolecall/keyring"
 	"github.com/rolecall/rolecall/private"
 	"github.com/rolecall/rolecall/remote"
@@ -374,13 +374,13 @@ func (e *Engine) readKeyring(ctx context.Context) {
 	}
 }
 
-// trimAfter is how long after the start the memory start-up used is
-// handed back: by then the restored slots are fetched, the tray's menu is
+// trimAfter is how long after the start the binary's pages that start-up
+// mapped are handed back: by then the restored slots are fetched, the tray's menu is
 // built and the first clients have called.
 const trimAfter = time.Minute
 
-// trimAfterStart hands back, once, what start-up left mapped and
-// allocated (package footprint): idle memory is then what serving uses.
+// trimAfterStart hands back, once, the binary's pages that start-up left
+// mapped (package footprint): idle memory is then what serving uses.
 func (e *Engine) trimAfterStart() {
 	defer e.wg.Done()
 	t := time.NewTimer(trimAfter)
@@ -392,10 +392,10 @@ func (e *Engine) trimAfterStart() {
 	}
 	released, err := footprint.Trim()
 	if err != nil {
-		e.log.Warn("could not hand back start-up memory", "err", err)
+		e.log.Warn("could not hand back the pages start-up mapped", "err", err)
 		return
 	}
-	e.log.Debug("handed back start-up memory", "binary_mappings_kib", released>>10)
+	e.log.Debug("handed back the pages start-up mapped", "binary_mappings_kib", released>>10)
 }
 
 // confirmToken has the keyring settle the bearer token in force (see

@@ -115,6 +115,7 @@ func measureAll(r *rig, o options, peers []peer) error {
 		targets = append(targets, target{name: "rolecall before", start: func() (*proc, error) { return u.startBin(o.before) }})
 	}
 	for _, pe := range peers {
+		pe.body = body
 		targets = append(targets, target{name: pe.name, start: pe.start, peer: true})
 	}
 	if o.onlyStartup {

@@ -284,14 +284,15 @@ func waitOK(url, auth string, within time.Duration) error {
 }
 
 // peersEnv names the variable that lists other credential servers to
-// measure beside rolecall: one NAME=COMMAND a line. COMMAND runs under /bin/sh with PORT set to a free port
-// and prints, on the first line of its standard output, the URL to load
+// measure beside rolecall: one NAME=COMMAND a line. COMMAND runs under
+// /bin/sh with PORT set to a free port and BODY to the file of the bytes
+// rolecall answers (what the bare handler serves), and prints, on the first line of its standard output, the URL to load
 // and, after a space, the Authorization header value (if any). The tool
 // never downloads anything: the commands name binaries already installed.
 const peersEnv = "ROLECALL_BENCH_PEERS"
 
-// peer is one entry of peersEnv.
-type peer struct{ name, command string }
+// peer is one entry of peersEnv; body is the file BODY names.
+type peer struct{ name, command, body string }
 
 func parsePeers(v string) ([]peer, error) {
 	var out []peer
@@ -304,7 +305,7 @@ func parsePeers(v string) ([]peer, error) {
 		if !ok || strings.TrimSpace(name) == "" || strings.TrimSpace(command) == "" {
 			return nil, fmt.Errorf("%s: %q is not NAME=COMMAND", peersEnv, e)
 		}
-		out = append(out, peer{strings.TrimSpace(name), strings.TrimSpace(command)})
+		out = append(out, peer{name: strings.TrimSpace(name), command: strings.TrimSpace(command)})
 	}
 	return out, nil
 }
@@ -313,7 +314,7 @@ func parsePeers(v string) ([]peer, error) {
 // printed.
 func (pe peer) start() (*proc, error) {
 	cmd := exec.Command("/bin/sh", "-c", pe.command)
-	cmd.Env = append(os.Environ(), "PORT="+freePort())
+	cmd.Env = append(os.Environ(), "PORT="+freePort(), "BODY="+pe.body)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	out, err := cmd.StdoutPipe()
 	if err != nil {

@@ -242,10 +242,15 @@ func idleMemory(targets []target, wait time.Duration) {
 		procs[i] = p
 	}
 	time.Sleep(wait)
-	fmt.Printf("\nidle RSS %s after the start (load average %s):\n", wait, loadavg())
+	fmt.Printf("\nidle RSS %s after the start (load average %s), then after one more request:\n", wait, loadavg())
 	for i, t := range targets {
 		_, rss, file, _ := groupStat(procs[i].cmd.Process.Pid)
-		fmt.Printf("  %-22s %s (file-backed %s, anonymous %s)\n", t.name, mib(float64(rss)), mib(float64(file)), mib(float64(rss-file)))
+		line := fmt.Sprintf("  %-22s %s (file-backed %s, anonymous %s)", t.name, mib(float64(rss)), mib(float64(file)), mib(float64(rss-file)))
+		if err := waitOK(procs[i].url, procs[i].auth, 5*time.Second); err != nil {
+			log.Fatalf("loadtest: %s after %s idle: %v", t.name, wait, err)
+		}
+		_, rss, file, _ = groupStat(procs[i].cmd.Process.Pid)
+		fmt.Printf("%s; %s (%s, %s)\n", line, mib(float64(rss)), mib(float64(file)), mib(float64(rss-file)))
 	}
 }
 

@@ -74,7 +74,9 @@ type Server struct {
 	// StallPolls makes the next n device-code token polls hang until the
 	// client gives up, as on a half-open connection.
 	StallPolls int
-	// Mint makes role credentials; the default invents fake ones.
+	// Mint makes role credentials; the default invents fake ones. Set it
+	// under Lock when clients the race detector cannot see (other
+	// processes) may already be calling.
 	Mint func(accountID, role string) (RoleCredentials, error)
 	// Now is the fake's clock (default time.Now).
 	Now func() time.Time
@@ -584,7 +586,9 @@ func (s *Server) roleCredentials(w http.ResponseWriter, r *http.Request) {
 		portalError(w, 403, "ForbiddenException", "No access")
 		return
 	}
+	s.mu.Lock()
 	mint := s.Mint
+	s.mu.Unlock()
 	if mint == nil {
 		mint = s.fakeCredentials
 	}

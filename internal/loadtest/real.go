@@ -124,6 +124,7 @@ urllib.request.urlopen(u).read()
 		"AWS_CONFIG_FILE="+cfg, "HOME="+s.Dir, "AWS_ENDPOINT_URL_SSO_OIDC="+fake.URL, "AWS_ENDPOINT_URL_SSO="+fake.URL)
 	// Role credentials with a session token as long as real ones
 	// (~700 bytes), obviously fake.
+	fake.Lock()
 	fake.Mint = func(account, role string) (fakeidc.RoleCredentials, error) {
 		return fakeidc.RoleCredentials{
 			AccessKeyID:     "ASIAIOSFODNN7EXAMPLE",
@@ -132,6 +133,7 @@ urllib.request.urlopen(u).read()
 			Expiration:      time.Now().Add(12 * time.Hour).Truncate(time.Second),
 		}, nil
 	}
+	fake.Unlock()
 	if err := u.signIn(); err != nil {
 		return nil, err
 	}

@@ -31,8 +31,9 @@ func (k *Keyring) Pending() int {
 // Close stops retrying pending writes after one last attempt at each in
 // the OS keyring, whatever state it was last seen in (it stops at the
 // first that fails, so it waits at most about one timeout); what is still
-// pending then is lost, and was reported when it failed. Then it closes
-// what the backend keeps open (Open's Secret Service session).
+// pending then is lost, and was reported when it failed. Then, unless the
+// keyring is not answering, it closes what the backend keeps open (Open's
+// Secret Service session).
 func (k *Keyring) Close() {
 	k.mu.Lock()
 	select {
@@ -45,6 +46,7 @@ func (k *Keyring) Close() {
 	k.mu.Unlock()
 	k.loops.Wait() // the loops end at their next turn: no call is left behind
 	k.mu.Lock()
+	silent := errors.Is(k.lastErr, ErrTimeout)
 	k.lastErr = nil // the last attempt asks the OS keyring itself
 	k.absent.Store(false)
 	todo := make([]pendingWrite, 0, len(k.pending))
@@ -60,7 +62,14 @@ func (k *Keyring) Close() {
 	if n := k.Pending(); n > 0 {
 		k.log.Warn("keyring writes not saved: the keyring did not answer (or was not there) before rolecall stopped", "count", n)
 	}
-	k.closeBackend()
+	k.mu.Lock()
+	silent = silent || errors.Is(k.lastErr, ErrTimeout)
+	k.mu.Unlock()
+	if !silent {
+		// A keyring that does not answer would hold Close another
+		// timeout; the session ends with the connection anyway.
+		k.closeBackend()
+	}
 }
 
 // startRetryLocked starts the loop that writes pending entries, unless it

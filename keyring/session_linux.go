@@ -38,10 +38,14 @@ type secretService struct {
 	fallbacks int               // reads made by go-keyring's Get (tests look)
 }
 
-const collectionLocked = "org.freedesktop.Secret.Collection.Locked"
+const (
+	collectionLocked = "org.freedesktop.Secret.Collection.Locked"
+	errIsLocked      = "org.freedesktop.Secret.Error.IsLocked"
+)
 
-// errUnsure: the kept session cannot tell; go-keyring's Get can.
-var errUnsure = errors.New("the collection is locked")
+// errUnsure: the kept session cannot tell (a locked collection or item);
+// go-keyring's Get can. The session is kept.
+var errUnsure = errors.New("the collection or item is locked")
 
 func (s *secretService) Set(service, user, password string) error {
 	return gokeyring.Set(service, user, password)
@@ -99,7 +103,7 @@ func (s *secretService) readLocked(service, user string) (string, error) {
 		// locked one may hide nothing, or its prompt may fail.
 		locked, err := coll.GetProperty(collectionLocked)
 		if err != nil {
-			return "", err
+			return "", errUnsure // go-keyring's Get tells; the session may be fine
 		}
 		if l, ok := locked.Value().(bool); !ok || l {
 			return "", errUnsure
@@ -108,8 +112,12 @@ func (s *secretService) readLocked(service, user string) (string, error) {
 	}
 	secret, err := s.svc.GetSecret(items[0], s.session.Path())
 	if err != nil {
-		// A locked item (org.freedesktop.Secret.Error.IsLocked) lands
-		// here too: go-keyring's Get unlocks it or says why not.
+		// A locked item: the session is fine; go-keyring's Get unlocks
+		// it or says why not.
+		var de dbus.Error
+		if errors.As(err, &de) && de.Name == errIsLocked {
+			return "", errUnsure
+		}
 		return "", err
 	}
 	return string(secret.Value), nil

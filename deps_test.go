@@ -9,12 +9,12 @@ import (
 
 // TestImportArrows guards the package arrows of SPEC §1: main → everything;
 // engine → creds, server, server/control, sso, keyring, settings, private,
-// grants, handoff, remote, footprint (never tray, fyne, a browser or a notification package);
+// grants, handoff, remote (never tray, fyne, a browser or a notification package);
 // remote (rolecall ssh) → creds; tray → creds, assets (tray/picker and handoff:
 // leaves); server → creds, private; server/control →
 // creds (the listener and the control channel never import each other);
 // sso → creds, keyring, private; creds → nothing (and standard library
-// only). keyring, settings, private, footprint and assets are leaves.
+// only). keyring, settings, private and assets are leaves.
 func TestImportArrows(t *testing.T) {
 	if _, err := exec.LookPath("go"); err != nil {
 		// The arrows are the same on every system: where the Go toolchain
@@ -24,7 +24,7 @@ func TestImportArrows(t *testing.T) {
 	const mod = "github.com/rolecall/rolecall"
 	allowed := map[string][]string{
 		"creds":          {},
-		"engine":         {"creds", "server", "server/control", "sso", "keyring", "settings", "private", "grants", "handoff", "remote", "footprint"},
+		"engine":         {"creds", "server", "server/control", "sso", "keyring", "settings", "private", "grants", "handoff", "remote"},
 		"grants":         {"creds", "private"},
 		"containers":     {},
 		"server":         {"creds", "private"},
@@ -38,7 +38,6 @@ func TestImportArrows(t *testing.T) {
 		"settings":       {},
 		"private":        {},
 		"remote":         {"creds"},
-		"footprint":      {},
 	}
 	// The engine runs without a UI: no systray, browser, notification or
 	// clipboard package.

@@ -23,7 +23,6 @@ import (
 	"time"
 
 	"github.com/rolecall/rolecall/creds"
-	"github.com/rolecall/rolecall/footprint"
 	"github.com/rolecall/rolecall/grants"
 	"github.com/rolecall/rolecall/handoff"
 	"github.com/rolecall/rolecall/keyring"
@@ -113,7 +112,7 @@ type Engine struct {
 	ctx       context.Context
 	cancel    context.CancelFunc
 	bg        sync.WaitGroup // readKeyring; waited for before the rest stops
-	wg        sync.WaitGroup // the followers, the logins started and the start-up trim
+	wg        sync.WaitGroup // the followers and the logins started
 	lifeMu    sync.Mutex     // guards closing, so no goroutine is added once Close waits
 	closing   bool
 	logins    chan struct{} // a session signed in: discover its roles
@@ -146,8 +145,6 @@ func Start(ctx context.Context, cfg Config) (_ *Engine, err error) {
 		}
 	}
 	e.follow()
-	e.wg.Add(1)
-	go e.trimAfterStart()
 	e.log.Info("rolecall serving", "version", cfg.Version, "url", e.listener.URL(), "token_file", e.secrets.tokenFile,
 		"control", cfg.Socket, "imds", cfg.Settings.IMDS, "audit", cfg.Settings.AuditLog, "tray", cfg.Interactive)
 	return e, nil
@@ -372,30 +369,6 @@ func (e *Engine) readKeyring(ctx context.Context) {
 	if _, err := e.loadCertificate(); err != nil && ctx.Err() == nil {
 		e.log.Warn(err.Error(), "what_to_do", "rolecall tls delete (or rolecall tls save --cert FILE --key FILE)")
 	}
-}
-
-// trimAfter is how long after the start the binary's pages that start-up
-// mapped are handed back: by then the restored slots are fetched, the tray's menu is
-// built and the first clients have called.
-const trimAfter = time.Minute
-
-// trimAfterStart hands back, once, the binary's pages that start-up left
-// mapped (package footprint): idle memory is then what serving uses.
-func (e *Engine) trimAfterStart() {
-	defer e.wg.Done()
-	t := time.NewTimer(trimAfter)
-	defer t.Stop()
-	select {
-	case <-e.ctx.Done():
-		return
-	case <-t.C:
-	}
-	released, err := footprint.Trim()
-	if err != nil {
-		e.log.Warn("could not hand back the pages start-up mapped", "err", err)
-		return
-	}
-	e.log.Debug("handed back the pages start-up mapped", "binary_mappings_kib", released>>10)
 }
 
 // confirmToken has the keyring settle the bearer token in force (see

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -164,6 +165,13 @@ type held struct {
 // "stop".
 func (r *sshRig) hold(t *testing.T, i int, flags ...string) *held {
 	t.Helper()
+	return r.holdUnder(t, nil, i, flags...)
+}
+
+// holdUnder is hold with rolecall started through the command wrap (nil:
+// directly), as `nohup rolecall ssh …`.
+func (r *sshRig) holdUnder(t *testing.T, wrap []string, i int, flags ...string) *held {
+	t.Helper()
 	u := r.srv.Users[i]
 	loop := `touch ready; while [ ! -e stop ]; do if [ -e next ]; then rm next; ` + strings.Join(r.remoteAWS(), " ") +
 		` 2>&1; echo called; fi; sleep 0.1; done`
@@ -172,7 +180,8 @@ func (r *sshRig) hold(t *testing.T, i int, flags ...string) *held {
 	for _, f := range []string{"ready", "next", "stop"} { // a session killed before left them
 		os.Remove(filepath.Join(h.home, f))
 	}
-	h.cmd = exec.Command(r.p.bin, args...)
+	argv := append(append(slices.Clone(wrap), r.p.bin), args...)
+	h.cmd = exec.Command(argv[0], argv[1:]...)
 	h.cmd.Env, h.cmd.Stdout, h.cmd.Stderr = r.p.env, h.out, h.errOut
 	if err := h.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -301,7 +310,9 @@ func TestSSHVerb(t *testing.T) {
 	})
 
 	t.Run("killed rolecall ssh leaves no grant", func(t *testing.T) {
-		h := r.hold(t, 0, "--profile", "dev")
+		// Under nohup, as a user may start it: SIGHUP is ignored there,
+		// and by ssh too, which inherits that.
+		h := r.holdUnder(t, []string{"nohup"}, 0, "--profile", "dev")
 		if r.grant(t, 0) != "active" {
 			t.Fatal("no active grant while connected")
 		}

@@ -18,8 +18,11 @@ const supported = true
 
 // diesWithUs makes ssh end when rolecall does, however it ends (kill -9
 // included): the grant is gone by then, and the forward should go too.
+// SIGKILL, because ssh keeps any other signal its parent ignored (under
+// nohup, SIGHUP) and then outlives rolecall; the remote sshd ends the
+// session and the forward when the connection drops.
 func diesWithUs(cmd *exec.Cmd) {
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGHUP}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 }
 
 func isTerminal(f *os.File) bool {

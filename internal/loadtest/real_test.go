@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/rolecall/rolecall/internal/desktoptest"
 )
@@ -35,7 +36,7 @@ func TestUserState(t *testing.T) {
 	defer p.stop()
 	req, _ := http.NewRequest("GET", p.url, nil)
 	req.Header.Set("Authorization", u.token)
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := (&http.Client{Timeout: 10 * time.Second}).Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -80,14 +80,14 @@ sso_role_name = Audit
 // newUserState builds the user state on t (whose cleanups stop the bus,
 // the keyring and the fake) with one run of bin that signs in to both
 // sessions and loads the default slot.
-func newUserState(r testing.TB, bin string) (*userState, error) {
-	s := desktoptest.Start(r)
-	s.StartKeyring(r)
+func newUserState(t testing.TB, bin string) (*userState, error) {
+	s := desktoptest.Start(t)
+	s.StartKeyring(t)
 	fake := fakeidc.New(
 		fakeidc.Account{ID: "111111111111", Name: "dev", Roles: []string{"Admin", "ReadOnly"}},
 		fakeidc.Account{ID: "222222222222", Name: "prod", Roles: []string{"Admin", "ReadOnly", "Audit"}},
 	)
-	r.Cleanup(fake.Close)
+	t.Cleanup(fake.Close)
 	u := &userState{bin: bin, dir: s.Dir, port: freePort(), tokenFile: filepath.Join(s.Dir, "state", "rolecall", "token")}
 	cfg := filepath.Join(s.Dir, "aws-config")
 	if err := os.WriteFile(cfg, []byte(stateConfig), 0o600); err != nil {
@@ -288,9 +288,10 @@ func waitOK(url, auth string, within time.Duration) error {
 // peersEnv names the variable that lists other credential servers to
 // measure beside rolecall: one NAME=COMMAND a line. COMMAND runs under
 // /bin/sh with PORT set to a free port and BODY to the file of the bytes
-// rolecall answers (what the bare handler serves), and prints, on the first line of its standard output, the URL to load
-// and, after a space, the Authorization header value (if any). The tool
-// never downloads anything: the commands name binaries already installed.
+// rolecall answers (what the bare handler serves), and prints, on the
+// first line of its standard output, the URL to load and, after a space,
+// the Authorization header value (if any). The tool never downloads
+// anything: the commands name binaries already installed.
 const peersEnv = "ROLECALL_BENCH_PEERS"
 
 // peer is one entry of peersEnv; body is the file BODY names.

@@ -6,8 +6,6 @@ import (
 	"runtime"
 	"strings"
 
-	"github.com/atotto/clipboard"
-
 	"github.com/rolecall/rolecall/creds"
 	"github.com/rolecall/rolecall/server/control"
 	"github.com/rolecall/rolecall/tray"
@@ -67,10 +65,15 @@ func ideSettings(e control.Env) string {
 	return b.String()
 }
 
+// errNoClipboardTool: none of the programs that write the clipboard is
+// installed (Linux and the BSDs; clipboardAdvice names the one for this
+// desktop).
+var errNoClipboardTool = errors.New("no clipboard program (wl-copy, xclip or xsel) is installed")
+
 // clipboardAdvice says what to install for this desktop when copying
-// failed (the clipboard library's own text advises Termux).
+// failed.
 func clipboardAdvice(goos string, getenv func(string) string, err error) string {
-	if goos != "linux" || !strings.Contains(err.Error(), "No clipboard utilities") {
+	if goos != "linux" || !errors.Is(err, errNoClipboardTool) {
 		return creds.Say(creds.ClipboardOther, err)
 	}
 	switch {
@@ -121,4 +124,4 @@ func (a *app) notify(title, body string) {
 }
 
 // defaultClipboard writes to the system clipboard.
-func defaultClipboard(text string) error { return clipboard.WriteAll(text) }
+func defaultClipboard(text string) error { return writeClipboard(text) }

@@ -5,8 +5,6 @@ import (
 	"log/slog"
 	"sync"
 
-	"github.com/atotto/clipboard"
-
 	"github.com/rolecall/rolecall/assets"
 	"github.com/rolecall/rolecall/engine"
 	"github.com/rolecall/rolecall/settings"
@@ -99,7 +97,7 @@ func (a *app) runTray(ctx context.Context) {
 // trayState is what the menu shows; it makes no network call.
 func (a *app) trayState() tray.State {
 	state := tray.State{Slots: a.engine.Snapshot(), Recent: a.engine.Recent(), Favorites: a.engine.Favorites(), Grants: a.engine.Grants()}
-	if clipboard.Unsupported {
+	if clipboardMissing() {
 		state.NoClipboard = "install xclip, xsel or wl-clipboard"
 	}
 	state.Autostart, _ = tray.AutostartEnabled()

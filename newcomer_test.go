@@ -300,7 +300,7 @@ func TestCopyMessages(t *testing.T) {
 	if want := "AWS_CONTAINER_CREDENTIALS_FULL_URI=http://127.0.0.1:4144/\nAWS_CONTAINER_AUTHORIZATION_TOKEN=tok\n"; !strings.HasPrefix(ide, "# ") || !strings.HasSuffix(ide, want) {
 		t.Errorf("IDE settings:\n%s", ide)
 	}
-	missing := errors.New("No clipboard utilities available. Please install xsel, xclip, wl-clipboard or Termux:API add-on for termux-clipboard-get/set.")
+	missing := errNoClipboardTool
 	tests := []struct {
 		name string
 		goos string

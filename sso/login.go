@@ -82,6 +82,19 @@ type flow struct {
 	waiters int
 }
 
+// end tells the flow's waiters it is over (started too, if it failed
+// before a prompt) and cancels what it still runs. Its result is set
+// first, under the client's lock.
+func (f *flow) end() {
+	select {
+	case <-f.started:
+	default:
+		close(f.started)
+	}
+	close(f.done)
+	f.cancel()
+}
+
 // Login signs in to session s with the device-authorization flow, or with
 // PKCE (see LoginOptions.PKCE). A login already running for s is joined,
 // whatever its kind, never started twice (one browser tab).
@@ -165,13 +178,7 @@ func (c *Client) runFlow(ctx context.Context, s *Session, f *flow, login loginFu
 	}
 	f.token, f.err = tok, err
 	c.mu.Unlock()
-	select {
-	case <-f.started:
-	default:
-		close(f.started)
-	}
-	close(f.done)
-	f.cancel()
+	f.end()
 	if err == nil {
 		c.log.Info("signed in", "session", s.Key, "expires", tok.ExpiresAt.Format(time.RFC3339))
 	} else {

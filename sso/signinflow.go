@@ -163,13 +163,7 @@ func (c *Client) runSignin(ctx context.Context, profile, region string, f *signi
 	}
 	f.res, f.err = res, err
 	c.mu.Unlock()
-	select {
-	case <-f.started:
-	default:
-		close(f.started)
-	}
-	close(f.done)
-	f.cancel()
+	f.end()
 	if err != nil {
 		c.log.Warn("sign-in failed", "profile", profile, "err", err)
 		c.publish(Event{Session: profile})

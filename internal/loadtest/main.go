@@ -182,16 +182,25 @@ func loadRounds(targets []target, rounds int, d time.Duration, conns int) {
 		conns, d, rounds, machine(), loadavg())
 	runs := make([][]run, len(targets))
 	for round := range rounds {
-		for k := range targets {
-			i := k
-			if round%2 == 1 {
-				i = len(targets) - 1 - k
-			}
+		for _, i := range roundOrder(round, len(targets)) {
 			runs[i] = append(runs[i], measure(targets[i], d, conns))
 		}
 	}
 	printTable(targets, runs)
 	fmt.Printf("load average after the rounds: %s\n", loadavg())
+}
+
+// roundOrder is the order of n targets in a round: forwards in even
+// rounds, backwards in odd ones.
+func roundOrder(round, n int) []int {
+	order := make([]int, n)
+	for k := range order {
+		order[k] = k
+		if round%2 == 1 {
+			order[k] = n - 1 - k
+		}
+	}
+	return order
 }
 
 // coldStarts times exec to the first credentials of each target, n
@@ -201,11 +210,7 @@ func coldStarts(targets []target, n int) {
 	fmt.Printf("exec to the first 200 with credentials, %d alternating restarts; load average %s\n", n, loadavg())
 	times := make([][]float64, len(targets))
 	for round := range n {
-		for k := range targets {
-			i := k
-			if round%2 == 1 {
-				i = len(targets) - 1 - k
-			}
+		for _, i := range roundOrder(round, len(targets)) {
 			p, err := targets[i].start()
 			if err != nil {
 				log.Fatalf("loadtest: %s: %v", targets[i].name, err)

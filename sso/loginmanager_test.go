@@ -49,7 +49,7 @@ func (c *managerClock) waiters() int {
 }
 
 func (c *managerClock) advance(d time.Duration) {
-	c.h.advance(d)
+	c.h.Advance(d)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.fireLocked()

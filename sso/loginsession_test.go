@@ -44,20 +44,18 @@ output = json
 // loginHarness is the fake sign-in service, a client reaching it through
 // AWS_ENDPOINT_URL_SIGNIN, and one clock for both.
 type loginHarness struct {
-	t      *testing.T
-	fake   *fakeidc.Server
-	client *Client
-	cfg    string
-	dir    string // the login cache directory
-
-	mu  sync.Mutex
-	now time.Time
+	t          *testing.T
+	fake       *fakeidc.Server
+	client     *Client
+	cfg        string
+	dir        string // the login cache directory
+	*testClock        // the client's, the fake's and the manager's time
 }
 
 func newLoginHarness(t *testing.T) *loginHarness {
 	t.Helper()
 	gokeyring.MockInit()
-	h := &loginHarness{t: t, now: time.Now().Truncate(time.Second)}
+	h := &loginHarness{t: t, testClock: &testClock{now: time.Now().Truncate(time.Second)}}
 	h.fake = fakeidc.New()
 	t.Cleanup(h.fake.Close)
 	h.fake.Now = h.Now
@@ -71,18 +69,6 @@ func newLoginHarness(t *testing.T) *loginHarness {
 		Graphical: func() bool { return true },
 	})
 	return h
-}
-
-func (h *loginHarness) Now() time.Time {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.now
-}
-
-func (h *loginHarness) advance(d time.Duration) {
-	h.mu.Lock()
-	h.now = h.now.Add(d)
-	h.mu.Unlock()
 }
 
 // cacheFile writes the CLI's cache file of session as `aws login` leaves
@@ -181,7 +167,7 @@ func TestLoginRefreshAheadForAnHour(t *testing.T) {
 	start := h.Now()
 	fetches := 0
 	for h.Now().Sub(start) < time.Hour {
-		h.advance(30 * time.Second)
+		h.Advance(30 * time.Second)
 		now := h.Now()
 		if left := cur.Expiration.Sub(now); left < 12*time.Minute {
 			t.Fatalf("at +%v the slot holds credentials with %v left", now.Sub(start), left)
@@ -225,7 +211,7 @@ func TestLoginRefreshAheadForAnHour(t *testing.T) {
 func TestLoginOneRefreshPerSession(t *testing.T) {
 	h := newLoginHarness(t)
 	h.cacheFile(loginARN)
-	h.advance(4 * time.Minute) // the file's credentials are due
+	h.Advance(4 * time.Minute) // the file's credentials are due
 	var wg sync.WaitGroup
 	keys := make(chan string, 16)
 	for range 16 {
@@ -258,7 +244,7 @@ func TestLoginOneRefreshPerSession(t *testing.T) {
 func TestLoginSharedWithTheGoSDK(t *testing.T) {
 	h := newLoginHarness(t)
 	path := h.cacheFile(loginARN)
-	h.advance(4 * time.Minute)
+	h.Advance(4 * time.Minute)
 	if _, err := h.fetch("me"); err != nil {
 		t.Fatal(err)
 	}
@@ -275,7 +261,7 @@ func TestLoginSharedWithTheGoSDK(t *testing.T) {
 	if n := h.fake.Calls("CreateOAuth2Token.refresh_token.ok"); n != 2 {
 		t.Fatalf("%d refreshes, want rolecall's and the SDK's", n)
 	}
-	h.advance(4 * time.Minute)
+	h.Advance(4 * time.Minute)
 	c, err := h.fetch("me")
 	if err != nil {
 		t.Fatalf("rolecall after the SDK rotated the token: %v", err)
@@ -294,7 +280,7 @@ func TestLoginSharedWithTheGoSDK(t *testing.T) {
 func TestLoginSessionEndedOnce(t *testing.T) {
 	h := newLoginHarness(t)
 	h.cacheFile(loginARN)
-	h.advance(13 * time.Hour)
+	h.Advance(13 * time.Hour)
 	for i := range 3 {
 		_, err := h.fetch("me")
 		if !errors.Is(err, creds.ErrLoginRequired) {
@@ -333,7 +319,7 @@ func TestLoginRefusals(t *testing.T) {
 			h.fake.Lock()
 			h.fake.Signin().Fail[""] = tt.code
 			h.fake.Unlock()
-			h.advance(4 * time.Minute)
+			h.Advance(4 * time.Minute)
 			_, err := h.fetch("me")
 			if !errors.Is(err, tt.sentinel) || !strings.Contains(creds.Advice("me", err), tt.want) {
 				t.Errorf("%v (advice %q), want %v saying %q", err, creds.Advice("me", err), tt.sentinel, tt.want)
@@ -346,7 +332,7 @@ func TestLoginRefusals(t *testing.T) {
 		h.fake.Lock()
 		h.fake.Outage = true
 		h.fake.Unlock()
-		h.advance(4 * time.Minute)
+		h.Advance(4 * time.Minute)
 		_, err := h.fetch("me")
 		if err == nil || errors.Is(err, creds.ErrLoginRequired) || !strings.Contains(err.Error(), "cannot reach the AWS sign-in service at 127.0.0.1") {
 			t.Errorf("%v, want a transient error naming the service", err)

@@ -50,6 +50,9 @@ type Config struct {
 	// Unloaded are named slots the user unloaded before a restart (what
 	// Unloaded returned then): they are not loaded on demand either.
 	Unloaded []string
+	// Carrier, when set, is asked for the credentials the last run held
+	// before a restored slot is fetched (carry.go).
+	Carrier Carrier
 	// Concurrency bounds the background resolves and fetches running at
 	// once (default 16): 5,000 pins restored at start wait their turn
 	// instead of crowding the listener's goroutines off the CPU, and a
@@ -74,7 +77,10 @@ type Manager struct {
 	seq      uint64
 	// unloaded are the named slots the user unloaded: not loaded on demand.
 	unloaded map[string]bool
-	snap     atomic.Pointer[map[string]*Slot]
+	// signedOut are the sessions signed out since the manager started:
+	// credentials the last run held for them are not served (carry.go).
+	signedOut map[string]bool
+	snap      atomic.Pointer[map[string]*Slot]
 
 	subMu sync.Mutex
 	subs  map[chan struct{}]struct{}
@@ -100,6 +106,9 @@ type slot struct {
 	resolved bool
 	// permanent: the last failure wraps ErrPermanent; not scheduled.
 	permanent bool
+	// carry: a restored slot whose name has not resolved yet; its fetch
+	// asks the Carrier first.
+	carry bool
 	// gen changes whenever the slot gets a new profile, so that a fetch
 	// started for the old one cannot land in it.
 	gen      uint64
@@ -140,17 +149,18 @@ func NewManager(cfg Config) *Manager {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	m := &Manager{
-		cfg:      cfg,
-		clock:    cfg.Clock,
-		log:      cfg.Logger,
-		slots:    make(map[string]*slot),
-		requests: make(map[string]*request),
-		unloaded: make(map[string]bool),
-		subs:     make(map[chan struct{}]struct{}),
-		kick:     make(chan struct{}, 1),
-		turns:    make(chan struct{}, cfg.Concurrency),
-		ctx:      ctx,
-		cancel:   cancel,
+		cfg:       cfg,
+		clock:     cfg.Clock,
+		log:       cfg.Logger,
+		slots:     make(map[string]*slot),
+		requests:  make(map[string]*request),
+		unloaded:  make(map[string]bool),
+		signedOut: make(map[string]bool),
+		subs:      make(map[chan struct{}]struct{}),
+		kick:      make(chan struct{}, 1),
+		turns:     make(chan struct{}, cfg.Concurrency),
+		ctx:       ctx,
+		cancel:    cancel,
 	}
 	for _, name := range cfg.Unloaded {
 		if name != DefaultSlot {
@@ -353,7 +363,7 @@ func (m *Manager) load(ctx context.Context, name string, p Profile, explicit boo
 	s.gen++
 	s.profile, s.creds, s.state, s.err = p, cr, StateOK, nil
 	s.inflight, s.failures, s.retryAt = nil, 0, time.Time{}
-	s.resolved, s.permanent = true, false
+	s.resolved, s.permanent, s.carry = true, false, false
 	m.publishLocked()
 	m.mu.Unlock()
 	m.wake()
@@ -382,6 +392,7 @@ func (m *Manager) Restore(name string, p Profile, pinned bool) {
 	s.profile, s.creds, s.state, s.err, s.pinned = p, Credentials{}, StateRefreshing, nil, pinned
 	s.inflight, s.failures, s.retryAt = nil, 0, time.Time{}
 	s.resolved, s.permanent = m.cfg.Names == nil, false
+	s.carry = m.cfg.Carrier != nil
 	m.startLocked(s)
 	m.publishLocked()
 	m.mu.Unlock()
@@ -474,6 +485,7 @@ func (m *Manager) SignOut(session string) []string {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.forgetKeptLocked(session)
+	m.signedOut[session] = true
 	unloaded := []string{}
 	for name, s := range m.slots {
 		if s.profile.Session != session {

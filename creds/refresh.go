@@ -102,12 +102,12 @@ func (m *Manager) startLocked(s *slot) *call {
 	if s.state != StateError && s.state != StateLoginRequired {
 		s.state = StateRefreshing
 	}
-	gen, p, resolve := s.gen, s.profile, !s.resolved
+	gen, p, resolve, carry := s.gen, s.profile, !s.resolved, s.carry
 	m.wg.Add(1)
 	go func() {
 		defer m.wg.Done()
 		if !m.takeTurn() {
-			m.finish(s, gen, c, nil, Credentials{}, ErrClosed)
+			m.finish(s, gen, c, nil, Credentials{}, ErrClosed, false)
 			return
 		}
 		defer m.endTurn()
@@ -117,13 +117,19 @@ func (m *Manager) startLocked(s *slot) *call {
 		if resolve {
 			rp, err := m.cfg.Names.ResolveSlot(ctx, p.Name)
 			if err != nil {
-				m.finish(s, gen, c, nil, Credentials{}, fmt.Errorf("resolve %s: %w", p.Name, err))
+				m.finish(s, gen, c, nil, Credentials{}, fmt.Errorf("resolve %s: %w", p.Name, err), false)
 				return
 			}
 			p, resolved = rp, &rp
 		}
+		if carry {
+			if cr, ok := m.carried(ctx, p); ok {
+				m.finish(s, gen, c, resolved, cr, nil, true)
+				return
+			}
+		}
 		cr, err := m.cfg.Fetcher.Fetch(ctx, p)
-		m.finish(s, gen, c, resolved, cr, err)
+		m.finish(s, gen, c, resolved, cr, err, false)
 	}()
 	return c
 }
@@ -148,8 +154,9 @@ func (m *Manager) takeTurn() bool {
 func (m *Manager) endTurn() { <-m.turns }
 
 // finish records the outcome of a fetch (and of the resolve before it,
-// when resolved is set) and releases its waiters.
-func (m *Manager) finish(s *slot, gen uint64, c *call, resolved *Profile, cr Credentials, err error) {
+// when resolved is set) and releases its waiters. carried: cr are the
+// credentials the last run held (carry.go), not fetched.
+func (m *Manager) finish(s *slot, gen uint64, c *call, resolved *Profile, cr Credentials, err error, carried bool) {
 	now := m.clock.Now()
 	if err == nil {
 		err = checkCreds(cr, now)
@@ -157,10 +164,19 @@ func (m *Manager) finish(s *slot, gen uint64, c *call, resolved *Profile, cr Cre
 	if err == nil && cr.Issued.IsZero() {
 		cr.Issued = now
 	}
-	c.creds, c.err = cr, err
 	var loginFor *Profile
 
 	m.mu.Lock()
+	p := s.profile
+	if resolved != nil {
+		p = *resolved
+	}
+	if carried && m.signedOut[p.Session] {
+		// Signed out while the carried credentials were read: a
+		// logout means they never come back.
+		cr, err = Credentials{}, fmt.Errorf("signed out of %s: %w", p.Session, ErrLoginRequired)
+	}
+	c.creds, c.err = cr, err
 	current := m.slots[s.name] == s && s.gen == gen
 	if current {
 		s.inflight = nil
@@ -168,10 +184,17 @@ func (m *Manager) finish(s *slot, gen uint64, c *call, resolved *Profile, cr Cre
 		if resolved != nil {
 			s.profile, s.resolved = *resolved, true
 		}
+		if s.resolved {
+			s.carry = false // asked once the name resolved
+		}
 		switch {
 		case err == nil:
 			s.creds, s.state, s.err, s.failures = cr, StateOK, nil, 0
-			m.log.Info("credentials refreshed", "slot", logName(s.name), "profile", s.profile.Name,
+			msg := "credentials refreshed"
+			if carried {
+				msg = "credentials carried over from the last run"
+			}
+			m.log.Info(msg, "slot", logName(s.name), "profile", s.profile.Name,
 				"key", cr.MaskedKeyID(), "expires", cr.Expiration.UTC().Format(time.RFC3339))
 		case errors.Is(err, ErrLoginRequired):
 			if s.state != StateLoginRequired {

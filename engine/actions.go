@@ -71,7 +71,7 @@ func (e *Engine) Load(profile string, named bool) error {
 // would come back at the next start.
 func (e *Engine) Unload(slot string) error {
 	defer e.changes.notify()
-	return slotsWithPins{Manager: e.manager, pins: e.pinned}.Unload(slot)
+	return e.slots().Unload(slot)
 }
 
 // Pin pins or unpins a named slot: the settings file first (it is what

@@ -99,6 +99,7 @@ type Engine struct {
 	grants    *grants.Store  // grants.go
 	sshLeases *remote.Leases // grants.go
 	secrets   *secrets
+	carrier   *carrier // the restored slots' credentials across a restart
 	pinned    *names
 	favorites *names
 	recent    *recent
@@ -208,7 +209,8 @@ func (e *Engine) openIdentityCenter() error {
 	if cfg.Fetcher != nil {
 		fetcher = cfg.Fetcher
 	}
-	e.manager = newManager(st, fetcher, e.resolve, e.loginRequired, e.last.Unloaded, e.log)
+	e.carrier = newCarrier(e.keyring, e.log)
+	e.manager = newManager(st, fetcher, e.carrier, e.resolve, e.loginRequired, e.last.Unloaded, e.log)
 	return nil
 }
 
@@ -267,7 +269,7 @@ func (e *Engine) openListener() error {
 // first, tells whether rolecall already runs.)
 func (e *Engine) openControl() (err error) {
 	e.control, err = control.Open(e.cfg.Socket, control.Options{
-		Manager:   slotsWithPins{Manager: e.manager, pins: e.pinned},
+		Manager:   e.slots(),
 		Listener:  e.listener,
 		Secrets:   e.secrets,
 		Sessions:  e.cfg.Sessions,
@@ -302,11 +304,13 @@ func (e *Engine) openFromControl() func(string) error {
 }
 
 // newManager builds the credential manager over the Identity Center
-// client (its Fetcher) and the profile resolver.
-func newManager(st settings.Settings, fetcher creds.Fetcher, resolve func(context.Context, control.LoadRequest) (creds.Profile, error),
+// client (its Fetcher), the keyring's credentials of the last run (its
+// Carrier) and the profile resolver.
+func newManager(st settings.Settings, fetcher creds.Fetcher, carrier creds.Carrier, resolve func(context.Context, control.LoadRequest) (creds.Profile, error),
 	onLoginRequired func(creds.Profile), unloaded []string, log *slog.Logger) *creds.Manager {
 	return creds.NewManager(creds.Config{
 		Fetcher: fetcher,
+		Carrier: carrier,
 		// Restored slots are named only; naming a discovered role may
 		// need Identity Center, so it happens in the fetch, retried.
 		Names: creds.ResolverFunc(func(ctx context.Context, name string) (creds.Profile, error) {
@@ -380,16 +384,20 @@ func (e *Engine) confirmToken() {
 	}
 }
 
-// restore puts the pinned slots and the remembered default slot back, by
-// name: the manager resolves and fetches them in the background and
-// retries until they work, so an offline start or a session that needs a
-// login loses none of them.
+// restore puts the remembered default slot and the pinned slots back, by
+// name: the manager serves the credentials the last run held for them
+// (carry.go) or resolves and fetches them in the background and retries
+// until they work, so an offline start or a session that needs a login
+// loses none of them. The default slot goes first: it is the one most
+// clients ask for, and the keyring answers one call at a time.
 func (e *Engine) restore() {
-	for _, name := range e.pinned.List() {
-		e.manager.Restore(name, creds.Profile{Name: name}, true)
-	}
+	pins := e.pinned.List()
+	e.carrier.expect(append(pins, e.last.Default)...)
 	if e.last.Default != "" {
 		e.manager.Restore(creds.DefaultSlot, creds.Profile{Name: e.last.Default}, false)
+	}
+	for _, name := range pins {
+		e.manager.Restore(name, creds.Profile{Name: name}, true)
 	}
 }
 

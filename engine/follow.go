@@ -14,17 +14,18 @@ const discoverEvery = 10 * time.Minute
 // follow starts the goroutines that keep the engine in step with the
 // world until Close: Identity Center's session events, the keyring's
 // answers, the default slot and recent roles into state.json, the AWS
-// config file, the slots' changes into the subscribers, the grants' use
-// counts into grants.json, and with a person
-// at the desktop, role discovery.
+// config file, the slots' changes into the subscribers, the restored
+// slots' credentials into the keyring, the grants' use counts into
+// grants.json, and with a person at the desktop, role discovery.
 func (e *Engine) follow() {
-	e.wg.Add(6)
+	e.wg.Add(7)
 	go e.keepGrants()
 	go e.followSessions()
 	go e.followKeyring()
 	go e.keepState()
 	go e.watchAWSConfig(sso.ConfigPath(), awsConfigPoll, fileStamp(sso.ConfigPath()))
 	go e.followSlots()
+	go e.keepCredentials()
 	if e.cfg.Interactive {
 		e.wg.Add(1)
 		go e.discover()

@@ -73,7 +73,21 @@ func (p *names) Set(name string, on bool) error {
 // login. The pins themselves are written by pins only.
 type slotsWithPins struct {
 	*creds.Manager
-	pins *names // the pinned ones
+	pins    *names   // the pinned ones
+	carrier *carrier // their credentials kept for the next start
+}
+
+// slots is the manager as the control channel and the menu change it.
+func (e *Engine) slots() slotsWithPins {
+	return slotsWithPins{Manager: e.manager, pins: e.pinned, carrier: e.carrier}
+}
+
+// SignOut empties the slots of session after a logout and deletes the
+// credentials kept of it for the next start.
+func (s slotsWithPins) SignOut(session string) []string {
+	unloaded := s.Manager.SignOut(session)
+	s.carrier.forget(session)
+	return unloaded
 }
 
 // Unload empties slot; a named slot stops being pinned. The pin goes

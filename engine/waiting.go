@@ -93,7 +93,7 @@ func (e *Engine) Logout(session string) error {
 		return err
 	}
 	e.waiting.take(key)
-	e.manager.SignOut(key)
+	e.slots().SignOut(key)
 	return nil
 }
 

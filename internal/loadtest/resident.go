@@ -192,7 +192,9 @@ func (p filePages) bytes(lo, hi int64) int64 {
 }
 
 // noFunction names the bytes of .text outside every function of the
-// function table (alignment padding between functions).
+// function table: before the first or after the last (a function's end in
+// the table is the next one's entry, so the padding between two counts
+// with the first).
 const noFunction = "(between functions)"
 
 // textByPackage attributes .text to package groups by the function table

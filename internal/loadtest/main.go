@@ -10,8 +10,10 @@
 // the time from exec to the first credentials served, with the median of
 // the per-round ratios to the bare handler. Other credential servers
 // (aws-vault's and the like) join the rounds when named in
-// ROLECALL_BENCH_PEERS (real.go). Then idle memory after a few minutes,
-// and the owner's clients while another local user holds thousands of
+// ROLECALL_BENCH_PEERS (real.go). Then idle memory after a few minutes
+// (for rolecall and the bare handler with where their binary's resident
+// pages are, by ELF section and by Go package: resident.go), and the
+// owner's clients while another local user holds thousands of
 // idle connections open and runs a connect loop.
 //
 // It is a benchmark tool (make bench), never part of rolecall. The
@@ -104,15 +106,15 @@ func measureAll(r *rig, o options, peers []peer) error {
 		return fmt.Errorf("the user state (two sessions, five slots): %w", err)
 	}
 	if o.hold {
-		return holdServe(u)
+		return holdServe(u, o.bin)
 	}
 	body, err := u.body()
 	if err != nil {
 		return err
 	}
-	targets := []target{bareTarget(o.bare, body, u.token), {name: "rolecall serve", start: u.start}}
+	targets := []target{bareTarget(o.bare, body, u.token), {name: "rolecall serve", start: u.start, bin: o.bin}}
 	if o.before != "" {
-		targets = append(targets, target{name: "rolecall before", start: func() (*proc, error) { return u.startBin(o.before) }})
+		targets = append(targets, target{name: "rolecall before", start: func() (*proc, error) { return u.startBin(o.before) }, bin: o.before})
 	}
 	for _, pe := range peers {
 		pe.body = body
@@ -157,8 +159,9 @@ func attackLine(o options) {
 		o.attackIdle, a.attackerConns, a.rps, us(a.p50), us(a.p99), a.timeouts, a.errors)
 }
 
-// holdServe runs rolecall serve in the user state until SIGINT or SIGTERM.
-func holdServe(u *userState) error {
+// holdServe runs rolecall serve in the user state until SIGINT or SIGTERM;
+// a few seconds after its start it prints where bin's resident pages are.
+func holdServe(u *userState, bin string) error {
 	u.stderr = os.Stderr
 	p, err := u.start()
 	if err != nil {
@@ -168,6 +171,18 @@ func holdServe(u *userState) error {
 	fmt.Printf("pid %d\nurl %s\nauthorization %s\n", p.cmd.Process.Pid, p.url, p.auth)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	const settle = 5 * time.Second
+	t := time.NewTimer(settle)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return nil
+	case <-t.C:
+	}
+	fmt.Printf("%s after the start, RSS %s:\n", settle, mib(float64(status(p.cmd.Process.Pid, "VmRSS:"))))
+	for _, l := range binaryLines(p.cmd.Process.Pid, bin) {
+		fmt.Println(l)
+	}
 	<-ctx.Done()
 	return nil
 }
@@ -235,7 +250,9 @@ func coldStarts(targets []target, n int) {
 
 // idleMemory starts every target at once, leaves them idle for wait, and
 // prints their resident memory: the whole, and of it the file-backed pages
-// (the binary's own code and data; clean, shared, but counted).
+// (the binary's own code and data; clean, shared, but counted); for the
+// targets whose binary is known, where the binary's resident pages are
+// (binaryLines), read before the request.
 func idleMemory(targets []target, wait time.Duration) {
 	procs := make([]*proc, len(targets))
 	for i, t := range targets {
@@ -247,16 +264,34 @@ func idleMemory(targets []target, wait time.Duration) {
 		procs[i] = p
 	}
 	time.Sleep(wait)
-	fmt.Printf("\nidle RSS %s after the start (load average %s), then after one more request:\n", wait, loadavg())
+	fmt.Printf("\nidle RSS %s after the start (load average %s), then after one more request; where the binary's pages are, before the request:\n", wait, loadavg())
 	for i, t := range targets {
-		_, rss, file, _ := groupStat(procs[i].cmd.Process.Pid)
+		pid := procs[i].cmd.Process.Pid
+		_, rss, file, _ := groupStat(pid)
+		var pages []string
+		if t.bin != "" {
+			pages = binaryLines(pid, t.bin)
+		}
 		line := fmt.Sprintf("  %-22s %s (file-backed %s, anonymous %s)", t.name, mib(float64(rss)), mib(float64(file)), mib(float64(rss-file)))
 		if err := waitOK(procs[i].url, procs[i].auth, 5*time.Second); err != nil {
 			log.Fatalf("loadtest: %s after %s idle: %v", t.name, wait, err)
 		}
-		_, rss, file, _ = groupStat(procs[i].cmd.Process.Pid)
+		_, rss, file, _ = groupStat(pid)
 		fmt.Printf("%s; %s (%s, %s)\n", line, mib(float64(rss)), mib(float64(file)), mib(float64(rss-file)))
+		for _, l := range pages {
+			fmt.Println(l)
+		}
 	}
+}
+
+// binaryLines is the breakdown of the resident pages of bin in process
+// pid (resident.go) in a few lines, or one line saying why there is none.
+func binaryLines(pid int, bin string) []string {
+	b, err := readBinaryPages(pid, bin)
+	if err != nil {
+		return []string{"    binary's pages: " + err.Error()}
+	}
+	return b.report("    ", 15, 110)
 }
 
 func medianOf(v []float64) float64 {

@@ -20,7 +20,8 @@ import (
 type target struct {
 	name  string
 	start func() (*proc, error)
-	peer  bool // from ROLECALL_BENCH_PEERS
+	peer  bool   // from ROLECALL_BENCH_PEERS
+	bin   string // the binary its process group's leader runs, if known: its resident pages are broken down
 }
 
 // run is one target's figures from one round.

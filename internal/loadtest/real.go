@@ -168,7 +168,7 @@ func (u *userState) body() (string, error) {
 // bareTarget is the bare handler serving the bytes of file body; wrk
 // sends it the same Authorization header as rolecall.
 func bareTarget(bin, body, auth string) target {
-	return target{name: "bare net/http", start: func() (*proc, error) {
+	return target{name: "bare net/http", bin: bin, start: func() (*proc, error) {
 		port := freePort()
 		cmd := exec.Command(bin, body, port)
 		cmd.Stderr = os.Stderr

@@ -16,8 +16,6 @@ import (
 	"strings"
 	"time"
 
-	"gopkg.in/ini.v1"
-
 	"github.com/rolecall/rolecall/creds"
 	"github.com/rolecall/rolecall/keyring"
 	"github.com/rolecall/rolecall/server/control"
@@ -297,17 +295,13 @@ func checkSessions(r *doctorRun) {
 // own: SDK chains pick it before the container endpoint.
 func defaultProfileProblem(configFile, credsFile string) string {
 	for _, f := range []struct{ path, section string }{{credsFile, "default"}, {configFile, "default"}, {configFile, "profile default"}} {
-		file, err := ini.LoadSources(ini.LoadOptions{Loose: true}, f.path)
-		if err != nil {
-			continue
-		}
-		sec, err := file.GetSection(f.section)
+		sec, err := sso.Section(f.path, f.section)
 		if err != nil {
 			continue
 		}
 		for _, k := range []string{"aws_access_key_id", "credential_process", "web_identity_token_file",
 			"sso_session", "sso_account_id", "sso_start_url", "role_arn"} {
-			if sec.HasKey(k) && !(k == "credential_process" && callsRolecall(sec.Key(k).String())) {
+			if v, has := sec[k]; has && !(k == "credential_process" && callsRolecall(v)) {
 				return creds.Say(creds.DoctorDefault, f.section, f.path, k)
 			}
 		}
@@ -319,20 +313,16 @@ func defaultProfileProblem(configFile, credsFile string) string {
 // credentials from `rolecall credential-process` and from nothing the SDKs
 // would try first: then AWS_PROFILE naming it is fine.
 func rolecallProfile(configFile, name string) bool {
-	file, err := ini.LoadSources(ini.LoadOptions{Loose: true}, configFile)
-	if err != nil {
-		return false
-	}
 	section := "profile " + name
 	if name == "default" {
 		section = "default"
 	}
-	sec, err := file.GetSection(section)
-	if err != nil || !callsRolecall(sec.Key("credential_process").String()) {
+	sec, err := sso.Section(configFile, section)
+	if err != nil || !callsRolecall(sec["credential_process"]) {
 		return false
 	}
 	for _, k := range []string{"aws_access_key_id", "role_arn", "web_identity_token_file", "sso_session", "sso_start_url", "sso_account_id"} {
-		if sec.HasKey(k) {
+		if _, has := sec[k]; has {
 			return false
 		}
 	}

@@ -252,3 +252,37 @@ func TestGeneratedConfigAgreesWithSDK(t *testing.T) {
 	}
 	runtime.KeepAlive(cfg)
 }
+
+// TestSection: doctor's view of one section, read by the same reader as
+// the profiles: [default] and [profile default] apart, repeated headers
+// added up, comments cut, keys case-insensitive, no file an error.
+func TestSection(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "config")
+	text := "[default]\naws_access_key_id = AKIAIOSFODNN7EXAMPLE ; mine\n" +
+		"[profile dev]\ncredential_process = rolecall credential-process --profile dev\n" +
+		"[profile dev]\nWeb_Identity_Token_File = /tmp/token\n"
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		header string
+		want   map[string]string
+	}{
+		{"default", map[string]string{"aws_access_key_id": "AKIAIOSFODNN7EXAMPLE"}},
+		{"profile default", nil}, // [default] is not [profile default]
+		{"profile dev", map[string]string{"credential_process": "rolecall credential-process --profile dev", "web_identity_token_file": "/tmp/token"}},
+		{"profile nope", nil},
+	} {
+		got, err := Section(path, c.header)
+		if err != nil {
+			t.Fatalf("[%s]: %v", c.header, err)
+		}
+		if fmt.Sprint(got) != fmt.Sprint(c.want) {
+			t.Errorf("[%s] = %v, want %v", c.header, got, c.want)
+		}
+	}
+	if _, err := Section(filepath.Join(dir, "missing"), "default"); err == nil {
+		t.Error("a missing file read without an error")
+	}
+}

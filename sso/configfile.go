@@ -50,6 +50,31 @@ var rawKeys = map[string]bool{
 	"source_profile": true, "role_session_name": true, "duration_seconds": true,
 	"external_id": true, "credential_process": true, "credential_source": true,
 	"aws_access_key_id": true, "aws_secret_access_key": true, "login_session": true,
+	"web_identity_token_file": true,
+}
+
+// Section returns the keys rolecall reads (those above) of one section of
+// the AWS config or credentials file at path, split as everywhere else in
+// rolecall (parseSections): header is "default" for [default] or "profile
+// NAME"; nil when the file has no such section. Repeated headers add up,
+// as in the SDK.
+func Section(path, header string) (map[string]string, error) {
+	text, err := readText(path)
+	if err != nil {
+		return nil, err
+	}
+	rc := parseSections(text)
+	if header == "default" {
+		return rc.plainDefault, nil
+	}
+	name, ok := strings.CutPrefix(header, "profile ")
+	if !ok {
+		return nil, fmt.Errorf("section [%s]: want [default] or [profile NAME]", header)
+	}
+	if _, written := rc.spans[spanKey{'p', name}]; !written {
+		return nil, nil // [default] stands in for [profile default]: not this header
+	}
+	return rc.profiles[name], nil
 }
 
 // parseSections reads data in one pass. The values kept are substrings of

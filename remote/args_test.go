@@ -156,6 +156,10 @@ func TestStderrFilter(t *testing.T) {
 		{"a prompt after it shows", allocated + "[sudo] password for me: ", "[sudo] password for me: ", false, 41234, 0},
 		{"refused: rolecall's line instead", "Error: remote port forwarding failed for listen port 0\r\n", "", false, 0, -1},
 		{"a fixed port: nothing held", "prompt: ", "prompt: ", true, 0, 0},
+		{"not at the start of a line: not the port line", "motd: Allocated port 41234 for remote forward to x\n",
+			"motd: Allocated port 41234 for remote forward to x\n", false, 0, 0},
+		{"no number: not the port line", "Allocated port x for remote forward to y\nAllocated port 7 to z\n",
+			"Allocated port x for remote forward to y\nAllocated port 7 to z\n", false, 0, 0},
 		{"a fixed port refused", "x\r\nError: remote port forwarding failed for listen port 5000\r\n",
 			"x\r\nError: remote port forwarding failed for listen port 5000\r\n", true, 0, 5000},
 	}

@@ -13,7 +13,6 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
-	"regexp"
 	"strconv"
 	"sync"
 
@@ -41,11 +40,34 @@ type Session struct {
 	Forwarded func(remotePort int)
 }
 
-// The ssh messages read from its stderr (OpenSSH's wording since 6.x).
-var (
-	allocatedRE = regexp.MustCompile(`^Allocated port (\d+) for remote forward to `)
-	failedRE    = regexp.MustCompile(`remote port forwarding failed for listen port (\d+)`)
+// The ssh messages read from its stderr (OpenSSH's wording since 6.x):
+// "Allocated port N for remote forward to ..." starts a line; the refusal
+// can come after ssh's "Warning: ". Plain string matching, no regexp: a
+// package-level regexp is compiled by every rolecall process at start.
+const (
+	allocatedMsg   = "Allocated port "
+	allocatedAfter = " for remote forward to "
+	failedMsg      = "remote port forwarding failed for listen port "
 )
+
+// portAfter returns the port number that follows msg in line (msg at the
+// start of line when anchored) and the rest of the line after it.
+func portAfter(line []byte, msg string, anchored bool) (port int, rest []byte, ok bool) {
+	i := bytes.Index(line, []byte(msg))
+	if i < 0 || anchored && i != 0 {
+		return 0, nil, false
+	}
+	rest = line[i+len(msg):]
+	n := 0
+	for n < len(rest) && '0' <= rest[n] && rest[n] <= '9' {
+		n++
+	}
+	if n == 0 {
+		return 0, nil, false
+	}
+	port, err := strconv.Atoi(string(rest[:n]))
+	return port, rest[n:], err == nil
+}
 
 // Run runs ssh until it exits and returns the exit status of the remote
 // command (as ssh does). An error means the session never started: ssh
@@ -276,8 +298,7 @@ func (f *stderrFilter) write(p []byte) {
 // the port); then the next one starts.
 func (f *stderrFilter) flush() {
 	defer func() { f.line = f.line[:0] }()
-	if m := failedRE.FindSubmatch(f.line); m != nil {
-		p, _ := strconv.Atoi(string(m[1]))
+	if p, _, ok := portAfter(f.line, failedMsg, false); ok {
 		select {
 		case f.refused <- p:
 		default:
@@ -287,8 +308,7 @@ func (f *stderrFilter) flush() {
 	if !f.filtering {
 		return
 	}
-	if m := allocatedRE.FindSubmatch(f.line); m != nil {
-		p, _ := strconv.Atoi(string(m[1]))
+	if p, rest, ok := portAfter(f.line, allocatedMsg, true); ok && bytes.HasPrefix(rest, []byte(allocatedAfter)) {
 		f.forward <- p // buffered; sshd says it once
 		f.filtering = false
 		return

@@ -1,6 +1,9 @@
 package creds
 
-import "context"
+import (
+	"context"
+	"time"
+)
 
 // Carrier keeps, across a restart, the credentials of the slots a restart
 // puts back (Restore: the remembered default slot, the pinned ones), so
@@ -9,8 +12,9 @@ import "context"
 // an offline restart still serves. The application stores them (rolecall:
 // the OS keyring) and writes what the slots hold as it changes; the
 // Manager decides what it uses: credentials still valid, issued for the
-// role the name resolves to now (the same Definition), of a session not
-// signed out since this process started.
+// role the name resolves to now (the same Definition), issued after the
+// last sign-out of their session (SignedOut, kept across restarts by the
+// application).
 type Carrier interface {
 	// Carried returns the profile, as it resolved in the last run, and
 	// the credentials held for the role called name; ok is false when
@@ -29,8 +33,37 @@ func (m *Manager) carried(ctx context.Context, p Profile) (Credentials, bool) {
 	case cp != p:
 		m.log.Info("credentials of the last run not used: the profile is defined otherwise now", "profile", p.Name)
 		return Credentials{}, false
-	case checkCreds(cr, m.clock.Now()) != nil:
+	case checkCreds(cr, m.clock.Now()) != nil, cr.Issued.IsZero():
 		return Credentials{}, false
 	}
 	return cr, true
+}
+
+// maxLifetime is the longest role session AWS issues: credentials issued
+// longer ago than that have expired.
+const maxLifetime = 12 * time.Hour
+
+// signedOutSinceLocked reports whether session was signed out at or after
+// issued. m.mu is held.
+func (m *Manager) signedOutSinceLocked(session string, issued time.Time) bool {
+	t, ok := m.signedOut[session]
+	return ok && !issued.After(t)
+}
+
+// SignedOut returns the sessions signed out (in this run or, from
+// Config.SignedOut, before) and when, for the application to keep across
+// restarts: a logout holds even when the keyring entries of its
+// credentials could not be deleted. Sign-outs older than the longest
+// credential lifetime are left out: nothing issued before them is valid.
+func (m *Manager) SignedOut() map[string]time.Time {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := map[string]time.Time{}
+	oldest := m.clock.Now().Add(-maxLifetime)
+	for session, t := range m.signedOut {
+		if t.After(oldest) {
+			out[session] = t
+		}
+	}
+	return out
 }

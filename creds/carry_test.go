@@ -2,19 +2,22 @@ package creds
 
 import (
 	"context"
-	"errors"
+	"fmt"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
 
 // mapCarrier is a Carrier over a map, counting what it is asked; gate,
-// when set, holds each answer until the test reads from it.
+// when set, is sent on as each ask starts, whose answer then waits until
+// release is closed.
 type mapCarrier struct {
-	mu    sync.Mutex
-	held  map[string]carriedPair
-	asked []string
-	gate  chan struct{}
+	mu      sync.Mutex
+	held    map[string]carriedPair
+	asked   []string
+	gate    chan struct{}
+	release chan struct{}
 }
 
 type carriedPair struct {
@@ -25,6 +28,7 @@ type carriedPair struct {
 func (mc *mapCarrier) Carried(_ context.Context, name string) (Profile, Credentials, bool) {
 	if mc.gate != nil {
 		mc.gate <- struct{}{}
+		<-mc.release
 	}
 	mc.mu.Lock()
 	defer mc.mu.Unlock()
@@ -53,7 +57,7 @@ func TestRestoreServesCarriedCredentials(t *testing.T) {
 	old.Issued = clk.Now().Add(-10 * time.Minute)
 	mc := &mapCarrier{held: map[string]carriedPair{
 		"dev":  {dev, old},
-		"prod": {Profile{Name: "prod", AccountID: "444455556666", RoleName: "ReadOnly", Session: "corp", Definition: "sso corp 444455556666 ReadOnly"}, f.mint(901, prod, time.Hour)},
+		"prod": {Profile{Name: "prod", AccountID: "444455556666", RoleName: "ReadOnly", Session: "corp", Definition: "sso corp 444455556666 ReadOnly"}, f.mint(901, prod, 3*time.Hour)},
 		"gone": {Profile{Name: "gone", Session: "corp"}, f.mint(902, Profile{Name: "gone"}, -time.Minute)},
 	}}
 	defined := map[string]Profile{"dev": dev, "prod": prod, "gone": {Name: "gone", Session: "corp"}}
@@ -80,14 +84,15 @@ func TestRestoreServesCarriedCredentials(t *testing.T) {
 		t.Errorf("carrier asked for %v, want dev once (a refresh fetches)", got)
 	}
 
-	// "prod" is defined otherwise now (ReadOnly then, Admin now): fetched.
+	// "prod" is defined otherwise now (ReadOnly then, Admin now): fetched,
+	// its carried credentials (valid, not due) never served.
 	m.Restore("prod", Profile{Name: "prod"}, true)
 	if p := f.waitCall(t); p != prod {
 		t.Errorf("fetched %+v, want %+v", p, prod)
 	}
-	waitState(t, m, "prod", func(s Slot) bool {
-		return s.State == StateOK && s.Creds.RoleARN == "arn:aws:iam::111122223333:role/prod"
-	})
+	if s := waitState(t, m, "prod", func(s Slot) bool { return s.State == StateOK }); s.Creds.AccessKeyID == "ASIAEXAMPLE000000901" {
+		t.Errorf("served the credentials carried for the old definition: %+v", s)
+	}
 	// "gone" holds expired credentials: fetched.
 	m.Restore("gone", Profile{Name: "gone"}, true)
 	f.waitCall(t)
@@ -107,16 +112,24 @@ func TestRestoreServesCarriedCredentials(t *testing.T) {
 }
 
 // TestCarriedCredentialsOfSignedOutSession: credentials the last run held
-// for a session signed out since the start are not served, also when the
-// sign-out comes while the carrier is being read: the slot needs a login.
+// are not served when their session was signed out since they were
+// issued: in this run, also while the carrier is being read (the slot is
+// fetched instead, and needs a login when the fetch says so), or in an
+// earlier run (Config.SignedOut, as SignedOut returned it then).
 func TestCarriedCredentialsOfSignedOutSession(t *testing.T) {
 	clk := newFakeClock()
 	f := newFakeFetcher(clk)
-	f.fn = func(context.Context, int, Profile) (Credentials, error) {
-		return Credentials{}, errors.New("fetched")
+	var signedIn atomic.Bool
+	f.fn = func(_ context.Context, n int, p Profile) (Credentials, error) {
+		if !signedIn.Load() {
+			return Credentials{}, fmt.Errorf("no token for corp: %w", ErrLoginRequired)
+		}
+		return f.mint(n, p, time.Hour), nil
 	}
 	dev := Profile{Name: "dev", Session: "corp", Definition: "sso corp 111122223333 Admin"}
-	mc := &mapCarrier{held: map[string]carriedPair{"dev": {dev, f.mint(1, dev, time.Hour)}}, gate: make(chan struct{})}
+	carried := f.mint(900, dev, time.Hour)
+	carried.Issued = clk.Now().Add(-time.Minute)
+	mc := &mapCarrier{held: map[string]carriedPair{"dev": {dev, carried}}, gate: make(chan struct{}), release: make(chan struct{})}
 	m := newTestManager(t, f, func(c *Config) {
 		c.Carrier = mc
 		c.Names = ResolverFunc(func(context.Context, string) (Profile, error) { return dev, nil })
@@ -131,19 +144,47 @@ func TestCarriedCredentialsOfSignedOutSession(t *testing.T) {
 	if unloaded := m.SignOut("corp"); len(unloaded) != 0 {
 		t.Fatalf("signing out unloaded %v: the restored slot is not resolved yet", unloaded)
 	}
+	close(mc.release)
 	s := waitState(t, m, DefaultSlot, func(s Slot) bool { return s.State != StateRefreshing })
-	if s.State != StateLoginRequired || s.Creds.AccessKeyID != "" {
-		t.Fatalf("slot = %+v, want login-required without the carried credentials", s)
+	if s.State != StateLoginRequired || s.Creds.AccessKeyID != "" || f.calls.Load() != 1 {
+		t.Fatalf("slot = %+v after %d fetches, want fetched once instead, login-required", s, f.calls.Load())
 	}
-	if f.calls.Load() != 0 {
-		t.Errorf("fetched: the carried credentials were refused because of the sign-out, not looked past")
+	out := m.SignedOut()
+	if !out["corp"].Equal(clk.Now()) || len(out) != 1 {
+		t.Fatalf("SignedOut = %v, want corp at %v", out, clk.Now())
 	}
 
-	// Restored again in this run: the carrier is asked, its answer refused.
-	go func() { <-mc.gate }()
-	m.Restore("again", Profile{Name: "dev"}, true)
-	s = waitState(t, m, "again", func(s Slot) bool { return s.State != StateRefreshing })
-	if s.State != StateLoginRequired || s.Creds.AccessKeyID != "" {
-		t.Fatalf("restored after the sign-out: %+v, want login-required", s)
+	// The next run: signed in again since; the entry is still there (its
+	// delete did not land). Carried credentials issued before the
+	// sign-out are fetched anew; those issued after it are served.
+	clk.Advance(time.Minute)
+	signedIn.Store(true)
+	after := Profile{Name: "after", Session: "corp"}
+	later := f.mint(901, after, time.Hour)
+	mc2 := &mapCarrier{held: map[string]carriedPair{"dev": {dev, carried}, "after": {after, later}}}
+	m2 := newTestManager(t, f, func(c *Config) {
+		c.Carrier = mc2
+		c.SignedOut = out
+		c.Names = ResolverFunc(func(_ context.Context, name string) (Profile, error) {
+			if name == "after" {
+				return after, nil
+			}
+			return dev, nil
+		})
+	})
+	calls := f.calls.Load()
+	m2.Restore(DefaultSlot, Profile{Name: "dev"}, true)
+	s = waitState(t, m2, DefaultSlot, func(s Slot) bool { return s.State == StateOK })
+	if s.Creds.AccessKeyID == carried.AccessKeyID || f.calls.Load() != calls+1 {
+		t.Errorf("next run served %s after %d fetches: want credentials fetched anew", s.Creds.MaskedKeyID(), f.calls.Load()-calls)
+	}
+	m2.Restore("after", Profile{Name: "after"}, true)
+	if s = waitState(t, m2, "after", func(s Slot) bool { return s.State == StateOK }); s.Creds != later {
+		t.Errorf("credentials issued after the sign-out not carried over: %+v", s)
+	}
+	// Half a day later the sign-out is past every credential's life.
+	clk.Advance(13 * time.Hour)
+	if got := m2.SignedOut(); len(got) != 0 {
+		t.Errorf("SignedOut after 13 h = %v, want none", got)
 	}
 }

@@ -53,6 +53,10 @@ type Config struct {
 	// Carrier, when set, is asked for the credentials the last run held
 	// before a restored slot is fetched (carry.go).
 	Carrier Carrier
+	// SignedOut are the sessions signed out in earlier runs and when
+	// (what SignedOut returned then): credentials issued before are
+	// never carried over, whether or not their entries were deleted.
+	SignedOut map[string]time.Time
 	// Concurrency bounds the background resolves and fetches running at
 	// once (default 16): 5,000 pins restored at start wait their turn
 	// instead of crowding the listener's goroutines off the CPU, and a
@@ -77,9 +81,10 @@ type Manager struct {
 	seq      uint64
 	// unloaded are the named slots the user unloaded: not loaded on demand.
 	unloaded map[string]bool
-	// signedOut are the sessions signed out since the manager started:
-	// credentials the last run held for them are not served (carry.go).
-	signedOut map[string]bool
+	// signedOut are the sessions signed out and when, in this run or
+	// the runs before (Config.SignedOut): credentials issued before are
+	// not carried over (carry.go).
+	signedOut map[string]time.Time
 	snap      atomic.Pointer[map[string]*Slot]
 
 	subMu sync.Mutex
@@ -155,12 +160,15 @@ func NewManager(cfg Config) *Manager {
 		slots:     make(map[string]*slot),
 		requests:  make(map[string]*request),
 		unloaded:  make(map[string]bool),
-		signedOut: make(map[string]bool),
+		signedOut: make(map[string]time.Time),
 		subs:      make(map[chan struct{}]struct{}),
 		kick:      make(chan struct{}, 1),
 		turns:     make(chan struct{}, cfg.Concurrency),
 		ctx:       ctx,
 		cancel:    cancel,
+	}
+	for session, t := range cfg.SignedOut {
+		m.signedOut[session] = t
 	}
 	for _, name := range cfg.Unloaded {
 		if name != DefaultSlot {
@@ -485,7 +493,7 @@ func (m *Manager) SignOut(session string) []string {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.forgetKeptLocked(session)
-	m.signedOut[session] = true
+	m.signedOut[session] = m.clock.Now()
 	unloaded := []string{}
 	for name, s := range m.slots {
 		if s.profile.Session != session {

@@ -123,8 +123,7 @@ func (m *Manager) startLocked(s *slot) *call {
 			p, resolved = rp, &rp
 		}
 		if carry {
-			if cr, ok := m.carried(ctx, p); ok {
-				m.finish(s, gen, c, resolved, cr, nil, true)
+			if cr, ok := m.carried(ctx, p); ok && m.finish(s, gen, c, resolved, cr, nil, true) {
 				return
 			}
 		}
@@ -155,8 +154,11 @@ func (m *Manager) endTurn() { <-m.turns }
 
 // finish records the outcome of a fetch (and of the resolve before it,
 // when resolved is set) and releases its waiters. carried: cr are the
-// credentials the last run held (carry.go), not fetched.
-func (m *Manager) finish(s *slot, gen uint64, c *call, resolved *Profile, cr Credentials, err error, carried bool) {
+// credentials the last run held (carry.go), not fetched; finish refuses
+// them, and returns false with nothing recorded, when their session was
+// signed out since they were issued (also while they were read): the
+// caller fetches instead.
+func (m *Manager) finish(s *slot, gen uint64, c *call, resolved *Profile, cr Credentials, err error, carried bool) bool {
 	now := m.clock.Now()
 	if err == nil {
 		err = checkCreds(cr, now)
@@ -171,13 +173,12 @@ func (m *Manager) finish(s *slot, gen uint64, c *call, resolved *Profile, cr Cre
 	if resolved != nil {
 		p = *resolved
 	}
-	if carried && m.signedOut[p.Session] {
-		// Signed out while the carried credentials were read: a
-		// logout means they never come back.
-		cr, err = Credentials{}, fmt.Errorf("signed out of %s: %w", p.Session, ErrLoginRequired)
+	current := m.slots[s.name] == s && s.gen == gen
+	if carried && current && m.signedOutSinceLocked(p.Session, cr.Issued) {
+		m.mu.Unlock()
+		return false
 	}
 	c.creds, c.err = cr, err
-	current := m.slots[s.name] == s && s.gen == gen
 	if current {
 		s.inflight = nil
 		s.permanent = false
@@ -230,6 +231,7 @@ func (m *Manager) finish(s *slot, gen uint64, c *call, resolved *Profile, cr Cre
 	if loginFor != nil {
 		m.loginRequired(*loginFor)
 	}
+	return true
 }
 
 // loginRequired tells the application, in a goroutine Close waits for,

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -15,6 +16,23 @@ import (
 // carriedEntry is the keyring entry of the credentials a restored slot
 // (the default slot, a pinned one) held, by profile name.
 func carriedEntry(name string) string { return "role-credentials:" + name }
+
+// carriedPins bounds the pinned slots whose credentials are kept (the
+// first by name): a start with thousands of pins reads and writes the
+// keyring one call at a time, and a pin beyond them is fetched at start
+// as it always was.
+const carriedPins = 32
+
+// carriedNames are the names whose credentials are kept: the default
+// slot's profile and the first carriedPins pinned names, sorted.
+func carriedNames(def string, pins []string) []string {
+	pins = slices.Sorted(slices.Values(pins))
+	names := pins[:min(len(pins), carriedPins)]
+	if def != "" {
+		names = append([]string{def}, names...)
+	}
+	return names
+}
 
 // carrier keeps the credentials of the default and the pinned slots in
 // the keyring, one entry per role, so that after a restart the manager
@@ -59,9 +77,10 @@ func newCarrier(k *keyring.Keyring, log *slog.Logger) *carrier {
 	return &carrier{keyring: k, log: log, known: map[string]carriedKnown{}}
 }
 
-// expect notes the names restored at start: their entries, unread yet,
-// are deleted like any other once no slot holds the name.
-func (c *carrier) expect(names ...string) {
+// expect notes the names restored at start whose entries are read
+// (carriedNames): their entries, unread yet, are deleted like any other
+// once no slot holds the name. Another name's entry is not read.
+func (c *carrier) expect(names []string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, n := range names {
@@ -71,8 +90,15 @@ func (c *carrier) expect(names ...string) {
 	}
 }
 
-// Carried reads the entry of name (creds.Carrier).
+// Carried reads the entry of name (creds.Carrier), when name is one whose
+// credentials are kept.
 func (c *carrier) Carried(_ context.Context, name string) (creds.Profile, creds.Credentials, bool) {
+	c.mu.Lock()
+	_, kept := c.known[name]
+	c.mu.Unlock()
+	if !kept {
+		return creds.Profile{}, creds.Credentials{}, false
+	}
 	cc, err := c.read(name)
 	if err != nil {
 		if !errors.Is(err, keyring.ErrNotFound) {
@@ -103,22 +129,29 @@ func (c *carrier) read(name string) (carriedCreds, error) {
 	return cc, nil
 }
 
-// sync writes the credentials the default and pinned slots of st hold
-// (valid at now) where the keyring holds others, and deletes the entries
-// of roles no such slot holds any more and of those that need a login
-// and hold nothing (signed out). A slot still fetching keeps its entry.
-func (c *carrier) sync(st creds.State, now time.Time) {
+// sync writes the credentials the default slot and the first pinned slots
+// (carriedPins, by name) hold, valid now, where the keyring holds others,
+// and deletes the entries of roles no such slot holds any more and of
+// those that need a login and hold nothing (signed out). A slot still
+// fetching keeps its entry. The slots are read with c.mu held, so that a
+// forget after a sign-out is never undone by a sync that read them before.
+func (c *carrier) sync(snapshot func() creds.State) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	slots := st.Named
+	st, now := snapshot(), time.Now()
+	slots := st.Named // sorted by name
 	if st.Default != nil {
 		slots = append([]creds.Slot{*st.Default}, slots...)
 	}
 	held := map[string]creds.Slot{} // the valid credentials to keep, by role
 	keep := map[string]bool{}       // the entries that stay
+	pins := 0
 	for _, s := range slots {
-		if !s.IsDefault() && !s.Pinned {
-			continue
+		if !s.IsDefault() {
+			if !s.Pinned || pins == carriedPins {
+				continue
+			}
+			pins++
 		}
 		name := s.Profile.Name
 		switch {
@@ -186,11 +219,11 @@ func (e *Engine) keepCredentials() {
 	defer e.wg.Done()
 	events, stop := e.manager.Subscribe()
 	defer stop()
-	e.carrier.sync(e.manager.Snapshot(), time.Now())
+	e.carrier.sync(e.manager.Snapshot)
 	for {
 		select {
 		case <-events:
-			e.carrier.sync(e.manager.Snapshot(), time.Now())
+			e.carrier.sync(e.manager.Snapshot)
 		case <-e.ctx.Done():
 			return
 		}

@@ -4,7 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"log/slog"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -90,13 +93,13 @@ func waitEntries(t *testing.T, g *gatedKeyring, names ...string) map[string]carr
 			return got
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("keyring holds the credentials of %v, want %v", carriedNames(got), names)
+			t.Fatalf("keyring holds the credentials of %v, want %v", entryNames(got), names)
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
 }
 
-func carriedNames(m map[string]carriedCreds) []string {
+func entryNames(m map[string]carriedCreds) []string {
 	var ks []string
 	for k := range m {
 		ks = append(ks, k)
@@ -203,4 +206,92 @@ func TestRestartServesCarriedCredentials(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitEntries(t, g)
+}
+
+// carriedSlot is a slot holding fake credentials of profile name (session
+// before the slash), valid one hour.
+func carriedSlot(slot, name string, pinned bool) creds.Slot {
+	now := time.Now()
+	return creds.Slot{Name: slot, Pinned: pinned, State: creds.StateOK,
+		Profile: creds.Profile{Name: name, Session: strings.SplitN(name, "/", 2)[0], Definition: "role " + name},
+		Creds: creds.Credentials{AccessKeyID: "ASIAIOSFODNN7EXAMPLE", SecretAccessKey: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+			SessionToken: "fake", Issued: now, Expiration: now.Add(time.Hour)}}
+}
+
+// TestCarrierKeepsAndForgets: the carrier keeps the default slot and the
+// first carriedPins pinned slots by name, not the rest nor unpinned
+// slots; a forget deletes its session's entries at once, without waiting
+// for a sync, and those not read yet.
+func TestCarrierKeepsAndForgets(t *testing.T) {
+	g := &gatedKeyring{open: make(chan struct{}), m: map[string]string{}}
+	close(g.open)
+	k := keyring.NewWith("rolecall-test", g, nil)
+	t.Cleanup(k.Close)
+	c := newCarrier(k, slog.New(slog.DiscardHandler))
+	def := carriedSlot(creds.DefaultSlot, "lab/Admin", false)
+	st := creds.State{Default: &def}
+	var want []string
+	for i := range carriedPins + 8 {
+		name := fmt.Sprintf("corp/Role%02d", i)
+		st.Named = append(st.Named, carriedSlot(name, name, true))
+		if i < carriedPins {
+			want = append(want, name)
+		}
+	}
+	st.Named = append(st.Named, carriedSlot("zz/Unpinned", "zz/Unpinned", false))
+	c.sync(func() creds.State { return st })
+	waitEntries(t, g, append(want, "lab/Admin")...)
+
+	g.Set("", carriedEntry("lab/Unread"), `{"profile":{"name":"lab/Unread","session":"lab"}}`)
+	c.expect([]string{"lab/Unread"})
+	c.forget("corp")
+	waitEntries(t, g, "lab/Admin")
+	c.forget("lab")
+	waitEntries(t, g)
+}
+
+// TestLogoutHoldsWhenTheDeleteDidNotLand: the sign-out is in state.json
+// when the logout returns, and credentials issued before it are fetched
+// anew at the next start even if their keyring entry is still there.
+func TestLogoutHoldsWhenTheDeleteDidNotLand(t *testing.T) {
+	dir := t.TempDir()
+	g := &gatedKeyring{open: make(chan struct{}), m: map[string]string{}}
+	close(g.open)
+	var offline atomic.Bool
+	var first atomic.Int32
+	e := carryRun(t, dir, g, &first, &offline, "lab/Admin")
+	if err := e.Load("lab/Admin", true); err != nil {
+		t.Fatal(err)
+	}
+	entry := waitEntries(t, g, "lab/Admin")["lab/Admin"]
+	g.mu.Lock()
+	saved := g.m[carriedEntry("lab/Admin")]
+	g.mu.Unlock()
+	if err := e.Logout("lab"); err != nil {
+		t.Fatal(err)
+	}
+	var st remembered
+	b, _ := os.ReadFile(filepath.Join(dir, "state", stateFileName))
+	if err := json.Unmarshal(b, &st); err != nil || st.SignedOut["lab"].IsZero() {
+		t.Fatalf("state.json after the logout: %s (%v), want the sign-out of lab", b, err)
+	}
+	e.Close()
+	g.Set("", carriedEntry("lab/Admin"), saved) // as if the delete had not landed
+
+	var second atomic.Int32
+	e = carryRun(t, dir, g, &second, &offline, "lab/Admin")
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		s, _ := e.manager.Lookup("lab/Admin")
+		if s.State == creds.StateOK {
+			if s.Creds.Expiration.Equal(entry.Expiration) || second.Load() != 1 {
+				t.Errorf("after the logout the restart served %s after %d fetches, want fetched anew", s.Creds.MaskedKeyID(), second.Load())
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("lab/Admin not served: %+v", s)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 }

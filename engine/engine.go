@@ -210,7 +210,7 @@ func (e *Engine) openIdentityCenter() error {
 		fetcher = cfg.Fetcher
 	}
 	e.carrier = newCarrier(e.keyring, e.log)
-	e.manager = newManager(st, fetcher, e.carrier, e.resolve, e.loginRequired, e.last.Unloaded, e.log)
+	e.manager = newManager(st, fetcher, e.carrier, e.resolve, e.loginRequired, e.last, e.log)
 	return nil
 }
 
@@ -307,7 +307,7 @@ func (e *Engine) openFromControl() func(string) error {
 // client (its Fetcher), the keyring's credentials of the last run (its
 // Carrier) and the profile resolver.
 func newManager(st settings.Settings, fetcher creds.Fetcher, carrier creds.Carrier, resolve func(context.Context, control.LoadRequest) (creds.Profile, error),
-	onLoginRequired func(creds.Profile), unloaded []string, log *slog.Logger) *creds.Manager {
+	onLoginRequired func(creds.Profile), last remembered, log *slog.Logger) *creds.Manager {
 	return creds.NewManager(creds.Config{
 		Fetcher: fetcher,
 		Carrier: carrier,
@@ -320,7 +320,8 @@ func newManager(st settings.Settings, fetcher creds.Fetcher, carrier creds.Carri
 		RefreshWindow:   st.RefreshWindow,
 		Resolver:        slotResolver(st.SlotsOnDemand, resolve),
 		OnLoginRequired: onLoginRequired,
-		Unloaded:        unloaded,
+		Unloaded:        last.Unloaded,
+		SignedOut:       last.SignedOut,
 	})
 }
 
@@ -392,7 +393,7 @@ func (e *Engine) confirmToken() {
 // clients ask for, and the keyring answers one call at a time.
 func (e *Engine) restore() {
 	pins := e.pinned.List()
-	e.carrier.expect(append(pins, e.last.Default)...)
+	e.carrier.expect(carriedNames(e.last.Default, pins))
 	if e.last.Default != "" {
 		e.manager.Restore(creds.DefaultSlot, creds.Profile{Name: e.last.Default}, false)
 	}

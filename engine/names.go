@@ -73,21 +73,34 @@ func (p *names) Set(name string, on bool) error {
 // login. The pins themselves are written by pins only.
 type slotsWithPins struct {
 	*creds.Manager
-	pins    *names   // the pinned ones
-	carrier *carrier // their credentials kept for the next start
+	pins      *names               // the pinned ones
+	signedOut func(session string) // after the manager's SignOut
 }
 
 // slots is the manager as the control channel and the menu change it.
 func (e *Engine) slots() slotsWithPins {
-	return slotsWithPins{Manager: e.manager, pins: e.pinned, carrier: e.carrier}
+	return slotsWithPins{Manager: e.manager, pins: e.pinned, signedOut: e.signedOut}
 }
 
-// SignOut empties the slots of session after a logout and deletes the
-// credentials kept of it for the next start.
+// SignOut empties the slots of session after a logout, then the engine
+// keeps the sign-out (signedOut).
 func (s slotsWithPins) SignOut(session string) []string {
 	unloaded := s.Manager.SignOut(session)
-	s.carrier.forget(session)
+	s.signedOut(session)
 	return unloaded
+}
+
+// signedOut makes a logout of session hold across a restart before the
+// logout is answered: the credentials kept of it in the keyring are
+// deleted, and the sign-out is saved in state.json (the manager does not
+// carry over credentials issued before it, also when a delete did not
+// land: the keyring locked, or rolecall stopped before it retried).
+func (e *Engine) signedOut(session string) {
+	e.carrier.forget(session)
+	if err := e.saveStateNow(); err != nil {
+		e.log.Warn("the logout was not saved: credentials kept in the keyring could come back at the next start until deleted",
+			"session", session, "err", err)
+	}
 }
 
 // Unload empties slot; a named slot stops being pinned. The pin goes

@@ -7,10 +7,12 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/rolecall/rolecall/creds"
 	"github.com/rolecall/rolecall/private"
@@ -30,6 +32,10 @@ type remembered struct {
 	// Manager.Unloaded): not loaded on demand, also after a restart,
 	// until the user loads them.
 	Unloaded []string `json:"unloaded,omitempty"`
+	// SignedOut are the sessions logged out and when (creds'
+	// Manager.SignedOut): credentials issued before are not carried over
+	// a restart, even when their keyring entries could not be deleted.
+	SignedOut map[string]time.Time `json:"signed_out,omitempty"`
 }
 
 // savedState owns state.json: it is its only reader and writer. The file
@@ -87,7 +93,8 @@ func openState(dir string, log *slog.Logger) (*savedState, remembered) {
 			s.last = remembered{}
 		}
 	}
-	return s, remembered{Default: s.last.Default, Recent: slices.Clone(s.last.Recent), Unloaded: slices.Clone(s.last.Unloaded)}
+	return s, remembered{Default: s.last.Default, Recent: slices.Clone(s.last.Recent), Unloaded: slices.Clone(s.last.Unloaded),
+		SignedOut: maps.Clone(s.last.SignedOut)}
 }
 
 // errStateNotAFile: state.json is a directory, a device, or too large.
@@ -122,14 +129,15 @@ func (s *savedState) Save(v remembered) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if v.Default == s.last.Default && slices.Equal(v.Recent, s.last.Recent) && slices.Equal(v.Unloaded, s.last.Unloaded) {
+	if v.Default == s.last.Default && slices.Equal(v.Recent, s.last.Recent) && slices.Equal(v.Unloaded, s.last.Unloaded) &&
+		maps.EqualFunc(v.SignedOut, s.last.SignedOut, time.Time.Equal) {
 		return nil
 	}
 	b, _ := json.MarshalIndent(v, "", "  ")
 	if err := private.WriteFile(s.path, append(b, '\n')); err != nil {
 		return fmt.Errorf("save %s: %w", s.path, err)
 	}
-	s.last = remembered{Default: v.Default, Recent: slices.Clone(v.Recent), Unloaded: slices.Clone(v.Unloaded)}
+	s.last = remembered{Default: v.Default, Recent: slices.Clone(v.Recent), Unloaded: slices.Clone(v.Unloaded), SignedOut: maps.Clone(v.SignedOut)}
 	return nil
 }
 
@@ -173,6 +181,9 @@ func (e *Engine) saveStateNow() error {
 	v.Recent = e.recent.List()
 	if u := e.manager.Unloaded(); len(u) > 0 {
 		v.Unloaded = u
+	}
+	if out := e.manager.SignedOut(); len(out) > 0 {
+		v.SignedOut = out
 	}
 	return e.state.Save(v)
 }

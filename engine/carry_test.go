@@ -58,6 +58,13 @@ func carryRun(t *testing.T, dir string, g *gatedKeyring, fetches *atomic.Int32, 
 	return e
 }
 
+// openKeyring is an empty keyring backend that answers at once.
+func openKeyring() *gatedKeyring {
+	g := &gatedKeyring{open: make(chan struct{}), m: map[string]string{}}
+	close(g.open)
+	return g
+}
+
 // entries returns the carried entries g holds, by profile name.
 func (g *gatedKeyring) entries(t *testing.T) map[string]carriedCreds {
 	t.Helper()
@@ -114,8 +121,7 @@ func entryNames(m map[string]carriedCreds) []string {
 // do not come back at the next start.
 func TestRestartServesCarriedCredentials(t *testing.T) {
 	dir := t.TempDir()
-	g := &gatedKeyring{open: make(chan struct{}), m: map[string]string{}}
-	close(g.open)
+	g := openKeyring()
 	var first atomic.Int32
 	var offline atomic.Bool
 	e := carryRun(t, dir, g, &first, &offline, "corp/ReadOnly", "lab/Admin")
@@ -223,8 +229,7 @@ func carriedSlot(slot, name string, pinned bool) creds.Slot {
 // slots; a forget deletes its session's entries at once, without waiting
 // for a sync, and those not read yet.
 func TestCarrierKeepsAndForgets(t *testing.T) {
-	g := &gatedKeyring{open: make(chan struct{}), m: map[string]string{}}
-	close(g.open)
+	g := openKeyring()
 	k := keyring.NewWith("rolecall-test", g, nil)
 	t.Cleanup(k.Close)
 	c := newCarrier(k, slog.New(slog.DiscardHandler))
@@ -255,8 +260,7 @@ func TestCarrierKeepsAndForgets(t *testing.T) {
 // anew at the next start even if their keyring entry is still there.
 func TestLogoutHoldsWhenTheDeleteDidNotLand(t *testing.T) {
 	dir := t.TempDir()
-	g := &gatedKeyring{open: make(chan struct{}), m: map[string]string{}}
-	close(g.open)
+	g := openKeyring()
 	var offline atomic.Bool
 	var first atomic.Int32
 	e := carryRun(t, dir, g, &first, &offline, "lab/Admin")

@@ -108,6 +108,20 @@ var (
 	ErrUnloaded = fmt.Errorf("unloaded by the user: %w", ErrNoSuchSlot)
 )
 
+// NeedsLogin is an error of a resolver (or fetcher) that names the
+// session whose sign-in would help when the profile asked for does not
+// say: a discovered role's name is known only once its session is signed
+// in, so a restored slot holding such a name has no session yet. Err
+// wraps ErrLoginRequired; the Manager tells OnLoginRequired of Session.
+type NeedsLogin struct {
+	Session string
+	Err     error
+}
+
+func (e *NeedsLogin) Error() string { return e.Err.Error() }
+
+func (e *NeedsLogin) Unwrap() error { return e.Err }
+
 // Paused is an error of a fetcher that did not ask upstream because
 // upstream failed moments ago for the same session (a shared pause, so
 // that many slots do not multiply the calls to a failing service): asking

@@ -200,6 +200,9 @@ func (m *Manager) finish(s *slot, gen uint64, c *call, resolved *Profile, cr Cre
 		case errors.Is(err, ErrLoginRequired):
 			if s.state != StateLoginRequired {
 				p := s.profile
+				if nl := (*NeedsLogin)(nil); p.Session == "" && errors.As(err, &nl) {
+					p.Session = nl.Session // a name not resolved yet
+				}
 				loginFor = &p
 			}
 			s.state, s.err = StateLoginRequired, err

@@ -243,3 +243,31 @@ func TestWallClockJumpNeverServesStale(t *testing.T) {
 		}
 	}
 }
+
+// TestRestoredLoginNamesTheSession: a restored slot whose name cannot be
+// resolved until a session is signed in (NeedsLogin) tells
+// OnLoginRequired of that session, so that the login can start on its
+// own, although the slot's profile names none yet.
+func TestRestoredLoginNamesTheSession(t *testing.T) {
+	clk := newFakeClock()
+	f := newFakeFetcher(clk)
+	asked := make(chan Profile, 1)
+	m := newTestManager(t, f, func(c *Config) {
+		c.Names = ResolverFunc(func(_ context.Context, name string) (Profile, error) {
+			return Profile{}, &NeedsLogin{Session: "corp", Err: fmt.Errorf("no profile named %s until corp is signed in: %w", name, ErrLoginRequired)}
+		})
+		c.OnLoginRequired = func(p Profile) { asked <- p }
+	})
+	m.Restore(DefaultSlot, Profile{Name: "dev/Admin"}, false)
+	select {
+	case p := <-asked:
+		if p.Session != "corp" || p.Name != "dev/Admin" {
+			t.Errorf("login asked for %+v, want dev/Admin of corp", p)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("no login asked for")
+	}
+	if s, _ := m.Lookup(DefaultSlot); s.State != StateLoginRequired || s.Profile.Session != "" {
+		t.Errorf("slot = %+v, want login-required, its name still unresolved", s)
+	}
+}

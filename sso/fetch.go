@@ -267,7 +267,8 @@ func (c *Client) Resolve(ctx context.Context, name, account, role string) (creds
 	}
 	if name == "" {
 		if len(needLogin) > 0 {
-			return creds.Profile{}, creds.Errorf(creds.NotSignedInRole, creds.ErrLoginRequired, role, account, creds.List(needLogin), needLogin[0])
+			return creds.Profile{}, &creds.NeedsLogin{Session: needLogin[0],
+				Err: creds.Errorf(creds.NotSignedInRole, creds.ErrLoginRequired, role, account, creds.List(needLogin), needLogin[0])}
 		}
 		return creds.Profile{}, creds.Errorf(creds.NoSuchRole, creds.ErrPermanent, role, account)
 	}
@@ -279,7 +280,8 @@ func (c *Client) Resolve(ctx context.Context, name, account, role string) (creds
 		return creds.Profile{}, creds.Errorf(creds.DidYouMean, creds.ErrPermanent, name, s)
 	}
 	if len(needLogin) > 0 {
-		return creds.Profile{}, creds.Errorf(creds.NotSignedIn, creds.ErrLoginRequired, name, creds.List(needLogin), needLogin[0])
+		return creds.Profile{}, &creds.NeedsLogin{Session: needLogin[0],
+			Err: creds.Errorf(creds.NotSignedIn, creds.ErrLoginRequired, name, creds.List(needLogin), needLogin[0])}
 	}
 	return creds.Profile{}, creds.Errorf(creds.NoSuchProfile, creds.ErrPermanent, name)
 }

@@ -17,24 +17,28 @@ func fired(t *Timer) (time.Time, bool) {
 	}
 }
 
+// wantWaiters stops the test when c has not n timers waiting.
+func wantWaiters(t *testing.T, c *Clock, n int) {
+	t.Helper()
+	if got := c.Waiters(); got != n {
+		t.Fatalf("Waiters = %d, want %d", got, n)
+	}
+}
+
 // TestTimersFireOnAdvance: a timer fires at the Advance that reaches its
 // time, not before, with the clock's new time; a stopped one never fires;
 // Waiters counts the timers still to fire.
 func TestTimersFireOnAdvance(t *testing.T) {
 	c := New(start)
 	a, b, stopped := c.NewTimer(time.Minute), c.NewTimer(2*time.Minute), c.NewTimer(time.Minute)
-	if n := c.Waiters(); n != 3 {
-		t.Fatalf("Waiters = %d, want 3", n)
-	}
+	wantWaiters(t, c, 3)
 	if !stopped.Stop() {
 		t.Error("Stop of a waiting timer = false, want true")
 	}
 	if stopped.Stop() {
 		t.Error("second Stop = true, want false")
 	}
-	if n := c.Waiters(); n != 2 {
-		t.Fatalf("Waiters after a Stop = %d, want 2", n)
-	}
+	wantWaiters(t, c, 2)
 
 	c.Advance(59 * time.Second)
 	if _, ok := fired(a); ok {
@@ -53,9 +57,7 @@ func TestTimersFireOnAdvance(t *testing.T) {
 	if a.Stop() {
 		t.Error("Stop of a fired timer = true, want false")
 	}
-	if n := c.Waiters(); n != 1 {
-		t.Fatalf("Waiters = %d, want 1", n)
-	}
+	wantWaiters(t, c, 1)
 
 	// One Advance past its time: it fires with the clock's new time.
 	c.Advance(5 * time.Minute)
@@ -65,9 +67,7 @@ func TestTimersFireOnAdvance(t *testing.T) {
 	if _, ok := fired(a); ok {
 		t.Error("a timer fired twice")
 	}
-	if n := c.Waiters(); n != 0 {
-		t.Errorf("Waiters = %d, want 0", n)
-	}
+	wantWaiters(t, c, 0)
 	if got := c.Now(); !got.Equal(start.Add(6 * time.Minute)) {
 		t.Errorf("Now = %v, want %v", got, start.Add(6*time.Minute))
 	}
@@ -82,9 +82,7 @@ func TestDueTimerFiresAtOnce(t *testing.T) {
 		if at, ok := fired(tm); !ok || !at.Equal(start) {
 			t.Errorf("NewTimer(%v): fired %v at %v, want at %v", d, ok, at, start)
 		}
-		if n := c.Waiters(); n != 0 {
-			t.Errorf("NewTimer(%v): Waiters = %d, want 0", d, n)
-		}
+		wantWaiters(t, c, 0)
 	}
 }
 
@@ -101,9 +99,7 @@ func TestJumpFiresNothing(t *testing.T) {
 	if _, ok := fired(tm); ok {
 		t.Fatal("a Jump fired a timer")
 	}
-	if n := c.Waiters(); n != 2 {
-		t.Fatalf("Waiters after Jump = %d, want 2", n)
-	}
+	wantWaiters(t, c, 2)
 	c.Advance(0)
 	if at, ok := fired(tm); !ok || !at.Equal(start.Add(2*time.Hour)) {
 		t.Errorf("the overdue timer at the next Advance: fired %v at %v", ok, at)

@@ -5,13 +5,15 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/rolecall/rolecall/internal/fakeclock"
 )
 
 // BenchmarkGet is the hot path: a lock-free read of the snapshot.
 func BenchmarkGet(b *testing.B) {
 	for _, n := range []int{1, 100, 1000} {
 		b.Run(fmt.Sprintf("slots=%d", n), func(b *testing.B) {
-			clk := &fakeClock{now: time.Now()} // minted credentials valid on the real clock
+			clk := &fakeClock{fakeclock.New(time.Now())} // minted credentials valid on the real clock
 			f := newFakeFetcher(clk)
 			m := NewManager(Config{Fetcher: f, Clock: SystemClock{}})
 			defer m.Close()

@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/rolecall/rolecall/internal/fakeclock"
 )
 
 // knownNames resolves the names it holds and counts its calls.
@@ -183,7 +185,7 @@ func TestSlotOnDemandStopsAtClose(t *testing.T) {
 // is not loaded: resolve, fetch (a fake, instant), publish, answer. Every
 // iteration asks for a new name, then unloads it.
 func BenchmarkSlotOnDemandFirstRequest(b *testing.B) {
-	f := newFakeFetcher(&fakeClock{now: time.Now()}) // credentials valid on the real clock
+	f := newFakeFetcher(&fakeClock{fakeclock.New(time.Now())}) // credentials valid on the real clock
 	fetch := FetcherFunc(func(_ context.Context, p Profile) (Credentials, error) { return f.mint(1, p, time.Hour), nil })
 	m := NewManager(Config{Fetcher: fetch, Clock: SystemClock{}, Resolver: ResolverFunc(func(_ context.Context, name string) (Profile, error) {
 		return Profile{Name: name}, nil

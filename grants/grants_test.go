@@ -10,34 +10,18 @@ import (
 	"time"
 
 	"github.com/rolecall/rolecall/creds"
+	"github.com/rolecall/rolecall/internal/fakeclock"
 	"github.com/rolecall/rolecall/private"
 )
 
-// fakeClock is a clock the test moves.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
+// newClock is a fake clock at a fixed time the test moves.
+func newClock() *fakeclock.Clock {
+	return fakeclock.New(time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC))
 }
 
-func (c *fakeClock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
-func newClock() *fakeClock {
-	return &fakeClock{t: time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)}
-}
-
-func open(t *testing.T, dir string, c *fakeClock) *Store {
+func open(t *testing.T, dir string, c *fakeclock.Clock) *Store {
 	t.Helper()
-	s, err := Open(dir, Options{Now: c.now})
+	s, err := Open(dir, Options{Now: c.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,7 +35,7 @@ func TestAddCheckRevoke(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if g.Name != "ide-run" || g.Slot != "dev" || !g.Created.Equal(c.now()) || !g.Expires.IsZero() {
+	if g.Name != "ide-run" || g.Slot != "dev" || !g.Created.Equal(c.Now()) || !g.Expires.IsZero() {
 		t.Errorf("grant = %+v", g)
 	}
 	if len(secret) != 43 {
@@ -69,9 +53,9 @@ func TestAddCheckRevoke(t *testing.T) {
 	if _, _, err := s.Add("ide-run", "prod", 0); err == nil || !strings.Contains(err.Error(), "rolecall grant revoke ide-run") {
 		t.Errorf("second active grant of one name: %v", err)
 	}
-	c.add(time.Minute)
+	c.Advance(time.Minute)
 	r, err := s.Revoke("ide-run")
-	if err != nil || !r.Revoked.Equal(c.now()) {
+	if err != nil || !r.Revoked.Equal(c.Now()) {
 		t.Fatalf("Revoke = %+v, %v", r, err)
 	}
 	g, _, err = s.Check(secret)
@@ -100,7 +84,7 @@ func TestAddCheckRevoke(t *testing.T) {
 
 func TestOnChange(t *testing.T) {
 	var changes int
-	s, err := Open(t.TempDir(), Options{Now: newClock().now, OnChange: func() { changes++ }})
+	s, err := Open(t.TempDir(), Options{Now: newClock().Now, OnChange: func() { changes++ }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,11 +105,11 @@ func TestExpiry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c.add(2999 * time.Millisecond)
+	c.Advance(2999 * time.Millisecond)
 	if _, _, err := s.Check(secret); err != nil {
 		t.Fatalf("before the end: %v", err)
 	}
-	c.add(time.Millisecond)
+	c.Advance(time.Millisecond)
 	g, _, err := s.Check(secret)
 	if !errors.Is(err, creds.ErrGrantExpired) {
 		t.Fatalf("at the end: %v", err)
@@ -138,7 +122,7 @@ func TestExpiry(t *testing.T) {
 		t.Errorf("new grant after expiry: %v", err)
 	}
 	// Ended grants are forgotten a week after they ended.
-	c.add(keepEnded + time.Second)
+	c.Advance(keepEnded + time.Second)
 	if _, _, err := s.Add("other", "dev", 0); err != nil {
 		t.Fatal(err)
 	}
@@ -187,11 +171,11 @@ func TestUsageAndRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, use, _ := s.Check(keep)
-	c.add(time.Minute)
+	c.Advance(time.Minute)
 	use.Used("/usr/bin/python3")
 	use.Used("/usr/bin/python3")
 	list := s.List()
-	if len(list) != 2 || list[0].Name != "agent" || list[0].Uses != 2 || list[0].From != "/usr/bin/python3" || !list[0].LastUsed.Equal(c.now()) {
+	if len(list) != 2 || list[0].Name != "agent" || list[0].Uses != 2 || list[0].From != "/usr/bin/python3" || !list[0].LastUsed.Equal(c.Now()) {
 		t.Fatalf("List = %+v", list)
 	}
 	if list[1].Name != "old" || list[1].State != creds.GrantRevoked {
@@ -220,7 +204,7 @@ func TestUsageAndRestart(t *testing.T) {
 	if l := s2.List(); l[0].Uses != 2 || l[0].From != "/usr/bin/python3" {
 		t.Errorf("usage after a restart: %+v", l[0])
 	}
-	c.add(time.Hour)
+	c.Advance(time.Hour)
 	if _, _, err := s2.Check(keep); !errors.Is(err, creds.ErrGrantExpired) {
 		t.Errorf("after its hour: %v", err)
 	}
@@ -317,7 +301,7 @@ func TestFlush(t *testing.T) {
 // profile's definition then) is kept in grants.json, so a restart after an
 // edit of the AWS config still tells the old role from the new.
 func TestDefinitionKeptAcrossRestart(t *testing.T) {
-	dir, c := t.TempDir(), &fakeClock{t: time.Now()}
+	dir, c := t.TempDir(), fakeclock.New(time.Now())
 	s := open(t, dir, c)
 	if _, _, err := s.AddFor("agent", creds.Profile{Name: "dev", Definition: "sha256:abc"}, 0); err != nil {
 		t.Fatal(err)

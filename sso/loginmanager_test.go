@@ -2,84 +2,19 @@ package sso
 
 import (
 	"context"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/rolecall/rolecall/creds"
+	"github.com/rolecall/rolecall/internal/fakeclock"
 )
 
-// managerClock is a creds.Clock over the login harness's time: timers
-// fire when the test advances it.
-type managerClock struct {
-	h      *loginHarness
-	mu     sync.Mutex
-	timers []*managerTimer
-}
+// managerClock is the login harness's clock as a creds.Clock: fakeclock
+// cannot import creds, so its NewTimer returns *fakeclock.Timer, and Go has
+// no covariant results; this NewTimer returns it as a creds.Timer.
+type managerClock struct{ *fakeclock.Clock }
 
-type managerTimer struct {
-	c       chan time.Time
-	at      time.Time
-	stopped bool
-	mu      *sync.Mutex
-}
-
-func (c *managerClock) Now() time.Time { return c.h.Now() }
-
-func (c *managerClock) NewTimer(d time.Duration) creds.Timer {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	t := &managerTimer{c: make(chan time.Time, 1), at: c.h.Now().Add(d), mu: &c.mu}
-	c.timers = append(c.timers, t)
-	c.fireLocked()
-	return t
-}
-
-// waiters counts the timers not yet fired or stopped.
-func (c *managerClock) waiters() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	n := 0
-	for _, t := range c.timers {
-		if !t.stopped {
-			n++
-		}
-	}
-	return n
-}
-
-func (c *managerClock) advance(d time.Duration) {
-	c.h.Advance(d)
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.fireLocked()
-}
-
-func (c *managerClock) fireLocked() {
-	now := c.h.Now()
-	keep := c.timers[:0]
-	for _, t := range c.timers {
-		switch {
-		case t.stopped:
-		case !now.Before(t.at):
-			t.stopped = true
-			t.c <- now
-		default:
-			keep = append(keep, t)
-		}
-	}
-	c.timers = keep
-}
-
-func (t *managerTimer) C() <-chan time.Time { return t.c }
-
-func (t *managerTimer) Stop() bool {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	was := !t.stopped
-	t.stopped = true
-	return was
-}
+func (c managerClock) NewTimer(d time.Duration) creds.Timer { return c.Clock.NewTimer(d) }
 
 // TestLoginSlotsUnderTheManager: the manager's own scheduler over an hour
 // of fake clock, with the default slot and a named slot on one login
@@ -89,7 +24,7 @@ func (t *managerTimer) Stop() bool {
 func TestLoginSlotsUnderTheManager(t *testing.T) {
 	h := newLoginHarness(t)
 	h.cacheFile(loginARN)
-	clock := &managerClock{h: h}
+	clock := managerClock{h.Clock}
 	m := creds.NewManager(creds.Config{Fetcher: h.client, Clock: clock, Rand: func() float64 { return 0.5 }})
 	defer m.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -98,13 +33,13 @@ func TestLoginSlotsUnderTheManager(t *testing.T) {
 	if _, err := m.Load(ctx, creds.DefaultSlot, p); err != nil {
 		t.Fatal(err)
 	}
-	clock.advance(time.Minute) // the named slot comes later
+	clock.Advance(time.Minute) // the named slot comes later
 	if _, err := m.Load(ctx, "me", p); err != nil {
 		t.Fatal(err)
 	}
 	start := h.Now()
 	for h.Now().Sub(start) < time.Hour {
-		clock.advance(30 * time.Second)
+		clock.Advance(30 * time.Second)
 		// Wait (bounded by ctx) for the scheduler to act on the new time.
 		for {
 			st := m.Snapshot()
@@ -121,7 +56,7 @@ func TestLoginSlotsUnderTheManager(t *testing.T) {
 			}
 			// ... and the scheduler sleeps on a timer set from this
 			// time (set before, it would wake late).
-			if settled && clock.waiters() > 0 {
+			if settled && clock.Waiters() > 0 {
 				break
 			}
 			if ctx.Err() != nil {

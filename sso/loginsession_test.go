@@ -24,6 +24,7 @@ import (
 	gokeyring "github.com/zalando/go-keyring"
 
 	"github.com/rolecall/rolecall/creds"
+	"github.com/rolecall/rolecall/internal/fakeclock"
 	"github.com/rolecall/rolecall/internal/fakeidc"
 	"github.com/rolecall/rolecall/keyring"
 )
@@ -44,18 +45,18 @@ output = json
 // loginHarness is the fake sign-in service, a client reaching it through
 // AWS_ENDPOINT_URL_SIGNIN, and one clock for both.
 type loginHarness struct {
-	t          *testing.T
-	fake       *fakeidc.Server
-	client     *Client
-	cfg        string
-	dir        string // the login cache directory
-	*testClock        // the client's, the fake's and the manager's time
+	t                *testing.T
+	fake             *fakeidc.Server
+	client           *Client
+	cfg              string
+	dir              string // the login cache directory
+	*fakeclock.Clock        // the client's, the fake's and the manager's time
 }
 
 func newLoginHarness(t *testing.T) *loginHarness {
 	t.Helper()
 	gokeyring.MockInit()
-	h := &loginHarness{t: t, testClock: &testClock{now: time.Now().Truncate(time.Second)}}
+	h := &loginHarness{t: t, Clock: fakeclock.New(time.Now().Truncate(time.Second))}
 	h.fake = fakeidc.New()
 	t.Cleanup(h.fake.Close)
 	h.fake.Now = h.Now

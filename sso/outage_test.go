@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/rolecall/rolecall/creds"
+	"github.com/rolecall/rolecall/internal/fakeclock"
 )
 
 // Identity Center forgot the client registration: the next login
@@ -150,7 +151,7 @@ func expire(c *Client, key string) {
 // in creds) that is at most 5 calls per slot in the first minute, and
 // fewer per slot the more slots share the session.
 func TestOutageRetriesBelongToTheManager(t *testing.T) {
-	clk := &testClock{now: time.Now()}
+	clk := fakeclock.New(time.Now())
 	h := newHarness(t, func(o *Options) { o.Now = clk.Now })
 	h.login()
 	h.fake.Lock()

@@ -4,30 +4,12 @@ import (
 	"context"
 	"errors"
 	"os"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/rolecall/rolecall/creds"
+	"github.com/rolecall/rolecall/internal/fakeclock"
 )
-
-// testClock is a settable clock shared by the client and the fake.
-type testClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *testClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 func (h *harness) status(key string) SessionStatus {
 	h.t.Helper()
@@ -50,7 +32,7 @@ func (h *harness) status(key string) SessionStatus {
 // sign-in plus the session length, and a session that ended early does not
 // shorten the next one. A forced login starts a new Identity Center session.
 func TestSignInTimeIsTheSessions(t *testing.T) {
-	clk := &testClock{now: time.Now().UTC().Truncate(time.Second)}
+	clk := fakeclock.New(time.Now().UTC().Truncate(time.Second))
 	h := newHarness(t, func(o *Options) { o.Now = clk.Now })
 	h.fake.Lock()
 	h.fake.Now, h.fake.SessionTTL, h.fake.AccessTokenTTL = clk.Now, 8*time.Hour, time.Hour

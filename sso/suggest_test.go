@@ -13,6 +13,7 @@ import (
 
 	gokeyring "github.com/zalando/go-keyring"
 
+	"github.com/rolecall/rolecall/internal/fakeclock"
 	"github.com/rolecall/rolecall/keyring"
 )
 
@@ -96,7 +97,7 @@ func BenchmarkDidYouMeanLongName(b *testing.B) {
 // Center throttles, 20 of them cost one discovery's attempts, and the
 // failure answers for a while instead of being asked again.
 func TestUnknownNamesShareOneDiscovery(t *testing.T) {
-	clk := &testClock{now: time.Now()}
+	clk := fakeclock.New(time.Now())
 	h := newHarness(t, func(o *Options) { o.Now = clk.Now })
 	h.login()
 	resolveMany := func(n int) {

@@ -61,16 +61,11 @@ type carriedKnown struct {
 	key     string // the access key id written or read; "" while unread
 }
 
-// carriedCreds is an entry's JSON.
+// carriedCreds is an entry's JSON: the profile as it resolved and the
+// credentials whole (a field added to creds.Credentials is kept too).
 type carriedCreds struct {
-	Profile         creds.Profile `json:"profile"`
-	AccessKeyID     string        `json:"access_key_id"`
-	SecretAccessKey string        `json:"secret_access_key"`
-	SessionToken    string        `json:"session_token"`
-	Expiration      time.Time     `json:"expiration"`
-	Issued          time.Time     `json:"issued"`
-	RoleARN         string        `json:"role_arn,omitempty"`
-	AccountID       string        `json:"account_id,omitempty"`
+	Profile creds.Profile     `json:"profile"`
+	Creds   creds.Credentials `json:"credentials"`
 }
 
 func newCarrier(k *keyring.Keyring, log *slog.Logger) *carrier {
@@ -108,13 +103,10 @@ func (c *carrier) Carried(_ context.Context, name string) (creds.Profile, creds.
 	}
 	c.mu.Lock()
 	if _, ok := c.known[name]; ok { // not deleted meanwhile
-		c.known[name] = carriedKnown{session: cc.Profile.Session, key: cc.AccessKeyID}
+		c.known[name] = carriedKnown{session: cc.Profile.Session, key: cc.Creds.AccessKeyID}
 	}
 	c.mu.Unlock()
-	return cc.Profile, creds.Credentials{
-		AccessKeyID: cc.AccessKeyID, SecretAccessKey: cc.SecretAccessKey, SessionToken: cc.SessionToken,
-		Expiration: cc.Expiration, Issued: cc.Issued, RoleARN: cc.RoleARN, AccountID: cc.AccountID,
-	}, true
+	return cc.Profile, cc.Creds, true
 }
 
 func (c *carrier) read(name string) (carriedCreds, error) {
@@ -179,11 +171,7 @@ func (c *carrier) sync(snapshot func() creds.State) {
 }
 
 func (c *carrier) write(s creds.Slot) error {
-	v, err := json.Marshal(carriedCreds{
-		Profile: s.Profile, AccessKeyID: s.Creds.AccessKeyID, SecretAccessKey: s.Creds.SecretAccessKey,
-		SessionToken: s.Creds.SessionToken, Expiration: s.Creds.Expiration, Issued: s.Creds.Issued,
-		RoleARN: s.Creds.RoleARN, AccountID: s.Creds.AccountID,
-	})
+	v, err := json.Marshal(carriedCreds{Profile: s.Profile, Creds: s.Creds})
 	if err != nil {
 		return err
 	}

@@ -132,7 +132,7 @@ func TestRestartServesCarriedCredentials(t *testing.T) {
 		t.Fatal(err)
 	}
 	held := waitEntries(t, g, "corp/Admin", "corp/ReadOnly", "lab/Admin")
-	if got := held["corp/Admin"]; got.Profile.Definition != "role corp/Admin" || got.SessionToken != "fake-session-token-corp/Admin" {
+	if got := held["corp/Admin"]; got.Profile.Definition != "role corp/Admin" || got.Creds.SessionToken != "fake-session-token-corp/Admin" {
 		t.Errorf("kept %+v", got)
 	}
 	def, _ := e.manager.Lookup(creds.DefaultSlot)
@@ -288,7 +288,7 @@ func TestLogoutHoldsWhenTheDeleteDidNotLand(t *testing.T) {
 	for {
 		s, _ := e.manager.Lookup("lab/Admin")
 		if s.State == creds.StateOK {
-			if s.Creds.Expiration.Equal(entry.Expiration) || second.Load() != 1 {
+			if s.Creds.Expiration.Equal(entry.Creds.Expiration) || second.Load() != 1 {
 				t.Errorf("after the logout the restart served %s after %d fetches, want fetched anew", s.Creds.MaskedKeyID(), second.Load())
 			}
 			break

@@ -38,6 +38,12 @@ type remembered struct {
 	SignedOut map[string]time.Time `json:"signed_out,omitempty"`
 }
 
+// clone is r with slices and maps of its own.
+func (r remembered) clone() remembered {
+	r.Recent, r.Unloaded, r.SignedOut = slices.Clone(r.Recent), slices.Clone(r.Unloaded), maps.Clone(r.SignedOut)
+	return r
+}
+
 // savedState owns state.json: it is its only reader and writer. The file
 // is written whole (private.WriteFile: temp file, then rename;
 // 0600 or an owner-only ACL), so a crash leaves the old file or the new
@@ -93,8 +99,7 @@ func openState(dir string, log *slog.Logger) (*savedState, remembered) {
 			s.last = remembered{}
 		}
 	}
-	return s, remembered{Default: s.last.Default, Recent: slices.Clone(s.last.Recent), Unloaded: slices.Clone(s.last.Unloaded),
-		SignedOut: maps.Clone(s.last.SignedOut)}
+	return s, s.last.clone()
 }
 
 // errStateNotAFile: state.json is a directory, a device, or too large.
@@ -137,7 +142,7 @@ func (s *savedState) Save(v remembered) error {
 	if err := private.WriteFile(s.path, append(b, '\n')); err != nil {
 		return fmt.Errorf("save %s: %w", s.path, err)
 	}
-	s.last = remembered{Default: v.Default, Recent: slices.Clone(v.Recent), Unloaded: slices.Clone(v.Unloaded), SignedOut: maps.Clone(v.SignedOut)}
+	s.last = v.clone()
 	return nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -167,9 +168,7 @@ func NewManager(cfg Config) *Manager {
 		ctx:       ctx,
 		cancel:    cancel,
 	}
-	for session, t := range cfg.SignedOut {
-		m.signedOut[session] = t
-	}
+	maps.Copy(m.signedOut, cfg.SignedOut)
 	for _, name := range cfg.Unloaded {
 		if name != DefaultSlot {
 			m.unloaded[name] = true

@@ -71,6 +71,17 @@ func newTestManager(t *testing.T, f *fakeFetcher, mod func(*Config)) *Manager {
 	return m
 }
 
+// waitFor polls cond with Gosched, never a sleep; the deadline only keeps
+// a broken test from hanging, it measures nothing.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); !cond(); runtime.Gosched() {
+		if time.Now().After(deadline) {
+			t.Fatalf("never: %s", what)
+		}
+	}
+}
+
 // waitState polls the snapshot until cond holds; Gosched, never a sleep.
 func waitState(t *testing.T, m *Manager, name string, cond func(Slot) bool) Slot {
 	t.Helper()
@@ -491,4 +502,39 @@ func TestMaskKeyID(t *testing.T) {
 			t.Errorf("MaskKeyID(%q) = %q, want %q", in, got, want)
 		}
 	}
+}
+
+// jumpingClock is the fake clock advanced by jump inside the next NewTimer,
+// before the timer is set: the clock moves between the scheduler's reading
+// of it and its timer, as a test's Advance can, or a resume from suspend.
+type jumpingClock struct {
+	*fakeClock
+	jump atomic.Int64
+}
+
+func (c *jumpingClock) NewTimer(d time.Duration) Timer {
+	if j := c.jump.Swap(0); j != 0 {
+		c.Advance(time.Duration(j))
+	}
+	return c.fakeClock.NewTimer(d)
+}
+
+// TestClockJumpWhileArming: a jump of the clock while the scheduler sets
+// its timer does not leave a due refresh waiting (the timer would be late
+// by the jump; with a fake clock, for ever).
+func TestClockJumpWhileArming(t *testing.T) {
+	clk := &jumpingClock{fakeClock: newFakeClock()}
+	f := newFakeFetcher(clk.fakeClock)
+	m := newTestManager(t, f, func(c *Config) { c.Clock = clk })
+	waitFor(t, "the scheduler waiting, with nothing to do", func() bool { return clk.Waiters() == 1 })
+	// The load wakes the scheduler once; it sets its timer for the new
+	// slot's refresh while the clock jumps past it (the refresh is due
+	// 20 minutes before the hour's expiry).
+	clk.jump.Store(int64(40 * time.Minute))
+	if _, err := m.Load(context.Background(), DefaultSlot, Profile{Name: "dev"}); err != nil {
+		t.Fatal(err)
+	}
+	f.waitCall(t)
+	f.waitCall(t)
+	waitState(t, m, DefaultSlot, func(s Slot) bool { return s.Creds.AccessKeyID == "ASIAEXAMPLE000000002" })
 }

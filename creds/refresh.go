@@ -324,6 +324,10 @@ func (m *Manager) wake() {
 // be after a resume.
 const maxSleep = 30 * time.Second
 
+// armSlack is how far the clock may move while the scheduler sets its
+// timer before the timer is set again.
+const armSlack = time.Second
+
 // schedule is the refresh loop: it starts the fetches that are due and
 // sleeps until the next one.
 func (m *Manager) schedule() {
@@ -337,8 +341,17 @@ func (m *Manager) schedule() {
 		}
 		// The timer is set for an instant, not a span from a second
 		// reading of the clock, so that time passing between the two
-		// readings is not lost.
-		t := m.clock.NewTimer(now.Add(sleep).Sub(m.clock.Now()))
+		// readings is not lost. A clock that jumped while the timer was
+		// being set (a resume from suspend; a test's fake clock advanced
+		// between the reading and the timer) makes the timer late by the
+		// jump: the loop looks again instead (with the system clock it
+		// would be late by at most maxSleep; with a fake one, forever).
+		armed := m.clock.Now()
+		t := m.clock.NewTimer(now.Add(sleep).Sub(armed))
+		if m.clock.Now().Sub(armed) > armSlack {
+			t.Stop()
+			continue
+		}
 		select {
 		case <-m.ctx.Done():
 			t.Stop()

@@ -265,6 +265,11 @@ func (m *Manager) GetSlot(ctx context.Context, name string) (*Slot, error) {
 			}
 			return s, fmt.Errorf("%w: %v", ErrUnavailable, c.err)
 		}
+		if !c.creds.ValidAt(m.clock.Now()) {
+			// A fetch this request joined was valid when it landed, and
+			// the clock jumped past it since (a resume from suspend).
+			return s, fmt.Errorf("%w: the credentials fetched expired at %s", ErrUnavailable, c.creds.Expiration.UTC().Format(time.RFC3339))
+		}
 		got, _ := m.Lookup(name)
 		got.Creds = c.creds
 		return &got, nil

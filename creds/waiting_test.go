@@ -208,7 +208,9 @@ func TestWallClockJumpNeverServesStale(t *testing.T) {
 	}
 	clk.Jump(2 * time.Hour)
 	now := clk.Now()
-	for _, name := range []string{DefaultSlot, "a"} {
+	// Every slot is asked (and fetched) now: none is left due for the
+	// scheduler to fetch, unblocked, while the slow upstream below is set.
+	for _, name := range []string{DefaultSlot, "a", "b"} {
 		c, _, err := m.Get(context.Background(), name)
 		if err != nil {
 			t.Fatalf("first request after the jump: %v", err)
@@ -269,5 +271,77 @@ func TestRestoredLoginNamesTheSession(t *testing.T) {
 	}
 	if s, _ := m.Lookup(DefaultSlot); s.State != StateLoginRequired || s.Profile.Session != "" {
 		t.Errorf("slot = %+v, want login-required, its name still unresolved", s)
+	}
+}
+
+// jumpAfterClock is the fake clock whose wall time jumps by jump at the
+// first reading after skip more readings, once armed: it puts a resume
+// from suspend exactly between two readings of the code under test. It
+// counts the timers made.
+type jumpAfterClock struct {
+	*fakeClock
+	skip   atomic.Int32
+	jump   atomic.Int64
+	timers atomic.Int32
+}
+
+func (c *jumpAfterClock) NewTimer(d time.Duration) Timer {
+	defer c.timers.Add(1)
+	return c.fakeClock.NewTimer(d)
+}
+
+func (c *jumpAfterClock) Now() time.Time {
+	if c.jump.Load() != 0 && c.skip.Add(-1) < 0 {
+		c.Jump(time.Duration(c.jump.Swap(0)))
+	}
+	return c.fakeClock.Now()
+}
+
+// TestJoinedFetchExpiredByAJump: credentials a request waited for were
+// valid when the fetch landed, and the wall clock jumped past them before
+// the request was answered (a resume in between): ErrUnavailable, never
+// the expired credentials.
+func TestJoinedFetchExpiredByAJump(t *testing.T) {
+	clk := &jumpAfterClock{fakeClock: newFakeClock()}
+	f := newFakeFetcher(clk.fakeClock)
+	release := make(chan struct{})
+	f.fn = func(ctx context.Context, n int, p Profile) (Credentials, error) {
+		if n == 2 {
+			select {
+			case <-release:
+			case <-ctx.Done():
+				return Credentials{}, ctx.Err()
+			}
+		}
+		return f.mint(n, p, time.Hour), nil
+	}
+	m := newTestManager(t, f, func(c *Config) { c.Clock = clk })
+	if _, err := m.Load(context.Background(), DefaultSlot, Profile{Name: "dev"}); err != nil {
+		t.Fatal(err)
+	}
+	f.waitCall(t)
+	// The scheduler has set its timer again after the load woke it, and
+	// waits: nothing but the request below reads the clock from now on.
+	waitFor(t, "the scheduler's timer after the load", func() bool { return clk.timers.Load() >= 2 && clk.Waiters() == 1 })
+	clk.Jump(2 * time.Hour) // expired, and no timer fired
+	type got struct {
+		c   Credentials
+		err error
+	}
+	answer := make(chan got, 1)
+	go func() {
+		c, _, err := m.Get(context.Background(), DefaultSlot)
+		answer <- got{c, err}
+	}()
+	f.waitCall(t) // fetch 2, the request's
+	waitFor(t, "the request waiting for its fetch", func() bool { return clk.Waiters() == 2 })
+	// Landing: the manager reads the clock once (the fetch is valid
+	// then); the next reading is two hours on.
+	clk.skip.Store(1)
+	clk.jump.Store(int64(2 * time.Hour))
+	close(release)
+	a := <-answer
+	if !errors.Is(a.err, ErrUnavailable) {
+		t.Fatalf("Get = %s until %v, %v at %v; want ErrUnavailable", a.c.MaskedKeyID(), a.c.Expiration, a.err, clk.fakeClock.Now())
 	}
 }
